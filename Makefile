@@ -1,0 +1,49 @@
+# Makefile: build, run, test and benchmark portero.
+
+PREFIX ?=	/usr/local
+SBINDIR ?=	$(PREFIX)/sbin
+MANDIR ?=	$(PREFIX)/share/man
+
+all:
+	$(MAKE) -C portero
+	$(MAKE) -C porterod-ctl
+
+deps:
+	sh mk/deps.sh build
+
+# Build and start portero in the foreground on an embedded default.
+run: 
+	sh mk/deps.sh run
+	$(MAKE) all
+	sh mk/run.sh
+
+test:
+	sh mk/deps.sh test
+	$(MAKE) all
+	$(MAKE) -C regress
+
+fuzz:
+	sh mk/deps.sh test
+	$(MAKE) -C regress fuzz-long
+
+bench:
+	sh mk/deps.sh bench
+	$(MAKE) all
+	$(MAKE) -C bench
+
+lint:
+	mandoc -Tlint -Wwarning man/*.[0-9]
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 0555 portero/portero porterod-ctl/porterod-ctl \
+	    $(DESTDIR)$(SBINDIR)
+	install -m 0444 man/portero.8 man/porterod-ctl.8 \
+	    $(DESTDIR)$(MANDIR)/man8
+
+clean:
+	$(MAKE) -C portero clean
+	$(MAKE) -C porterod-ctl clean
+	$(MAKE) -C regress clean
+
+.PHONY: all deps run test fuzz bench lint install clean

@@ -1,0 +1,41 @@
+#!/bin/sh
+# mk/run.sh: `make run`: start portero in the foreground on an embedded
+# default, with everything it needs generated once under ./run/.
+
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+dir="$top/run"
+certs="$dir/certs"
+mkdir -p "$certs/localhost" "$dir/state" "$dir/empty"
+
+if [ ! -s "$certs/localhost/cert.pem" ]; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+	    -nodes -days 365 -subj /CN=localhost \
+	    -addext subjectAltName=DNS:localhost \
+	    -keyout "$certs/localhost/privkey.pem" \
+	    -out "$certs/localhost/cert.pem" 2>/dev/null
+	echo "generated a self-signed certificate for localhost in $certs"
+fi
+
+user_args=""
+if [ "$(id -u)" -eq 0 ]; then
+	# The children run as _portero: the certloader must read the keys,
+	# the workers' chroot must not be theirs to write.
+	chown root:root "$dir/empty"
+	chmod 0755 "$dir/empty"
+	chown -R root:_portero "$certs"
+	chmod -R u=rwX,g=rX,o= "$certs"
+	user_args="--user _portero"
+fi
+
+cat <<MSG
+starting portero in the foreground (Ctrl-C stops it)
+  listener:  127.0.0.1:8443 (TLS termination arrives with the next milestone)
+  register:  127.0.0.1:18080
+  control:   $top/porterod-ctl/porterod-ctl -s $dir/portero.sock show status
+MSG
+
+exec "$top/portero/portero" -d $user_args \
+    --listen-addr 127.0.0.1:8443 --register-addr 127.0.0.1:18080 \
+    --tls-cert-dir "$certs" --state-dir "$dir/state" \
+    --chroot-dir "$dir/empty" --control-socket "$dir/portero.sock"

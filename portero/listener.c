@@ -1,0 +1,123 @@
+/*
+ * listener.c: addresses as operators write them ("host:port",
+ * "[v6]:port") and the listening sockets the parent makes from them.
+ */
+
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "portero.h"
+
+#define LISTEN_BACKLOG	1024
+
+/*
+ * Numeric addresses only: a listener is never resolved through DNS, so
+ * start-up cannot hang on a resolver and "localhost" means one thing.
+ */
+int
+listener_parse(const char *hostport, struct sockaddr_storage *ss,
+    socklen_t *sslen)
+{
+	char		 host[HOSTPORT_MAX];
+	const char	*port, *errstr;
+	char		*end;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+	long long	 portnum;
+
+	if (strlcpy(host, hostport, sizeof(host)) >= sizeof(host))
+		return -1;
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '[') {
+		if ((end = strchr(host, ']')) == NULL || end[1] != ':')
+			return -1;
+		*end = '\0';
+		port = end + 2;
+		if (inet_pton(AF_INET6, host + 1, &sin6->sin6_addr) != 1)
+			return -1;
+		sin6->sin6_family = AF_INET6;
+		*sslen = sizeof(*sin6);
+	} else {
+		if ((end = strrchr(host, ':')) == NULL)
+			return -1;
+		*end = '\0';
+		port = end + 1;
+		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+			return -1;
+		sin->sin_family = AF_INET;
+		*sslen = sizeof(*sin);
+	}
+	portnum = strtonum(port, 1, 65535, &errstr);
+	if (errstr != NULL)
+		return -1;
+	if (ss->ss_family == AF_INET6)
+		sin6->sin6_port = htons(portnum);
+	else
+		sin->sin_port = htons(portnum);
+	return 0;
+}
+
+int
+socket_set_nonblock(int fd)
+{
+	int	 flags;
+
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * A non-blocking, close-on-exec listening socket.  With reuseport, one
+ * socket per worker shares the address and the kernel spreads
+ * connections over them.
+ */
+int
+listener_bind(const char *hostport, int reuseport)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	int			 fd, on = 1;
+
+	if (listener_parse(hostport, &ss, &sslen) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, IPPROTO_TCP)) == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		goto fail;
+#ifdef SO_REUSEPORT
+	if (reuseport &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
+		goto fail;
+#endif
+	if (ss.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&ss, sslen) == -1)
+		goto fail;
+	if (listen(fd, LISTEN_BACKLOG) == -1)
+		goto fail;
+	return fd;
+ fail:
+	{
+		int saved_errno = errno;
+
+		close(fd);
+		errno = saved_errno;
+	}
+	return -1;
+}

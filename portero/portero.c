@@ -1,0 +1,295 @@
+/*
+ * portero.c: the entry point.  The parent parses flags, binds every
+ * socket and starts its children; a child re-executed with -P lands here
+ * too and is handed to its role's main function.
+ */
+
+#include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "portero.h"
+
+extern char	**environ;
+
+struct portero	*portero_env;
+
+static void	 portero_child(int, char **) __attribute__((noreturn));
+static void	 portero_rlimit(void);
+static void	 portero_mkdir(const char *, mode_t, const struct passwd *);
+static void	 portero_sockets(struct portero *);
+static char	*portero_exe(const char *);
+static char	**portero_saveargs(int, char **);
+static void	 portero_signal(int, short, void *);
+
+int
+main(int argc, char *argv[])
+{
+	struct portero		*env;
+	struct portero_config	*conf;
+	struct passwd		*pw = NULL;
+	unsigned int		 i;
+	int			 checkonly;
+	const int		 sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD,
+				    SIGUSR1 };
+
+	/* before getopt reorders argv, which it needs in place */
+	proc_title_init(argc, argv, environ);
+	if (argc > 1 && strcmp(argv[1], "-P") == 0)
+		portero_child(argc, argv);
+
+	if ((env = calloc(1, sizeof(*env))) == NULL)
+		err(1, "calloc");
+	portero_env = env;
+	conf = &env->pc_conf;
+	log_init(1, 0, "parent");
+	config_defaults(conf);
+	if (config_parse_args(conf, argc, argv, &checkonly) == -1)
+		usage();
+	if (config_check(conf) == -1)
+		exit(1);
+	if (checkonly) {
+		fprintf(stderr, "configuration OK\n");
+		exit(0);
+	}
+	env->pc_argc = argc;
+	env->pc_argv = portero_saveargs(argc, argv);
+	env->pc_exe = portero_exe(argv[0]);
+
+	if (geteuid() == 0) {
+		if ((pw = getpwnam(conf->user)) == NULL)
+			fatalx("unknown user %s", conf->user);
+	} else
+		log_warnx("not started as root: children keep uid %d and are "
+		    "not chrooted", (int)geteuid());
+
+	portero_rlimit();
+	portero_mkdir(conf->state_dir, 0700, pw);
+	if (pw != NULL)
+		portero_mkdir(conf->chroot_dir, 0755, NULL);
+	portero_sockets(env);
+
+	log_init(conf->foreground, conf->verbose, "parent");
+	if (!conf->foreground && daemon(0, 0) == -1)
+		fatal("daemon");
+	proc_title("parent");
+	clock_gettime(CLOCK_MONOTONIC, &env->pc_started);
+	log_info("portero %s starting, %u workers", PORTERO_VERSION,
+	    conf->workers);
+
+	event_init();
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		signal_set(&env->pc_ev_sigs[i], sigs[i], portero_signal, env);
+		signal_add(&env->pc_ev_sigs[i], NULL);
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	env->pc_certloader.ch_role = PROC_CERTLOADER;
+	env->pc_registrar.ch_role = PROC_REGISTRAR;
+	for (i = 0; i < conf->workers; i++) {
+		env->pc_workers[i].ch_role = PROC_WORKER;
+		env->pc_workers[i].ch_id = i;
+	}
+	parent_init_timers(env);
+	parent_start_child(env, &env->pc_certloader);
+	parent_start_child(env, &env->pc_registrar);
+	for (i = 0; i < conf->workers; i++)
+		parent_start_child(env, &env->pc_workers[i]);
+	control_listen(env);
+
+	event_dispatch();
+	fatalx("event loop ended");
+}
+
+/*
+ * A re-executed child: "portero -P role -I id [-d] [-v ...]", the
+ * channel to the parent on PROC_PARENT_FD.  Everything else arrives by
+ * message.
+ */
+static void
+portero_child(int argc, char **argv)
+{
+	enum proc_role	 role = PROC_PARENT;
+	const char	*errstr;
+	char		 title[32];
+	unsigned int	 id = 0;
+	int		 ch, foreground = 0, verbose = 0;
+
+	while ((ch = getopt(argc, argv, "P:I:dv")) != -1) {
+		switch (ch) {
+		case 'P':
+			if (proc_role_parse(optarg, &role) == -1)
+				errx(1, "unknown role %s", optarg);
+			break;
+		case 'I':
+			id = strtonum(optarg, 0, PORTERO_MAX_WORKERS - 1,
+			    &errstr);
+			if (errstr != NULL)
+				errx(1, "id %s is %s", optarg, errstr);
+			break;
+		case 'd':
+			foreground = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			errx(1, "bad child arguments");
+		}
+	}
+	if (role == PROC_PARENT || fcntl(PROC_PARENT_FD, F_GETFD) == -1)
+		errx(1, "-P is for portero's own children");
+	if (role == PROC_WORKER)
+		(void)snprintf(title, sizeof(title), "worker %u", id);
+	else
+		(void)strlcpy(title, proc_role_name(role), sizeof(title));
+	log_init(foreground, verbose, title);
+	proc_title(title);
+	proc_ignore_signals();
+	if (socket_set_nonblock(PROC_PARENT_FD) == -1)
+		fatal("parent channel");
+	closefrom(PROC_PARENT_FD + 1);
+	event_init();
+
+	switch (role) {
+	case PROC_CERTLOADER:
+		certloader_main();
+	case PROC_REGISTRAR:
+		registrar_main();
+	case PROC_WORKER:
+		worker_main(id);
+	default:
+		fatalx("unreachable role");
+	}
+}
+
+/* Each connection costs descriptors: take what the hard limit allows. */
+static void
+portero_rlimit(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("getrlimit");
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < PORTERO_NOFILE) {
+		/* root may raise the hard limit, where the system lets it */
+		struct rlimit	 want = { PORTERO_NOFILE, PORTERO_NOFILE };
+
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			return;
+		rl.rlim_cur = rl.rlim_max;
+	} else
+		rl.rlim_cur = PORTERO_NOFILE;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit NOFILE %llu",
+		    (unsigned long long)rl.rlim_cur);
+}
+
+/* Make a directory the daemon needs; pw, if set, becomes its owner. */
+static void
+portero_mkdir(const char *path, mode_t mode, const struct passwd *pw)
+{
+	struct stat	 st;
+
+	if (mkdir(path, mode) == -1 && errno != EEXIST)
+		fatal("mkdir %s", path);
+	if (stat(path, &st) == -1)
+		fatal("stat %s", path);
+	if (!S_ISDIR(st.st_mode))
+		fatalx("%s is not a directory", path);
+	if (pw != NULL && (st.st_uid != pw->pw_uid || st.st_gid !=
+	    pw->pw_gid) && chown(path, pw->pw_uid, pw->pw_gid) == -1)
+		fatal("chown %s", path);
+}
+
+/* Every socket is made here, before any child exists. */
+static void
+portero_sockets(struct portero *env)
+{
+	struct portero_config	*conf = &env->pc_conf;
+	unsigned int		 i;
+
+	env->pc_controlfd = control_open(conf->control_socket);
+	for (i = 0; i < conf->workers; i++) {
+		env->pc_workers[i].ch_listenfd =
+		    listener_bind(conf->listen_addr, 1);
+		if (env->pc_workers[i].ch_listenfd == -1)
+			fatal("listen on %s", conf->listen_addr);
+	}
+	if ((env->pc_registerfd = listener_bind(conf->register_addr,
+	    0)) == -1)
+		fatal("listen on %s", conf->register_addr);
+}
+
+/* setproctitle overwrites argv; reload parses it again, so keep a copy. */
+static char **
+portero_saveargs(int argc, char **argv)
+{
+	char	**copy;
+	int	 i;
+
+	if ((copy = calloc(argc + 1, sizeof(*copy))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < argc; i++)
+		if ((copy[i] = strdup(argv[i])) == NULL)
+			fatal("strdup");
+	return copy;
+}
+
+/* The binary each child re-executes: the one running now. */
+static char *
+portero_exe(const char *argv0)
+{
+	char	 path[PATH_MAX];
+	ssize_t	 n;
+	char	*exe;
+
+#ifdef __linux__
+	if ((n = readlink("/proc/self/exe", path, sizeof(path) - 1)) > 0) {
+		path[n] = '\0';
+		if ((exe = strdup(path)) == NULL)
+			fatal("strdup");
+		return exe;
+	}
+#endif
+	(void)n;
+	if (argv0[0] != '/')
+		errx(1, "start portero with an absolute path, so it can "
+		    "re-execute itself for its children");
+	if ((exe = strdup(argv0)) == NULL)
+		fatal("strdup");
+	return exe;
+}
+
+static void
+portero_signal(int sig, short event, void *arg)
+{
+	struct portero	*env = arg;
+
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		parent_shutdown(env, env->pc_stopping > 0);
+		break;
+	case SIGHUP:
+		parent_reload(env);
+		break;
+	case SIGCHLD:
+		parent_sigchld(env);
+		break;
+	case SIGUSR1:
+		/* reserved; ignored so a stray signal does not kill us */
+		break;
+	}
+}
