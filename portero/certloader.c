@@ -41,11 +41,11 @@ certloader_init(void)
 
 	chrooted = proc_drop_privileges(&cl.cl_conf,
 	    hasdir ? dir : cl.cl_conf.chroot_dir);
-	if (hasdir && sandbox_unveil(chrooted ? "/" : dir, "r") == -1)
+	if (hasdir && sandbox_unveil(chrooted ? "/" : dir, UNVEIL_CERTLOADER) == -1)
 		fatal("unveil %s", dir);
 	if (sandbox_unveil(NULL, NULL) == -1)
 		fatal("unveil");
-	proc_sandbox(hasdir ? "stdio rpath" : "stdio");
+	proc_sandbox(hasdir ? PROMISES_CERTLOADER : "stdio");
 	cl.cl_sandboxed = 1;
 }
 

@@ -74,6 +74,13 @@ main(int argc, char *argv[])
 		log_warnx("not started as root: children keep uid %d and are "
 		    "not chrooted", (int)geteuid());
 
+	if (conf->cert_dir[0] != '\0') {
+		struct stat	 st;
+
+		if (stat(conf->cert_dir, &st) == -1 || !S_ISDIR(st.st_mode))
+			fatalx("--tls-cert-dir %s: not a directory",
+			    conf->cert_dir);
+	}
 	portero_rlimit();
 	portero_mkdir(conf->state_dir, 0700, pw);
 	if (pw != NULL)

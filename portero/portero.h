@@ -46,6 +46,16 @@
 #define RESPAWN_MIN_MS		250
 #define RESPAWN_MAX_MS		30000
 
+/*
+ * Each child's sandbox promises (sandbox.c), kept here so the daemon and
+ * the sandbox tests use the very same sets.
+ */
+#define PROMISES_WORKER		"stdio inet recvfd"
+#define PROMISES_CERTLOADER	"stdio rpath"
+#define PROMISES_REGISTRAR	"stdio rpath wpath cpath inet recvfd"
+#define UNVEIL_CERTLOADER	"r"
+#define UNVEIL_REGISTRAR	"rwc"
+
 /* Control requests unanswered after this long are answered as they stand. */
 #define CTL_REPLY_TIMEOUT_MS	1000
 #define CTL_MAX_CLIENTS		32

@@ -44,11 +44,11 @@ registrar_init(void)
 	int		 chrooted;
 
 	chrooted = proc_drop_privileges(&rg.rg_conf, dir);
-	if (sandbox_unveil(chrooted ? "/" : dir, "rwc") == -1)
+	if (sandbox_unveil(chrooted ? "/" : dir, UNVEIL_REGISTRAR) == -1)
 		fatal("unveil %s", dir);
 	if (sandbox_unveil(NULL, NULL) == -1)
 		fatal("unveil");
-	proc_sandbox("stdio rpath wpath cpath inet recvfd");
+	proc_sandbox(PROMISES_REGISTRAR);
 	rg.rg_sandboxed = 1;
 }
 

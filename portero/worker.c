@@ -46,7 +46,7 @@ static void
 worker_init(void)
 {
 	proc_drop_privileges(&wk.wk_conf, wk.wk_conf.chroot_dir);
-	proc_sandbox("stdio inet recvfd");
+	proc_sandbox(PROMISES_WORKER);
 	wk.wk_sandboxed = 1;
 }
 
