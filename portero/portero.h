@@ -83,7 +83,7 @@ struct imsg_hdr {
 struct imsg {
 	struct imsg_hdr	 hdr;
 	int		 fd;		/* -1 if none; caller owns it */
-	void		*data;		/* valid until the next imsgbuf_get() */
+	void		*data;		/* valid until the next get or read */
 	size_t		 len;		/* payload length */
 };
 
