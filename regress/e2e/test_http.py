@@ -1,0 +1,52 @@
+"""
+What the first milestone serves: 503 from every worker, 501 from the
+registrar, and the request counters behind `show workers`.
+"""
+
+from harness import check, check_answers_503, http_request, wait_until
+
+
+def test_worker_answers_503_and_closes(t):
+    d = t.daemon(workers=2).start()
+    check_answers_503(d, 5)
+    # an HTTP/1.0 request and one with a body-less POST get the same
+    status, _, _ = http_request(d.listen_port,
+                                b"GET /x HTTP/1.0\r\n\r\n")
+    check(status == 503, "HTTP/1.0 request got %d" % status)
+    status, _, _ = http_request(
+        d.listen_port, b"POST /y HTTP/1.1\r\nHost: a\r\n"
+        b"Content-Length: 0\r\n\r\n")
+    check(status == 503, "POST got %d" % status)
+
+
+def test_registrar_answers_501(t):
+    d = t.daemon(workers=1).start()
+    code, body = t.curl("http://127.0.0.1:%d/register" % d.register_port)
+    check(code == 501, "registrar answered %d, expected 501" % code)
+    status, _, _ = http_request(d.register_port,
+                                b"POST /register HTTP/1.1\r\nHost: a\r\n"
+                                b"Content-Length: 2\r\n"
+                                b"Connection: close\r\n\r\n{}")
+    check(status == 501, "POST /register got %d, expected 501" % status)
+
+
+def test_show_workers_counts_requests(t):
+    d = t.daemon(workers=2).start()
+    before = sum(w["requests"] for w in d.workers_info())
+    check(before == 0, "requests before any traffic: %d" % before)
+    for i in range(5):
+        code, body = t.curl("http://127.0.0.1:%d/n%d" % (d.listen_port, i))
+        check(code == 503, "request %d: curl got %d, expected 503" % (
+            i, code))
+        check(body, "request %d: empty body" % i)
+    total = [0]
+
+    def counted():
+        total[0] = sum(w["requests"] for w in d.workers_info())
+        return total[0] >= 5
+    check(wait_until(counted, 2.0, 0.1),
+          "show workers counts %d requests in total, expected >= 5"
+          % total[0])
+    for w in d.workers_info():
+        check(w["connections"] == 0, "worker %s still has %s connections"
+              % (w["id"], w["connections"]))
