@@ -282,6 +282,11 @@ int	 imsgbuf_flush(struct imsgbuf *);
 size_t	 imsgbuf_queued(const struct imsgbuf *);
 void	 imsgbuf_clear(struct imsgbuf *);
 
+/* names.c */
+const char *proc_role_name(enum proc_role);
+int	 proc_role_parse(const char *, enum proc_role *);
+const char *child_state_name(enum child_state);
+
 /* proc.c */
 void	 imsgev_init(struct imsgev *, int, void (*)(int, short, void *),
 	    void *);
@@ -290,9 +295,6 @@ void	 imsgev_clear(struct imsgev *);
 int	 imsgev_compose(struct imsgev *, uint32_t, uint32_t, pid_t, int,
 	    const void *, size_t);
 int	 imsgev_dispatch_io(struct imsgev *, short);
-const char *proc_role_name(enum proc_role);
-int	 proc_role_parse(const char *, enum proc_role *);
-const char *child_state_name(enum child_state);
 int	 proc_drop_privileges(const struct portero_config *, const char *);
 void	 proc_ignore_signals(void);
 void	 proc_title_init(int, char **, char **);

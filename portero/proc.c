@@ -16,20 +16,6 @@
 
 #include "portero.h"
 
-static const char *const proc_role_names[PROC_MAX] = {
-	[PROC_PARENT] = "parent",
-	[PROC_CERTLOADER] = "certloader",
-	[PROC_REGISTRAR] = "registrar",
-	[PROC_WORKER] = "worker",
-};
-
-static const char *const child_state_names[] = {
-	[CHILD_STARTING] = "starting",
-	[CHILD_RUNNING] = "running",
-	[CHILD_STOPPING] = "stopping",
-	[CHILD_DEAD] = "dead",
-};
-
 /* Where argv[0] was, for proc_title(). */
 static char	*proc_argv0;
 static size_t	 proc_argv0len;
@@ -54,35 +40,6 @@ proc_title(const char *title)
 	if (proc_argv0 != NULL &&
 	    strlen(getprogname()) + 2 + strlen(title) < proc_argv0len)
 		proc_argv0[proc_argv0len] = '\0';
-}
-
-const char *
-proc_role_name(enum proc_role role)
-{
-	if ((unsigned int)role >= PROC_MAX)
-		return "unknown";
-	return proc_role_names[role];
-}
-
-int
-proc_role_parse(const char *name, enum proc_role *role)
-{
-	int	 i;
-
-	for (i = PROC_CERTLOADER; i < PROC_MAX; i++)
-		if (strcmp(name, proc_role_names[i]) == 0) {
-			*role = i;
-			return 0;
-		}
-	return -1;
-}
-
-const char *
-child_state_name(enum child_state state)
-{
-	if ((unsigned int)state > CHILD_DEAD)
-		return "unknown";
-	return child_state_names[state];
 }
 
 void

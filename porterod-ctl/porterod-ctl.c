@@ -1,0 +1,745 @@
+/*
+ * porterod-ctl.c: the control tool: turns a command line into one request
+ * on portero's control socket, checks every reply, prints text or JSON.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <ctype.h>
+#include <err.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <vis.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "portero.h"
+
+#ifndef nitems
+#define nitems(_a)	(sizeof((_a)) / sizeof((_a)[0]))
+#endif
+
+/*
+ * The daemon answers within CTL_REPLY_TIMEOUT_MS even when a worker is
+ * stuck; ten seconds only catches a daemon that is wedged itself.
+ */
+#define CTL_TIMEOUT_MS		10000
+
+/* Far more records than a daemon with PORTERO_MAX_WORKERS ever sends. */
+#define CTL_MAX_RECORDS		4096
+
+#define CMD_MAXWORDS		2
+#define CMD_MAXRECORDS		2
+#define CMD_NOARG		(-1)
+
+/* One fixed-size message of a listing, as received. */
+struct ctl_record {
+	uint32_t		 rec_type;
+	union {
+		struct ctl_status	 status;
+		struct ctl_child	 child;
+	}			 rec_u;
+};
+
+struct ctl_listing {
+	struct ctl_record	*ls_recs;
+	size_t			 ls_nrecs;
+};
+
+struct json {
+	yajl_gen		 js_gen;
+	int			 js_err;
+};
+
+/* A message type that may appear in a listing, and its payload size. */
+struct ctl_part {
+	uint32_t		 part_type;
+	size_t			 part_size;
+};
+
+/*
+ * A command.  With cmd_parts empty the daemon answers OK or FAIL;
+ * otherwise it sends those messages in any number and ends with END.
+ * cmd_check refuses a listing that is well framed but makes no sense,
+ * so the printers need not check anything.
+ */
+struct ctl_command {
+	const char		*cmd_words[CMD_MAXWORDS];
+	uint32_t		 cmd_type;
+	int			 cmd_arg;	/* int payload, or CMD_NOARG */
+	struct ctl_part		 cmd_parts[CMD_MAXRECORDS];
+	const char		*cmd_done;	/* text output for OK */
+	int			(*cmd_check)(const struct ctl_listing *);
+	void			(*cmd_text)(const struct ctl_listing *);
+	void			(*cmd_json)(struct json *,
+				    const struct ctl_listing *);
+};
+
+static int	 status_check(const struct ctl_listing *);
+static void	 status_text(const struct ctl_listing *);
+static void	 status_json(struct json *, const struct ctl_listing *);
+static int	 workers_check(const struct ctl_listing *);
+static void	 workers_text(const struct ctl_listing *);
+static void	 workers_json(struct json *, const struct ctl_listing *);
+
+static const struct ctl_command ctl_commands[] = {
+	{ { "show", "status" }, IMSG_CTL_SHOW_STATUS, CMD_NOARG,
+	    { { IMSG_CTL_STATUS, sizeof(struct ctl_status) },
+	      { IMSG_CTL_CHILD, sizeof(struct ctl_child) } },
+	    NULL, status_check, status_text, status_json },
+	{ { "show", "workers" }, IMSG_CTL_SHOW_WORKERS, CMD_NOARG,
+	    { { IMSG_CTL_CHILD, sizeof(struct ctl_child) } },
+	    NULL, workers_check, workers_text, workers_json },
+	{ { "reload" }, IMSG_CTL_RELOAD, CMD_NOARG,
+	    { { IMSG_NONE, 0 } },
+	    "configuration reloaded", NULL, NULL, NULL },
+	{ { "log", "verbose" }, IMSG_CTL_LOG_VERBOSE, 1,
+	    { { IMSG_NONE, 0 } },
+	    "logging verbose", NULL, NULL, NULL },
+	{ { "log", "brief" }, IMSG_CTL_LOG_VERBOSE, 0,
+	    { { IMSG_NONE, 0 } },
+	    "logging brief", NULL, NULL, NULL },
+};
+
+static const struct ctl_command *ctl_lookup(int, char *[]);
+static void	 ctl_unknown(const char *, int, char *[])
+		    __attribute__((noreturn));
+static void	 ctl_cmdname(FILE *, const struct ctl_command *);
+static int	 ctl_connect(const char *);
+static void	 ctl_request(struct imsgbuf *, const struct ctl_command *,
+		    struct ctl_listing *);
+static void	 ctl_wait(int, short, int64_t);
+static int64_t	 ctl_now_ms(void);
+static int	 ctl_recv(const struct ctl_command *, struct ctl_listing *,
+		    const struct imsg *);
+static void	 ctl_fail(const struct ctl_command *, const struct imsg *)
+		    __attribute__((noreturn));
+static void	 ctl_malformed(void) __attribute__((noreturn));
+static int	 child_check(const struct ctl_child *);
+static void	 fmt_uptime(char *, size_t, uint64_t);
+static void	 fmt_pid(char *, size_t, uint32_t);
+static void	 json_init(struct json *);
+static void	 json_finish(struct json *);
+static void	 json_check(struct json *, yajl_gen_status);
+static void	 json_key(struct json *, const char *);
+static void	 json_str(struct json *, const char *, const char *);
+static void	 json_uint(struct json *, const char *, uint64_t);
+static void	 json_stat(struct json *, const struct ctl_child *,
+		    const char *, uint64_t);
+
+/* portero.h declares the daemon's usage(); this is the tool's own. */
+void
+usage(void)
+{
+	fprintf(stderr, "usage: %s [-j] [-s socket] command [argument ...]\n",
+	    getprogname());
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const struct ctl_command	*cmd;
+	struct ctl_listing		 ls;
+	struct imsgbuf			*ibuf;
+	struct json			 js;
+	const char			*sockpath = PORTERO_CONTROL_SOCKET;
+	int				 ch, fd, jflag = 0;
+
+	while ((ch = getopt(argc, argv, "js:")) != -1) {
+		switch (ch) {
+		case 'j':
+			jflag = 1;
+			break;
+		case 's':
+			sockpath = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0)
+		usage();
+
+	cmd = ctl_lookup(argc, argv);
+	fd = ctl_connect(sockpath);
+
+#ifdef __OpenBSD__
+	if (pledge("stdio", NULL) == -1)
+		err(1, "pledge");
+#endif
+
+	/* Too big for the stack of a small tool: 64 KiB of read buffer. */
+	if ((ibuf = malloc(sizeof(*ibuf))) == NULL)
+		err(1, NULL);
+	imsgbuf_init(ibuf, fd);
+	memset(&ls, 0, sizeof(ls));
+	ctl_request(ibuf, cmd, &ls);
+	imsgbuf_clear(ibuf);
+	free(ibuf);
+	close(fd);
+
+	if (cmd->cmd_check != NULL && cmd->cmd_check(&ls) == -1)
+		ctl_malformed();
+
+	if (jflag) {
+		json_init(&js);
+		if (cmd->cmd_json != NULL)
+			cmd->cmd_json(&js, &ls);
+		else {
+			json_check(&js, yajl_gen_map_open(js.js_gen));
+			json_key(&js, "ok");
+			json_check(&js, yajl_gen_bool(js.js_gen, 1));
+			json_check(&js, yajl_gen_map_close(js.js_gen));
+		}
+		json_finish(&js);
+	} else if (cmd->cmd_text != NULL)
+		cmd->cmd_text(&ls);
+	else
+		printf("%s\n", cmd->cmd_done);
+
+	free(ls.ls_recs);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(1, "stdout");
+	return (0);
+}
+
+/*
+ * Each word may be abbreviated as long as one command is left; a word
+ * spelled out in full wins over longer commands it is a prefix of.
+ */
+static const struct ctl_command *
+ctl_lookup(int argc, char *argv[])
+{
+	const struct ctl_command	*cmd, *found = NULL;
+	size_t				 i, nwords;
+	int				 w, exact, nfound = 0;
+
+	for (i = 0; i < nitems(ctl_commands); i++) {
+		cmd = &ctl_commands[i];
+		for (nwords = 0; nwords < CMD_MAXWORDS &&
+		    cmd->cmd_words[nwords] != NULL; nwords++)
+			;
+		if ((size_t)argc != nwords)
+			continue;
+		exact = 1;
+		for (w = 0; w < argc; w++) {
+			if (argv[w][0] == '\0' || strncmp(argv[w],
+			    cmd->cmd_words[w], strlen(argv[w])) != 0)
+				break;
+			if (strcmp(argv[w], cmd->cmd_words[w]) != 0)
+				exact = 0;
+		}
+		if (w < argc)
+			continue;
+		if (exact)
+			return (cmd);
+		found = cmd;
+		nfound++;
+	}
+	if (nfound == 1)
+		return (found);
+	ctl_unknown(nfound == 0 ? "unknown" : "ambiguous", argc, argv);
+}
+
+/* Lists the commands from the table, so a new entry shows up here too. */
+static void
+ctl_unknown(const char *what, int argc, char *argv[])
+{
+	const struct ctl_command	*cmd;
+	const char			*prev = NULL;
+	size_t				 i;
+	int				 w;
+
+	fprintf(stderr, "%s: %s command \"", getprogname(), what);
+	for (w = 0; w < argc; w++)
+		fprintf(stderr, "%s%s", w > 0 ? " " : "", argv[w]);
+	fprintf(stderr, "\"; try:");
+	for (i = 0; i < nitems(ctl_commands); i++) {
+		cmd = &ctl_commands[i];
+		if (prev != NULL && strcmp(prev, cmd->cmd_words[0]) == 0) {
+			fprintf(stderr, "|%s", cmd->cmd_words[1]);
+			continue;
+		}
+		fprintf(stderr, "%s ", prev == NULL ? "" : ",");
+		ctl_cmdname(stderr, cmd);
+		prev = cmd->cmd_words[0];
+	}
+	fprintf(stderr, "\n");
+	exit(1);
+}
+
+static void
+ctl_cmdname(FILE *fp, const struct ctl_command *cmd)
+{
+	size_t	 w;
+
+	for (w = 0; w < CMD_MAXWORDS && cmd->cmd_words[w] != NULL; w++)
+		fprintf(fp, "%s%s", w > 0 ? " " : "", cmd->cmd_words[w]);
+}
+
+static int
+ctl_connect(const char *path)
+{
+	struct sockaddr_un	 su;
+	int			 fd;
+
+	memset(&su, 0, sizeof(su));
+	su.sun_family = AF_UNIX;
+	if (strlcpy(su.sun_path, path, sizeof(su.sun_path)) >=
+	    sizeof(su.sun_path))
+		errx(1, "socket path too long: %s", path);
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
+		err(1, "socket");
+	if (connect(fd, (struct sockaddr *)&su, sizeof(su)) == -1) {
+		/* These two are what a stopped daemon leaves behind. */
+		if (errno == ENOENT || errno == ECONNREFUSED)
+			errx(1, "cannot connect to %s: %s "
+			    "(is portero running?)", path, strerror(errno));
+		err(1, "cannot connect to %s", path);
+	}
+	return (fd);
+}
+
+/* Sends the request and collects the reply until END, OK or FAIL. */
+static void
+ctl_request(struct imsgbuf *ibuf, const struct ctl_command *cmd,
+    struct ctl_listing *ls)
+{
+	struct imsg	 imsg;
+	int64_t		 deadline;
+	ssize_t		 n;
+	int		 arg, done = 0;
+
+	deadline = ctl_now_ms() + CTL_TIMEOUT_MS;
+
+	if (cmd->cmd_arg == CMD_NOARG)
+		n = imsgbuf_compose(ibuf, cmd->cmd_type, 0, 0, -1, NULL, 0);
+	else {
+		arg = cmd->cmd_arg;
+		n = imsgbuf_compose(ibuf, cmd->cmd_type, 0, 0, -1, &arg,
+		    sizeof(arg));
+	}
+	if (n == -1)
+		err(1, "imsgbuf_compose");
+
+	while (imsgbuf_queued(ibuf) > 0) {
+		ctl_wait(ibuf->fd, POLLOUT, deadline);
+		if (imsgbuf_flush(ibuf) == -1) {
+			if (errno == EPIPE || errno == ECONNRESET)
+				errx(1, "daemon closed the connection");
+			err(1, "write to daemon");
+		}
+	}
+
+	while (!done) {
+		if ((n = imsgbuf_get(ibuf, &imsg)) == -1)
+			ctl_malformed();
+		if (n > 0) {
+			done = ctl_recv(cmd, ls, &imsg);
+			continue;
+		}
+		ctl_wait(ibuf->fd, POLLIN, deadline);
+		if ((n = imsgbuf_read(ibuf)) == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			if (errno == ECONNRESET)
+				errx(1, "daemon closed the connection");
+			/* A bad descriptor message or an overlong one. */
+			if (errno == EBADMSG || errno == ENOBUFS)
+				ctl_malformed();
+			err(1, "read from daemon");
+		}
+		if (n == 0)
+			errx(1, "daemon closed the connection");
+	}
+}
+
+/* Waits for the socket; gives up at the deadline, not per message. */
+static void
+ctl_wait(int fd, short events, int64_t deadline)
+{
+	struct pollfd	 pfd;
+	int64_t		 left;
+	int		 n;
+
+	for (;;) {
+		if ((left = deadline - ctl_now_ms()) <= 0)
+			errx(1, "no answer from daemon within %d seconds",
+			    CTL_TIMEOUT_MS / 1000);
+		memset(&pfd, 0, sizeof(pfd));
+		pfd.fd = fd;
+		pfd.events = events;
+		if ((n = poll(&pfd, 1, (int)left)) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(1, "poll");
+		}
+		/* POLLHUP and POLLERR come out of the read or write. */
+		if (n > 0)
+			return;
+	}
+}
+
+static int64_t
+ctl_now_ms(void)
+{
+	struct timespec	 ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		err(1, "clock_gettime");
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* Returns 1 once the reply is complete, 0 while more is to come. */
+static int
+ctl_recv(const struct ctl_command *cmd, struct ctl_listing *ls,
+    const struct imsg *imsg)
+{
+	const struct ctl_part	*part = NULL;
+	struct ctl_record	*recs;
+	size_t			 i;
+	int			 listing;
+
+	/* Control replies never carry one. */
+	if (imsg->fd != -1) {
+		close(imsg->fd);
+		ctl_malformed();
+	}
+
+	listing = cmd->cmd_parts[0].part_type != IMSG_NONE;
+	switch (imsg->hdr.type) {
+	case IMSG_CTL_FAIL:
+		ctl_fail(cmd, imsg);
+		/* NOTREACHED */
+	case IMSG_CTL_OK:
+	case IMSG_CTL_END:
+		if (imsg->hdr.type != (listing ? IMSG_CTL_END : IMSG_CTL_OK))
+			break;
+		if (imsg->len != 0)
+			ctl_malformed();
+		return (1);
+	default:
+		for (i = 0; i < CMD_MAXRECORDS &&
+		    cmd->cmd_parts[i].part_type != IMSG_NONE; i++)
+			if (cmd->cmd_parts[i].part_type == imsg->hdr.type)
+				part = &cmd->cmd_parts[i];
+		break;
+	}
+	if (part == NULL)
+		errx(1, "unexpected message type %u from daemon",
+		    imsg->hdr.type);
+	if (imsg->len != part->part_size ||
+	    part->part_size > sizeof(ls->ls_recs[0].rec_u))
+		ctl_malformed();
+	if (ls->ls_nrecs >= CTL_MAX_RECORDS)
+		errx(1, "too many records from daemon");
+
+	if ((recs = reallocarray(ls->ls_recs, ls->ls_nrecs + 1,
+	    sizeof(*recs))) == NULL)
+		err(1, NULL);
+	ls->ls_recs = recs;
+	memset(&recs[ls->ls_nrecs], 0, sizeof(recs[0]));
+	recs[ls->ls_nrecs].rec_type = imsg->hdr.type;
+	memcpy(&recs[ls->ls_nrecs].rec_u, imsg->data, imsg->len);
+	ls->ls_nrecs++;
+	return (0);
+}
+
+static void
+ctl_fail(const struct ctl_command *cmd, const struct imsg *imsg)
+{
+	char	*reason;
+
+	if (imsg->len == 0 || memchr(imsg->data, '\0', imsg->len) == NULL)
+		ctl_malformed();
+	/* The reason may quote a configuration file: keep the tty sane. */
+	if (stravis(&reason, imsg->data, VIS_SAFE | VIS_NL | VIS_CSTYLE) ==
+	    -1)
+		err(1, NULL);
+	fprintf(stderr, "%s: ", getprogname());
+	ctl_cmdname(stderr, cmd);
+	fprintf(stderr, " failed%s%s\n", reason[0] == '\0' ? "" : ": ",
+	    reason);
+	exit(1);
+}
+
+static void
+ctl_malformed(void)
+{
+	errx(1, "malformed reply from daemon");
+}
+
+/* A child entry as both listings send it. */
+static int
+child_check(const struct ctl_child *c)
+{
+	/* the parent is never listed as a child */
+	if (c->role <= PROC_PARENT || c->role >= PROC_MAX)
+		return (-1);
+	if (c->state > CHILD_DEAD)
+		return (-1);
+	if (c->has_stats > 1)
+		return (-1);
+	return (0);
+}
+
+/* One STATUS first, then children. */
+static int
+status_check(const struct ctl_listing *ls)
+{
+	const struct ctl_status	*st;
+	size_t			 i;
+
+	if (ls->ls_nrecs == 0 || ls->ls_recs[0].rec_type != IMSG_CTL_STATUS)
+		return (-1);
+	st = &ls->ls_recs[0].rec_u.status;
+	if (st->version[0] == '\0' ||
+	    memchr(st->version, '\0', sizeof(st->version)) == NULL)
+		return (-1);
+	/* Printed as it is, in text and in JSON. */
+	for (i = 0; st->version[i] != '\0'; i++)
+		if (!isprint((unsigned char)st->version[i]))
+			return (-1);
+
+	for (i = 1; i < ls->ls_nrecs; i++)
+		if (ls->ls_recs[i].rec_type != IMSG_CTL_CHILD ||
+		    child_check(&ls->ls_recs[i].rec_u.child) == -1)
+			return (-1);
+	return (0);
+}
+
+static void
+status_text(const struct ctl_listing *ls)
+{
+	const struct ctl_status	*st = &ls->ls_recs[0].rec_u.status;
+	const struct ctl_child	*c;
+	char			 up[64], pid[16];
+	size_t			 i;
+
+	fmt_uptime(up, sizeof(up), st->uptime);
+	printf("portero %s, pid %u, up %s\n", st->version, st->pid, up);
+	printf("%-11s %-3s %-6s %-9s %s\n", "ROLE", "ID", "PID", "STATE",
+	    "RESTARTS");
+	for (i = 1; i < ls->ls_nrecs; i++) {
+		c = &ls->ls_recs[i].rec_u.child;
+		fmt_pid(pid, sizeof(pid), c->pid);
+		printf("%-11s %-3u %-6s %-9s %u\n", proc_role_name(c->role),
+		    c->id, pid, child_state_name(c->state), c->restarts);
+	}
+}
+
+static void
+status_json(struct json *js, const struct ctl_listing *ls)
+{
+	const struct ctl_status	*st = &ls->ls_recs[0].rec_u.status;
+	const struct ctl_child	*c;
+	size_t			 i;
+
+	json_check(js, yajl_gen_map_open(js->js_gen));
+	json_str(js, "version", st->version);
+	json_uint(js, "pid", st->pid);
+	json_uint(js, "uptime", st->uptime);
+	json_key(js, "children");
+	json_check(js, yajl_gen_array_open(js->js_gen));
+	for (i = 1; i < ls->ls_nrecs; i++) {
+		c = &ls->ls_recs[i].rec_u.child;
+		json_check(js, yajl_gen_map_open(js->js_gen));
+		json_str(js, "role", proc_role_name(c->role));
+		json_uint(js, "id", c->id);
+		json_uint(js, "pid", c->pid);
+		json_str(js, "state", child_state_name(c->state));
+		json_uint(js, "restarts", c->restarts);
+		json_check(js, yajl_gen_map_close(js->js_gen));
+	}
+	json_check(js, yajl_gen_array_close(js->js_gen));
+	json_check(js, yajl_gen_map_close(js->js_gen));
+}
+
+/* Workers only. */
+static int
+workers_check(const struct ctl_listing *ls)
+{
+	const struct ctl_child	*c;
+	size_t			 i;
+
+	for (i = 0; i < ls->ls_nrecs; i++) {
+		c = &ls->ls_recs[i].rec_u.child;
+		if (child_check(c) == -1 || c->role != PROC_WORKER)
+			return (-1);
+	}
+	return (0);
+}
+
+/* A worker that missed the daemon's deadline shows "-" for its stats. */
+static void
+workers_text(const struct ctl_listing *ls)
+{
+	const struct ctl_child	*c;
+	char			 pid[16], conns[24], reqs[24];
+	size_t			 i;
+
+	printf("%-3s %-6s %-9s %-8s %-11s %s\n", "ID", "PID", "STATE",
+	    "RESTARTS", "CONNECTIONS", "REQUESTS");
+	for (i = 0; i < ls->ls_nrecs; i++) {
+		c = &ls->ls_recs[i].rec_u.child;
+		fmt_pid(pid, sizeof(pid), c->pid);
+		if (c->has_stats) {
+			snprintf(conns, sizeof(conns), "%" PRIu64,
+			    c->stats.connections);
+			snprintf(reqs, sizeof(reqs), "%" PRIu64,
+			    c->stats.requests);
+		} else {
+			strlcpy(conns, "-", sizeof(conns));
+			strlcpy(reqs, "-", sizeof(reqs));
+		}
+		printf("%-3u %-6s %-9s %-8u %-11s %s\n", c->id, pid,
+		    child_state_name(c->state), c->restarts, conns, reqs);
+	}
+}
+
+static void
+workers_json(struct json *js, const struct ctl_listing *ls)
+{
+	const struct ctl_child	*c;
+	size_t			 i;
+
+	json_check(js, yajl_gen_map_open(js->js_gen));
+	json_key(js, "workers");
+	json_check(js, yajl_gen_array_open(js->js_gen));
+	for (i = 0; i < ls->ls_nrecs; i++) {
+		c = &ls->ls_recs[i].rec_u.child;
+		json_check(js, yajl_gen_map_open(js->js_gen));
+		json_uint(js, "id", c->id);
+		json_uint(js, "pid", c->pid);
+		json_str(js, "state", child_state_name(c->state));
+		json_uint(js, "restarts", c->restarts);
+		json_stat(js, c, "connections", c->stats.connections);
+		json_stat(js, c, "requests", c->stats.requests);
+		json_check(js, yajl_gen_map_close(js->js_gen));
+	}
+	json_check(js, yajl_gen_array_close(js->js_gen));
+	json_check(js, yajl_gen_map_close(js->js_gen));
+}
+
+static void
+fmt_uptime(char *buf, size_t len, uint64_t secs)
+{
+	uint64_t	 d, h, m, s;
+
+	d = secs / 86400;
+	h = secs / 3600 % 24;
+	m = secs / 60 % 60;
+	s = secs % 60;
+	if (d > 0)
+		snprintf(buf, len, "%" PRIu64 "d%02" PRIu64 "h%02" PRIu64
+		    "m%02" PRIu64 "s", d, h, m, s);
+	else if (h > 0)
+		snprintf(buf, len, "%" PRIu64 "h%02" PRIu64 "m%02" PRIu64 "s",
+		    h, m, s);
+	else if (m > 0)
+		snprintf(buf, len, "%" PRIu64 "m%02" PRIu64 "s", m, s);
+	else
+		snprintf(buf, len, "%" PRIu64 "s", s);
+}
+
+/* A dead child has no pid. */
+static void
+fmt_pid(char *buf, size_t len, uint32_t pid)
+{
+	if (pid == 0)
+		strlcpy(buf, "-", len);
+	else
+		snprintf(buf, len, "%u", pid);
+}
+
+/*
+ * JSON output.  The generator fails only on a bug here, so the first
+ * failure is remembered and reported once, at the end.
+ */
+static void
+json_init(struct json *js)
+{
+	memset(js, 0, sizeof(*js));
+	if ((js->js_gen = yajl_gen_alloc(NULL)) == NULL)
+		err(1, NULL);
+	if (yajl_gen_config(js->js_gen, yajl_gen_beautify, 0) == 0 ||
+	    yajl_gen_config(js->js_gen, yajl_gen_validate_utf8, 1) == 0)
+		errx(1, "cannot configure the JSON generator");
+}
+
+static void
+json_finish(struct json *js)
+{
+	const unsigned char	*buf;
+	size_t			 len;
+
+	if (js->js_err ||
+	    yajl_gen_get_buf(js->js_gen, &buf, &len) != yajl_gen_status_ok)
+		errx(1, "cannot generate JSON");
+	if (fwrite(buf, 1, len, stdout) != len || putchar('\n') == EOF)
+		err(1, "stdout");
+	yajl_gen_free(js->js_gen);
+}
+
+static void
+json_check(struct json *js, yajl_gen_status st)
+{
+	if (st != yajl_gen_status_ok)
+		js->js_err = 1;
+}
+
+static void
+json_key(struct json *js, const char *key)
+{
+	json_check(js, yajl_gen_string(js->js_gen,
+	    (const unsigned char *)key, strlen(key)));
+}
+
+static void
+json_str(struct json *js, const char *key, const char *val)
+{
+	json_key(js, key);
+	json_check(js, yajl_gen_string(js->js_gen,
+	    (const unsigned char *)val, strlen(val)));
+}
+
+/* Past LLONG_MAX yajl_gen_integer would go negative; digits never do. */
+static void
+json_uint(struct json *js, const char *key, uint64_t val)
+{
+	char	 num[24];
+	int	 len;
+
+	json_key(js, key);
+	len = snprintf(num, sizeof(num), "%" PRIu64, val);
+	if (len < 0 || (size_t)len >= sizeof(num)) {
+		js->js_err = 1;
+		return;
+	}
+	json_check(js, yajl_gen_number(js->js_gen, num, len));
+}
+
+/* Statistics a worker did not send in time are null, not a stale 0. */
+static void
+json_stat(struct json *js, const struct ctl_child *c, const char *key,
+    uint64_t val)
+{
+	if (c->has_stats)
+		json_uint(js, key, val);
+	else {
+		json_key(js, key);
+		json_check(js, yajl_gen_null(js->js_gen));
+	}
+}
