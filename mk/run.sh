@@ -6,7 +6,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 dir="$top/run"
 certs="$dir/certs"
-mkdir -p "$certs/localhost" "$dir/state" "$dir/empty"
+mkdir -p "$certs/localhost"
 
 if [ ! -s "$certs/localhost/cert.pem" ]; then
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
@@ -19,10 +19,8 @@ fi
 
 user_args=""
 if [ "$(id -u)" -eq 0 ]; then
-	# The children run as _portero: the certloader must read the keys,
-	# the workers' chroot must not be theirs to write.
-	chown root:root "$dir/empty"
-	chmod 0755 "$dir/empty"
+	# The children run as _portero: the certloader must read the keys.
+	# portero makes the state and chroot directories itself.
 	chown -R root:_portero "$certs"
 	chmod -R u=rwX,g=rX,o= "$certs"
 	user_args="--user _portero"
