@@ -45,5 +45,6 @@ clean:
 	$(MAKE) -C portero clean
 	$(MAKE) -C porterod-ctl clean
 	$(MAKE) -C regress clean
+	$(MAKE) -C bench clean
 
 .PHONY: all deps run test fuzz bench lint install clean

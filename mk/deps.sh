@@ -17,7 +17,7 @@ run="$build openssl"
 # clang and its runtime for the libFuzzer targets
 test="$build openssl curl python3 mandoc clang libclang-rt-14-dev
     nghttp2-client valgrind"
-bench="$test wrk nginx haproxy linux-perf"
+bench="$test wrk nginx haproxy linux-perf libssl-dev"
 
 case $1 in
 build)	want=$build ;;
