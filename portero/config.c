@@ -5,8 +5,11 @@
 
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,40 +17,70 @@
 
 #include "portero.h"
 
-enum {
-	OPT_LISTEN_ADDR = 256,
-	OPT_REGISTER_ADDR,
-	OPT_TLS_CERT_DIR,
-	OPT_WORKERS,
-	OPT_USER,
-	OPT_CHROOT_DIR,
-	OPT_STATE_DIR,
-	OPT_CONTROL_SOCKET,
-	OPT_DRAIN_TIMEOUT,
+/*
+ * Every long option, and where its value goes: one table, so adding a
+ * flag is one line here plus its man page entry.
+ */
+enum opt_kind {
+	OPT_STR,		/* string into a char array */
+	OPT_NUM,		/* uint32_t within [min, max] */
+	OPT_FLAG,		/* int32_t set to 1 */
+	OPT_BACKEND,		/* appended to the backend table */
+	OPT_ACCESS_LOG,		/* a path, or "none" */
 };
 
-static const struct option config_longopts[] = {
-	{ "listen-addr",	required_argument, NULL, OPT_LISTEN_ADDR },
-	{ "register-addr",	required_argument, NULL, OPT_REGISTER_ADDR },
-	{ "tls-cert-dir",	required_argument, NULL, OPT_TLS_CERT_DIR },
-	{ "workers",		required_argument, NULL, OPT_WORKERS },
-	{ "user",		required_argument, NULL, OPT_USER },
-	{ "chroot-dir",		required_argument, NULL, OPT_CHROOT_DIR },
-	{ "state-dir",		required_argument, NULL, OPT_STATE_DIR },
-	{ "control-socket",	required_argument, NULL, OPT_CONTROL_SOCKET },
-	{ "drain-timeout",	required_argument, NULL, OPT_DRAIN_TIMEOUT },
-	{ NULL,			0,		   NULL, 0 }
+struct config_opt {
+	const char	*co_name;
+	enum opt_kind	 co_kind;
+	size_t		 co_off;
+	size_t		 co_size;
+	long long	 co_min;
+	long long	 co_max;
 };
+
+#define CONF_STR(name, field)						\
+	{ name, OPT_STR, offsetof(struct portero_config, field),	\
+	    sizeof(((struct portero_config *)0)->field), 0, 0 }
+#define CONF_NUM(name, field, min, max)					\
+	{ name, OPT_NUM, offsetof(struct portero_config, field), 0, min, max }
+#define CONF_FLAG(name, field)						\
+	{ name, OPT_FLAG, offsetof(struct portero_config, field), 0, 0, 0 }
+
+static const struct config_opt config_opts[] = {
+	CONF_STR("listen-addr", listen_addr),
+	CONF_STR("register-addr", register_addr),
+	CONF_STR("tls-cert-dir", cert_dir),
+	CONF_NUM("workers", workers, 1, PORTERO_MAX_WORKERS),
+	CONF_STR("user", user),
+	CONF_STR("chroot-dir", chroot_dir),
+	CONF_STR("state-dir", state_dir),
+	CONF_STR("control-socket", control_socket),
+	CONF_NUM("drain-timeout", drain_timeout, 0, 3600),
+	CONF_NUM("cert-scan-interval", cert_scan_interval, 0, 86400),
+	CONF_STR("default-sni", default_sni),
+	CONF_STR("default-service", default_service),
+	CONF_STR("http-addr", http_addr),
+	CONF_FLAG("http-proxy", http_proxy),
+	CONF_NUM("header-timeout", header_timeout, 1, 3600),
+	CONF_NUM("idle-timeout", idle_timeout, 1, 86400),
+	CONF_NUM("handshake-timeout", handshake_timeout, 1, 3600),
+	CONF_NUM("connect-timeout", connect_timeout, 1, 3600),
+	CONF_NUM("upstream-timeout", upstream_timeout, 1, 86400),
+	CONF_STR("upstream-ca", upstream_ca),
+	CONF_FLAG("upstream-insecure", upstream_insecure),
+	{ "access-log", OPT_ACCESS_LOG, 0, 0, 0, 0 },
+	{ "backend", OPT_BACKEND, 0, 0, 0, 0 },
+};
+#define CONFIG_NOPTS	(sizeof(config_opts) / sizeof(config_opts[0]))
 
 void
 usage(void)
 {
 	fprintf(stderr, "usage: portero [-dnv] [--listen-addr addr:port] "
-	    "[--register-addr addr:port]\n"
-	    "\t[--tls-cert-dir dir] [--workers n] [--user user] "
-	    "[--chroot-dir dir]\n"
-	    "\t[--state-dir dir] [--control-socket path] "
-	    "[--drain-timeout seconds]\n");
+	    "[--tls-cert-dir dir]\n"
+	    "\t[--backend service=host:port[,tls]] [--workers n] "
+	    "[--user user] ...\n"
+	    "see portero(8) for every option\n");
 	exit(1);
 }
 
@@ -75,84 +108,162 @@ config_defaults(struct portero_config *conf)
 		ncpu = PORTERO_MAX_WORKERS;
 	conf->workers = ncpu;
 	conf->drain_timeout = PORTERO_DRAIN_TIMEOUT;
+	conf->cert_scan_interval = 30;
+	conf->header_timeout = 10;
+	conf->idle_timeout = 60;
+	conf->handshake_timeout = 10;
+	conf->connect_timeout = 5;
+	conf->upstream_timeout = 60;
 }
 
+/*
+ * SERVICE=HOST:PORT[,tls].  The parent resolves HOST here, before any
+ * sandbox: workers never resolve names.
+ */
 static int
-config_setstr(char *dst, size_t dstsize, const char *src, const char *what)
+config_add_backend(struct backend_table *bt, const char *arg)
 {
-	if (*src == '\0') {
-		log_warnx("%s: empty value", what);
+	struct backend_conf	*be;
+	struct addrinfo		 hints, *res;
+	char			 buf[NAME_MAX_LEN + HOSTPORT_MAX + 8];
+	char			*eq, *hostport, *port, *opt, *host, *p;
+	const char		*errstr;
+	int			 error;
+
+	if (bt->bt_n >= PORTERO_MAX_BACKENDS) {
+		log_warnx("--backend: more than %d backends",
+		    PORTERO_MAX_BACKENDS);
 		return -1;
 	}
-	if (strlcpy(dst, src, dstsize) >= dstsize) {
-		log_warnx("%s: too long", what);
+	be = &bt->bt_be[bt->bt_n];
+	memset(be, 0, sizeof(*be));
+	if (strlcpy(buf, arg, sizeof(buf)) >= sizeof(buf) ||
+	    (eq = strchr(buf, '=')) == NULL || eq == buf)
+		goto bad;
+	*eq = '\0';
+	hostport = eq + 1;
+	if ((opt = strchr(hostport, ',')) != NULL) {
+		*opt++ = '\0';
+		if (strcmp(opt, "tls") != 0)
+			goto bad;
+		be->be_tls = 1;
+	}
+	for (p = buf; *p != '\0'; p++) {
+		*p = tolower((unsigned char)*p);
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' &&
+		    *p != '_')
+			goto bad;
+	}
+	if (strlcpy(be->be_service, buf, sizeof(be->be_service)) >=
+	    sizeof(be->be_service) ||
+	    strlcpy(be->be_host, hostport, sizeof(be->be_host)) >=
+	    sizeof(be->be_host))
+		goto bad;
+	host = hostport;
+	if (*host == '[') {
+		if ((p = strchr(host, ']')) == NULL || p[1] != ':')
+			goto bad;
+		*p = '\0';
+		host++;
+		port = p + 2;
+	} else {
+		if ((port = strrchr(host, ':')) == NULL || port == host)
+			goto bad;
+		*port++ = '\0';
+	}
+	be->be_port = strtonum(port, 1, 65535, &errstr);
+	if (errstr != NULL)
+		goto bad;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((error = getaddrinfo(host, port, &hints, &res)) != 0) {
+		log_warnx("--backend %s: %s", arg, gai_strerror(error));
 		return -1;
 	}
+	memcpy(&be->be_ss, res->ai_addr, res->ai_addrlen);
+	be->be_sslen = res->ai_addrlen;
+	freeaddrinfo(res);
+	bt->bt_n++;
 	return 0;
+ bad:
+	log_warnx("--backend \"%s\": want SERVICE=HOST:PORT[,tls]", arg);
+	return -1;
 }
 
 static int
-config_setnum(uint32_t *dst, const char *src, long long min, long long max,
-    const char *what)
+config_setopt(struct portero_config *conf, struct backend_table *bt,
+    const struct config_opt *co, const char *arg)
 {
+	char		*base = (char *)conf;
+	char		 what[64];
 	const char	*errstr;
 	long long	 num;
 
-	num = strtonum(src, min, max, &errstr);
-	if (errstr != NULL) {
-		log_warnx("%s \"%s\" is %s (%lld-%lld)", what, src, errstr,
-		    min, max);
-		return -1;
-	}
-	*dst = num;
-	return 0;
-}
-
-static int
-config_setopt(struct portero_config *conf, int ch, const char *arg)
-{
-	switch (ch) {
-	case OPT_LISTEN_ADDR:
-		return config_setstr(conf->listen_addr,
-		    sizeof(conf->listen_addr), arg, "--listen-addr");
-	case OPT_REGISTER_ADDR:
-		return config_setstr(conf->register_addr,
-		    sizeof(conf->register_addr), arg, "--register-addr");
-	case OPT_TLS_CERT_DIR:
-		return config_setstr(conf->cert_dir, sizeof(conf->cert_dir),
-		    arg, "--tls-cert-dir");
-	case OPT_WORKERS:
-		return config_setnum(&conf->workers, arg, 1,
-		    PORTERO_MAX_WORKERS, "--workers");
-	case OPT_USER:
-		return config_setstr(conf->user, sizeof(conf->user), arg,
-		    "--user");
-	case OPT_CHROOT_DIR:
-		return config_setstr(conf->chroot_dir,
-		    sizeof(conf->chroot_dir), arg, "--chroot-dir");
-	case OPT_STATE_DIR:
-		return config_setstr(conf->state_dir, sizeof(conf->state_dir),
-		    arg, "--state-dir");
-	case OPT_CONTROL_SOCKET:
-		return config_setstr(conf->control_socket,
-		    sizeof(conf->control_socket), arg, "--control-socket");
-	case OPT_DRAIN_TIMEOUT:
-		return config_setnum(&conf->drain_timeout, arg, 0, 3600,
-		    "--drain-timeout");
+	(void)snprintf(what, sizeof(what), "--%s", co->co_name);
+	switch (co->co_kind) {
+	case OPT_STR:
+		if (*arg == '\0') {
+			log_warnx("%s: empty value", what);
+			return -1;
+		}
+		if (strlcpy(base + co->co_off, arg, co->co_size) >=
+		    co->co_size) {
+			log_warnx("%s: too long", what);
+			return -1;
+		}
+		return 0;
+	case OPT_NUM:
+		num = strtonum(arg, co->co_min, co->co_max, &errstr);
+		if (errstr != NULL) {
+			log_warnx("%s \"%s\" is %s (%lld-%lld)", what, arg,
+			    errstr, co->co_min, co->co_max);
+			return -1;
+		}
+		*(uint32_t *)(base + co->co_off) = num;
+		return 0;
+	case OPT_FLAG:
+		*(int32_t *)(base + co->co_off) = 1;
+		return 0;
+	case OPT_ACCESS_LOG:
+		conf->access_log_off = strcmp(arg, "none") == 0;
+		conf->access_log[0] = '\0';
+		if (conf->access_log_off)
+			return 0;
+		if (strlcpy(conf->access_log, arg, sizeof(conf->access_log)) >=
+		    sizeof(conf->access_log)) {
+			log_warnx("%s: too long", what);
+			return -1;
+		}
+		return 0;
+	case OPT_BACKEND:
+		return config_add_backend(bt, arg);
 	}
 	return -1;
 }
 
 /*
- * Fill conf from the command line.  Called at start-up and again on
- * reload, so it reports problems and returns -1 instead of exiting.
+ * Fill conf and the backend table from the command line.  Called at
+ * start-up and again on reload, so it reports problems and returns -1
+ * instead of exiting.
  */
 int
-config_parse_args(struct portero_config *conf, int argc, char **argv,
-    int *checkonly)
+config_parse_args(struct portero_config *conf, struct backend_table *bt,
+    int argc, char **argv, int *checkonly)
 {
-	int	 ch, ret = 0;
+	struct option	 longopts[CONFIG_NOPTS + 1];
+	size_t		 i;
+	int		 ch, ret = 0;
 
+	memset(longopts, 0, sizeof(longopts));
+	for (i = 0; i < CONFIG_NOPTS; i++) {
+		longopts[i].name = config_opts[i].co_name;
+		longopts[i].has_arg = config_opts[i].co_kind == OPT_FLAG ?
+		    no_argument : required_argument;
+		longopts[i].val = 256 + i;
+	}
+	bt->bt_n = 0;
 	*checkonly = 0;
 	optind = 0;	/* glibc: start over, as on reload */
 #if defined(__OpenBSD__) || defined(__FreeBSD__) || defined(__NetBSD__)
@@ -160,8 +271,7 @@ config_parse_args(struct portero_config *conf, int argc, char **argv,
 	optind = 1;
 #endif
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":dnv", config_longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":dnv", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
 			conf->foreground = 1;
@@ -182,7 +292,8 @@ config_parse_args(struct portero_config *conf, int argc, char **argv,
 			ret = -1;
 			break;
 		default:
-			if (config_setopt(conf, ch, optarg) == -1)
+			if (config_setopt(conf, bt, &config_opts[ch - 256],
+			    optarg) == -1)
 				ret = -1;
 			break;
 		}
@@ -210,6 +321,20 @@ config_check(const struct portero_config *conf)
 	if (listener_parse(conf->register_addr, &ss, &sslen) == -1) {
 		log_warnx("--register-addr \"%s\": not a numeric address:port",
 		    conf->register_addr);
+		ret = -1;
+	}
+	if (conf->http_addr[0] != '\0' &&
+	    listener_parse(conf->http_addr, &ss, &sslen) == -1) {
+		log_warnx("--http-addr \"%s\": not a numeric address:port",
+		    conf->http_addr);
+		ret = -1;
+	}
+	if (conf->http_proxy && conf->http_addr[0] == '\0') {
+		log_warnx("--http-proxy needs --http-addr");
+		ret = -1;
+	}
+	if (conf->access_log[0] != '\0' && conf->access_log[0] != '/') {
+		log_warnx("--access-log needs an absolute path or \"none\"");
 		ret = -1;
 	}
 	if (strcmp(conf->listen_addr, conf->register_addr) == 0) {
@@ -241,6 +366,11 @@ config_recv(struct portero_config *conf, const struct imsg *imsg)
 	conf->chroot_dir[sizeof(conf->chroot_dir) - 1] = '\0';
 	conf->cert_dir[sizeof(conf->cert_dir) - 1] = '\0';
 	conf->user[sizeof(conf->user) - 1] = '\0';
+	conf->http_addr[sizeof(conf->http_addr) - 1] = '\0';
+	conf->default_sni[sizeof(conf->default_sni) - 1] = '\0';
+	conf->default_service[sizeof(conf->default_service) - 1] = '\0';
+	conf->upstream_ca[sizeof(conf->upstream_ca) - 1] = '\0';
+	conf->access_log[sizeof(conf->access_log) - 1] = '\0';
 	if (conf->workers < 1 || conf->workers > PORTERO_MAX_WORKERS)
 		return -1;
 	return 0;

@@ -23,6 +23,7 @@ struct ctl_conn {
 	uint64_t		 cc_awaited;	/* workers yet to report */
 	struct event		 cc_timeout;
 	int			 cc_timeout_set;
+	int			 cc_certs;	/* a listing is on its way */
 };
 
 /* The parent's control clients; only the parent runs this file. */
@@ -299,6 +300,16 @@ control_child_gone(struct portero *env, struct child *ch)
 {
 	struct ctl_conn	*cc, *next;
 
+	if (ch->ch_role == PROC_CERTLOADER) {
+		TAILQ_FOREACH_SAFE(cc, &ctl_conns, cc_entry, next) {
+			if (!cc->cc_certs)
+				continue;
+			cc->cc_certs = 0;
+			if (control_fail(cc, "the certloader stopped") == -1)
+				control_conn_close(cc);
+		}
+		return;
+	}
 	if (ch->ch_role != PROC_WORKER)
 		return;
 	TAILQ_FOREACH_SAFE(cc, &ctl_conns, cc_entry, next) {
@@ -308,6 +319,37 @@ control_child_gone(struct portero *env, struct child *ch)
 		if (cc->cc_awaited == 0 && control_send_workers(env, cc) == -1)
 			control_conn_close(cc);
 	}
+}
+
+/* A listing from a child, on its way to the client that asked. */
+void
+control_relay(struct portero *env, struct imsg *imsg)
+{
+	struct ctl_conn	*cc;
+
+	if ((cc = control_conn_byid(imsg->hdr.peerid)) == NULL ||
+	    !cc->cc_certs)
+		return;		/* the client left */
+	if (imsg->hdr.type == IMSG_CTL_END)
+		cc->cc_certs = 0;
+	if (control_compose(cc, imsg->hdr.type, imsg->data, imsg->len) == -1)
+		control_conn_close(cc);
+}
+
+static int
+control_ask_certs(struct portero *env, struct ctl_conn *cc)
+{
+	struct child	*ch = &env->pc_certloader;
+
+	if (cc->cc_certs)
+		return control_fail(cc, "a request is already in progress");
+	if (!ch->ch_ievset || ch->ch_state != CHILD_RUNNING)
+		return control_fail(cc, "the certloader is not running");
+	if (imsgev_compose(&ch->ch_iev, IMSG_CTL_SHOW_CERTS, cc->cc_id, 0, -1,
+	    NULL, 0) == -1)
+		fatal("send to the certloader");
+	cc->cc_certs = 1;
+	return 0;
 }
 
 static int
@@ -320,6 +362,8 @@ control_request(struct portero *env, struct ctl_conn *cc, struct imsg *imsg)
 		return control_send_status(env, cc);
 	case IMSG_CTL_SHOW_WORKERS:
 		return control_ask_workers(env, cc);
+	case IMSG_CTL_SHOW_CERTS:
+		return control_ask_certs(env, cc);
 	case IMSG_CTL_RELOAD:
 		parent_reload(env);
 		return control_compose(cc, IMSG_CTL_OK, NULL, 0);

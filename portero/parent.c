@@ -63,6 +63,7 @@ parent_init_timers(struct portero *env)
 	FOREACH_CHILD(env, ch, i)
 		evtimer_set(&ch->ch_respawn, parent_respawn, ch);
 	evtimer_set(&env->pc_ev_drain, parent_drain_expired, env);
+	evtimer_set(&env->pc_ev_rekey, parent_rekey, env);
 }
 
 /*
@@ -138,6 +139,115 @@ parent_send_listener(struct child *ch, int fd, enum listener_kind kind,
 		fatal("send listener");
 }
 
+/*
+ * What only workers get: the backend table every time (the worker swaps
+ * it in whole at CFG_DONE), and at start its sockets, the access log,
+ * the ticket keys and, from the certloader, the certificates.
+ */
+static void
+parent_send_worker(struct portero *env, struct child *ch)
+{
+	struct portero_config	*conf = &env->pc_conf;
+	unsigned int		 i;
+	int			 fd;
+
+	for (i = 0; i < env->pc_backends.bt_n; i++)
+		if (imsgev_compose(&ch->ch_iev, IMSG_CFG_BACKEND, 0, 0, -1,
+		    &env->pc_backends.bt_be[i],
+		    sizeof(env->pc_backends.bt_be[i])) == -1)
+			fatal("send backend");
+	if (ch->ch_state != CHILD_STARTING)
+		return;
+	parent_send_listener(ch, ch->ch_listenfd, LISTENER_PROXY,
+	    conf->listen_addr);
+	if (env->pc_httpfd[ch->ch_id] != -1)
+		parent_send_listener(ch, env->pc_httpfd[ch->ch_id],
+		    LISTENER_HTTP, conf->http_addr);
+	if (env->pc_accesslogfd != -1) {
+		if ((fd = dup(env->pc_accesslogfd)) == -1)
+			fatal("dup access log");
+		if (imsgev_compose(&ch->ch_iev, IMSG_CFG_ACCESSLOG, 0, 0, fd,
+		    NULL, 0) == -1)
+			fatal("send access log");
+	}
+	for (i = 0; i < 2; i++)
+		if (env->pc_ticket[i].tk_rev != 0 &&
+		    imsgev_compose(&ch->ch_iev, IMSG_TLS_TICKET_KEY, 0, 0, -1,
+		    &env->pc_ticket[i], sizeof(env->pc_ticket[i])) == -1)
+			fatal("send ticket key");
+	if (env->pc_certloader.ch_ievset &&
+	    imsgev_compose(&env->pc_certloader.ch_iev, IMSG_CERT_RESEND,
+	    ch->ch_id, 0, -1, NULL, 0) == -1)
+		fatal("send cert resend");
+}
+
+/*
+ * Session-ticket keys are made here and rotated on a timer; every worker
+ * gets the same keys and session-id context, so a session made on one
+ * worker resumes on any other.  The previous key stays for resumption.
+ */
+void
+parent_rekey(int fd, short event, void *arg)
+{
+	struct portero	*env = arg;
+	struct child	*ch;
+	struct timeval	 tv = { PORTERO_TICKET_ROTATE, 0 };
+	unsigned int	 i;
+
+	if (env->pc_ticket[0].tk_rev == 0)
+		arc4random_buf(env->pc_ticket[0].tk_sessid,
+		    sizeof(env->pc_ticket[0].tk_sessid));
+	env->pc_ticket[1] = env->pc_ticket[0];
+	env->pc_ticket[0].tk_rev++;
+	arc4random_buf(env->pc_ticket[0].tk_key,
+	    sizeof(env->pc_ticket[0].tk_key));
+	for (i = 0; i < env->pc_conf.workers; i++) {
+		ch = &env->pc_workers[i];
+		if (ch->ch_ievset && imsgev_compose(&ch->ch_iev,
+		    IMSG_TLS_TICKET_KEY, 0, 0, -1, &env->pc_ticket[0],
+		    sizeof(env->pc_ticket[0])) == -1)
+			fatal("send ticket key");
+	}
+	evtimer_add(&env->pc_ev_rekey, &tv);
+}
+
+/*
+ * Certificate sets from the certloader go to the workers that were
+ * there when the set began; a worker started meanwhile asks for its own
+ * copy (IMSG_CERT_RESEND), so no worker ever sees half a set.
+ */
+static void
+parent_relay_cert(struct portero *env, struct imsg *imsg)
+{
+	struct child	*ch;
+	unsigned int	 i;
+
+	if (!env->pc_cert_inset) {
+		env->pc_cert_inset = 1;
+		env->pc_cert_mask = 0;
+		for (i = 0; i < env->pc_conf.workers; i++) {
+			ch = &env->pc_workers[i];
+			if (ch->ch_ievset && (imsg->hdr.peerid == PEERID_ALL ||
+			    imsg->hdr.peerid == i))
+				env->pc_cert_mask |= 1ULL << i;
+		}
+	}
+	for (i = 0; i < env->pc_conf.workers; i++) {
+		ch = &env->pc_workers[i];
+		if ((env->pc_cert_mask & (1ULL << i)) == 0)
+			continue;
+		if (!ch->ch_ievset) {
+			env->pc_cert_mask &= ~(1ULL << i);
+			continue;
+		}
+		if (imsgev_compose(&ch->ch_iev, imsg->hdr.type, 0, 0, -1,
+		    imsg->data, imsg->len) == -1)
+			fatal("relay certificates");
+	}
+	if (imsg->hdr.type == IMSG_CERT_END)
+		env->pc_cert_inset = 0;
+}
+
 /* The whole current configuration, as a respawned child needs it. */
 void
 parent_send_config(struct portero *env, struct child *ch)
@@ -147,14 +257,11 @@ parent_send_config(struct portero *env, struct child *ch)
 	if (imsgev_compose(&ch->ch_iev, IMSG_CFG_GLOBAL, 0, 0, -1, conf,
 	    sizeof(*conf)) == -1)
 		fatal("send config");
-	if (ch->ch_state == CHILD_STARTING) {
-		if (ch->ch_role == PROC_WORKER)
-			parent_send_listener(ch, ch->ch_listenfd,
-			    LISTENER_PROXY, conf->listen_addr);
-		else if (ch->ch_role == PROC_REGISTRAR)
-			parent_send_listener(ch, env->pc_registerfd,
-			    LISTENER_REGISTER, conf->register_addr);
-	}
+	if (ch->ch_role == PROC_WORKER)
+		parent_send_worker(env, ch);
+	if (ch->ch_state == CHILD_STARTING && ch->ch_role == PROC_REGISTRAR)
+		parent_send_listener(ch, env->pc_registerfd,
+		    LISTENER_REGISTER, conf->register_addr);
 	if (imsgev_compose(&ch->ch_iev, IMSG_CFG_DONE, 0, 0, -1, NULL,
 	    0) == -1)
 		fatal("send config");
@@ -166,6 +273,21 @@ parent_dispatch_imsg(struct portero *env, struct child *ch, struct imsg *imsg)
 	char	 name[CHILD_NAME_LEN];
 
 	switch (imsg->hdr.type) {
+	case IMSG_CERT_ADD:
+	case IMSG_CERT_DATA:
+	case IMSG_CERT_END:
+		if (ch->ch_role != PROC_CERTLOADER)
+			fatalx("certificates from %s",
+			    parent_child_name(ch, name, sizeof(name)));
+		parent_relay_cert(env, imsg);
+		break;
+	case IMSG_CTL_CERT:
+	case IMSG_CTL_END:
+		if (ch->ch_role != PROC_CERTLOADER)
+			fatalx("certificate listing from %s",
+			    parent_child_name(ch, name, sizeof(name)));
+		control_relay(env, imsg);
+		break;
 	case IMSG_CFG_DONE:
 		if (ch->ch_state != CHILD_STARTING)
 			break;
@@ -357,6 +479,7 @@ void
 parent_reload(struct portero *env)
 {
 	struct portero_config	 newconf, *conf = &env->pc_conf;
+	struct backend_table	*newbt;
 	struct child		*ch;
 	unsigned int		 i;
 	int			 checkonly;
@@ -365,9 +488,14 @@ parent_reload(struct portero *env)
 		return;
 	log_info("reloading");
 	config_defaults(&newconf);
-	if (config_parse_args(&newconf, env->pc_argc, env->pc_argv,
+	if ((newbt = calloc(1, sizeof(*newbt))) == NULL) {
+		log_warn("reload");
+		return;
+	}
+	if (config_parse_args(&newconf, newbt, env->pc_argc, env->pc_argv,
 	    &checkonly) == -1 || config_check(&newconf) == -1) {
 		log_warnx("reload failed; keeping the running configuration");
+		free(newbt);
 		return;
 	}
 	if (strcmp(newconf.listen_addr, conf->listen_addr) != 0 ||
@@ -380,7 +508,18 @@ parent_reload(struct portero *env)
 	    newconf.workers != conf->workers)
 		log_warnx("reload: listeners, workers, user and directories "
 		    "change only on restart; keeping the running ones");
+	/* what a reload may change */
 	conf->drain_timeout = newconf.drain_timeout;
+	conf->cert_scan_interval = newconf.cert_scan_interval;
+	conf->header_timeout = newconf.header_timeout;
+	conf->idle_timeout = newconf.idle_timeout;
+	conf->handshake_timeout = newconf.handshake_timeout;
+	conf->connect_timeout = newconf.connect_timeout;
+	conf->upstream_timeout = newconf.upstream_timeout;
+	memcpy(conf->default_service, newconf.default_service,
+	    sizeof(conf->default_service));
+	env->pc_backends = *newbt;
+	free(newbt);
 	conf->verbose = newconf.verbose;
 	log_setverbose(conf->verbose);
 
@@ -424,8 +563,14 @@ parent_shutdown(struct portero *env, int now)
 			}
 			evtimer_del(&ch->ch_respawn);
 		}
+		for (i = 0; i < env->pc_conf.workers; i++)
+			if (env->pc_httpfd[i] != -1) {
+				close(env->pc_httpfd[i]);
+				env->pc_httpfd[i] = -1;
+			}
 		close(env->pc_registerfd);
 		env->pc_registerfd = -1;
+		evtimer_del(&env->pc_ev_rekey);
 		parent_broadcast(env, IMSG_SHUTDOWN, NULL, 0);
 		tv.tv_sec = env->pc_conf.drain_timeout + 2;
 	} else {

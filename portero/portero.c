@@ -55,7 +55,8 @@ main(int argc, char *argv[])
 	conf = &env->pc_conf;
 	log_init(1, 0, "parent");
 	config_defaults(conf);
-	if (config_parse_args(conf, argc, argv, &checkonly) == -1)
+	if (config_parse_args(conf, &env->pc_backends, argc, argv,
+	    &checkonly) == -1)
 		usage();
 	if (config_check(conf) == -1)
 		exit(1);
@@ -114,6 +115,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < conf->workers; i++)
 		parent_start_child(env, &env->pc_workers[i]);
 	control_listen(env);
+	parent_rekey(0, 0, env);
 
 	event_dispatch();
 	fatalx("event loop ended");
@@ -233,7 +235,17 @@ portero_sockets(struct portero *env)
 		    listener_bind(conf->listen_addr, 1);
 		if (env->pc_workers[i].ch_listenfd == -1)
 			fatal("listen on %s", conf->listen_addr);
+		env->pc_httpfd[i] = -1;
+		if (conf->http_addr[0] != '\0' &&
+		    (env->pc_httpfd[i] = listener_bind(conf->http_addr,
+		    1)) == -1)
+			fatal("listen on %s", conf->http_addr);
 	}
+	env->pc_accesslogfd = -1;
+	if (conf->access_log[0] != '\0' &&
+	    (env->pc_accesslogfd = open(conf->access_log,
+	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) == -1)
+		fatal("open %s", conf->access_log);
 	if ((env->pc_registerfd = listener_bind(conf->register_addr,
 	    0)) == -1)
 		fatal("listen on %s", conf->register_addr);

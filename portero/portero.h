@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "http1.h"
+
 #define PORTERO_VERSION		"0.1.0"
 
 #define PORTERO_USER		"_portero"
@@ -31,6 +33,7 @@
 #define PORTERO_MAX_WORKERS	64
 #define PORTERO_DRAIN_TIMEOUT	10	/* seconds */
 #define PORTERO_NOFILE		65536
+#define PORTERO_TICKET_ROTATE	3600	/* seconds */
 #define PROC_PARENT_FD		3	/* a child's channel to the parent */
 
 #define HOSTPORT_MAX		256	/* "host:port", "[v6]:port" */
@@ -126,6 +129,8 @@ enum imsg_type {
 	IMSG_CFG_GLOBAL,	/* parent -> child: struct portero_config */
 	IMSG_CFG_LISTENER,	/* parent -> worker, registrar: fd,
 				   struct listener_msg */
+	IMSG_CFG_BACKEND,	/* parent -> worker: struct backend_conf */
+	IMSG_CFG_ACCESSLOG,	/* parent -> worker: fd of --access-log */
 	IMSG_CFG_DONE,		/* parent -> child: config complete, none;
 				   child -> parent: applied, none */
 	IMSG_START,		/* parent -> child: serve, none */
@@ -134,6 +139,19 @@ enum imsg_type {
 	IMSG_SHUTDOWN,		/* parent -> child: drain and exit, none */
 	IMSG_RELOAD,		/* parent -> certloader: rescan now, none */
 	IMSG_LOG_VERBOSE,	/* parent -> child: int verbosity */
+
+	/*
+	 * certificates: a whole set at a time, so a worker never serves a
+	 * half-updated one.  certloader -> parent -> worker(s), peerid =
+	 * PEERID_ALL or a worker id: CERT_ADD (struct cert_msg), then
+	 * CERT_DATA chunks holding names, cert PEM, key PEM; one pair per
+	 * domain; CERT_END closes the set (an empty set is valid).
+	 */
+	IMSG_CERT_ADD,
+	IMSG_CERT_DATA,
+	IMSG_CERT_END,
+	IMSG_CERT_RESEND,	/* parent -> certloader: peerid = worker */
+	IMSG_TLS_TICKET_KEY,	/* parent -> worker: struct ticket_key_msg */
 
 	/* statistics, for the control socket */
 	IMSG_STATS_REQ,		/* parent -> worker: peerid = control id */
@@ -144,6 +162,10 @@ enum imsg_type {
 	IMSG_CTL_SHOW_WORKERS,	/* ctl -> parent: none */
 	IMSG_CTL_RELOAD,	/* ctl -> parent: none */
 	IMSG_CTL_LOG_VERBOSE,	/* ctl -> parent: int verbosity */
+	IMSG_CTL_SHOW_CERTS,	/* ctl -> parent -> certloader: none;
+				   peerid = control id */
+	IMSG_CTL_CERT,		/* certloader -> parent -> ctl:
+				   struct ctl_cert; then IMSG_CTL_END */
 	IMSG_CTL_STATUS,	/* parent -> ctl: struct ctl_status */
 	IMSG_CTL_CHILD,		/* parent -> ctl: struct ctl_child */
 	IMSG_CTL_OK,		/* parent -> ctl: none */
@@ -181,15 +203,78 @@ struct portero_config {
 	char		 chroot_dir[CONF_PATH_MAX];
 	char		 cert_dir[CONF_PATH_MAX];
 	char		 user[NAME_MAX_LEN];
+	char		 http_addr[HOSTPORT_MAX];	/* "" if none */
+	char		 default_sni[NAME_MAX_LEN];
+	char		 default_service[NAME_MAX_LEN];
+	char		 upstream_ca[CONF_PATH_MAX];	/* "" = system */
+	char		 access_log[CONF_PATH_MAX];	/* "" = syslog */
 	uint32_t	 workers;
 	uint32_t	 drain_timeout;
+	uint32_t	 cert_scan_interval;
+	uint32_t	 header_timeout;
+	uint32_t	 idle_timeout;
+	uint32_t	 handshake_timeout;
+	uint32_t	 connect_timeout;
+	uint32_t	 upstream_timeout;
 	int32_t		 verbose;
 	int32_t		 foreground;
+	int32_t		 http_proxy;	/* --http-addr proxies, not 301 */
+	int32_t		 upstream_insecure;
+	int32_t		 access_log_off;
+};
+
+/*
+ * A backend from --backend SERVICE=HOST:PORT[,tls], resolved by the
+ * parent (workers never resolve names).  Registered backends will join
+ * the same table.
+ */
+struct backend_conf {
+	char		 be_service[NAME_MAX_LEN];	/* lower case */
+	char		 be_host[HOSTPORT_MAX];		/* as written */
+	struct sockaddr_storage be_ss;
+	uint32_t	 be_sslen;
+	uint16_t	 be_port;
+	uint8_t		 be_tls;
+};
+
+#define PORTERO_MAX_BACKENDS	256
+struct backend_table {
+	unsigned int		 bt_n;
+	struct backend_conf	 bt_be[PORTERO_MAX_BACKENDS];
+};
+
+#define PEERID_ALL		0xffffffffU	/* every worker */
+#define CERT_MAX_NAMES		64
+#define CERT_MAX_BYTES		(1024 * 1024)	/* names + cert + key */
+
+struct cert_msg {
+	char		 cm_domain[NAME_MAX_LEN];
+	uint32_t	 cm_names_len;	/* NUL-terminated names, back to back */
+	uint32_t	 cm_cert_len;
+	uint32_t	 cm_key_len;
+};
+
+#define TICKET_KEY_SIZE		48
+struct ticket_key_msg {
+	uint32_t	 tk_rev;
+	unsigned char	 tk_key[TICKET_KEY_SIZE];
+	unsigned char	 tk_sessid[32];	/* shared session-id context */
+};
+
+struct ctl_cert {
+	char		 cc_domain[NAME_MAX_LEN];
+	char		 cc_names[1024];	/* comma-separated */
+	int64_t		 cc_not_after;		/* seconds since the epoch */
+	char		 cc_cert_file[512];
+	char		 cc_key_file[512];
+	char		 cc_state[16];		/* "ok", "error", "stale" */
+	char		 cc_error[256];		/* last error, "" if none */
 };
 
 enum listener_kind {
 	LISTENER_PROXY,		/* client traffic, to a worker */
 	LISTENER_REGISTER,	/* registration API, to the registrar */
+	LISTENER_HTTP,		/* --http-addr: redirects, to a worker */
 };
 
 struct listener_msg {
@@ -250,9 +335,141 @@ struct portero {
 	struct event		 pc_ev_control;
 	struct event		 pc_ev_drain;
 	struct event		 pc_ev_sigs[5];
+	struct backend_table	 pc_backends;
+	int			 pc_httpfd[PORTERO_MAX_WORKERS];
+	int			 pc_accesslogfd;
+	struct event		 pc_ev_rekey;
+	struct ticket_key_msg	 pc_ticket[2];	/* current, previous */
+	int			 pc_cert_inset;	/* relaying a set */
+	uint64_t		 pc_cert_mask;	/* workers it goes to */
 	char			*pc_exe;	/* re-executed for each child */
 	int			 pc_argc;
 	char			**pc_argv;
+};
+
+/* conn.c: sockets with or without TLS, and pooled buffers. */
+#define BUF_SIZE	(32 * 1024)	/* a whole request or response head */
+#define CONN_WANT	(-2)		/* would block; the edge will come */
+
+struct buf {
+	struct buf	*b_next;	/* free list */
+	size_t		 b_off;		/* data is [b_off, b_off + b_len) */
+	size_t		 b_len;
+	char		 b_data[BUF_SIZE];
+};
+
+struct tls;
+struct conn {
+	int		 c_fd;
+	struct tls	*c_tls;
+	struct event	 c_ev;
+	int		 c_watched;
+	int		 c_handshaken;
+};
+
+/* upstream.c: services, backends and pooled upstream connections. */
+struct upstream;
+struct route_table;
+
+struct backend {
+	struct backend_conf	 be_conf;
+	struct route_table	*be_table;
+	struct timespec		 be_down_until;	/* passive health */
+	unsigned int		 be_backoff_ms;
+	uint64_t		 be_requests;
+	uint64_t		 be_failures;
+	TAILQ_HEAD(, upstream)	 be_idle;	/* kept-alive, unused */
+	unsigned int		 be_nidle;
+};
+
+struct service {
+	char			 sv_name[NAME_MAX_LEN];
+	struct backend		**sv_backends;
+	unsigned int		 sv_nbackends;
+	unsigned int		 sv_next;	/* round robin */
+};
+
+struct route_table {
+	unsigned int		 rt_refs;	/* worker + upstreams */
+	struct backend		*rt_backends;
+	unsigned int		 rt_nbackends;
+	struct service		*rt_services;
+	unsigned int		 rt_nservices;
+};
+
+enum upstream_state {
+	UP_CONNECTING,
+	UP_HANDSHAKE,
+	UP_READY,
+};
+
+struct client;
+struct upstream {
+	TAILQ_ENTRY(upstream)	 up_entry;	/* backend's idle list */
+	struct backend		*up_be;
+	struct conn		 up_conn;
+	enum upstream_state	 up_state;
+	struct client		*up_client;	/* NULL while idle */
+	struct buf		*up_in;		/* bytes from the backend */
+	int			 up_reused;	/* came from the pool */
+	struct event		 up_ev_idle;
+	char			 up_sni[NAME_MAX_LEN];
+};
+
+/* proxy.c: a client connection and the request it has in flight. */
+enum client_state {
+	CL_HANDSHAKE,		/* TLS handshake */
+	CL_IDLE,		/* between requests, no buffers held */
+	CL_HEAD,		/* part of a request head has come */
+	CL_PROXY,		/* request and response in flight */
+	CL_CLOSING,		/* flushing a last response, then close */
+};
+
+/* One direction of a body passing through, checked on the way. */
+struct body {
+	uint8_t			 bd_framing;	/* enum http1_framing */
+	uint8_t			 bd_done;
+	uint64_t		 bd_left;	/* HTTP1_BODY_LENGTH */
+	size_t			 bd_ready;	/* checked, not yet sent */
+	struct http1_chunked	 bd_chunked;
+};
+
+struct tlsctx;
+struct http1_request;
+struct http1_response;
+struct client {
+	TAILQ_ENTRY(client)	 cl_entry;
+	struct conn		 cl_conn;
+	enum client_state	 cl_state;
+	int			 cl_kind;	/* enum listener_kind */
+	struct tlsctx		*cl_tlsctx;
+	struct buf		*cl_in;		/* from the client */
+	struct buf		*cl_out;	/* heads and replies to it */
+	struct buf		*cl_uphead;	/* request head to upstream */
+	size_t			 cl_uphead_sent;
+	struct http1_request	*cl_req;
+	struct http1_response	*cl_resp;
+	struct upstream		*cl_up;
+	struct route_table	*cl_routes;	/* held while in flight */
+	struct backend		*cl_be;
+	struct body		 cl_reqbody;
+	struct body		 cl_respbody;
+	int			 cl_resp_head;	/* response head forwarded */
+	int			 cl_keepalive;
+	int			 cl_rdeof;	/* the client half-closed */
+	int			 cl_retried;
+	int			 cl_continue;	/* owes a 100 Continue */
+	int			 cl_dead;
+	int			 cl_status;
+	uint64_t		 cl_bytes;
+	uint64_t		 cl_body_sent;
+	struct timespec		 cl_start;
+	struct event		 cl_ev_timer;
+	char			 cl_addr[64];
+	char			 cl_sni[NAME_MAX_LEN];
+	char			 cl_host[NAME_MAX_LEN];
+	char			 cl_method[16];	/* for the log and 301 */
+	char			 cl_path[512];
 };
 
 /* minihttp.c: a fixed answer per request, until the proxy exists. */
@@ -309,6 +526,7 @@ extern struct portero	*portero_env;
 
 /* parent.c */
 void	 parent_init_timers(struct portero *);
+void	 parent_rekey(int, short, void *);
 void	 parent_start_child(struct portero *, struct child *);
 void	 parent_send_config(struct portero *, struct child *);
 void	 parent_dispatch_child(int, short, void *);
@@ -325,10 +543,12 @@ void	 control_close(struct portero *);
 void	 control_stats_reply(struct portero *, struct child *,
 	    uint32_t, const struct worker_stats *);
 void	 control_child_gone(struct portero *, struct child *);
+void	 control_relay(struct portero *, struct imsg *);
 
 /* config.c */
 void	 config_defaults(struct portero_config *);
-int	 config_parse_args(struct portero_config *, int, char **, int *);
+int	 config_parse_args(struct portero_config *, struct backend_table *,
+	    int, char **, int *);
 int	 config_check(const struct portero_config *);
 int	 config_recv(struct portero_config *, const struct imsg *);
 void	 usage(void) __attribute__((noreturn));
@@ -338,6 +558,47 @@ int	 listener_parse(const char *, struct sockaddr_storage *, socklen_t *);
 int	 listener_bind(const char *, int);
 int	 socket_set_nonblock(int);
 
+/* conn.c */
+struct buf *buf_get(void);
+void	 buf_put(struct buf *);
+void	 buf_compact(struct buf *);
+void	 buf_consume(struct buf *, size_t);
+ssize_t	 conn_read(struct conn *, struct buf *);
+ssize_t	 conn_write(struct conn *, const void *, size_t);
+void	 conn_watch(struct conn *, void (*)(int, short, void *), void *);
+void	 conn_close(struct conn *);
+
+/* upstream.c */
+int	 upstream_init(const struct portero_config *);
+struct route_table *route_build(const struct backend_table *);
+void	 route_unref(struct route_table *);
+struct service *route_lookup(struct route_table *, const char *, size_t);
+struct backend *backend_pick(struct service *);
+void	 backend_failed(struct backend *);
+void	 backend_ok(struct backend *);
+struct upstream *upstream_get(struct backend *, const char *, struct client *,
+	    int);
+void	 upstream_release(struct upstream *, int);
+int	 upstream_ready(struct upstream *);
+
+/* proxy.c */
+void	 proxy_accept(int, int, struct tlsctx *);
+void	 proxy_event(int, short, void *);
+void	 proxy_upstream_event(struct client *);
+void	 proxy_stop(void);
+
+/* tlsctx.c */
+void	 tlsctx_init(const struct portero_config *);
+int	 tlsctx_cert_add(const struct imsg *);
+int	 tlsctx_cert_data(const struct imsg *);
+int	 tlsctx_cert_end(void);
+void	 tlsctx_ticket_key(const struct ticket_key_msg *);
+struct tlsctx *tlsctx_current(void);
+void	 tlsctx_ref(struct tlsctx *);
+void	 tlsctx_unref(struct tlsctx *);
+struct tls *tlsctx_tls(struct tlsctx *);
+int	 tlsctx_host_ok(struct tlsctx *, const char *, const char *, size_t);
+
 /* minihttp.c */
 void	 minihttp_init(struct minihttp *, int, const char *, const char *,
 	    void (*)(void));
@@ -345,7 +606,27 @@ void	 minihttp_listen(struct minihttp *, int);
 void	 minihttp_stop(struct minihttp *);
 
 /* worker.c */
+struct worker {
+	struct portero_config	 wk_conf;
+	unsigned int		 wk_id;
+	int			 wk_sandboxed;
+	int			 wk_stopping;
+	int			 wk_listenfd;
+	int			 wk_httpfd;
+	int			 wk_accesslogfd;
+	struct event		 wk_ev_listen;
+	struct event		 wk_ev_http;
+	struct event		 wk_ev_pause;
+	struct event		 wk_ev_drain;
+	struct route_table	*wk_routes;
+	struct backend_table	*wk_pending;	/* backends being received */
+	struct worker_stats	 wk_stats;
+	TAILQ_HEAD(, client)	 wk_clients;
+};
+extern struct worker	*worker_env;
+
 void	 worker_main(unsigned int) __attribute__((noreturn));
+void	 worker_client_gone(void);
 
 /* certloader.c */
 void	 certloader_main(void) __attribute__((noreturn));

@@ -837,11 +837,11 @@ def check_sandbox_logged(d, pid, what):
     return lines
 
 
-def check_answers_503(d, n=1):
+def check_answers_404(d, n=1):
     for _ in range(n):
         status, headers, body = http_request(d.listen_port)
-        check(status == 503, "worker answered %d, expected 503" % status)
-        check(0 < len(body) <= 4096, "503 body has %d bytes, expected a "
+        check(status == 404, "worker answered %d, expected 404" % status)
+        check(0 < len(body) <= 4096, "404 body has %d bytes, expected a "
               "short body" % len(body))
 
 

@@ -1,22 +1,22 @@
 """
-What the first milestone serves: 503 from every worker, 501 from the
+What a worker without services serves: 404 for every host, 501 from the
 registrar, and the request counters behind `show workers`.
 """
 
-from harness import check, check_answers_503, http_request, wait_until
+from harness import check, check_answers_404, http_request, wait_until
 
 
-def test_worker_answers_503_and_closes(t):
+def test_worker_answers_404_for_unknown_host(t):
     d = t.daemon(workers=2).start()
-    check_answers_503(d, 5)
+    check_answers_404(d, 5)
     # an HTTP/1.0 request and one with a body-less POST get the same
     status, _, _ = http_request(d.listen_port,
                                 b"GET /x HTTP/1.0\r\n\r\n")
-    check(status == 503, "HTTP/1.0 request got %d" % status)
+    check(status == 404, "HTTP/1.0 request got %d" % status)
     status, _, _ = http_request(
         d.listen_port, b"POST /y HTTP/1.1\r\nHost: a\r\n"
         b"Content-Length: 0\r\n\r\n")
-    check(status == 503, "POST got %d" % status)
+    check(status == 404, "POST got %d" % status)
 
 
 def test_registrar_answers_501(t):
@@ -36,7 +36,7 @@ def test_show_workers_counts_requests(t):
     check(before == 0, "requests before any traffic: %d" % before)
     for i in range(5):
         code, body = t.curl("http://127.0.0.1:%d/n%d" % (d.listen_port, i))
-        check(code == 503, "request %d: curl got %d, expected 503" % (
+        check(code == 404, "request %d: curl got %d, expected 404" % (
             i, code))
         check(body, "request %d: empty body" % i)
     total = [0]

@@ -6,7 +6,7 @@ unprivileged start.
 import os
 import re
 
-from harness import (Skip, check, check_answers_503, check_ids,
+from harness import (Skip, check, check_answers_404, check_ids,
                      check_sandbox_logged, check_sandboxed, is_root,
                      nobody_ids, proc_root, proc_status)
 
@@ -16,7 +16,7 @@ def _tree(t, workers):
     found = d.check_tree()
     check(len([k for k in found if k[0] == "worker"]) == workers,
           "expected %d workers" % workers)
-    check_answers_503(d)
+    check_answers_404(d)
 
 
 def test_tree_and_titles_2_workers(t):
@@ -57,7 +57,7 @@ def test_privdrop_and_chroot_as_root(t):
     st = os.stat(d.chroot_dir)
     check(st.st_uid == 0 and (st.st_mode & 0o777) == 0o755,
           "chroot dir now uid %d mode %o" % (st.st_uid, st.st_mode & 0o777))
-    check_answers_503(d, 3)
+    check_answers_404(d, 3)
 
 
 def test_privdrop_certloader_chroots_to_cert_dir(t):
@@ -109,6 +109,6 @@ def test_unprivileged_start(t):
     t.note("not-root warning: %s" % warn[0])
     for _ in range(3):
         code, body = t.curl("http://127.0.0.1:%d/" % d.listen_port)
-        check(code == 503, "curl got %d, expected 503" % code)
+        check(code == 404, "curl got %d, expected 404" % code)
     code, body = t.curl("http://127.0.0.1:%d/register" % d.register_port)
     check(code == 501, "registrar answered %d, expected 501" % code)

@@ -9,7 +9,7 @@ import re
 import signal
 import time
 
-from harness import (check, check_answers_503, check_stays_up,
+from harness import (check, check_answers_404, check_stays_up,
                      connect_refused, fail, half_request, parse_response,
                      pid_map, recv_all, wait_until)
 
@@ -59,7 +59,7 @@ def test_sigterm_drains_inflight_request(t):
         fail("in-flight request was reset during the drain")
     check(data, "in-flight request got no response (EOF) during the drain")
     status, _, _ = parse_response(data)
-    check(status == 503, "in-flight request got %d, expected 503" % status)
+    check(status == 404, "in-flight request got %d, expected 404" % status)
     s.close()
     _all_gone(d, t0, d.drain_timeout + 2, "SIGTERM")
     check(not os.path.exists(d.control_socket),
@@ -103,7 +103,7 @@ def test_sighup_reloads_in_place(t):
     time.sleep(0.3)
     check_stays_up(d, before)
     d.check_tree()
-    check_answers_503(d, 2)
+    check_answers_404(d, 2)
     # and again
     n1 = len(_reload_lines(d))
     d.signal(signal.SIGHUP)
@@ -132,5 +132,5 @@ def test_ctl_reload_in_place(t):
     time.sleep(0.3)
     check_stays_up(d, before)
     d.check_tree()
-    check_answers_503(d, 2)
+    check_answers_404(d, 2)
     d.check_restarts()

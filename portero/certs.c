@@ -1,0 +1,731 @@
+/*
+ * certs.c: reading and checking one domain's certificate and key, and the
+ * name matching libtls does for SNI; pure functions, no process state.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "portero.h"
+#include "certs.h"
+
+#define CERT_CHAIN_MAX		16	/* certificates in one cert.pem */
+#define CERT_NAME_MAX		253	/* a DNS name, without the root dot */
+
+static int	 certs_read(int, const char *, const char *, char **,
+		    size_t *, struct cert_stamp *, char *, size_t);
+static void	 certs_stamp(const struct stat *, struct cert_stamp *);
+static int	 certs_hash(struct cert_pair *);
+static int	 certs_chain(struct cert_pair *, const char *, X509 **, char *,
+		    size_t);
+static int	 certs_key(struct cert_pair *, const char *, EVP_PKEY **,
+		    char *, size_t);
+static int	 certs_names(struct cert_pair *, X509 *, const char *, char *,
+		    size_t);
+static int	 certs_names_add(struct cert_pair *, const char *, size_t);
+static int	 certs_name_ok(const char *, size_t);
+static int	 certs_asn1_time(const ASN1_TIME *, time_t *);
+static int	 certs_nopass(char *, int, int, void *);
+static const char *certs_ssl_reason(void);
+
+/*
+ * libcrypto reads openssl.cnf and sets up its providers the first time
+ * it is used.  Do that now, before the sandbox, and without the file:
+ * nothing in it is wanted here.
+ */
+int
+certs_init(void)
+{
+	EVP_MD	*md;
+
+	if (OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG |
+	    OPENSSL_INIT_LOAD_CRYPTO_STRINGS | OPENSSL_INIT_ADD_ALL_CIPHERS |
+	    OPENSSL_INIT_ADD_ALL_DIGESTS, NULL) != 1)
+		return (-1);
+	if ((md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		return (-1);
+	EVP_MD_free(md);
+	return (0);
+}
+
+/*
+ * A folder's name as the domain it serves.  Folder names are domain
+ * names in any case; a wildcard folder is spelled "_wildcard.example.com"
+ * (a star is awkward in shell commands), or "*.example.com" for those
+ * who do not mind it.  Both mean "*.example.com", which, as in
+ * certificates, stands for exactly one label: "a.example.com" but
+ * neither "example.com" nor "a.b.example.com".
+ */
+int
+certs_domain(const char *dir, char *domain, size_t len)
+{
+	const char	*rest = dir;
+	size_t		 i, label = 0, n;
+	int		 wild = 0;
+
+	if (strncasecmp(dir, CERT_WILDCARD_DIR,
+	    strlen(CERT_WILDCARD_DIR)) == 0) {
+		rest = dir + strlen(CERT_WILDCARD_DIR);
+		wild = 1;
+	} else if (strncmp(dir, "*.", 2) == 0) {
+		rest = dir + 2;
+		wild = 1;
+	}
+	n = strlen(rest);
+	if (n == 0 || n > CERT_NAME_MAX - (wild ? 2 : 0) ||
+	    (wild ? 2 : 0) + n + 1 > len)
+		return (-1);
+	/* "*.com" covers nothing, as in libtls */
+	if (wild && strchr(rest, '.') == NULL)
+		return (-1);
+	for (i = 0; i <= n; i++) {
+		if (rest[i] == '.' || rest[i] == '\0') {
+			if (label == 0 || label > 63 || rest[i - 1] == '-')
+				return (-1);
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)rest[i]) && rest[i] != '-' &&
+		    rest[i] != '_')
+			return (-1);
+		if (label == 0 && rest[i] == '-')
+			return (-1);
+		label++;
+	}
+	(void)snprintf(domain, len, "%s%s", wild ? "*." : "", rest);
+	for (i = 0; domain[i] != '\0'; i++)
+		domain[i] = tolower((unsigned char)domain[i]);
+	return (0);
+}
+
+static void
+certs_stamp(const struct stat *st, struct cert_stamp *cs)
+{
+	memset(cs, 0, sizeof(*cs));
+	cs->cs_dev = st->st_dev;
+	cs->cs_ino = st->st_ino;
+	cs->cs_size = st->st_size;
+	cs->cs_mtime = st->st_mtim;
+	cs->cs_ctime = st->st_ctim;
+}
+
+/* What a file looks like now, without opening it or following links. */
+int
+certs_stat(int dirfd, const char *name, struct cert_stamp *cs)
+{
+	struct stat	 st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return (-1);
+	certs_stamp(&st, cs);
+	return (0);
+}
+
+/*
+ * Same file, same size, same times: the same contents, for all a scan
+ * needs to know.  A file rewritten in place changes its mtime; one
+ * renamed over it changes the inode.
+ */
+int
+certs_stamp_equal(const struct cert_stamp *a, const struct cert_stamp *b)
+{
+	return (a->cs_dev == b->cs_dev && a->cs_ino == b->cs_ino &&
+	    a->cs_size == b->cs_size &&
+	    a->cs_mtime.tv_sec == b->cs_mtime.tv_sec &&
+	    a->cs_mtime.tv_nsec == b->cs_mtime.tv_nsec &&
+	    a->cs_ctime.tv_sec == b->cs_ctime.tv_sec &&
+	    a->cs_ctime.tv_nsec == b->cs_ctime.tv_nsec);
+}
+
+/*
+ * One whole file into memory.  Regular files only, and no symbolic
+ * links: a domain's files are its folder's own.  A file whose size
+ * changes while it is read is being written: refused, and read again at
+ * the next scan.
+ */
+static int
+certs_read(int dirfd, const char *dirpath, const char *name, char **bufp,
+    size_t *lenp, struct cert_stamp *cs, char *err, size_t errlen)
+{
+	struct stat	 st;
+	char		*buf = NULL;
+	size_t		 len = 0, size = 0;
+	ssize_t		 n;
+	int		 fd;
+
+	*bufp = NULL;
+	*lenp = 0;
+	if ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1) {
+		(void)snprintf(err, errlen, "%s/%s: %s", dirpath, name,
+		    errno == ELOOP ? "a symbolic link (not followed)" :
+		    strerror(errno));
+		return (-1);
+	}
+	if (fstat(fd, &st) == -1) {
+		(void)snprintf(err, errlen, "%s/%s: %s", dirpath, name,
+		    strerror(errno));
+		goto fail;
+	}
+	certs_stamp(&st, cs);
+	if (!S_ISREG(st.st_mode)) {
+		(void)snprintf(err, errlen, "%s/%s: not a regular file",
+		    dirpath, name);
+		goto fail;
+	}
+	if (st.st_size == 0) {
+		(void)snprintf(err, errlen, "%s/%s: empty file", dirpath,
+		    name);
+		goto fail;
+	}
+	if (st.st_size > CERT_FILE_MAX) {
+		(void)snprintf(err, errlen, "%s/%s: larger than %d KiB",
+		    dirpath, name, CERT_FILE_MAX / 1024);
+		goto fail;
+	}
+	size = st.st_size;
+	/* one byte more than expected, to see a file that grows */
+	if ((buf = malloc(size + 1)) == NULL) {
+		(void)snprintf(err, errlen, "%s/%s: %s", dirpath, name,
+		    strerror(errno));
+		goto fail;
+	}
+	while (len < size + 1) {
+		if ((n = read(fd, buf + len, size + 1 - len)) == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			(void)snprintf(err, errlen, "%s/%s: %s", dirpath,
+			    name, strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	if (len != size) {
+		(void)snprintf(err, errlen, "%s/%s: changed while being read",
+		    dirpath, name);
+		goto fail;
+	}
+	buf[len] = '\0';
+	close(fd);
+	*bufp = buf;
+	*lenp = len;
+	return (0);
+ fail:
+	if (buf != NULL)
+		freezero(buf, size + 1);
+	close(fd);
+	return (-1);
+}
+
+/*
+ * Read a domain folder's two files into cp, with a hash of both to tell
+ * new contents from the ones in service.  cs[0] and cs[1] get the stamps
+ * of cert.pem and privkey.pem as they were opened.
+ */
+int
+certs_load(int dirfd, const char *dirpath, struct cert_pair *cp,
+    struct cert_stamp *cs, char *err, size_t errlen)
+{
+	if (certs_read(dirfd, dirpath, CERT_FILE, &cp->cp_cert,
+	    &cp->cp_certlen, &cs[0], err, errlen) == -1 ||
+	    certs_read(dirfd, dirpath, CERT_KEY_FILE, &cp->cp_key,
+	    &cp->cp_keylen, &cs[1], err, errlen) == -1)
+		goto fail;
+	if (certs_hash(cp) == -1) {
+		(void)snprintf(err, errlen, "%s: cannot hash the files: %s",
+		    dirpath, certs_ssl_reason());
+		goto fail;
+	}
+	return (0);
+ fail:
+	certs_pair_free(cp);
+	return (-1);
+}
+
+/* SHA-256 over both files, each preceded by its length. */
+static int
+certs_hash(struct cert_pair *cp)
+{
+	EVP_MD_CTX	*ctx;
+	uint64_t	 lens[2];
+	unsigned int	 len;
+	int		 rv = -1;
+
+	lens[0] = cp->cp_certlen;
+	lens[1] = cp->cp_keylen;
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return (-1);
+	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, &lens[0], sizeof(lens[0])) != 1 ||
+	    EVP_DigestUpdate(ctx, cp->cp_cert, cp->cp_certlen) != 1 ||
+	    EVP_DigestUpdate(ctx, &lens[1], sizeof(lens[1])) != 1 ||
+	    EVP_DigestUpdate(ctx, cp->cp_key, cp->cp_keylen) != 1 ||
+	    EVP_DigestFinal_ex(ctx, cp->cp_hash, &len) != 1 ||
+	    len != sizeof(cp->cp_hash))
+		goto fail;
+	rv = 0;
+ fail:
+	EVP_MD_CTX_free(ctx);
+	return (rv);
+}
+
+/*
+ * Everything that makes a pair servable: cert.pem is certificates only,
+ * at least one, each block whole; privkey.pem holds an RSA or EC key
+ * (PKCS#8, PKCS#1 or SEC1) that belongs to the first certificate; that
+ * certificate is valid now and names the folder's domain.  Fills in
+ * cp_names and cp_not_after.  The error names the file and the reason.
+ */
+int
+certs_check(struct cert_pair *cp, const char *dirpath, time_t now,
+    char *err, size_t errlen)
+{
+	X509		*leaf = NULL;
+	EVP_PKEY	*pkey = NULL;
+	time_t		 not_before, not_after;
+	char		 when[32];
+	int		 rv = -1;
+
+	ERR_clear_error();
+	if (certs_chain(cp, dirpath, &leaf, err, errlen) == -1 ||
+	    certs_key(cp, dirpath, &pkey, err, errlen) == -1)
+		goto fail;
+	if (X509_check_private_key(leaf, pkey) != 1) {
+		(void)snprintf(err, errlen, "%s/%s: key does not match the "
+		    "certificate", dirpath, CERT_KEY_FILE);
+		goto fail;
+	}
+	if (certs_asn1_time(X509_get0_notBefore(leaf), &not_before) == -1 ||
+	    certs_asn1_time(X509_get0_notAfter(leaf), &not_after) == -1) {
+		(void)snprintf(err, errlen, "%s/%s: certificate has a "
+		    "malformed validity period", dirpath, CERT_FILE);
+		goto fail;
+	}
+	if (not_before > now) {
+		(void)snprintf(err, errlen, "%s/%s: certificate not valid "
+		    "before %s", dirpath, CERT_FILE,
+		    certs_fmt_time(not_before, when, sizeof(when)));
+		goto fail;
+	}
+	if (not_after <= now) {
+		(void)snprintf(err, errlen, "%s/%s: certificate expired on %s",
+		    dirpath, CERT_FILE,
+		    certs_fmt_time(not_after, when, sizeof(when)));
+		goto fail;
+	}
+	cp->cp_not_after = not_after;
+	if (certs_names(cp, leaf, dirpath, err, errlen) == -1)
+		goto fail;
+	rv = 0;
+ fail:
+	X509_free(leaf);
+	EVP_PKEY_free(pkey);
+	ERR_clear_error();
+	return (rv);
+}
+
+/*
+ * Every PEM block of cert.pem must be a certificate that parses, and
+ * nothing may be left half-written after the last one.  The first is
+ * the leaf, returned in *leafp.
+ */
+static int
+certs_chain(struct cert_pair *cp, const char *dirpath, X509 **leafp,
+    char *err, size_t errlen)
+{
+	BIO			*bio;
+	X509			*x;
+	char			*name = NULL, *header = NULL, *rest;
+	unsigned char		*data = NULL;
+	const unsigned char	*p;
+	unsigned long		 e;
+	long			 datalen, restlen;
+	int			 n = 0, rv = -1;
+
+	*leafp = NULL;
+	if ((bio = BIO_new_mem_buf(cp->cp_cert, cp->cp_certlen)) == NULL) {
+		(void)snprintf(err, errlen, "%s/%s: %s", dirpath, CERT_FILE,
+		    certs_ssl_reason());
+		return (-1);
+	}
+	for (;;) {
+		restlen = BIO_get_mem_data(bio, &rest);
+		if (PEM_read_bio(bio, &name, &header, &data, &datalen) != 1) {
+			e = ERR_peek_last_error();
+			if (ERR_GET_LIB(e) != ERR_LIB_PEM ||
+			    ERR_GET_REASON(e) != PEM_R_NO_START_LINE)
+				(void)snprintf(err, errlen, "%s/%s: certificate "
+				    "%d: truncated or malformed PEM block (%s)",
+				    dirpath, CERT_FILE, n + 1,
+				    certs_ssl_reason());
+			else if (restlen > 0 && memmem(rest, restlen,
+			    "-----BEGIN", 10) != NULL)
+				(void)snprintf(err, errlen, "%s/%s: certificate "
+				    "%d: truncated PEM block", dirpath,
+				    CERT_FILE, n + 1);
+			else if (n == 0)
+				(void)snprintf(err, errlen, "%s/%s: no "
+				    "certificate in the file", dirpath,
+				    CERT_FILE);
+			else
+				break;	/* the end */
+			goto fail;
+		}
+		n++;
+		if (strstr(name, "PRIVATE KEY") != NULL) {
+			(void)snprintf(err, errlen, "%s/%s: block %d is a "
+			    "private key; it belongs in %s", dirpath,
+			    CERT_FILE, n, CERT_KEY_FILE);
+			goto fail;
+		}
+		if (strcmp(name, PEM_STRING_X509) != 0) {
+			(void)snprintf(err, errlen, "%s/%s: block %d is a "
+			    "\"%s\", not a certificate", dirpath, CERT_FILE, n,
+			    name);
+			goto fail;
+		}
+		if (n > CERT_CHAIN_MAX) {
+			(void)snprintf(err, errlen, "%s/%s: more than %d "
+			    "certificates", dirpath, CERT_FILE,
+			    CERT_CHAIN_MAX);
+			goto fail;
+		}
+		p = data;
+		if ((x = d2i_X509(NULL, &p, datalen)) == NULL ||
+		    p != data + datalen) {
+			X509_free(x);
+			(void)snprintf(err, errlen, "%s/%s: certificate %d "
+			    "does not parse", dirpath, CERT_FILE, n);
+			goto fail;
+		}
+		if (*leafp == NULL)
+			*leafp = x;
+		else
+			X509_free(x);
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_free(data);
+		name = header = NULL;
+		data = NULL;
+	}
+	rv = 0;
+ fail:
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(data);
+	BIO_free(bio);
+	if (rv == -1) {
+		X509_free(*leafp);
+		*leafp = NULL;
+	}
+	return (rv);
+}
+
+/*
+ * Never ask for a passphrase: a daemon has no one to ask, and libcrypto
+ * would read it from the terminal.  The flag tells an encrypted key from
+ * a broken one.
+ */
+static int
+certs_nopass(char *buf, int size, int rwflag, void *arg)
+{
+	*(int *)arg = 1;
+	return (-1);
+}
+
+/* The private key; PEM_read_bio_PrivateKey takes all three encodings. */
+static int
+certs_key(struct cert_pair *cp, const char *dirpath, EVP_PKEY **pkeyp,
+    char *err, size_t errlen)
+{
+	BIO		*bio;
+	EVP_PKEY	*pkey = NULL;
+	unsigned long	 e;
+	int		 asked = 0, type;
+
+	*pkeyp = NULL;
+	if ((bio = BIO_new_mem_buf(cp->cp_key, cp->cp_keylen)) == NULL) {
+		(void)snprintf(err, errlen, "%s/%s: %s", dirpath,
+		    CERT_KEY_FILE, certs_ssl_reason());
+		return (-1);
+	}
+	pkey = PEM_read_bio_PrivateKey(bio, NULL, certs_nopass, &asked);
+	BIO_free(bio);
+	if (pkey == NULL) {
+		e = ERR_peek_last_error();
+		if (asked)
+			(void)snprintf(err, errlen, "%s/%s: the key is "
+			    "encrypted; portero needs it unencrypted",
+			    dirpath, CERT_KEY_FILE);
+		else if (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+		    ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+			(void)snprintf(err, errlen, "%s/%s: no private key in "
+			    "the file", dirpath, CERT_KEY_FILE);
+		else
+			(void)snprintf(err, errlen, "%s/%s: malformed private "
+			    "key (%s)", dirpath, CERT_KEY_FILE,
+			    certs_ssl_reason());
+		return (-1);
+	}
+	type = EVP_PKEY_base_id(pkey);
+	if (type != EVP_PKEY_RSA && type != EVP_PKEY_EC) {
+		(void)snprintf(err, errlen, "%s/%s: a %s key; only RSA and EC "
+		    "keys are supported", dirpath, CERT_KEY_FILE,
+		    OBJ_nid2sn(type));
+		EVP_PKEY_free(pkey);
+		return (-1);
+	}
+	*pkeyp = pkey;
+	return (0);
+}
+
+/*
+ * The names clients may ask for, as libtls matches them: the DNS names
+ * of subjectAltName, or the common name when there is no DNS or IP
+ * address name at all.  The folder's domain must be among them.
+ */
+static int
+certs_names(struct cert_pair *cp, X509 *leaf, const char *dirpath,
+    char *err, size_t errlen)
+{
+	GENERAL_NAMES		*gens;
+	GENERAL_NAME		*gen;
+	X509_NAME		*subj;
+	X509_NAME_ENTRY		*ne;
+	const ASN1_STRING	*s;
+	int			 crit = -1, i, idx, n, any = 0;
+
+	gens = X509_get_ext_d2i(leaf, NID_subject_alt_name, &crit, NULL);
+	if (gens == NULL && crit != -1) {
+		(void)snprintf(err, errlen, "%s/%s: malformed subjectAltName",
+		    dirpath, CERT_FILE);
+		return (-1);
+	}
+	n = gens == NULL ? 0 : sk_GENERAL_NAME_num(gens);
+	for (i = 0; i < n; i++) {
+		gen = sk_GENERAL_NAME_value(gens, i);
+		if (gen->type == GEN_IPADD)
+			any = 1;
+		if (gen->type != GEN_DNS)
+			continue;
+		any = 1;
+		s = gen->d.dNSName;
+		if (certs_name_ok((const char *)ASN1_STRING_get0_data(s),
+		    ASN1_STRING_length(s)) == -1)
+			continue;	/* no client can ask for it */
+		if (certs_names_add(cp, (const char *)ASN1_STRING_get0_data(s),
+		    ASN1_STRING_length(s)) == -1)
+			goto nomem;
+	}
+	GENERAL_NAMES_free(gens);
+	gens = NULL;
+	if (!any && (subj = X509_get_subject_name(leaf)) != NULL &&
+	    (idx = X509_NAME_get_index_by_NID(subj, NID_commonName,
+	    -1)) != -1) {
+		ne = X509_NAME_get_entry(subj, idx);
+		s = X509_NAME_ENTRY_get_data(ne);
+		if (ASN1_STRING_type(s) != V_ASN1_BMPSTRING &&
+		    ASN1_STRING_type(s) != V_ASN1_UNIVERSALSTRING &&
+		    certs_name_ok((const char *)ASN1_STRING_get0_data(s),
+		    ASN1_STRING_length(s)) == 0 &&
+		    certs_names_add(cp, (const char *)ASN1_STRING_get0_data(s),
+		    ASN1_STRING_length(s)) == -1)
+			goto nomem;
+	}
+	if (cp->cp_nnames == 0) {
+		(void)snprintf(err, errlen, "%s/%s: certificate names no DNS "
+		    "name", dirpath, CERT_FILE);
+		return (-1);
+	}
+	if (cp->cp_nnames > CERT_MAX_NAMES) {
+		(void)snprintf(err, errlen, "%s/%s: certificate has %u names; "
+		    "at most %d are supported", dirpath, CERT_FILE,
+		    cp->cp_nnames, CERT_MAX_NAMES);
+		return (-1);
+	}
+	if (!certs_names_cover(cp->cp_names, cp->cp_nameslen, cp->cp_domain,
+	    strlen(cp->cp_domain))) {
+		(void)snprintf(err, errlen, "%s/%s: certificate is not for %s "
+		    "(it names %s%s)", dirpath, CERT_FILE, cp->cp_domain,
+		    cp->cp_names, cp->cp_nnames > 1 ? ", ..." : "");
+		return (-1);
+	}
+	return (0);
+ nomem:
+	GENERAL_NAMES_free(gens);
+	(void)snprintf(err, errlen, "%s/%s: %s", dirpath, CERT_FILE,
+	    strerror(ENOMEM));
+	return (-1);
+}
+
+static int
+certs_names_add(struct cert_pair *cp, const char *name, size_t len)
+{
+	char	*p;
+	size_t	 off, n;
+
+	/* the same name twice says nothing more */
+	for (off = 0; off < cp->cp_nameslen; off += n + 1) {
+		n = strlen(cp->cp_names + off);
+		if (n == len && strncasecmp(cp->cp_names + off, name,
+		    len) == 0)
+			return (0);
+	}
+	if ((p = realloc(cp->cp_names, cp->cp_nameslen + len + 1)) == NULL)
+		return (-1);
+	memcpy(p + cp->cp_nameslen, name, len);
+	p[cp->cp_nameslen + len] = '\0';
+	cp->cp_names = p;
+	cp->cp_nameslen += len + 1;
+	cp->cp_nnames++;
+	return (0);
+}
+
+/* A name a client could send: letters, digits, '-', '_', '.', a '*'. */
+static int
+certs_name_ok(const char *s, size_t len)
+{
+	size_t	 i;
+
+	if (len == 0 || len > CERT_NAME_MAX)
+		return (-1);
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' &&
+		    s[i] != '_' && s[i] != '.' && s[i] != '*')
+			return (-1);
+	return (0);
+}
+
+static int
+certs_asn1_time(const ASN1_TIME *at, time_t *t)
+{
+	struct tm	 tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (at == NULL || ASN1_TIME_to_tm(at, &tm) != 1)
+		return (-1);
+	if ((*t = timegm(&tm)) == -1)
+		return (-1);
+	return (0);
+}
+
+/*
+ * Does a certificate name cover a host name?  As libtls decides for SNI:
+ * equal ignoring case, or a wildcard "*.example.com" for exactly one
+ * leftmost label; "*.com" and partial-label stars cover nothing.  name
+ * need not be NUL-terminated.
+ */
+int
+certs_name_match(const char *pattern, const char *name, size_t namelen)
+{
+	const char	*suffix, *dot;
+	size_t		 plen = strlen(pattern);
+
+	if (plen == namelen && strncasecmp(pattern, name, namelen) == 0)
+		return (1);
+	if (pattern[0] != '*' || pattern[1] != '.')
+		return (0);
+	suffix = pattern + 1;			/* ".example.com" */
+	if (suffix[1] == '.' || suffix[1] == '\0' ||
+	    strchr(suffix + 1, '.') == NULL)
+		return (0);
+	if (namelen == 0 || name[0] == '.' ||
+	    (dot = memchr(name, '.', namelen)) == NULL)
+		return (0);
+	if ((size_t)(name + namelen - dot) != strlen(suffix))
+		return (0);
+	return (strncasecmp(dot, suffix, strlen(suffix)) == 0);
+}
+
+/* Is name covered by one of names (NUL-terminated, back to back)? */
+int
+certs_names_cover(const char *names, size_t nameslen, const char *name,
+    size_t namelen)
+{
+	size_t	 off, len;
+
+	for (off = 0; off < nameslen; off += len + 1) {
+		len = strnlen(names + off, nameslen - off);
+		if (certs_name_match(names + off, name, namelen))
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * A names list from a message: non-empty, NUL-terminated names back to
+ * back, no empty one, at most CERT_MAX_NAMES.  Returns the count.
+ */
+int
+certs_names_check(const char *names, size_t len, unsigned int *countp)
+{
+	size_t		 off, n;
+	unsigned int	 count = 0;
+
+	if (len == 0 || names[len - 1] != '\0')
+		return (-1);
+	for (off = 0; off < len; off += n + 1) {
+		n = strlen(names + off);
+		if (n == 0 || ++count > CERT_MAX_NAMES)
+			return (-1);
+	}
+	*countp = count;
+	return (0);
+}
+
+void
+certs_pair_free(struct cert_pair *cp)
+{
+	if (cp->cp_key != NULL)
+		freezero(cp->cp_key, cp->cp_keylen + 1);
+	free(cp->cp_cert);
+	free(cp->cp_names);
+	cp->cp_cert = cp->cp_key = cp->cp_names = NULL;
+	cp->cp_certlen = cp->cp_keylen = cp->cp_nameslen = 0;
+	cp->cp_nnames = 0;
+}
+
+/* ISO 8601 in UTC, as logs and porterod-ctl show times. */
+const char *
+certs_fmt_time(time_t t, char *buf, size_t len)
+{
+	struct tm	 tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		(void)snprintf(buf, len, "%lld", (long long)t);
+	return (buf);
+}
+
+/* The reason libcrypto gave last, for an error line. */
+static const char *
+certs_ssl_reason(void)
+{
+	const char	*r;
+	unsigned long	 e;
+
+	if ((e = ERR_peek_last_error()) == 0 ||
+	    (r = ERR_reason_error_string(e)) == NULL)
+		return ("unknown error");
+	return (r);
+}

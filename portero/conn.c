@@ -1,0 +1,156 @@
+/*
+ * conn.c: a socket with or without TLS, read and written the same way,
+ * and the fixed-size buffers connections borrow while a request is in
+ * flight.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tls.h>
+#include <unistd.h>
+
+#include "portero.h"
+
+/* Free buffers, kept for reuse; one list per worker process. */
+static struct buf	*buf_freelist;
+static unsigned int	 buf_nfree;
+
+#define BUF_KEEP_FREE	256
+
+struct buf *
+buf_get(void)
+{
+	struct buf	*b;
+
+	if ((b = buf_freelist) != NULL) {
+		buf_freelist = b->b_next;
+		buf_nfree--;
+	} else if ((b = malloc(sizeof(*b))) == NULL)
+		return NULL;
+	b->b_next = NULL;
+	b->b_off = b->b_len = 0;
+	return b;
+}
+
+void
+buf_put(struct buf *b)
+{
+	if (b == NULL)
+		return;
+	if (buf_nfree >= BUF_KEEP_FREE) {
+		free(b);
+		return;
+	}
+	b->b_next = buf_freelist;
+	buf_freelist = b;
+	buf_nfree++;
+}
+
+/* Move the unread bytes to the front, so the tail has room again. */
+void
+buf_compact(struct buf *b)
+{
+	if (b->b_off == 0)
+		return;
+	if (b->b_len > 0)
+		memmove(b->b_data, b->b_data + b->b_off, b->b_len);
+	b->b_off = 0;
+}
+
+void
+buf_consume(struct buf *b, size_t n)
+{
+	b->b_off += n;
+	b->b_len -= n;
+	if (b->b_len == 0)
+		b->b_off = 0;
+}
+
+/*
+ * Read into the free tail of b.  Returns bytes read, 0 at EOF, CONN_WANT
+ * when the socket (or TLS) has nothing now, -1 on error.  A TLS peer
+ * that leaves without close_notify reads as EOF: that is how most do.
+ */
+ssize_t
+conn_read(struct conn *c, struct buf *b)
+{
+	size_t	 room;
+	ssize_t	 n;
+
+	if (b->b_off + b->b_len == BUF_SIZE)
+		buf_compact(b);
+	room = BUF_SIZE - b->b_off - b->b_len;
+	if (room == 0)
+		return CONN_WANT;
+	if (c->c_tls != NULL) {
+		n = tls_read(c->c_tls, b->b_data + b->b_off + b->b_len, room);
+		if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT)
+			return CONN_WANT;
+		if (n == -1)
+			return c->c_handshaken ? 0 : -1;
+	} else {
+		n = read(c->c_fd, b->b_data + b->b_off + b->b_len, room);
+		if (n == -1)
+			return (errno == EAGAIN || errno == EINTR) ?
+			    CONN_WANT : -1;
+	}
+	b->b_len += n;
+	return n;
+}
+
+/* Write from p; returns bytes written, CONN_WANT, or -1. */
+ssize_t
+conn_write(struct conn *c, const void *p, size_t len)
+{
+	ssize_t	 n;
+
+	if (len == 0)
+		return 0;
+	if (c->c_tls != NULL) {
+		n = tls_write(c->c_tls, p, len);
+		if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT)
+			return CONN_WANT;
+		return n;
+	}
+	n = send(c->c_fd, p, len, MSG_NOSIGNAL);
+	if (n == -1)
+		return (errno == EAGAIN || errno == EINTR) ? CONN_WANT : -1;
+	return n;
+}
+
+/*
+ * Edge-triggered: one registration for the connection's life, and the
+ * owner keeps going until the socket says it would block.
+ */
+void
+conn_watch(struct conn *c, void (*cb)(int, short, void *), void *arg)
+{
+	event_set(&c->c_ev, c->c_fd, EV_READ | EV_WRITE | EV_PERSIST | EV_ET,
+	    cb, arg);
+	event_add(&c->c_ev, NULL);
+	c->c_watched = 1;
+}
+
+void
+conn_close(struct conn *c)
+{
+	if (c->c_watched) {
+		event_del(&c->c_ev);
+		c->c_watched = 0;
+	}
+	if (c->c_tls != NULL) {
+		/* best effort close_notify; never wait for the peer's */
+		(void)tls_close(c->c_tls);
+		tls_free(c->c_tls);
+		c->c_tls = NULL;
+	}
+	if (c->c_fd != -1) {
+		close(c->c_fd);
+		c->c_fd = -1;
+	}
+}

@@ -1,0 +1,982 @@
+/*
+ * proxy.c: a client connection in a worker, from accept to close: TLS
+ * handshake, request heads, routing, and both bodies streamed through
+ * bounded buffers between the client and its upstream.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tls.h>
+#include <unistd.h>
+
+#include "portero.h"
+#include "http1.h"
+
+static void	 proxy_pump(struct client *);
+static void	 proxy_timer(int, short, void *);
+static void	 proxy_close(struct client *);
+static void	 proxy_reply(struct client *, int, int);
+static int	 proxy_start(struct client *);
+static void	 proxy_log(struct client *);
+
+static const char *
+proxy_status_text(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 301: return "Moved Permanently";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 408: return "Request Timeout";
+	case 414: return "URI Too Long";
+	case 421: return "Misdirected Request";
+	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	}
+	return "Error";
+}
+
+static void
+proxy_timer_set(struct client *cl, unsigned int secs)
+{
+	struct timeval	 tv = { secs, 0 };
+
+	evtimer_add(&cl->cl_ev_timer, &tv);
+}
+
+void
+proxy_accept(int fd, int kind, struct tlsctx *ctx)
+{
+	struct worker		*wk = worker_env;
+	struct client		*cl;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	int			 on = 1;
+
+	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
+		log_warn("accept");
+		close(fd);
+		return;
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
+	    getnameinfo((struct sockaddr *)&ss, sslen, cl->cl_addr,
+	    sizeof(cl->cl_addr), NULL, 0, NI_NUMERICHOST) != 0)
+		(void)strlcpy(cl->cl_addr, "?", sizeof(cl->cl_addr));
+	cl->cl_conn.c_fd = fd;
+	cl->cl_kind = kind;
+	cl->cl_state = CL_IDLE;
+	evtimer_set(&cl->cl_ev_timer, proxy_timer, cl);
+	TAILQ_INSERT_TAIL(&wk->wk_clients, cl, cl_entry);
+	wk->wk_stats.connections++;
+	wk->wk_stats.accepted++;
+
+	if (kind == LISTENER_PROXY && wk->wk_conf.cert_dir[0] != '\0') {
+		if (ctx == NULL ||
+		    tls_accept_socket(tlsctx_tls(ctx), &cl->cl_conn.c_tls,
+		    fd) == -1) {
+			log_debug("%s: no TLS context to accept with",
+			    cl->cl_addr);
+			proxy_close(cl);
+			proxy_pump(cl);
+			return;
+		}
+		tlsctx_ref(ctx);
+		cl->cl_tlsctx = ctx;
+		cl->cl_state = CL_HANDSHAKE;
+		proxy_timer_set(cl, wk->wk_conf.handshake_timeout);
+	} else
+		proxy_timer_set(cl, wk->wk_conf.idle_timeout);
+	conn_watch(&cl->cl_conn, proxy_event, cl);
+	proxy_pump(cl);
+}
+
+void
+proxy_event(int fd, short event, void *arg)
+{
+	proxy_pump(arg);
+}
+
+void
+proxy_upstream_event(struct client *cl)
+{
+	proxy_pump(cl);
+}
+
+static int
+proxy_handshake(struct client *cl)
+{
+	const char	*sni;
+	int		 ret;
+
+	ret = tls_handshake(cl->cl_conn.c_tls);
+	if (ret == TLS_WANT_POLLIN || ret == TLS_WANT_POLLOUT)
+		return 0;
+	if (ret == -1) {
+		log_debug("%s: TLS handshake: %s", cl->cl_addr,
+		    tls_error(cl->cl_conn.c_tls));
+		proxy_close(cl);
+		return 0;
+	}
+	cl->cl_conn.c_handshaken = 1;
+	if ((sni = tls_conn_servername(cl->cl_conn.c_tls)) != NULL)
+		(void)strlcpy(cl->cl_sni, sni, sizeof(cl->cl_sni));
+	cl->cl_state = CL_IDLE;
+	proxy_timer_set(cl, worker_env->wk_conf.idle_timeout);
+	return 1;
+}
+
+/* The request and response structures live only while one is in flight. */
+static int
+proxy_alloc(struct client *cl)
+{
+	if (cl->cl_in == NULL && (cl->cl_in = buf_get()) == NULL)
+		return -1;
+	if (cl->cl_req == NULL &&
+	    (cl->cl_req = calloc(1, sizeof(*cl->cl_req))) == NULL)
+		return -1;
+	return 0;
+}
+
+/* Read a request head, and start it once whole. */
+static int
+proxy_head(struct client *cl)
+{
+	struct worker	*wk = worker_env;
+	ssize_t		 n = 0;
+	int		 ret;
+
+	if (proxy_alloc(cl) == -1) {
+		log_warn("%s", cl->cl_addr);
+		proxy_close(cl);
+		return 0;
+	}
+	if (cl->cl_in->b_len == 0 || cl->cl_state == CL_HEAD) {
+		n = conn_read(&cl->cl_conn, cl->cl_in);
+		if (n == 0 || n == -1) {
+			/* a client leaving between requests is normal */
+			if (cl->cl_state == CL_HEAD)
+				log_debug("%s: closed in a request head",
+				    cl->cl_addr);
+			proxy_close(cl);
+			return 0;
+		}
+		if (n == CONN_WANT && cl->cl_in->b_len == 0)
+			return 0;
+	}
+	ret = http1_parse_request(cl->cl_in->b_data + cl->cl_in->b_off,
+	    cl->cl_in->b_len, cl->cl_req);
+	if (ret == HTTP1_INCOMPLETE) {
+		if (cl->cl_state == CL_IDLE) {
+			/* slow-loris: the whole head within the timeout */
+			cl->cl_state = CL_HEAD;
+			clock_gettime(CLOCK_MONOTONIC, &cl->cl_start);
+			proxy_timer_set(cl, wk->wk_conf.header_timeout);
+			return 1;
+		}
+		return n > 0;
+	}
+	if (cl->cl_state == CL_IDLE)
+		clock_gettime(CLOCK_MONOTONIC, &cl->cl_start);
+	wk->wk_stats.requests++;
+	if (ret != HTTP1_OK) {
+		log_info("%s: %d: %s", cl->cl_addr, http1_error_status(ret),
+		    http1_error_reason(ret));
+		(void)strlcpy(cl->cl_method, "-", sizeof(cl->cl_method));
+		(void)strlcpy(cl->cl_path, "-", sizeof(cl->cl_path));
+		proxy_reply(cl, http1_error_status(ret), 0);
+		return 1;
+	}
+	return proxy_start(cl);
+}
+
+/* Append to a buffer; -1 if it does not fit. */
+static int
+proxy_append(struct buf *b, const char *p, size_t len)
+{
+	if (b->b_off + b->b_len + len > BUF_SIZE) {
+		buf_compact(b);
+		if (b->b_len + len > BUF_SIZE)
+			return -1;
+	}
+	memcpy(b->b_data + b->b_off + b->b_len, p, len);
+	b->b_len += len;
+	return 0;
+}
+
+static int
+proxy_appendf(struct buf *b, const char *fmt, ...)
+    __attribute__((__format__ (printf, 2, 3)));
+
+static int
+proxy_appendf(struct buf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	size_t	 room;
+	int	 n;
+
+	buf_compact(b);
+	room = BUF_SIZE - b->b_len;
+	va_start(ap, fmt);
+	n = vsnprintf(b->b_data + b->b_len, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room)
+		return -1;
+	b->b_len += n;
+	return 0;
+}
+
+/* Copy a field line as it came, "Name: value". */
+static int
+proxy_copy_field(struct buf *b, const char *head, const struct http1_field *f)
+{
+	if (proxy_append(b, head + f->name_off, f->name_len) == -1 ||
+	    proxy_append(b, ": ", 2) == -1 ||
+	    proxy_append(b, head + f->value_off, f->value_len) == -1 ||
+	    proxy_append(b, "\r\n", 2) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * The request head for the upstream: origin-form, hop-by-hop fields
+ * gone, X-Forwarded-For appended to what came, -Proto and -Host set.
+ */
+static int
+proxy_build_uphead(struct client *cl, const char *head)
+{
+	struct http1_request	*req = cl->cl_req;
+	struct buf		*b = cl->cl_uphead;
+	const struct http1_field *f;
+	const char		*path = head + req->path_off;
+	size_t			 pathlen = req->path_len;
+	int			 i, xff = 0;
+
+	if (proxy_append(b, head + req->method_off, req->method_len) == -1 ||
+	    proxy_append(b, " ", 1) == -1)
+		return -1;
+	if (req->target_form == HTTP1_T_ASTERISK) {
+		path = "*";
+		pathlen = 1;
+	} else if ((pathlen == 0 || *path == '?') &&
+	    proxy_append(b, "/", 1) == -1)
+		return -1;
+	if (proxy_append(b, path, pathlen) == -1 ||
+	    proxy_append(b, " HTTP/1.1\r\n", 11) == -1)
+		return -1;
+	for (i = 0; i < req->nfields; i++) {
+		f = &req->fields[i];
+		if (f->flags & HTTP1_F_HOP)
+			continue;
+		switch (f->id) {
+		case HTTP1_H_X_FORWARDED_FOR:
+			xff = 1;
+			/* FALLTHROUGH */
+		case HTTP1_H_X_FORWARDED_HOST:
+		case HTTP1_H_X_FORWARDED_PROTO:
+		case HTTP1_H_EXPECT:
+			continue;
+		}
+		if (proxy_copy_field(b, head, f) == -1)
+			return -1;
+	}
+	if (req->target_form == HTTP1_T_ABSOLUTE &&
+	    http1_field_find(head, req->fields, req->nfields, 0, "host",
+	    4) == -1 && proxy_appendf(b, "Host: %.*s\r\n",
+	    (int)req->host_len, head + req->host_off) == -1)
+		return -1;
+	if (proxy_append(b, "X-Forwarded-For: ", 17) == -1)
+		return -1;
+	for (i = 0; xff && i < req->nfields; i++) {
+		f = &req->fields[i];
+		if (f->id == HTTP1_H_X_FORWARDED_FOR && (proxy_append(b,
+		    head + f->value_off, f->value_len) == -1 ||
+		    proxy_append(b, ", ", 2) == -1))
+			return -1;
+	}
+	return proxy_appendf(b, "%s\r\nX-Forwarded-Proto: %s\r\n"
+	    "X-Forwarded-Host: %.*s\r\n\r\n", cl->cl_addr,
+	    cl->cl_conn.c_tls != NULL ? "https" : "http",
+	    (int)req->host_len, head + req->host_off);
+}
+
+static int
+proxy_connect(struct client *cl)
+{
+	struct backend	*be;
+	struct service	*sv;
+	unsigned int	 tries;
+
+	sv = NULL;
+	be = cl->cl_be;
+	for (tries = 0; be != NULL; tries++) {
+		if ((cl->cl_up = upstream_get(be, cl->cl_host, cl, 0)) !=
+		    NULL) {
+			cl->cl_be = be;
+			be->be_requests++;
+			return 0;
+		}
+		backend_failed(be);
+		if (sv == NULL)
+			sv = route_lookup(cl->cl_routes,
+			    be->be_conf.be_service,
+			    strlen(be->be_conf.be_service));
+		if (sv == NULL || tries + 1 >= sv->sv_nbackends)
+			break;
+		be = backend_pick(sv);
+	}
+	return -1;
+}
+
+/* A whole request head has come: route it and open its upstream. */
+static int
+proxy_start(struct client *cl)
+{
+	struct worker		*wk = worker_env;
+	struct http1_request	*req = cl->cl_req;
+	const char		*head = cl->cl_in->b_data + cl->cl_in->b_off;
+	struct service		*sv;
+	const char		*hs = head + req->host_off;
+	size_t			 i, hlen = req->hostname_len;
+	int			 nobody;
+
+	for (i = 0; i < hlen && i < sizeof(cl->cl_host) - 1; i++)
+		cl->cl_host[i] = tolower((unsigned char)hs[i]);
+	cl->cl_host[i] = '\0';
+	(void)snprintf(cl->cl_method, sizeof(cl->cl_method), "%.*s",
+	    (int)req->method_len, head + req->method_off);
+	(void)snprintf(cl->cl_path, sizeof(cl->cl_path), "%s%.*s",
+	    req->path_len == 0 || head[req->path_off] == '?' ? "/" : "",
+	    (int)req->path_len, head + req->path_off);
+	cl->cl_keepalive = (req->flags & HTTP1_KEEP_ALIVE) &&
+	    !wk->wk_stopping;
+	nobody = req->framing == HTTP1_BODY_NONE;
+
+	if (cl->cl_kind == LISTENER_HTTP && !wk->wk_conf.http_proxy) {
+		proxy_reply(cl, 301, nobody);
+		return 1;
+	}
+	if (cl->cl_tlsctx != NULL && (hlen == 0 ||
+	    !tlsctx_host_ok(cl->cl_tlsctx, cl->cl_sni[0] ? cl->cl_sni : NULL,
+	    cl->cl_host, strlen(cl->cl_host)))) {
+		proxy_reply(cl, 421, nobody);
+		return 1;
+	}
+	sv = wk->wk_routes == NULL ? NULL :
+	    route_lookup(wk->wk_routes, cl->cl_host, strlen(cl->cl_host));
+	if (sv == NULL && wk->wk_routes != NULL &&
+	    wk->wk_conf.default_service[0] != '\0')
+		sv = route_lookup(wk->wk_routes, wk->wk_conf.default_service,
+		    strlen(wk->wk_conf.default_service));
+	if (sv == NULL) {
+		proxy_reply(cl, 404, nobody);
+		return 1;
+	}
+	if ((cl->cl_be = backend_pick(sv)) == NULL) {
+		proxy_reply(cl, 503, nobody);
+		return 1;
+	}
+	if ((cl->cl_uphead = buf_get()) == NULL ||
+	    proxy_build_uphead(cl, head) == -1) {
+		proxy_reply(cl, 431, 0);
+		return 1;
+	}
+	cl->cl_continue = (req->flags & HTTP1_EXPECT_CONTINUE) != 0;
+	memset(&cl->cl_reqbody, 0, sizeof(cl->cl_reqbody));
+	cl->cl_reqbody.bd_framing = req->framing;
+	cl->cl_reqbody.bd_left = req->content_length;
+	cl->cl_reqbody.bd_done = nobody || (req->framing ==
+	    HTTP1_BODY_LENGTH && req->content_length == 0);
+	http1_chunked_init(&cl->cl_reqbody.bd_chunked);
+	buf_consume(cl->cl_in, req->head_len);
+	cl->cl_routes = wk->wk_routes;
+	cl->cl_routes->rt_refs++;
+	cl->cl_state = CL_PROXY;
+	if (proxy_connect(cl) == -1) {
+		proxy_reply(cl, 502, 0);
+		return 1;
+	}
+	proxy_timer_set(cl, wk->wk_conf.connect_timeout);
+	return 1;
+}
+
+/*
+ * Check body bytes at the front of b: what may be sent on goes into
+ * bd_ready.  Returns -1 on a malformed chunked body.
+ */
+static int
+proxy_body_check(struct body *bd, struct buf *b)
+{
+	size_t	 avail, take;
+	int	 ret;
+
+	if (bd->bd_done || b == NULL || b->b_len <= bd->bd_ready)
+		return 0;
+	avail = b->b_len - bd->bd_ready;
+	switch (bd->bd_framing) {
+	case HTTP1_BODY_LENGTH:
+		take = avail < bd->bd_left ? avail : bd->bd_left;
+		bd->bd_left -= take;
+		bd->bd_ready += take;
+		bd->bd_done = bd->bd_left == 0;
+		return 0;
+	case HTTP1_BODY_CHUNKED:
+		ret = http1_chunked_feed(&bd->bd_chunked,
+		    b->b_data + b->b_off + bd->bd_ready, avail, &take);
+		if (ret < 0)
+			return -1;
+		bd->bd_ready += take;
+		bd->bd_done = ret == HTTP1_OK;
+		return 0;
+	case HTTP1_BODY_UNTIL_CLOSE:
+		bd->bd_ready += avail;
+		return 0;
+	}
+	bd->bd_done = 1;
+	return 0;
+}
+
+/* Send checked bytes from the front of b; 1 if some went. */
+static int
+proxy_body_send(struct body *bd, struct buf *b, struct conn *to,
+    uint64_t *count)
+{
+	ssize_t	 n;
+
+	if (bd->bd_ready == 0)
+		return 0;
+	n = conn_write(to, b->b_data + b->b_off, bd->bd_ready);
+	if (n == CONN_WANT)
+		return 0;
+	if (n == -1)
+		return -1;
+	buf_consume(b, n);
+	bd->bd_ready -= n;
+	*count += n;
+	return 1;
+}
+
+/*
+ * Something went wrong with the upstream.  Before any byte of the
+ * response, and while nothing of the body has gone, a reused connection
+ * (it may have gone stale in the pool) is retried once on a fresh one.
+ */
+static void
+proxy_upstream_failed(struct client *cl, int status, const char *why)
+{
+	struct upstream	*up = cl->cl_up;
+	int		 retry;
+
+	retry = up->up_reused && !cl->cl_retried && cl->cl_body_sent == 0 &&
+	    !cl->cl_resp_head && (up->up_in == NULL || up->up_in->b_len == 0);
+	if (!up->up_reused && up->up_state != UP_READY)
+		backend_failed(cl->cl_be);
+	else
+		cl->cl_be->be_failures++;
+	upstream_release(up, 0);
+	cl->cl_up = NULL;
+	if (retry) {
+		cl->cl_retried = 1;
+		cl->cl_uphead_sent = 0;
+		if ((cl->cl_up = upstream_get(cl->cl_be, cl->cl_host, cl,
+		    1)) != NULL) {
+			proxy_timer_set(cl, worker_env->wk_conf.connect_timeout);
+			return;
+		}
+	}
+	log_info("%s: %s %s: %s", cl->cl_addr, cl->cl_host,
+	    cl->cl_be->be_conf.be_host, why);
+	if (cl->cl_resp_head) {
+		proxy_close(cl);
+		return;
+	}
+	cl->cl_keepalive = 0;
+	proxy_reply(cl, status, 0);
+}
+
+/* The client gets the response head without hop-by-hop fields. */
+static int
+proxy_build_resphead(struct client *cl, const char *head)
+{
+	struct http1_response	*resp = cl->cl_resp;
+	struct buf		*b = cl->cl_out;
+	int			 i;
+
+	if (proxy_appendf(b, "HTTP/1.1 %03u %.*s\r\n", resp->status,
+	    (int)resp->reason_len, head + resp->reason_off) == -1)
+		return -1;
+	for (i = 0; i < resp->nfields; i++)
+		if ((resp->fields[i].flags & HTTP1_F_HOP) == 0 &&
+		    proxy_copy_field(b, head, &resp->fields[i]) == -1)
+			return -1;
+	if (!(resp->flags & HTTP1_INTERIM)) {
+		if (!cl->cl_keepalive &&
+		    proxy_append(b, "Connection: close\r\n", 19) == -1)
+			return -1;
+		if (cl->cl_keepalive && cl->cl_req->version == 10 &&
+		    proxy_append(b, "Connection: keep-alive\r\n", 24) == -1)
+			return -1;
+	}
+	return proxy_append(b, "\r\n", 2);
+}
+
+/* Parse the upstream's response head; 1 on progress. */
+static int
+proxy_response_head(struct client *cl)
+{
+	struct upstream		*up = cl->cl_up;
+	struct http1_response	*resp;
+	const char		*head;
+	int			 ret;
+
+	if (cl->cl_resp == NULL &&
+	    (cl->cl_resp = calloc(1, sizeof(*cl->cl_resp))) == NULL) {
+		proxy_upstream_failed(cl, 502, "out of memory");
+		return 2;
+	}
+	resp = cl->cl_resp;
+	head = up->up_in->b_data + up->up_in->b_off;
+	ret = http1_parse_response(head, up->up_in->b_len,
+	    cl->cl_req->method == HTTP1_M_HEAD, resp);
+	if (ret == HTTP1_INCOMPLETE)
+		return 0;
+	if (ret != HTTP1_OK || resp->status == 101) {
+		cl->cl_retried = 1;
+		proxy_upstream_failed(cl, 502, ret != HTTP1_OK ?
+		    http1_error_reason(ret) : "refused upgrade");
+		return 2;
+	}
+	if ((resp->flags & HTTP1_INTERIM) == 0) {
+		if (resp->framing == HTTP1_BODY_UNTIL_CLOSE)
+			cl->cl_keepalive = 0;
+		cl->cl_status = resp->status;
+		cl->cl_resp_head = 1;
+		memset(&cl->cl_respbody, 0, sizeof(cl->cl_respbody));
+		cl->cl_respbody.bd_framing = resp->framing;
+		cl->cl_respbody.bd_left = resp->content_length;
+		cl->cl_respbody.bd_done = resp->framing == HTTP1_BODY_NONE ||
+		    (resp->framing == HTTP1_BODY_LENGTH &&
+		    resp->content_length == 0);
+		http1_chunked_init(&cl->cl_respbody.bd_chunked);
+	}
+	if (cl->cl_out == NULL && (cl->cl_out = buf_get()) == NULL) {
+		proxy_close(cl);
+		return 2;
+	}
+	if (proxy_build_resphead(cl, head) == -1) {
+		cl->cl_retried = 1;
+		proxy_upstream_failed(cl, 502, "response head too large");
+		return 2;
+	}
+	buf_consume(up->up_in, resp->head_len);
+	return 1;
+}
+
+/* Both directions of a request in flight; 1 on progress. */
+static int
+proxy_exchange(struct client *cl)
+{
+	struct worker	*wk = worker_env;
+	struct upstream	*up = cl->cl_up;
+	int		 progress = 0, ret;
+	ssize_t		 n;
+
+	if (up->up_state != UP_READY) {
+		if ((ret = upstream_ready(up)) == 0)
+			return 0;
+		if (ret == -1) {
+			proxy_upstream_failed(cl, 502, up->up_state ==
+			    UP_HANDSHAKE ? "TLS handshake failed" :
+			    strerror(errno));
+			return 1;
+		}
+		backend_ok(cl->cl_be);
+		proxy_timer_set(cl, wk->wk_conf.upstream_timeout);
+		progress = 1;
+	}
+	if (cl->cl_continue) {
+		if (cl->cl_out == NULL && (cl->cl_out = buf_get()) == NULL) {
+			proxy_close(cl);
+			return 0;
+		}
+		if (proxy_append(cl->cl_out, "HTTP/1.1 100 Continue\r\n\r\n",
+		    25) == -1) {
+			proxy_close(cl);
+			return 0;
+		}
+		cl->cl_continue = 0;
+	}
+
+	/* the request, head then body */
+	if (cl->cl_uphead_sent < cl->cl_uphead->b_len) {
+		n = conn_write(&up->up_conn, cl->cl_uphead->b_data +
+		    cl->cl_uphead_sent, cl->cl_uphead->b_len -
+		    cl->cl_uphead_sent);
+		if (n == -1) {
+			proxy_upstream_failed(cl, 502, "write failed");
+			return 1;
+		}
+		if (n > 0) {
+			cl->cl_uphead_sent += n;
+			progress = 1;
+		}
+	}
+	if (cl->cl_uphead_sent == cl->cl_uphead->b_len) {
+		if (!cl->cl_reqbody.bd_done && !cl->cl_rdeof &&
+		    cl->cl_in->b_len < BUF_SIZE) {
+			n = conn_read(&cl->cl_conn, cl->cl_in);
+			if (n == 0 || n == -1) {
+				log_info("%s: client left during its request "
+				    "body", cl->cl_addr);
+				proxy_close(cl);
+				return 0;
+			}
+			if (n > 0)
+				progress = 1;
+		}
+		if (proxy_body_check(&cl->cl_reqbody, cl->cl_in) == -1) {
+			log_info("%s: 400: malformed chunked request body",
+			    cl->cl_addr);
+			cl->cl_retried = 1;
+			proxy_upstream_failed(cl, 400, "bad request body");
+			return 1;
+		}
+		ret = proxy_body_send(&cl->cl_reqbody, cl->cl_in,
+		    &up->up_conn, &cl->cl_body_sent);
+		if (ret == -1) {
+			proxy_upstream_failed(cl, 502, "write failed");
+			return 1;
+		}
+		progress |= ret;
+	}
+
+	/* the response */
+	if (up->up_in == NULL && (up->up_in = buf_get()) == NULL) {
+		proxy_close(cl);
+		return 0;
+	}
+	if (!cl->cl_respbody.bd_done || !cl->cl_resp_head) {
+		n = conn_read(&up->up_conn, up->up_in);
+		if (n == -1 || (n == 0 && !(cl->cl_resp_head &&
+		    cl->cl_respbody.bd_framing == HTTP1_BODY_UNTIL_CLOSE))) {
+			proxy_upstream_failed(cl, 502, n == 0 ?
+			    "upstream closed" : "upstream read failed");
+			return 1;
+		}
+		if (n == 0)
+			cl->cl_respbody.bd_done = 1;
+		if (n > 0) {
+			progress = 1;
+			proxy_timer_set(cl, wk->wk_conf.upstream_timeout);
+		}
+	}
+	while (!cl->cl_resp_head && up->up_in->b_len > 0) {
+		if ((ret = proxy_response_head(cl)) == 0)
+			break;
+		if (ret == 2)
+			return 1;	/* up is gone */
+		progress = 1;
+	}
+	if (cl->cl_resp_head &&
+	    proxy_body_check(&cl->cl_respbody, up->up_in) == -1) {
+		log_info("%s: %s: malformed chunked response body",
+		    cl->cl_addr, cl->cl_be->be_conf.be_host);
+		proxy_close(cl);
+		return 0;
+	}
+	return progress;
+}
+
+/* Everything owed to the client: heads and replies, then body bytes. */
+static int
+proxy_flush(struct client *cl)
+{
+	ssize_t	 n = 0;
+	int	 ret;
+
+	if (cl->cl_out != NULL && cl->cl_out->b_len > 0) {
+		n = conn_write(&cl->cl_conn, cl->cl_out->b_data +
+		    cl->cl_out->b_off, cl->cl_out->b_len);
+		if (n == -1) {
+			proxy_close(cl);
+			return 0;
+		}
+		if (n == CONN_WANT || n == 0)
+			return 0;
+		buf_consume(cl->cl_out, n);
+		if (cl->cl_out->b_len > 0)
+			return 1;
+	}
+	if (cl->cl_state != CL_PROXY || cl->cl_up == NULL || !cl->cl_resp_head)
+		return n > 0;
+	ret = proxy_body_send(&cl->cl_respbody, cl->cl_up->up_in,
+	    &cl->cl_conn, &cl->cl_bytes);
+	if (ret == -1) {
+		proxy_close(cl);
+		return 0;
+	}
+	return ret;
+}
+
+/* Release what only a request in flight needs. */
+static void
+proxy_request_done(struct client *cl)
+{
+	buf_put(cl->cl_uphead);
+	cl->cl_uphead = NULL;
+	cl->cl_uphead_sent = 0;
+	cl->cl_resp_head = 0;
+	cl->cl_retried = 0;
+	cl->cl_continue = 0;
+	cl->cl_body_sent = 0;
+	cl->cl_bytes = 0;
+	cl->cl_status = 0;
+	route_unref(cl->cl_routes);
+	cl->cl_routes = NULL;
+	cl->cl_be = NULL;
+}
+
+/* The response is through: pool the upstream, ready the next request. */
+static int
+proxy_finish(struct client *cl)
+{
+	struct worker	*wk = worker_env;
+	struct upstream	*up = cl->cl_up;
+	int		 reuse;
+
+	if (!cl->cl_resp_head || !cl->cl_respbody.bd_done ||
+	    cl->cl_respbody.bd_ready > 0 ||
+	    (cl->cl_out != NULL && cl->cl_out->b_len > 0))
+		return 0;
+	reuse = cl->cl_reqbody.bd_done && cl->cl_reqbody.bd_ready == 0 &&
+	    (cl->cl_resp->flags & HTTP1_KEEP_ALIVE) &&
+	    up->up_in->b_len == 0;
+	if (!cl->cl_reqbody.bd_done || cl->cl_reqbody.bd_ready > 0)
+		cl->cl_keepalive = 0;	/* answered before it was all sent */
+	proxy_log(cl);
+	upstream_release(up, reuse);
+	cl->cl_up = NULL;
+	proxy_request_done(cl);
+	if (!cl->cl_keepalive || cl->cl_rdeof || wk->wk_stopping) {
+		proxy_close(cl);
+		return 0;
+	}
+	cl->cl_state = CL_IDLE;
+	if (cl->cl_in->b_len == 0) {
+		/* an idle connection holds no buffers */
+		buf_put(cl->cl_in);
+		cl->cl_in = NULL;
+		buf_put(cl->cl_out);
+		cl->cl_out = NULL;
+	}
+	proxy_timer_set(cl, wk->wk_conf.idle_timeout);
+	return 1;
+}
+
+/*
+ * A reply of portero's own: an error, or the redirect of the cleartext
+ * listener.  keep: the connection may serve another request after it.
+ */
+static void
+proxy_reply(struct client *cl, int status, int keep)
+{
+	struct http1_request	*req = cl->cl_req;
+	const char		*text = proxy_status_text(status);
+	int			 ret;
+
+	if (cl->cl_up != NULL) {
+		upstream_release(cl->cl_up, 0);
+		cl->cl_up = NULL;
+	}
+	buf_put(cl->cl_uphead);
+	cl->cl_uphead = NULL;
+	if (cl->cl_out == NULL && (cl->cl_out = buf_get()) == NULL) {
+		proxy_close(cl);
+		return;
+	}
+	cl->cl_status = status;
+	cl->cl_keepalive = keep && cl->cl_keepalive;
+	if (status == 301)
+		ret = proxy_appendf(cl->cl_out, "HTTP/1.1 301 %s\r\n"
+		    "Location: https://%s%s\r\nContent-Length: 0\r\n"
+		    "%s\r\n", text, cl->cl_host, cl->cl_path,
+		    cl->cl_keepalive ? "" : "Connection: close\r\n");
+	else
+		ret = proxy_appendf(cl->cl_out, "HTTP/1.1 %d %s\r\n"
+		    "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
+		    "%s\r\n%s\n", status, text, strlen(text) + 1,
+		    cl->cl_keepalive ? "" : "Connection: close\r\n", text);
+	if (ret == -1) {
+		proxy_close(cl);
+		return;
+	}
+	/* a head never started is not consumed; the connection closes */
+	if (cl->cl_state != CL_PROXY && cl->cl_keepalive)
+		buf_consume(cl->cl_in, req->head_len);
+	proxy_log(cl);
+	if (cl->cl_state == CL_PROXY)
+		proxy_request_done(cl);
+	if (cl->cl_keepalive) {
+		cl->cl_state = CL_IDLE;
+		proxy_timer_set(cl, worker_env->wk_conf.idle_timeout);
+	} else
+		cl->cl_state = CL_CLOSING;
+}
+
+static void
+proxy_pump(struct client *cl)
+{
+	int	 progress;
+
+	do {
+		progress = 0;
+		switch (cl->cl_state) {
+		case CL_HANDSHAKE:
+			progress = proxy_handshake(cl);
+			break;
+		case CL_IDLE:
+		case CL_HEAD:
+			progress = proxy_head(cl);
+			break;
+		case CL_PROXY:
+			progress = proxy_exchange(cl);
+			break;
+		case CL_CLOSING:
+			break;
+		}
+		if (cl->cl_dead)
+			break;
+		progress |= proxy_flush(cl);
+		if (cl->cl_dead)
+			break;
+		if (cl->cl_state == CL_PROXY && cl->cl_up != NULL)
+			progress |= proxy_finish(cl);
+		if (cl->cl_state == CL_CLOSING &&
+		    (cl->cl_out == NULL || cl->cl_out->b_len == 0))
+			proxy_close(cl);
+	} while (progress && !cl->cl_dead);
+
+	if (cl->cl_dead) {
+		TAILQ_REMOVE(&worker_env->wk_clients, cl, cl_entry);
+		free(cl);
+		worker_client_gone();
+	}
+}
+
+static void
+proxy_timer(int fd, short event, void *arg)
+{
+	struct client	*cl = arg;
+
+	switch (cl->cl_state) {
+	case CL_HEAD:
+		log_info("%s: 408: request head not complete in time",
+		    cl->cl_addr);
+		proxy_reply(cl, 408, 0);
+		break;
+	case CL_PROXY:
+		if (cl->cl_up != NULL && cl->cl_up->up_state != UP_READY) {
+			backend_failed(cl->cl_be);
+			cl->cl_retried = 1;
+			proxy_upstream_failed(cl, 502, "connect timeout");
+		} else if (!cl->cl_resp_head) {
+			cl->cl_retried = 1;
+			proxy_upstream_failed(cl, 504, "response timeout");
+		} else {
+			log_info("%s: %s: upstream stalled", cl->cl_addr,
+			    cl->cl_host);
+			proxy_close(cl);
+		}
+		break;
+	default:
+		proxy_close(cl);
+		break;
+	}
+	proxy_pump(cl);
+}
+
+/* Close now; the memory goes when the pump unwinds. */
+static void
+proxy_close(struct client *cl)
+{
+	if (cl->cl_dead)
+		return;
+	cl->cl_dead = 1;
+	evtimer_del(&cl->cl_ev_timer);
+	if (cl->cl_up != NULL) {
+		upstream_release(cl->cl_up, 0);
+		cl->cl_up = NULL;
+	}
+	if (cl->cl_routes != NULL)
+		proxy_request_done(cl);
+	conn_close(&cl->cl_conn);
+	if (cl->cl_tlsctx != NULL)
+		tlsctx_unref(cl->cl_tlsctx);
+	buf_put(cl->cl_in);
+	buf_put(cl->cl_out);
+	buf_put(cl->cl_uphead);
+	free(cl->cl_req);
+	free(cl->cl_resp);
+	worker_env->wk_stats.connections--;
+}
+
+/* Drain: idle clients go now, the others after their response. */
+void
+proxy_stop(void)
+{
+	struct client	*cl, *next;
+
+	TAILQ_FOREACH_SAFE(cl, &worker_env->wk_clients, cl_entry, next) {
+		if (cl->cl_state != CL_IDLE && cl->cl_state != CL_HANDSHAKE)
+			continue;
+		proxy_close(cl);
+		proxy_pump(cl);
+	}
+}
+
+/* One access log line per request. */
+static void
+proxy_log(struct client *cl)
+{
+	struct worker		*wk = worker_env;
+	struct timespec		 now, d;
+	char			 line[1024];
+	int			 n;
+
+	if (wk->wk_conf.access_log_off)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	timespecsub(&now, &cl->cl_start, &d);
+	n = snprintf(line, sizeof(line), "%s %s %s %s %s %d %llu %s "
+	    "%lld.%03ld\n", cl->cl_addr, cl->cl_sni[0] ? cl->cl_sni : "-",
+	    cl->cl_host[0] ? cl->cl_host : "-", cl->cl_method, cl->cl_path,
+	    cl->cl_status, (unsigned long long)cl->cl_bytes,
+	    cl->cl_be != NULL ? cl->cl_be->be_conf.be_host : "-",
+	    (long long)d.tv_sec, d.tv_nsec / 1000000);
+	if (n <= 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	if (wk->wk_accesslogfd != -1) {
+		if (write(wk->wk_accesslogfd, line, n) == -1)
+			log_debug("access log: %s", strerror(errno));
+	} else {
+		line[n - 1] = '\0';
+		log_info("access %s", line);
+	}
+}
