@@ -81,6 +81,7 @@ static void	 certloader_error(struct cl_domain *, const char *, ...)
 static void	 certloader_fixed(struct cl_domain *, const char *);
 static void	 certloader_domain_free(struct cl_domain *);
 static size_t	 certloader_order(struct cl_domain **, size_t);
+static void	 certloader_flush_soon(void);
 static void	 certloader_flush(void);
 static void	 certloader_send_timer(int, short, void *);
 static int	 certloader_send_set(uint32_t);
@@ -152,7 +153,7 @@ certloader_dispatch_parent(struct imsg *imsg)
 		if (id >= PORTERO_MAX_WORKERS)
 			fatalx("certificates asked for worker %u", id);
 		cl.cl_sendto |= 1ULL << id;
-		certloader_flush();
+		certloader_flush_soon();
 		break;
 	case IMSG_CTL_SHOW_CERTS:
 		certloader_show(id);
@@ -240,7 +241,7 @@ certloader_scan(void)
 	if (!cl.cl_scanned)
 		cl.cl_sendall = 1;
 	cl.cl_scanned = 1;
-	certloader_flush();
+	certloader_flush_soon();
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
@@ -542,9 +543,25 @@ certloader_order(struct cl_domain **v, size_t max)
 }
 
 /*
+ * Sets go out once the messages already read are handled: at start the
+ * parent's CERT_RESENDs for new workers come right behind CFG_DONE, and
+ * a set for every worker, queued after them, covers them all.
+ */
+static void
+certloader_flush_soon(void)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	if (!evtimer_pending(&cl.cl_ev_send, NULL))
+		evtimer_add(&cl.cl_ev_send, &tv);
+}
+
+/*
  * Send the sets that are due: one for every worker after a change, one
- * for each worker that (re)started.  The first covers the others.  A
- * set that does not fit the write queue now waits for it to drain.
+ * for each worker that (re)started.  A set for every worker covers the
+ * workers that asked before it was queued: the parent started them
+ * before it reads the set, so it relays the set to them too.  A set
+ * that does not fit the write queue now waits for it to drain.
  */
 static void
 certloader_flush(void)

@@ -360,7 +360,7 @@ certs_chain(struct cert_pair *cp, const char *dirpath, X509 **leafp,
 	const unsigned char	*p;
 	unsigned long		 e;
 	long			 datalen, restlen;
-	int			 n = 0, rv = -1;
+	int			 n = 0, rv = -1, nostart, cut;
 
 	*leafp = NULL;
 	if ((bio = BIO_new_mem_buf(cp->cp_cert, cp->cp_certlen)) == NULL) {
@@ -372,23 +372,23 @@ certs_chain(struct cert_pair *cp, const char *dirpath, X509 **leafp,
 		restlen = BIO_get_mem_data(bio, &rest);
 		if (PEM_read_bio(bio, &name, &header, &data, &datalen) != 1) {
 			e = ERR_peek_last_error();
-			if (ERR_GET_LIB(e) != ERR_LIB_PEM ||
-			    ERR_GET_REASON(e) != PEM_R_NO_START_LINE)
-				(void)snprintf(err, errlen, "%s/%s: certificate "
-				    "%d: truncated or malformed PEM block (%s)",
-				    dirpath, CERT_FILE, n + 1,
-				    certs_ssl_reason());
-			else if (restlen > 0 && memmem(rest, restlen,
-			    "-----BEGIN", 10) != NULL)
-				(void)snprintf(err, errlen, "%s/%s: certificate "
-				    "%d: truncated PEM block", dirpath,
-				    CERT_FILE, n + 1);
-			else if (n == 0)
+			nostart = ERR_GET_LIB(e) == ERR_LIB_PEM &&
+			    ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
+			/* a BEGIN line libcrypto skipped: a block cut short */
+			cut = restlen > 0 &&
+			    memmem(rest, restlen, "-----BEGIN", 10) != NULL;
+			if (nostart && !cut && n > 0)
+				break;	/* the end */
+			if (nostart && !cut)
 				(void)snprintf(err, errlen, "%s/%s: no "
 				    "certificate in the file", dirpath,
 				    CERT_FILE);
 			else
-				break;	/* the end */
+				(void)snprintf(err, errlen, "%s/%s: "
+				    "certificate %d: truncated or malformed "
+				    "PEM block (%s)", dirpath, CERT_FILE, n + 1,
+				    nostart ? "no end line" :
+				    certs_ssl_reason());
 			goto fail;
 		}
 		n++;
@@ -460,10 +460,27 @@ certs_key(struct cert_pair *cp, const char *dirpath, EVP_PKEY **pkeyp,
 {
 	BIO		*bio;
 	EVP_PKEY	*pkey = NULL;
+	const char	*begin;
 	unsigned long	 e;
 	int		 asked = 0, type;
 
 	*pkeyp = NULL;
+	/*
+	 * libcrypto 3 says "unsupported" for a missing or a cut key alike:
+	 * look for the PEM lines first, to say what is wrong.
+	 */
+	if ((begin = memmem(cp->cp_key, cp->cp_keylen, "-----BEGIN ",
+	    11)) == NULL) {
+		(void)snprintf(err, errlen, "%s/%s: no private key in the "
+		    "file", dirpath, CERT_KEY_FILE);
+		return (-1);
+	}
+	if (memmem(begin, cp->cp_key + cp->cp_keylen - begin, "-----END ",
+	    9) == NULL) {
+		(void)snprintf(err, errlen, "%s/%s: truncated PEM block",
+		    dirpath, CERT_KEY_FILE);
+		return (-1);
+	}
 	if ((bio = BIO_new_mem_buf(cp->cp_key, cp->cp_keylen)) == NULL) {
 		(void)snprintf(err, errlen, "%s/%s: %s", dirpath,
 		    CERT_KEY_FILE, certs_ssl_reason());

@@ -680,10 +680,8 @@ proxy_exchange(struct client *cl)
 		}
 		if (n == 0)
 			cl->cl_respbody.bd_done = 1;
-		if (n > 0) {
+		if (n > 0)
 			progress = 1;
-			proxy_timer_set(cl, wk->wk_conf.upstream_timeout);
-		}
 	}
 	while (!cl->cl_resp_head && up->up_in->b_len > 0) {
 		if ((ret = proxy_response_head(cl)) == 0)
@@ -841,7 +839,7 @@ proxy_reply(struct client *cl, int status, int keep)
 static void
 proxy_pump(struct client *cl)
 {
-	int	 progress;
+	int	 progress, moved = 0;
 
 	do {
 		progress = 0;
@@ -869,8 +867,13 @@ proxy_pump(struct client *cl)
 		if (cl->cl_state == CL_CLOSING &&
 		    (cl->cl_out == NULL || cl->cl_out->b_len == 0))
 			proxy_close(cl);
+		moved |= progress;
 	} while (progress && !cl->cl_dead);
 
+	/* while bytes move either way, nobody is stalled */
+	if (moved && !cl->cl_dead && cl->cl_state == CL_PROXY &&
+	    cl->cl_up != NULL && cl->cl_up->up_state == UP_READY)
+		proxy_timer_set(cl, worker_env->wk_conf.upstream_timeout);
 	if (cl->cl_dead) {
 		TAILQ_REMOVE(&worker_env->wk_clients, cl, cl_entry);
 		free(cl);

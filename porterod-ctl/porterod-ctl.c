@@ -46,6 +46,7 @@ struct ctl_record {
 	union {
 		struct ctl_status	 status;
 		struct ctl_child	 child;
+		struct ctl_cert		 cert;
 	}			 rec_u;
 };
 
@@ -89,6 +90,9 @@ static void	 status_json(struct json *, const struct ctl_listing *);
 static int	 workers_check(const struct ctl_listing *);
 static void	 workers_text(const struct ctl_listing *);
 static void	 workers_json(struct json *, const struct ctl_listing *);
+static int	 certs_check(const struct ctl_listing *);
+static void	 certs_text(const struct ctl_listing *);
+static void	 certs_json(struct json *, const struct ctl_listing *);
 
 static const struct ctl_command ctl_commands[] = {
 	{ { "show", "status" }, IMSG_CTL_SHOW_STATUS, CMD_NOARG,
@@ -98,6 +102,9 @@ static const struct ctl_command ctl_commands[] = {
 	{ { "show", "workers" }, IMSG_CTL_SHOW_WORKERS, CMD_NOARG,
 	    { { IMSG_CTL_CHILD, sizeof(struct ctl_child) } },
 	    NULL, workers_check, workers_text, workers_json },
+	{ { "show", "certs" }, IMSG_CTL_SHOW_CERTS, CMD_NOARG,
+	    { { IMSG_CTL_CERT, sizeof(struct ctl_cert) } },
+	    NULL, certs_check, certs_text, certs_json },
 	{ { "reload" }, IMSG_CTL_RELOAD, CMD_NOARG,
 	    { { IMSG_NONE, 0 } },
 	    "configuration reloaded", NULL, NULL, NULL },
@@ -126,6 +133,9 @@ static void	 ctl_malformed(void) __attribute__((noreturn));
 static int	 child_check(const struct ctl_child *);
 static void	 fmt_uptime(char *, size_t, uint64_t);
 static void	 fmt_pid(char *, size_t, uint32_t);
+static void	 fmt_time(char *, size_t, int64_t);
+static char	*ctl_vis(const char *);
+static int	 str_check(const char *, size_t);
 static void	 json_init(struct json *);
 static void	 json_finish(struct json *);
 static void	 json_check(struct json *, yajl_gen_status);
@@ -134,6 +144,7 @@ static void	 json_str(struct json *, const char *, const char *);
 static void	 json_uint(struct json *, const char *, uint64_t);
 static void	 json_stat(struct json *, const struct ctl_child *,
 		    const char *, uint64_t);
+static void	 json_vis(struct json *, const char *, const char *);
 
 /* portero.h declares the daemon's usage(); this is the tool's own. */
 void
@@ -633,6 +644,145 @@ workers_json(struct json *js, const struct ctl_listing *ls)
 	json_check(js, yajl_gen_map_close(js->js_gen));
 }
 
+/* A string field must end inside its array. */
+static int
+str_check(const char *s, size_t size)
+{
+	return (memchr(s, '\0', size) == NULL ? -1 : 0);
+}
+
+/* Certificates: every field terminated, a state we know, a domain. */
+static int
+certs_check(const struct ctl_listing *ls)
+{
+	const struct ctl_cert	*c;
+	size_t			 i;
+
+	for (i = 0; i < ls->ls_nrecs; i++) {
+		c = &ls->ls_recs[i].rec_u.cert;
+		if (str_check(c->cc_domain, sizeof(c->cc_domain)) == -1 ||
+		    str_check(c->cc_names, sizeof(c->cc_names)) == -1 ||
+		    str_check(c->cc_cert_file, sizeof(c->cc_cert_file)) == -1 ||
+		    str_check(c->cc_key_file, sizeof(c->cc_key_file)) == -1 ||
+		    str_check(c->cc_state, sizeof(c->cc_state)) == -1 ||
+		    str_check(c->cc_error, sizeof(c->cc_error)) == -1)
+			return (-1);
+		if (c->cc_domain[0] == '\0' ||
+		    (strcmp(c->cc_state, "ok") != 0 &&
+		    strcmp(c->cc_state, "stale") != 0 &&
+		    strcmp(c->cc_state, "error") != 0))
+			return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Domains and names come from folder names and certificates, paths and
+ * errors from the operator's files: all are shown through vis(3), so
+ * neither the terminal nor the JSON sees a control or 8-bit byte.
+ */
+static char *
+ctl_vis(const char *s)
+{
+	char	*out;
+
+	if (stravis(&out, s, VIS_SAFE | VIS_NL | VIS_CSTYLE) == -1)
+		err(1, NULL);
+	return (out);
+}
+
+static void
+certs_text(const struct ctl_listing *ls)
+{
+	const struct ctl_cert	*c;
+	char			**dom, **names, **errs, when[32];
+	size_t			 i, dw = strlen("DOMAIN"), nw = strlen("NAMES");
+
+	if ((dom = calloc(ls->ls_nrecs + 1, sizeof(*dom))) == NULL ||
+	    (names = calloc(ls->ls_nrecs + 1, sizeof(*names))) == NULL ||
+	    (errs = calloc(ls->ls_nrecs + 1, sizeof(*errs))) == NULL)
+		err(1, NULL);
+	for (i = 0; i < ls->ls_nrecs; i++) {
+		c = &ls->ls_recs[i].rec_u.cert;
+		dom[i] = ctl_vis(c->cc_domain);
+		names[i] = ctl_vis(c->cc_names[0] == '\0' ? "-" : c->cc_names);
+		errs[i] = ctl_vis(c->cc_error[0] == '\0' ? "-" : c->cc_error);
+		if (strlen(dom[i]) > dw)
+			dw = strlen(dom[i]);
+		if (strlen(names[i]) > nw)
+			nw = strlen(names[i]);
+	}
+	printf("%-*s  %-5s  %-20s  %-*s  %s\n", (int)dw, "DOMAIN", "STATE",
+	    "NOT AFTER (UTC)", (int)nw, "NAMES", "ERROR");
+	for (i = 0; i < ls->ls_nrecs; i++) {
+		c = &ls->ls_recs[i].rec_u.cert;
+		fmt_time(when, sizeof(when), c->cc_not_after);
+		printf("%-*s  %-5s  %-20s  %-*s  %s\n", (int)dw, dom[i],
+		    c->cc_state, when, (int)nw, names[i], errs[i]);
+		free(dom[i]);
+		free(names[i]);
+		free(errs[i]);
+	}
+	free(dom);
+	free(names);
+	free(errs);
+}
+
+static void
+certs_json(struct json *js, const struct ctl_listing *ls)
+{
+	const struct ctl_cert	*c;
+	char			 names[sizeof(c->cc_names)], when[32];
+	char			*p, *rest;
+	size_t			 i;
+
+	json_check(js, yajl_gen_map_open(js->js_gen));
+	json_key(js, "certs");
+	json_check(js, yajl_gen_array_open(js->js_gen));
+	for (i = 0; i < ls->ls_nrecs; i++) {
+		c = &ls->ls_recs[i].rec_u.cert;
+		json_check(js, yajl_gen_map_open(js->js_gen));
+		json_vis(js, "domain", c->cc_domain);
+		json_key(js, "names");
+		json_check(js, yajl_gen_array_open(js->js_gen));
+		(void)strlcpy(names, c->cc_names, sizeof(names));
+		for (rest = names; (p = strsep(&rest, ",")) != NULL;)
+			if (*p != '\0')
+				json_vis(js, NULL, p);
+		json_check(js, yajl_gen_array_close(js->js_gen));
+		json_key(js, "not_after");
+		if (c->cc_not_after == 0)
+			json_check(js, yajl_gen_null(js->js_gen));
+		else {
+			fmt_time(when, sizeof(when), c->cc_not_after);
+			json_str(js, NULL, when);
+		}
+		json_str(js, "state", c->cc_state);
+		json_key(js, "error");
+		if (c->cc_error[0] == '\0')
+			json_check(js, yajl_gen_null(js->js_gen));
+		else
+			json_vis(js, NULL, c->cc_error);
+		json_vis(js, "cert_file", c->cc_cert_file);
+		json_vis(js, "key_file", c->cc_key_file);
+		json_check(js, yajl_gen_map_close(js->js_gen));
+	}
+	json_check(js, yajl_gen_array_close(js->js_gen));
+	json_check(js, yajl_gen_map_close(js->js_gen));
+}
+
+/* ISO 8601 in UTC; 0 (never had a good certificate) is "-". */
+static void
+fmt_time(char *buf, size_t len, int64_t t)
+{
+	struct tm	 tm;
+	time_t		 tt = (time_t)t;
+
+	if (t == 0 || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		strlcpy(buf, "-", len);
+}
+
 static void
 fmt_uptime(char *buf, size_t len, uint64_t secs)
 {
@@ -710,7 +860,8 @@ json_key(struct json *js, const char *key)
 static void
 json_str(struct json *js, const char *key, const char *val)
 {
-	json_key(js, key);
+	if (key != NULL)
+		json_key(js, key);
 	json_check(js, yajl_gen_string(js->js_gen,
 	    (const unsigned char *)val, strlen(val)));
 }
@@ -729,6 +880,17 @@ json_uint(struct json *js, const char *key, uint64_t val)
 		return;
 	}
 	json_check(js, yajl_gen_number(js->js_gen, num, len));
+}
+
+/* A string from the daemon that may hold anything, through vis(3). */
+static void
+json_vis(struct json *js, const char *key, const char *val)
+{
+	char	*v;
+
+	v = ctl_vis(val);
+	json_str(js, key, v);
+	free(v);
 }
 
 /* Statistics a worker did not send in time are null, not a stale 0. */
