@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "portero.h"
-#include "certs.h"
 
 /* A set that does not fit the write queue yet is tried again this soon. */
 #define CL_SEND_RETRY_MS	100

@@ -25,7 +25,6 @@
 #include <openssl/x509v3.h>
 
 #include "portero.h"
-#include "certs.h"
 
 #define CERT_CHAIN_MAX		16	/* certificates in one cert.pem */
 #define CERT_NAME_MAX		253	/* a DNS name, without the root dot */

@@ -11,7 +11,6 @@
 #include <tls.h>
 
 #include "portero.h"
-#include "certs.h"
 
 /* Every certificate set, on its way in, fits the sender's write queue. */
 #define TLSCTX_SET_MAX		IMSG_WQUEUE_MAX

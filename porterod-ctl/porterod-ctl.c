@@ -90,9 +90,9 @@ static void	 status_json(struct json *, const struct ctl_listing *);
 static int	 workers_check(const struct ctl_listing *);
 static void	 workers_text(const struct ctl_listing *);
 static void	 workers_json(struct json *, const struct ctl_listing *);
-static int	 certs_check(const struct ctl_listing *);
-static void	 certs_text(const struct ctl_listing *);
-static void	 certs_json(struct json *, const struct ctl_listing *);
+static int	 listing_certs_check(const struct ctl_listing *);
+static void	 listing_certs_text(const struct ctl_listing *);
+static void	 listing_certs_json(struct json *, const struct ctl_listing *);
 
 static const struct ctl_command ctl_commands[] = {
 	{ { "show", "status" }, IMSG_CTL_SHOW_STATUS, CMD_NOARG,
@@ -104,7 +104,7 @@ static const struct ctl_command ctl_commands[] = {
 	    NULL, workers_check, workers_text, workers_json },
 	{ { "show", "certs" }, IMSG_CTL_SHOW_CERTS, CMD_NOARG,
 	    { { IMSG_CTL_CERT, sizeof(struct ctl_cert) } },
-	    NULL, certs_check, certs_text, certs_json },
+	    NULL, listing_certs_check, listing_certs_text, listing_certs_json },
 	{ { "reload" }, IMSG_CTL_RELOAD, CMD_NOARG,
 	    { { IMSG_NONE, 0 } },
 	    "configuration reloaded", NULL, NULL, NULL },
@@ -653,7 +653,7 @@ str_check(const char *s, size_t size)
 
 /* Certificates: every field terminated, a state we know, a domain. */
 static int
-certs_check(const struct ctl_listing *ls)
+listing_certs_check(const struct ctl_listing *ls)
 {
 	const struct ctl_cert	*c;
 	size_t			 i;
@@ -692,7 +692,7 @@ ctl_vis(const char *s)
 }
 
 static void
-certs_text(const struct ctl_listing *ls)
+listing_certs_text(const struct ctl_listing *ls)
 {
 	const struct ctl_cert	*c;
 	char			**dom, **names, **errs, when[32];
@@ -729,7 +729,7 @@ certs_text(const struct ctl_listing *ls)
 }
 
 static void
-certs_json(struct json *js, const struct ctl_listing *ls)
+listing_certs_json(struct json *js, const struct ctl_listing *ls)
 {
 	const struct ctl_cert	*c;
 	char			 names[sizeof(c->cc_names)], when[32];

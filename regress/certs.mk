@@ -4,7 +4,7 @@
 UNIT_TESTS +=	unit/test_certs
 
 CERTS_SRCS =	../portero/certs.c ../portero/tlsctx.c unit/logstub.c
-CERTS_DEPS =	$(CERTS_SRCS) ../portero/portero.h ../portero/certs.h \
+CERTS_DEPS =	$(CERTS_SRCS) ../portero/portero.h \
 		../mk/common.mk certs.mk
 # certs.c checks keys and certificates with libcrypto; tlsctx.c is libtls.
 CERTS_LIBS !=	pkg-config --libs libcrypto

@@ -29,7 +29,6 @@
 #include <tls.h>
 
 #include "../../portero/portero.h"
-#include "../../portero/certs.h"
 
 #define DAY		86400L
 
