@@ -5,6 +5,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -81,6 +82,7 @@ conn_read(struct conn *c, struct buf *b)
 {
 	size_t	 room;
 	ssize_t	 n;
+	int	 pending;
 
 	if (b->b_off + b->b_len == BUF_SIZE)
 		buf_compact(b);
@@ -89,6 +91,16 @@ conn_read(struct conn *c, struct buf *b)
 		return CONN_WANT;
 	if (c->c_tls != NULL) {
 		n = tls_read(c->c_tls, b->b_data + b->b_off + b->b_len, room);
+		/*
+		 * As a client, a post-handshake message (a TLS 1.3 session
+		 * ticket) reads as "want more" while the record after it
+		 * may already wait in the socket, where an edge-triggered
+		 * loop would never hear of it: look while the socket holds bytes.
+		 */
+		while (n == TLS_WANT_POLLIN && c->c_tls_client &&
+		    ioctl(c->c_fd, FIONREAD, &pending) == 0 && pending > 0)
+			n = tls_read(c->c_tls, b->b_data + b->b_off + b->b_len,
+			    room);
 		if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT)
 			return CONN_WANT;
 		if (n == -1)

@@ -365,6 +365,7 @@ struct conn {
 	struct event	 c_ev;
 	int		 c_watched;
 	int		 c_handshaken;
+	int		 c_tls_client;	/* we are the TLS client */
 };
 
 /* certs.c: certificate folders, read and checked. */
@@ -496,6 +497,7 @@ struct client {
 	struct http1_response	*cl_resp;
 	struct upstream		*cl_up;
 	struct route_table	*cl_routes;	/* held while in flight */
+	struct service		*cl_sv;
 	struct backend		*cl_be;
 	struct body		 cl_reqbody;
 	struct body		 cl_respbody;

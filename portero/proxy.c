@@ -141,16 +141,31 @@ proxy_handshake(struct client *cl)
 	return 1;
 }
 
-/* The request and response structures live only while one is in flight. */
-static int
-proxy_alloc(struct client *cl)
+/*
+ * An idle connection holds no buffer: it reads into one borrowed from
+ * the free list and keeps it only if bytes came.  With thousands of idle
+ * TLS connections that is most of their memory.
+ */
+static ssize_t
+proxy_read_idle(struct client *cl)
 {
-	if (cl->cl_in == NULL && (cl->cl_in = buf_get()) == NULL)
+	struct buf	*b;
+	ssize_t		 n;
+
+	if ((b = buf_get()) == NULL)
 		return -1;
+	n = conn_read(&cl->cl_conn, b);
+	if (n <= 0) {
+		buf_put(b);
+		return n;
+	}
 	if (cl->cl_req == NULL &&
-	    (cl->cl_req = calloc(1, sizeof(*cl->cl_req))) == NULL)
+	    (cl->cl_req = calloc(1, sizeof(*cl->cl_req))) == NULL) {
+		buf_put(b);
 		return -1;
-	return 0;
+	}
+	cl->cl_in = b;
+	return n;
 }
 
 /* Read a request head, and start it once whole. */
@@ -161,24 +176,21 @@ proxy_head(struct client *cl)
 	ssize_t		 n = 0;
 	int		 ret;
 
-	if (proxy_alloc(cl) == -1) {
-		log_warn("%s", cl->cl_addr);
+	if (cl->cl_in == NULL)
+		n = proxy_read_idle(cl);
+	else if (cl->cl_in->b_len == 0 || cl->cl_state == CL_HEAD)
+		n = conn_read(&cl->cl_conn, cl->cl_in);
+	else
+		n = CONN_WANT;	/* pipelined bytes: parse them first */
+	if (n == 0 || n == -1) {
+		/* a client leaving between requests is normal */
+		if (cl->cl_state == CL_HEAD)
+			log_debug("%s: closed in a request head", cl->cl_addr);
 		proxy_close(cl);
 		return 0;
 	}
-	if (cl->cl_in->b_len == 0 || cl->cl_state == CL_HEAD) {
-		n = conn_read(&cl->cl_conn, cl->cl_in);
-		if (n == 0 || n == -1) {
-			/* a client leaving between requests is normal */
-			if (cl->cl_state == CL_HEAD)
-				log_debug("%s: closed in a request head",
-				    cl->cl_addr);
-			proxy_close(cl);
-			return 0;
-		}
-		if (n == CONN_WANT && cl->cl_in->b_len == 0)
-			return 0;
-	}
+	if (n == CONN_WANT && (cl->cl_in == NULL || cl->cl_in->b_len == 0))
+		return 0;
 	ret = http1_parse_request(cl->cl_in->b_data + cl->cl_in->b_off,
 	    cl->cl_in->b_len, cl->cl_req);
 	if (ret == HTTP1_INCOMPLETE) {
@@ -315,16 +327,17 @@ proxy_build_uphead(struct client *cl, const char *head)
 	    (int)req->host_len, head + req->host_off);
 }
 
+/*
+ * Open an upstream for the request: on be, else on the next backends in
+ * the rotation, skipping those that refuse at once.
+ */
 static int
-proxy_connect(struct client *cl)
+proxy_connect(struct client *cl, struct backend *be)
 {
-	struct backend	*be;
-	struct service	*sv;
 	unsigned int	 tries;
 
-	sv = NULL;
-	be = cl->cl_be;
-	for (tries = 0; be != NULL; tries++) {
+	for (tries = 0; be != NULL && tries < cl->cl_sv->sv_nbackends;
+	    tries++) {
 		if ((cl->cl_up = upstream_get(be, cl->cl_host, cl, 0)) !=
 		    NULL) {
 			cl->cl_be = be;
@@ -332,13 +345,7 @@ proxy_connect(struct client *cl)
 			return 0;
 		}
 		backend_failed(be);
-		if (sv == NULL)
-			sv = route_lookup(cl->cl_routes,
-			    be->be_conf.be_service,
-			    strlen(be->be_conf.be_service));
-		if (sv == NULL || tries + 1 >= sv->sv_nbackends)
-			break;
-		be = backend_pick(sv);
+		be = backend_pick(cl->cl_sv);
 	}
 	return -1;
 }
@@ -391,6 +398,7 @@ proxy_start(struct client *cl)
 		proxy_reply(cl, 503, nobody);
 		return 1;
 	}
+	cl->cl_sv = sv;
 	if ((cl->cl_uphead = buf_get()) == NULL ||
 	    proxy_build_uphead(cl, head) == -1) {
 		proxy_reply(cl, 431, 0);
@@ -407,7 +415,7 @@ proxy_start(struct client *cl)
 	cl->cl_routes = wk->wk_routes;
 	cl->cl_routes->rt_refs++;
 	cl->cl_state = CL_PROXY;
-	if (proxy_connect(cl) == -1) {
+	if (proxy_connect(cl, cl->cl_be) == -1) {
 		proxy_reply(cl, 502, 0);
 		return 1;
 	}
@@ -480,24 +488,25 @@ static void
 proxy_upstream_failed(struct client *cl, int status, const char *why)
 {
 	struct upstream	*up = cl->cl_up;
-	int		 retry;
+	int		 refused, retry;
 
+	/* a new connection that never got through: try the next backend */
+	refused = !up->up_reused && up->up_state == UP_CONNECTING;
 	retry = up->up_reused && !cl->cl_retried && cl->cl_body_sent == 0 &&
 	    !cl->cl_resp_head && (up->up_in == NULL || up->up_in->b_len == 0);
-	if (!up->up_reused && up->up_state != UP_READY)
+	if (refused)
 		backend_failed(cl->cl_be);
 	else
 		cl->cl_be->be_failures++;
 	upstream_release(up, 0);
 	cl->cl_up = NULL;
-	if (retry) {
+	cl->cl_uphead_sent = 0;
+	if ((refused && proxy_connect(cl, backend_pick(cl->cl_sv)) == 0) ||
+	    (retry && (cl->cl_up = upstream_get(cl->cl_be, cl->cl_host, cl,
+	    1)) != NULL)) {
 		cl->cl_retried = 1;
-		cl->cl_uphead_sent = 0;
-		if ((cl->cl_up = upstream_get(cl->cl_be, cl->cl_host, cl,
-		    1)) != NULL) {
-			proxy_timer_set(cl, worker_env->wk_conf.connect_timeout);
-			return;
-		}
+		proxy_timer_set(cl, worker_env->wk_conf.connect_timeout);
+		return;
 	}
 	log_info("%s: %s %s: %s", cl->cl_addr, cl->cl_host,
 	    cl->cl_be->be_conf.be_host, why);
@@ -823,6 +832,7 @@ proxy_reply(struct client *cl, int status, int keep)
 		proxy_close(cl);
 		return;
 	}
+	cl->cl_bytes = status == 301 ? 0 : strlen(text) + 1;
 	/* a head never started is not consumed; the connection closes */
 	if (cl->cl_state != CL_PROXY && cl->cl_keepalive)
 		buf_consume(cl->cl_in, req->head_len);
@@ -843,6 +853,8 @@ proxy_pump(struct client *cl)
 
 	do {
 		progress = 0;
+		if (cl->cl_dead)
+			break;
 		switch (cl->cl_state) {
 		case CL_HANDSHAKE:
 			progress = proxy_handshake(cl);
@@ -894,7 +906,6 @@ proxy_timer(int fd, short event, void *arg)
 		break;
 	case CL_PROXY:
 		if (cl->cl_up != NULL && cl->cl_up->up_state != UP_READY) {
-			backend_failed(cl->cl_be);
 			cl->cl_retried = 1;
 			proxy_upstream_failed(cl, 502, "connect timeout");
 		} else if (!cl->cl_resp_head) {

@@ -294,6 +294,7 @@ upstream_ready(struct upstream *up)
 			    tls_error(up->up_conn.c_tls) : "no memory");
 			return -1;
 		}
+		up->up_conn.c_tls_client = 1;
 		up->up_state = UP_HANDSHAKE;
 		/* FALLTHROUGH */
 	case UP_HANDSHAKE:
