@@ -23,6 +23,9 @@
 #include "portero.h"
 #include "http1.h"
 
+/* A string literal, its length counted by the compiler. */
+#define APPEND_LIT(b, lit)	proxy_append((b), (lit), sizeof(lit) - 1)
+
 static void	 proxy_pump(struct client *);
 static void	 proxy_timer(int, short, void *);
 static void	 proxy_close(struct client *);
@@ -258,9 +261,9 @@ static int
 proxy_copy_field(struct buf *b, const char *head, const struct http1_field *f)
 {
 	if (proxy_append(b, head + f->name_off, f->name_len) == -1 ||
-	    proxy_append(b, ": ", 2) == -1 ||
+	    APPEND_LIT(b, ": ") == -1 ||
 	    proxy_append(b, head + f->value_off, f->value_len) == -1 ||
-	    proxy_append(b, "\r\n", 2) == -1)
+	    APPEND_LIT(b, "\r\n") == -1)
 		return -1;
 	return 0;
 }
@@ -280,16 +283,16 @@ proxy_build_uphead(struct client *cl, const char *head)
 	int			 i, xff = 0;
 
 	if (proxy_append(b, head + req->method_off, req->method_len) == -1 ||
-	    proxy_append(b, " ", 1) == -1)
+	    APPEND_LIT(b, " ") == -1)
 		return -1;
 	if (req->target_form == HTTP1_T_ASTERISK) {
 		path = "*";
 		pathlen = 1;
 	} else if ((pathlen == 0 || *path == '?') &&
-	    proxy_append(b, "/", 1) == -1)
+	    APPEND_LIT(b, "/") == -1)
 		return -1;
 	if (proxy_append(b, path, pathlen) == -1 ||
-	    proxy_append(b, " HTTP/1.1\r\n", 11) == -1)
+	    APPEND_LIT(b, " HTTP/1.1\r\n") == -1)
 		return -1;
 	for (i = 0; i < req->nfields; i++) {
 		f = &req->fields[i];
@@ -312,19 +315,28 @@ proxy_build_uphead(struct client *cl, const char *head)
 	    4) == -1 && proxy_appendf(b, "Host: %.*s\r\n",
 	    (int)req->host_len, head + req->host_off) == -1)
 		return -1;
-	if (proxy_append(b, "X-Forwarded-For: ", 17) == -1)
+	if (APPEND_LIT(b, "X-Forwarded-For: ") == -1)
 		return -1;
 	for (i = 0; xff && i < req->nfields; i++) {
 		f = &req->fields[i];
 		if (f->id == HTTP1_H_X_FORWARDED_FOR && (proxy_append(b,
 		    head + f->value_off, f->value_len) == -1 ||
-		    proxy_append(b, ", ", 2) == -1))
+		    APPEND_LIT(b, ", ") == -1))
 			return -1;
 	}
-	return proxy_appendf(b, "%s\r\nX-Forwarded-Proto: %s\r\n"
-	    "X-Forwarded-Host: %.*s\r\n\r\n", cl->cl_addr,
-	    cl->cl_conn.c_tls != NULL ? "https" : "http",
-	    (int)req->host_len, head + req->host_off);
+	/* appends, not printf: this runs for every request */
+	if (proxy_append(b, cl->cl_addr, strlen(cl->cl_addr)) == -1)
+		return -1;
+	if (cl->cl_conn.c_tls != NULL) {
+		if (APPEND_LIT(b, "\r\nX-Forwarded-Proto: https\r\n") == -1)
+			return -1;
+	} else if (APPEND_LIT(b, "\r\nX-Forwarded-Proto: http\r\n") == -1)
+		return -1;
+	if (APPEND_LIT(b, "X-Forwarded-Host: ") == -1 ||
+	    proxy_append(b, head + req->host_off, req->host_len) == -1 ||
+	    APPEND_LIT(b, "\r\n\r\n") == -1)
+		return -1;
+	return 0;
 }
 
 /*
@@ -524,10 +536,17 @@ proxy_build_resphead(struct client *cl, const char *head)
 {
 	struct http1_response	*resp = cl->cl_resp;
 	struct buf		*b = cl->cl_out;
+	char			 code[4];
 	int			 i;
 
-	if (proxy_appendf(b, "HTTP/1.1 %03u %.*s\r\n", resp->status,
-	    (int)resp->reason_len, head + resp->reason_off) == -1)
+	code[0] = '0' + resp->status / 100;
+	code[1] = '0' + resp->status / 10 % 10;
+	code[2] = '0' + resp->status % 10;
+	code[3] = ' ';
+	if (APPEND_LIT(b, "HTTP/1.1 ") == -1 ||
+	    proxy_append(b, code, 4) == -1 ||
+	    proxy_append(b, head + resp->reason_off, resp->reason_len) == -1 ||
+	    APPEND_LIT(b, "\r\n") == -1)
 		return -1;
 	for (i = 0; i < resp->nfields; i++)
 		if ((resp->fields[i].flags & HTTP1_F_HOP) == 0 &&
@@ -535,13 +554,13 @@ proxy_build_resphead(struct client *cl, const char *head)
 			return -1;
 	if (!(resp->flags & HTTP1_INTERIM)) {
 		if (!cl->cl_keepalive &&
-		    proxy_append(b, "Connection: close\r\n", 19) == -1)
+		    APPEND_LIT(b, "Connection: close\r\n") == -1)
 			return -1;
 		if (cl->cl_keepalive && cl->cl_req->version == 10 &&
-		    proxy_append(b, "Connection: keep-alive\r\n", 24) == -1)
+		    APPEND_LIT(b, "Connection: keep-alive\r\n") == -1)
 			return -1;
 	}
-	return proxy_append(b, "\r\n", 2);
+	return APPEND_LIT(b, "\r\n");
 }
 
 /* Parse the upstream's response head; 1 on progress. */
@@ -623,8 +642,7 @@ proxy_exchange(struct client *cl)
 			proxy_close(cl);
 			return 0;
 		}
-		if (proxy_append(cl->cl_out, "HTTP/1.1 100 Continue\r\n\r\n",
-		    25) == -1) {
+		if (APPEND_LIT(cl->cl_out, "HTTP/1.1 100 Continue\r\n\r\n") == -1) {
 			proxy_close(cl);
 			return 0;
 		}
@@ -713,9 +731,29 @@ proxy_exchange(struct client *cl)
 static int
 proxy_flush(struct client *cl)
 {
-	ssize_t	 n = 0;
-	int	 ret;
+	struct body	*bd = &cl->cl_respbody;
+	struct buf	*in;
+	size_t		 room, take;
+	ssize_t		 n = 0;
+	int		 ret;
 
+	/*
+	 * Body bytes that fit go out with the head in one write: one TLS
+	 * record instead of two, which costs more than the copy.
+	 */
+	if (cl->cl_out != NULL && cl->cl_out->b_len > 0 && cl->cl_resp_head &&
+	    cl->cl_up != NULL && bd->bd_ready > 0) {
+		in = cl->cl_up->up_in;
+		buf_compact(cl->cl_out);
+		room = BUF_SIZE - cl->cl_out->b_len;
+		take = bd->bd_ready < room ? bd->bd_ready : room;
+		memcpy(cl->cl_out->b_data + cl->cl_out->b_len,
+		    in->b_data + in->b_off, take);
+		cl->cl_out->b_len += take;
+		buf_consume(in, take);
+		bd->bd_ready -= take;
+		cl->cl_bytes += take;
+	}
 	if (cl->cl_out != NULL && cl->cl_out->b_len > 0) {
 		n = conn_write(&cl->cl_conn, cl->cl_out->b_data +
 		    cl->cl_out->b_off, cl->cl_out->b_len);
