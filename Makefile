@@ -20,7 +20,7 @@ run:
 test:
 	sh mk/deps.sh test
 	$(MAKE) all
-	$(MAKE) -C regress
+	$(MAKE) --no-print-directory -C regress
 
 fuzz:
 	sh mk/deps.sh test

@@ -659,10 +659,17 @@ class Context:
         self.popens = []
         self.sockets = []
         self.notes = []
+        self.deferred = []
         self.cleaned = False
 
     def note(self, msg):
         self.notes.append(msg)
+
+    def defer(self, fn):
+        """Call fn() at cleanup, after the daemons have stopped (last
+        registered, first called), e.g. to stop a test backend."""
+        self.deferred.append(fn)
+        return fn
 
     def env(self):
         e = dict(os.environ)
@@ -761,6 +768,12 @@ class Context:
             p = d.stop(fast=fast)
             if p and not fast:
                 problems.append(p)
+        while self.deferred:
+            fn = self.deferred.pop()
+            try:
+                fn()
+            except Exception as e:  # noqa: report, go on cleaning up
+                problems.append("cleanup %r: %s" % (fn, e))
         for _ in range(60):
             left = self.leftovers()
             if not left:

@@ -1,0 +1,634 @@
+"""
+TLS termination: certificates chosen by SNI from the certificate
+directory, the default certificate, wildcards, reloads and periodic
+scans, broken replacements, 421 for a host the certificate does not
+cover, protocol versions and ALPN, session resumption, hostile TLS
+clients.  Certificates come from a throw-away CA made with openssl.
+"""
+
+import os
+import re
+import shutil
+import socket
+import ssl
+import time
+
+from backends import (EchoBackend, TestCA, cert_fingerprint, cert_folder,
+                      fix_cert_perms, header_map, make_cert_dir,
+                      peer_fingerprint, peer_names, read_response,
+                      tls_connect, wait_closed, write_atomic)
+from harness import Skip, check, fail, wait_until
+
+
+# ---------------------------------------------------------------------
+# helpers
+
+class World:
+    """A CA, a certificate directory, one echo backend per service and
+    the daemon."""
+
+    def __init__(self, t):
+        self.t = t
+        self.ca = TestCA(t)
+        self.certdir = make_cert_dir(t)
+        self.certs = {}         # domain -> cert path
+        self.backends = {}      # service -> EchoBackend
+        self.d = None
+
+    def folder(self, domain, **kw):
+        cert, key, path = cert_folder(self.t, self.ca, self.certdir, domain,
+                                      **kw)
+        self.certs[domain] = cert
+        return cert
+
+    def fp(self, domain):
+        return cert_fingerprint(self.t, self.certs[domain])
+
+    def backend(self, service):
+        be = EchoBackend(self.t, service)
+        self.backends[service] = be
+        return be
+
+    def start(self, workers=1, extra=(), wait_sni=None, wait_domain=None):
+        args = []
+        for svc, be in self.backends.items():
+            args += ["--backend", "%s=%s" % (svc, be.addr)]
+        self.d = self.t.daemon(workers=workers, cert_dir=self.certdir,
+                               extra_args=args + list(extra)).start()
+        if wait_sni is not None:
+            wait_served(self, wait_sni, wait_domain or wait_sni)
+        return self.d
+
+    def connect(self, sni, **kw):
+        return tls_connect(self.d.listen_port, sni, self.ca.cert, **kw)
+
+
+def served_fp(w, sni):
+    """Fingerprint of the certificate a new connection with this SNI
+    gets, or None if the handshake fails."""
+    try:
+        s = w.connect(sni, timeout=3)
+    except (OSError, ssl.SSLError):
+        return None
+    try:
+        return peer_fingerprint(s)
+    finally:
+        s.close()
+
+
+def wait_served(w, sni, domain, timeout=5.0, what=None):
+    """Until a handshake with sni gets domain's current certificate."""
+    want = w.fp(domain)
+    last = [None]
+
+    def ok():
+        last[0] = served_fp(w, sni)
+        return last[0] == want
+    if not wait_until(ok, timeout, 0.1):
+        names = None
+        if last[0] is not None:
+            for dom in w.certs:
+                if w.fp(dom) == last[0]:
+                    names = dom
+        fail("%s: SNI %r: not served %s's certificate within %.0f s (got "
+             "%s)" % (what or "TLS listener", sni, domain, timeout,
+                      "no handshake" if last[0] is None else
+                      "the certificate of %s" % (names or "an older pair")))
+
+
+def https(w, sni, host, path="/", extra=b"", s=None, close=True):
+    """One request over TLS (a new connection unless s); returns the
+    response."""
+    own = s is None
+    if own:
+        s = w.connect(sni)
+    try:
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: %s\r\n%s%s\r\n" % (
+            path.encode(), host.encode(), extra,
+            b"Connection: close\r\n" if close else b""))
+        return read_response(s.makefile("rb"))
+    finally:
+        if own:
+            s.close()
+
+
+def certs_by_domain(d):
+    out = d.ctl_json("show", "certs")
+    check(isinstance(out, dict) and isinstance(out.get("certs"), list),
+          "show certs -j: %r" % out)
+    return {c.get("domain"): c for c in out["certs"]}
+
+
+def wait_cert_state(d, domain, pred, timeout=4.0, what=""):
+    last = [None]
+
+    def ok():
+        last[0] = certs_by_domain(d).get(domain)
+        return pred(last[0])
+    if not wait_until(ok, timeout, 0.1):
+        fail("%s: show certs for %s never matched within %.0f s; last: %r"
+             % (what, domain, timeout, last[0]))
+    return last[0]
+
+
+def openssl_client(t, port, args, stdin=b"", timeout=10):
+    """openssl s_client against 127.0.0.1:port; (rc, output)."""
+    import subprocess
+    try:
+        r = subprocess.run(["openssl", "s_client", "-connect",
+                            "127.0.0.1:%d" % port] + args,
+                           input=stdin, capture_output=True,
+                           timeout=timeout, env=t.env())
+    except subprocess.TimeoutExpired:
+        fail("openssl s_client %s timed out" % " ".join(args))
+    return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
+
+
+# ---------------------------------------------------------------------
+# SNI
+
+def test_each_domain_served_its_own_certificate(t):
+    w = World(t)
+    w.folder("a.test")                                      # EC, PKCS#8
+    w.folder("b.test", kind="rsa", key_format="traditional")  # PKCS#1
+    w.folder("c.test", key_format="traditional")             # SEC1
+    for svc in ("a.test", "b.test", "c.test"):
+        w.backend(svc)
+    log = os.path.join(t.tmp, "access.log")
+    d = w.start(workers=2, extra=["--access-log", log], wait_sni="a.test")
+    for dom in ("a.test", "b.test", "c.test"):
+        wait_served(w, dom, dom)
+        s = w.connect(dom)
+        cn, sans = peer_names(s)
+        check(cn == dom and sans == [dom], "SNI %s: certificate CN %r, SAN "
+              "%r" % (dom, cn, sans))
+        r = https(w, dom, dom, "/who", s=s)
+        s.close()
+        check(r.status == 200, "SNI/Host %s: status %d" % (dom, r.status))
+        info = r.json()
+        check(info["name"] == dom, "Host %s routed to backend %r" % (
+            dom, info["name"]))
+        hm = header_map(info)
+        check(hm.get("x-forwarded-proto") == ["https"], "%s: "
+              "X-Forwarded-Proto %r, expected ['https']" % (
+                  dom, hm.get("x-forwarded-proto")))
+        check(hm.get("x-forwarded-host") == [dom], "%s: X-Forwarded-Host "
+              "%r" % (dom, hm.get("x-forwarded-host")))
+    # the same seen by openssl s_client
+    rc, out = openssl_client(t, d.listen_port, [
+        "-servername", "b.test", "-CAfile", w.ca.cert, "-verify_return_error",
+        "-brief"], stdin=b"")
+    check("b.test" in out and re.search(r"Verification: OK|Verify return "
+                                        r"code: 0", out),
+          "openssl s_client -servername b.test: %s" % out[-600:])
+    # the access log names the SNI
+    line = wait_until(lambda: [l for l in open(log).read().splitlines()
+                               if "/who" in l and " b.test " in l]
+                      if os.path.exists(log) else None, 2.0, 0.05)
+    check(line and line[0].split()[1] == "b.test", "access log line for "
+          "SNI b.test: %r" % line)
+    # curl as an everyday client
+    r = t.run(["curl", "-sS", "--noproxy", "*", "--max-time", "5",
+               "--cacert", w.ca.cert, "--resolve",
+               "c.test:%d:127.0.0.1" % d.listen_port,
+               "https://c.test:%d/curl" % d.listen_port], timeout=10)
+    check(r.returncode == 0 and '"name": "c.test"' in r.stdout,
+          "curl https://c.test: exit %d: %s %s" % (
+              r.returncode, r.stderr[:200], r.stdout[:200]))
+
+
+def test_default_certificate_without_sni(t):
+    w = World(t)
+    w.folder("beta.test")
+    w.folder("alpha.test")
+    d = w.start(workers=1, wait_sni="alpha.test")
+    wait_served(w, "beta.test", "beta.test")
+    check(served_fp(w, None) == w.fp("alpha.test"), "no SNI: not served "
+          "alpha.test, the first domain in sorted order")
+    check(served_fp(w, "unknown.test") == w.fp("alpha.test"), "unknown "
+          "SNI: not served the default alpha.test")
+    d.check_restarts()
+    check(d.stop() is None, "stop")
+
+    d = w.start(workers=1, extra=["--default-sni", "beta.test"],
+                wait_sni="alpha.test")
+    check(served_fp(w, None) == w.fp("beta.test"), "no SNI with "
+          "--default-sni beta.test: not served beta.test")
+    check(served_fp(w, "unknown.test") == w.fp("beta.test"), "unknown SNI "
+          "with --default-sni beta.test: not served beta.test")
+    check(served_fp(w, "alpha.test") == w.fp("alpha.test"), "SNI "
+          "alpha.test with --default-sni beta.test")
+
+
+def test_wildcard_folder(t):
+    w = World(t)
+    w.folder("*.example.test")
+    w.folder("other.test")
+    check(os.path.isdir(os.path.join(w.certdir, "_wildcard.example.test")),
+          "helper did not make the _wildcard folder")
+    w.backend("a.example.test")
+    w.backend("b.example.test")
+    w.start(workers=1, extra=["--default-sni", "other.test"],
+            wait_sni="a.example.test", wait_domain="*.example.test")
+    for name in ("a.example.test", "b.example.test", "B.Example.Test"):
+        s = w.connect(name)
+        check(peer_fingerprint(s) == w.fp("*.example.test"), "SNI %s: not "
+              "served the wildcard certificate" % name)
+        r = https(w, name, name.lower(), "/wild", s=s)
+        s.close()
+        check(r.status == 200 and r.json()["name"] == name.lower(),
+              "SNI/Host %s: status %d, body %r" % (name, r.status,
+                                                   r.body[:120]))
+    # a wildcard covers exactly one label
+    check(served_fp(w, "x.y.example.test") == w.fp("other.test"),
+          "SNI x.y.example.test: expected the default certificate, not the"
+          " wildcard for one label")
+    check(served_fp(w, "example.test") == w.fp("other.test"),
+          "SNI example.test: expected the default certificate")
+
+
+# ---------------------------------------------------------------------
+# changes on disk
+
+def test_certificate_replaced_reload_and_scan(t):
+    w = World(t)
+    w.folder("a.test")
+    w.backend("a.test")
+    d = w.start(workers=2, extra=["--cert-scan-interval", "0"],
+                wait_sni="a.test")
+    old = w.fp("a.test")
+    early = w.connect("a.test")
+    t.socket(early)
+    r = https(w, "a.test", "a.test", "/early-1", s=early, close=False)
+    check(r.status == 200, "before the swap: status %d" % r.status)
+
+    w.folder("a.test")                       # a new pair on disk
+    new = w.fp("a.test")
+    check(new != old, "the new certificate equals the old one")
+    time.sleep(1.2)
+    check(served_fp(w, "a.test") == old, "with --cert-scan-interval 0 the "
+          "new pair was served before any reload")
+    d.ctl("reload")
+    wait_served(w, "a.test", "a.test", 4, "after porterod-ctl reload")
+    # the connection opened before still works, with its certificate
+    check(peer_fingerprint(early) == old, "early connection's peer changed")
+    r = https(w, "a.test", "a.test", "/early-2", s=early)
+    check(r.status == 200 and r.json()["path"] == "/early-2",
+          "request on the connection opened before the swap: status %d"
+          % r.status)
+    early.close()
+    for _ in range(4):                        # every worker has it
+        check(served_fp(w, "a.test") == new, "a new connection got the "
+              "old certificate after the reload")
+    d.check_restarts()
+    check(d.stop() is None, "stop")
+
+    # the periodic scan, without a reload
+    d = w.start(workers=2, extra=["--cert-scan-interval", "1"],
+                wait_sni="a.test")
+    early = w.connect("a.test")
+    t.socket(early)
+    w.folder("a.test")
+    wait_served(w, "a.test", "a.test", 4, "with --cert-scan-interval 1, "
+                "no reload")
+    r = https(w, "a.test", "a.test", "/early-3", s=early)
+    check(r.status == 200, "request on the connection opened before the "
+          "scan swapped the certificate: status %d" % r.status)
+
+
+def _break_and_check(t, w, d, how, good_fp):
+    """Break a.test's pair as how says, reload: the old certificate
+    stays in service and show certs reports it."""
+    folder = os.path.join(w.certdir, "a.test")
+    cert = os.path.join(folder, "cert.pem")
+    key = os.path.join(folder, "privkey.pem")
+    if how == "malformed PEM":
+        with open(cert) as f:
+            pem = f.read()
+        write_atomic(cert, pem[:len(pem) // 2].encode())
+        want_file = "cert.pem"
+    elif how == "mismatched key":
+        other = w.ca.issue("a.test")[1]
+        with open(other, "rb") as f:
+            write_atomic(key, f.read())
+        want_file = None        # either file may be named
+    elif how == "expired certificate":
+        c, k = w.ca.issue("a.test", expired=True)
+        for src, dst in ((c, cert), (k, key)):
+            with open(src, "rb") as f:
+                write_atomic(dst, f.read())
+        want_file = "cert.pem"
+    else:
+        raise ValueError(how)
+    fix_cert_perms(w.certdir)
+    d.ctl("reload")
+    st = wait_cert_state(d, "a.test", lambda c: c is not None and
+                         c.get("state") in ("stale", "error") and
+                         c.get("error"), what=how)
+    check(st["state"] == "stale", "%s: show certs state %r, expected "
+          "'stale' (an old pair is in service)" % (how, st["state"]))
+    err = st["error"]
+    names = ("cert.pem", "privkey.pem") if want_file is None else \
+        (want_file,)
+    check(any(n in err for n in names) and "a.test" in err,
+          "%s: show certs error %r does not name the file (%s)" % (
+              how, err, " or ".join("a.test/" + n for n in names)))
+    for _ in range(3):
+        check(served_fp(w, "a.test") == good_fp, "%s: the old certificate "
+              "is no longer served" % how)
+    r = https(w, "a.test", "a.test", "/still")
+    check(r.status == 200, "%s: request status %d" % (how, r.status))
+    logged = [l for l in d.log().splitlines() if "a.test" in l and
+              re.search(r"cert\.pem|privkey\.pem", l) and
+              re.search(how.split()[0][:6] + "|" +
+                        {"malformed PEM": "PEM|parse",
+                         "mismatched key": "match",
+                         "expired certificate": "expire"}[how], l, re.I)]
+    check(logged, "%s: no log line naming the file and the reason" % how)
+    return st
+
+
+def test_broken_replacement_keeps_old_certificate(t):
+    w = World(t)
+    good_cert = w.folder("a.test")
+    w.folder("b.test")
+    w.backend("a.test")
+    d = w.start(workers=2, extra=["--cert-scan-interval", "0"],
+                wait_sni="a.test")
+    wait_served(w, "b.test", "b.test")
+    good_fp = w.fp("a.test")
+    folder = os.path.dirname(good_cert)
+    saved = {}
+    for n in ("cert.pem", "privkey.pem"):
+        with open(os.path.join(folder, n), "rb") as f:
+            saved[n] = f.read()
+    st = certs_by_domain(d)["a.test"]
+    check(st["state"] == "ok" and st["error"] is None, "a.test before: %r"
+          % st)
+
+    for how in ("malformed PEM", "mismatched key", "expired certificate"):
+        _break_and_check(t, w, d, how, good_fp)
+        # put the good pair back: ok again
+        for n, data in saved.items():
+            write_atomic(os.path.join(folder, n), data)
+        fix_cert_perms(w.certdir)
+        d.ctl("reload")
+        wait_cert_state(d, "a.test", lambda c: c and c.get("state") == "ok"
+                        and not c.get("error"), what="restored after " + how)
+
+    # a new folder that never had a good pair: state error, not served
+    bad = os.path.join(w.certdir, "c.test")
+    os.mkdir(bad)
+    with open(os.path.join(bad, "cert.pem"), "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\nnot base64 !!\n")
+    with open(os.path.join(bad, "privkey.pem"), "w") as f:
+        f.write("garbage\n")
+    fix_cert_perms(w.certdir)
+    d.ctl("reload")
+    st = wait_cert_state(d, "c.test", lambda c: c is not None,
+                         what="broken new folder c.test")
+    check(st["state"] == "error" and st.get("error") and
+          st.get("not_after") is None, "c.test (never good): %r, expected "
+          "state error, an error text and not_after null" % st)
+
+    # a folder removed disappears after a reload
+    b_fp = w.fp("b.test")
+    shutil.rmtree(os.path.join(w.certdir, "b.test"))
+    d.ctl("reload")
+    wait_cert_state(d, "b.test", lambda c: c is None,
+                    what="b.test folder removed")
+    fp = served_fp(w, "b.test")
+    check(fp != b_fp, "b.test's certificate still served after "
+          "its folder was removed and a reload")
+
+
+# ---------------------------------------------------------------------
+# routing on TLS
+
+def test_misdirected_request_421(t):
+    w = World(t)
+    w.folder("a.test")
+    w.folder("b.test")
+    w.folder("*.example.test")
+    for svc in ("a.test", "b.test", "x.example.test", "y.example.test"):
+        w.backend(svc)
+    w.start(workers=1, wait_sni="a.test")
+    wait_served(w, "b.test", "b.test")
+    wait_served(w, "x.example.test", "*.example.test")
+    r = https(w, "a.test", "b.test", "/mis")
+    check(r.status == 421, "SNI a.test, Host b.test: status %d, expected "
+          "421" % r.status)
+    check(w.backends["b.test"].count() == 0 and
+          w.backends["a.test"].count() == 0, "a misdirected request "
+          "reached a backend")
+    r = https(w, "a.test", "A.Test:443", "/port")
+    check(r.status == 200 and r.json()["name"] == "a.test", "SNI a.test, "
+          "Host A.Test:443: status %d" % r.status)
+    r = https(w, "x.example.test", "y.example.test", "/same-wildcard")
+    check(r.status == 200 and r.json()["name"] == "y.example.test",
+          "SNI x.example.test, Host y.example.test (same wildcard "
+          "certificate): status %d, body %r" % (r.status, r.body[:120]))
+    # on one kept-alive connection: the good request still works after
+    s = w.connect("a.test")
+    t.socket(s)
+    r = https(w, "a.test", "b.test", "/mis2", s=s, close=False)
+    check(r.status == 421, "second 421: %d" % r.status)
+    try:
+        r = https(w, "a.test", "a.test", "/ok-after-421", s=s)
+        check(r.status == 200, "after a 421 on the same connection: %d"
+              % r.status)
+    except (EOFError, OSError, ssl.SSLError):
+        t.note("the connection closed after the 421")
+
+
+# ---------------------------------------------------------------------
+# protocol
+
+def test_tls_versions_and_alpn(t):
+    w = World(t)
+    w.folder("a.test")
+    w.backend("a.test")
+    d = w.start(workers=1, wait_sni="a.test")
+    p = d.listen_port
+    # SECLEVEL=0 lets this client offer TLS 1.1 at all: a refusal is the
+    # server's
+    rc, out = openssl_client(t, p, ["-servername", "a.test", "-tls1_1",
+                                    "-cipher", "DEFAULT@SECLEVEL=0"])
+    check("no protocols available" not in out, "this openssl cannot offer"
+          " TLS 1.1: %s" % out[-300:])
+    check(rc != 0 and not re.search(r"Cipher is (?!\(NONE\))", out),
+          "TLS 1.1 handshake succeeded (rc %d): %s" % (rc, out[-600:]))
+    check(re.search(r"alert protocol version|unsupported protocol|"
+                    r"wrong version|no protocols", out, re.I),
+          "TLS 1.1 failed, but not for the version: %s" % out[-600:])
+    for flag, name in (("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")):
+        rc, out = openssl_client(t, p, ["-servername", "a.test", flag,
+                                        "-CAfile", w.ca.cert,
+                                        "-alpn", "http/1.1"])
+        check(rc == 0 and re.search(r"New, %s, Cipher is (?!\(NONE\))"
+                                    % re.escape(name), out),
+              "%s: rc %d: %s" % (name, rc, out[-600:]))
+        check("ALPN protocol: http/1.1" in out, "%s: ALPN http/1.1 not "
+              "selected: %s" % (name, out[-600:])
+              if "ALPN" in out else "%s: no ALPN protocol selected" % name)
+    for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        s = w.connect("a.test", minv=v, maxv=v, alpn=["http/1.1"])
+        check(s.selected_alpn_protocol() == "http/1.1", "%s: ALPN %r" % (
+            v.name, s.selected_alpn_protocol()))
+        r = https(w, "a.test", "a.test", "/v", s=s)
+        s.close()
+        check(r.status == 200, "%s: status %d" % (v.name, r.status))
+    # no ALPN at all is fine too
+    r = https(w, "a.test", "a.test", "/no-alpn")
+    check(r.status == 200, "without ALPN: status %d" % r.status)
+
+
+def test_session_resumption(t):
+    """openssl s_client -sess_out, then -sess_in six times over two
+    workers: every one should say Reused."""
+    w = World(t)
+    w.folder("a.test")
+    w.backend("a.test")
+    d = w.start(workers=2, wait_sni="a.test")
+    p = d.listen_port
+    req = b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
+    results = {}
+    for flag in ("-tls1_2", "-tls1_3"):
+        sess = os.path.join(t.tmp, "sess%s.pem" % flag)
+        rc, out = openssl_client(t, p, ["-servername", "a.test", flag,
+                                        "-CAfile", w.ca.cert, "-ign_eof",
+                                        "-msg", "-tlsextdebug",
+                                        "-sess_out", sess], stdin=req)
+        check(rc == 0, "%s first connection: rc %d: %s" % (flag, rc,
+                                                           out[-400:]))
+        # NewSessionTicket messages, by their length (handshake header
+        # included: 10 bytes in TLS 1.2 is a ticket of 0 bytes)
+        tickets = [int(x, 16) for x in re.findall(
+            r"<<< TLS 1\.[23], Handshake \[length ([0-9a-f]{4})\], "
+            r"NewSessionTicket", out)]
+        ext = bool(re.search(r'TLS server extension "session ticket"',
+                             out))
+        sid = re.search(r"Session-ID: ([0-9A-F]*)", out)
+        have_file = os.path.exists(sess)
+        t.note("%s: server acknowledged the ticket extension: %s; "
+               "NewSessionTicket lengths (with 4-byte header): %s; "
+               "Session-ID %r; s_client wrote a session: %s" % (
+                   flag, ext, tickets, sid.group(1) if sid else None,
+                   have_file))
+        reused = 0
+        for i in range(6):
+            if not have_file:
+                break
+            rc, out = openssl_client(t, p, ["-servername", "a.test", flag,
+                                            "-CAfile", w.ca.cert,
+                                            "-ign_eof", "-sess_in", sess],
+                                     stdin=req)
+            if re.search(r"^Reused,", out, re.M):
+                reused += 1
+        results[flag] = (reused, tickets)
+    summary = ", ".join("%s: %d of 6 reused" % (f, r[0])
+                        for f, r in results.items())
+    t.note("session resumption: " + summary)
+    if all(r[0] == 0 for r in results.values()):
+        empty = all(all(n <= 10 for n in r[1]) for r in results.values())
+        if empty:
+            # the library, not portero: say so plainly, and pass for
+            # nothing (a libtls whose tickets work turns this into a
+            # real check of resumption across workers)
+            raise Skip("no session resumed: the libtls here (libretls "
+                       "over OpenSSL 3) issues empty session tickets, "
+                       "even within one process")
+        fail("no session resumed although tickets were issued (%s)" %
+             {f: r[1] for f, r in results.items()})
+    for f, r in results.items():
+        check(r[0] == 6, "%s: only %d of 6 connections resumed across 2 "
+              "workers" % (f, r[0]))
+
+
+# ---------------------------------------------------------------------
+# hostile clients
+
+def _client_hello(sni="a.test"):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
+    so = ctx.wrap_bio(inb, outb, server_hostname=sni)
+    try:
+        so.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outb.read()
+
+
+def test_bad_tls_clients_do_not_hurt_worker(t):
+    w = World(t)
+    w.folder("a.test")
+    w.backend("a.test")
+    d = w.start(workers=1, extra=["--handshake-timeout", "2"],
+                wait_sni="a.test")
+    p = d.listen_port
+    wpid = d.child_pid("worker", 0)
+
+    def unhurt(what):
+        time.sleep(0.2)
+        st = d.child_map()[("worker", 0)]
+        check(st["restarts"] == 0 and st["pid"] == wpid, "worker 0 died "
+              "after %s (restarts %d; log: %s)" % (
+                  what, st["restarts"],
+                  [l for l in d.log().splitlines() if "signal" in l or
+                   "exited" in l][-2:]))
+        r = https(w, "a.test", "a.test", "/fine")
+        check(r.status == 200, "after %s: status %d" % (what, r.status))
+
+    s = t.connect(p)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+    wait_closed(s, 3)
+    s.close()
+    unhurt("plain HTTP sent to the TLS port")
+
+    s = t.connect(p)
+    s.sendall(os.urandom(3000))
+    wait_closed(s, 3)
+    s.close()
+    unhurt("3000 random bytes instead of a ClientHello")
+
+    hello = _client_hello()
+    for cut in (5, 40, 100):
+        raw = socket.create_connection(("127.0.0.1", p), timeout=3)
+        raw.sendall(hello[:cut])
+        raw.close()
+    unhurt("ClientHellos cut after 5, 40, 100 bytes, then disconnect")
+
+    s = w.connect("a.test")
+    s.sendall(b"\x00\x01\x02garbage\r\n\r\n")
+    got = wait_closed(s, 3)
+    s.close()
+    m = re.match(rb"HTTP/1\.1 (\d{3})", got)
+    check(got == b"" or (m and m.group(1) == b"400"), "garbage after the "
+          "handshake got %r" % got[:100])
+    unhurt("garbage after a full handshake")
+
+    s = w.connect("a.test")
+    s.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\n")
+    s.close()                   # Python sends no close_notify here
+    unhurt("half a request, then gone without close_notify")
+
+    raw = t.connect(p, timeout=5)
+    raw.sendall(hello[:50])
+    t0 = time.monotonic()
+    wait_closed(raw, 4)
+    took = time.monotonic() - t0
+    raw.close()
+    check(took <= 3.5, "half a ClientHello, then silence: closed after "
+          "%.1f s, --handshake-timeout 2" % took)
+    unhurt("half a ClientHello, then silence until --handshake-timeout 2")
+
+    s = t.connect(p, timeout=5)
+    t0 = time.monotonic()
+    wait_closed(s, 4)
+    took = time.monotonic() - t0
+    s.close()
+    check(took <= 3.5, "a silent client was closed after %.1f s, "
+          "--handshake-timeout 2" % took)
+    unhurt("a client that sends nothing until --handshake-timeout 2")
