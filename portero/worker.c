@@ -93,11 +93,9 @@ worker_backend(struct imsg *imsg)
 static void
 worker_routes_swap(void)
 {
-	struct backend_table	 empty;
+	static const struct backend_table empty;	/* no backends */
 	struct route_table	*rt;
 
-	memset(&empty, 0, sizeof(empty.bt_n));
-	empty.bt_n = 0;
 	rt = route_build(wk.wk_pending != NULL ? wk.wk_pending : &empty);
 	free(wk.wk_pending);
 	wk.wk_pending = NULL;
