@@ -1,7 +1,7 @@
 /*
  * minihttp.c: a listener that answers every request head with one fixed
- * status.  It stands in for the proxy and the registration API until they
- * exist, so supervision, draining and statistics have real traffic.
+ * status.  The registrar serves 501 with it until the registration API
+ * exists, so its listener, draining and supervision are real already.
  */
 
 #include <sys/types.h>

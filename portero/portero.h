@@ -519,7 +519,7 @@ struct client {
 	char			 cl_path[512];
 };
 
-/* minihttp.c: a fixed answer per request, until the proxy exists. */
+/* minihttp.c: a fixed answer per request, for the registrar for now. */
 struct mh_client;
 struct minihttp {
 	int			 mh_status;
