@@ -263,7 +263,8 @@ imsgbuf_dequeue(struct imsgbuf *ibuf, struct ibuf *buf)
 	ibuf->wqueued -= buf->len - buf->off;
 	if (buf->fd != -1)
 		close(buf->fd);
-	free(buf);
+	/* messages carry private keys and ticket keys: leave no copy */
+	freezero(buf, sizeof(*buf) + buf->len);
 }
 
 /*

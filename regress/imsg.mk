@@ -16,13 +16,13 @@ test_imsg: unit/test_imsg
 # imsg.c is compiled in, not linked as ../portero/imsg.o, so the test
 # never runs against a stale object or one built with other flags.
 unit/test_imsg: unit/test_imsg.c $(IMSG_DEPS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ unit/test_imsg.c $(IMSG_SRCS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ unit/test_imsg.c $(IMSG_SRCS) -lbsd
 
 fuzz_imsg: fuzz/fuzz_imsg
 
 fuzz/fuzz_imsg: fuzz/fuzz_imsg.c $(IMSG_DEPS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -std=gnu11 -Wall -Wextra -Werror \
 	    -Wshadow -Wmissing-prototypes -Wstrict-prototypes -D_GNU_SOURCE \
-	    $(PKG_CFLAGS) -o $@ fuzz/fuzz_imsg.c $(IMSG_SRCS)
+	    $(PKG_CFLAGS) -o $@ fuzz/fuzz_imsg.c $(IMSG_SRCS) -lbsd
 
 .PHONY: test_imsg fuzz_imsg
