@@ -28,12 +28,14 @@ fi
 
 cat <<MSG
 starting portero in the foreground (Ctrl-C stops it)
-  listener:  127.0.0.1:8443 (TLS termination arrives with the next milestone)
-  register:  127.0.0.1:18080
+  listener:  https://localhost:8443/ (self-signed certificate in $certs)
+  backends:  none yet; e.g. make run PORTERO_FLAGS="--backend localhost=127.0.0.1:3000"
+  register:  127.0.0.1:18080 (the registration API is not implemented yet)
   control:   $top/porterod-ctl/porterod-ctl -s $dir/portero.sock show status
 MSG
 
 exec "$top/portero/portero" -d $user_args \
     --listen-addr 127.0.0.1:8443 --register-addr 127.0.0.1:18080 \
     --tls-cert-dir "$certs" --state-dir "$dir/state" \
-    --chroot-dir "$dir/empty" --control-socket "$dir/portero.sock"
+    --chroot-dir "$dir/empty" --control-socket "$dir/portero.sock" \
+    ${PORTERO_FLAGS:-}
