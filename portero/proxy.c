@@ -362,6 +362,24 @@ proxy_connect(struct client *cl, struct backend *be)
 	return -1;
 }
 
+/*
+ * Keep a copy of part of the head for the log and the redirect: the head
+ * itself is overwritten by the body.  Truncated to fit; no printf, since
+ * this runs for every request.
+ */
+static void
+proxy_keep(char *dst, size_t dstsize, const char *prefix, const char *src,
+    size_t len)
+{
+	size_t	 plen = strlen(prefix);
+
+	if (plen + len >= dstsize)
+		len = dstsize - plen - 1;
+	memcpy(dst, prefix, plen);
+	memcpy(dst + plen, src, len);
+	dst[plen + len] = '\0';
+}
+
 /* A whole request head has come: route it and open its upstream. */
 static int
 proxy_start(struct client *cl)
@@ -377,11 +395,11 @@ proxy_start(struct client *cl)
 	for (i = 0; i < hlen && i < sizeof(cl->cl_host) - 1; i++)
 		cl->cl_host[i] = tolower((unsigned char)hs[i]);
 	cl->cl_host[i] = '\0';
-	(void)snprintf(cl->cl_method, sizeof(cl->cl_method), "%.*s",
-	    (int)req->method_len, head + req->method_off);
-	(void)snprintf(cl->cl_path, sizeof(cl->cl_path), "%s%.*s",
+	proxy_keep(cl->cl_method, sizeof(cl->cl_method), "",
+	    head + req->method_off, req->method_len);
+	proxy_keep(cl->cl_path, sizeof(cl->cl_path),
 	    req->path_len == 0 || head[req->path_off] == '?' ? "/" : "",
-	    (int)req->path_len, head + req->path_off);
+	    head + req->path_off, req->path_len);
 	cl->cl_keepalive = (req->flags & HTTP1_KEEP_ALIVE) &&
 	    !wk->wk_stopping;
 	nobody = req->framing == HTTP1_BODY_NONE;
