@@ -15,6 +15,22 @@
  * keep their upstream connections alive).  Stops on SIGTERM or SIGINT.
  */
 
+/*
+ * Copyright (c) 2026 The portero authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHORS DISCLAIM ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHORS BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -99,13 +115,13 @@ out_append(struct conn *c, const char *p, size_t n)
 		while (cap < c->outlen + n)
 			cap *= 2;
 		if ((np = realloc(c->out, cap)) == NULL)
-			return -1;
+			return (-1);
 		c->out = np;
 		c->outcap = cap;
 	}
 	memcpy(c->out + c->outlen, p, n);
 	c->outlen += n;
-	return 0;
+	return (0);
 }
 
 /* Find the end of a request head; returns its length or 0. */
@@ -117,8 +133,8 @@ head_len(const char *p, size_t n)
 	for (i = 3; i < n; i++)
 		if (p[i] == '\n' && p[i - 1] == '\r' && p[i - 2] == '\n' &&
 		    p[i - 3] == '\r')
-			return i + 1;
-	return 0;
+			return (i + 1);
+	return (0);
 }
 
 static int
@@ -140,10 +156,11 @@ has_conn_close(const char *p, size_t n)
 			i += nl;
 			while (i < n && (p[i] == ' ' || p[i] == '\t'))
 				i++;
-			return n - i >= 5 && strncasecmp(p + i, "close", 5) == 0;
+			return (n - i >= 5 &&
+			    strncasecmp(p + i, "close", 5) == 0);
 		}
 	}
-	return 0;
+	return (0);
 }
 
 /* Parse and answer every complete request in the input buffer. */
@@ -172,7 +189,7 @@ handle_input(struct conn *c)
 		    size, c->want_close ? "Connection: close\r\n" : "");
 		if (out_append(c, hdr, n) == -1 ||
 		    out_append(c, body, size) == -1)
-			return -1;
+			return (-1);
 		off += hl;
 		if (c->want_close)
 			break;
@@ -182,8 +199,8 @@ handle_input(struct conn *c)
 		c->inlen -= off;
 	}
 	if (c->inlen == sizeof(c->in))
-		return -1;	/* head too large */
-	return 0;
+		return (-1);	/* head too large */
+	return (0);
 }
 
 /* Returns -1 when the connection is done. */
@@ -205,26 +222,26 @@ flush_out(struct conn *c)
 
 					if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd,
 					    &ev) == -1)
-						return -1;
+						return (-1);
 					c->writing = 1;
 				}
-				return 0;
+				return (0);
 			}
-			return -1;
+			return (-1);
 		}
 		c->outoff += n;
 	}
 	c->outoff = c->outlen = 0;
 	if (c->want_close)
-		return -1;
+		return (-1);
 	if (c->writing) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 
 		if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) == -1)
-			return -1;
+			return (-1);
 		c->writing = 0;
 	}
-	return 0;
+	return (0);
 }
 
 static int
@@ -232,24 +249,24 @@ conn_event(struct conn *c, unsigned int events)
 {
 	if (events & EPOLLOUT)
 		if (flush_out(c) == -1)
-			return -1;
+			return (-1);
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		ssize_t	 n;
 
 		if (c->want_close)
-			return 0;
+			return (0);
 		n = read(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
 		if (n == 0)
-			return -1;
+			return (-1);
 		if (n == -1)
-			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+			return (errno == EAGAIN || errno == EINTR ? 0 : -1);
 		c->inlen += n;
 		if (handle_input(c) == -1)
-			return -1;
+			return (-1);
 		/* while output is stuck only EPOLLOUT is watched */
-		return flush_out(c);
+		return (flush_out(c));
 	}
-	return 0;
+	return (0);
 }
 
 int
@@ -286,7 +303,7 @@ main(int argc, char **argv)
 usage:
 		fprintf(stderr, "usage: backend [-s size] [-p port-file] "
 		    "[-c count-file] addr port\n");
-		return 2;
+		return (2);
 	}
 	memset(body, 'x', sizeof(body));
 
@@ -295,7 +312,7 @@ usage:
 	sin.sin_port = htons(atoi(argv[1]));
 	if (inet_pton(AF_INET, argv[0], &sin.sin_addr) != 1) {
 		fprintf(stderr, "backend: bad address %s\n", argv[0]);
-		return 2;
+		return (2);
 	}
 	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0)) == -1 ||
 	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
@@ -303,7 +320,7 @@ usage:
 	    listen(lfd, 4096) == -1 ||
 	    getsockname(lfd, (struct sockaddr *)&sin, &slen) == -1) {
 		perror("backend: listen");
-		return 1;
+		return (1);
 	}
 	if (portfile != NULL) {
 		FILE	*f = fopen(portfile, "w");
@@ -311,7 +328,7 @@ usage:
 		if (f == NULL || fprintf(f, "%d\n", ntohs(sin.sin_port)) < 0 ||
 		    fclose(f) == EOF) {
 			perror(portfile);
-			return 1;
+			return (1);
 		}
 	}
 
@@ -331,13 +348,13 @@ usage:
 
 	if ((ep = epoll_create1(0)) == -1) {
 		perror("epoll_create1");
-		return 1;
+		return (1);
 	}
 	ev.events = EPOLLIN;
 	ev.data.ptr = NULL;		/* NULL marks the listener */
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) == -1) {
 		perror("epoll_ctl");
-		return 1;
+		return (1);
 	}
 
 	while (!quit) {
@@ -351,7 +368,7 @@ usage:
 			if (errno == EINTR)
 				continue;
 			perror("epoll_wait");
-			return 1;
+			return (1);
 		}
 		for (i = 0; i < n; i++) {
 			struct conn	*c = evs[i].data.ptr;
@@ -382,5 +399,5 @@ usage:
 			}
 		}
 	}
-	return 0;
+	return (0);
 }

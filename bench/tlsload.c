@@ -22,6 +22,22 @@
  * Exit status 0 only when everything asked for worked.
  */
 
+/*
+ * Copyright (c) 2026 The portero authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHORS DISCLAIM ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHORS BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -67,7 +83,7 @@ now(void)
 	struct timespec	 ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return (ts.tv_sec + ts.tv_nsec / 1e9);
 }
 
 static void
@@ -112,12 +128,12 @@ conn_watch(struct conn *c, unsigned int events)
 	struct epoll_event	 ev = { .events = events, .data.ptr = c };
 
 	if (c->events == events)
-		return 0;
+		return (0);
 	if (epoll_ctl(ep, c->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd,
 	    &ev) == -1)
-		return -1;
+		return (-1);
 	c->events = events;
-	return 0;
+	return (0);
 }
 
 static void
@@ -142,19 +158,19 @@ conn_open(struct conn *c)
 	c->started = now();
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd == -1)
-		return -1;
+		return (-1);
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(c->fd, (struct sockaddr *)&dst, sizeof(dst)) == -1 &&
 	    errno != EINPROGRESS) {
 		conn_close(c);
-		return -1;
+		return (-1);
 	}
 	c->st = ST_CONNECTING;
 	if (conn_watch(c, EPOLLOUT) == -1) {
 		conn_close(c);
-		return -1;
+		return (-1);
 	}
-	return 0;
+	return (0);
 }
 
 /* Map an OpenSSL want to epoll events; 0 on a real failure or EOF. */
@@ -163,12 +179,12 @@ ssl_want(SSL *ssl, int ret)
 {
 	switch (SSL_get_error(ssl, ret)) {
 	case SSL_ERROR_WANT_READ:
-		return EPOLLIN;
+		return (EPOLLIN);
 	case SSL_ERROR_WANT_WRITE:
-		return EPOLLOUT;
+		return (EPOLLOUT);
 	default:
 		ERR_clear_error();
-		return 0;
+		return (0);
 	}
 }
 
@@ -202,7 +218,7 @@ conn_step(struct conn *c, int keep_idle)
 			if ((w = ssl_want(c->ssl, r)) == 0 ||
 			    conn_watch(c, w) == -1)
 				goto fail;
-			return 0;
+			return (0);
 		}
 		if (SSL_session_reused(c->ssl))
 			n_resumed++;
@@ -212,7 +228,7 @@ conn_step(struct conn *c, int keep_idle)
 			if (conn_watch(c, EPOLLIN) == -1)
 				goto fail;
 			/* read whatever came with the handshake (tickets) */
-			return conn_step(c, keep_idle);
+			return (conn_step(c, keep_idle));
 		}
 		n_done++;
 		c->st = ST_DRAIN;
@@ -229,10 +245,10 @@ conn_step(struct conn *c, int keep_idle)
 				break;
 			if (conn_watch(c, w) == -1)
 				goto fail;
-			return 0;
+			return (0);
 		}
 		conn_close(c);
-		return 1;
+		return (1);
 	case ST_IDLE:
 		for (;;) {
 			r = SSL_read(c->ssl, buf, sizeof(buf));
@@ -242,16 +258,16 @@ conn_step(struct conn *c, int keep_idle)
 				break;
 			if (conn_watch(c, w) == -1)
 				goto fail;
-			return 0;
+			return (0);
 		}
 		n_dropped++;
 		conn_close(c);
-		return 1;
+		return (1);
 	}
  fail:
 	n_errors++;
 	conn_close(c);
-	return -1;
+	return (-1);
 }
 
 static int
@@ -263,7 +279,7 @@ run_handshakes(int conc, double secs)
 	int			 i, n, active = 0;
 
 	if ((conns = calloc(conc, sizeof(*conns))) == NULL)
-		return 1;
+		return (1);
 	for (i = 0; i < conc; i++) {
 		if (conn_open(&conns[i]) == -1)
 			n_errors++;
@@ -274,7 +290,7 @@ run_handshakes(int conc, double secs)
 		t = now();
 		n = epoll_wait(ep, evs, 256, 100);
 		if (n == -1 && errno != EINTR)
-			return 1;
+			return (1);
 		for (i = 0; i < n; i++) {
 			struct conn	*c = evs[i].data.ptr;
 
@@ -299,7 +315,7 @@ run_handshakes(int conc, double secs)
 	}
 	printf("handshakes %lu resumed %lu errors %lu seconds %.3f\n",
 	    n_done, n_resumed, n_errors, now() - t0);
-	return n_errors > n_done / 100 || n_done == 0;
+	return (n_errors > n_done / 100 || n_done == 0);
 }
 
 static int
@@ -312,14 +328,14 @@ run_idle(int conc, unsigned long count, double secs)
 	int			 n, k, inflight = 0, ready = 0;
 
 	if ((conns = calloc(count, sizeof(*conns))) == NULL)
-		return 1;
+		return (1);
 	for (i = 0; i < count; i++)
 		conns[i].fd = -1;
 	ev.events = EPOLLIN;
 	ev.data.ptr = NULL;		/* NULL is stdin */
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev) == -1) {
 		perror("epoll stdin");
-		return 1;
+		return (1);
 	}
 	for (;;) {
 		while (!ready && inflight < conc && opened < count) {
@@ -339,14 +355,14 @@ run_idle(int conc, unsigned long count, double secs)
 		}
 		n = epoll_wait(ep, evs, 256, 100);
 		if (n == -1 && errno != EINTR)
-			return 1;
+			return (1);
 		for (k = 0; k < n; k++) {
 			struct conn	*c = evs[k].data.ptr;
 			enum state	 before;
 			int		 r;
 
 			if (c == NULL)
-				goto out;	/* stdin readable: EOF or input */
+				goto out;	/* stdin: EOF or input */
 			before = c->st;
 			r = conn_step(c, 1);
 			if (before != ST_IDLE && (r == -1 ||
@@ -356,7 +372,7 @@ run_idle(int conc, unsigned long count, double secs)
 	}
  out:
 	printf("dropped %lu\n", n_dropped);
-	return n_errors > 0 || n_up < count;
+	return (n_errors > 0 || n_up < count);
 }
 
 /* Blocking, buffered reads for the request mode. */
@@ -377,12 +393,12 @@ rfill(struct rbuf *rb)
 		rb->off = 0;
 	}
 	if (rb->len == sizeof(rb->buf))
-		return -1;
+		return (-1);
 	r = SSL_read(rb->ssl, rb->buf + rb->len, sizeof(rb->buf) - rb->len);
 	if (r <= 0)
-		return -1;
+		return (-1);
 	rb->len += r;
-	return 0;
+	return (0);
 }
 
 static int
@@ -400,7 +416,7 @@ read_response(struct rbuf *rb, size_t want, unsigned long seq)
 		if (rfill(rb) == -1) {
 			fprintf(stderr, "tlsload: request %lu: no response "
 			    "head\n", seq);
-			return -1;
+			return (-1);
 		}
 	}
 	hl = end + 4 - h;
@@ -408,7 +424,7 @@ read_response(struct rbuf *rb, size_t want, unsigned long seq)
 		fprintf(stderr, "tlsload: request %lu: %.*s\n", seq,
 		    (int)(memchr(h, '\r', hl) ? (char *)memchr(h, '\r', hl) - h
 		    : 12), h);
-		return -1;
+		return (-1);
 	}
 	for (p = h; p < end; ) {
 		char	*nl = memchr(p, '\n', end - p);
@@ -424,7 +440,7 @@ read_response(struct rbuf *rb, size_t want, unsigned long seq)
 	if (!have_cl || cl != want) {
 		fprintf(stderr, "tlsload: request %lu: want Content-Length "
 		    "%zu\n", seq, want);
-		return -1;
+		return (-1);
 	}
 	rb->off += hl;
 	for (got = 0; got < cl; ) {
@@ -434,7 +450,7 @@ read_response(struct rbuf *rb, size_t want, unsigned long seq)
 			if (rfill(rb) == -1) {
 				fprintf(stderr, "tlsload: request %lu: short "
 				    "body\n", seq);
-				return -1;
+				return (-1);
 			}
 			continue;
 		}
@@ -442,7 +458,7 @@ read_response(struct rbuf *rb, size_t want, unsigned long seq)
 		rb->off += take;
 		got += take;
 	}
-	return 0;
+	return (0);
 }
 
 static int
@@ -463,14 +479,14 @@ run_requests(unsigned long count, size_t size, const char *host,
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
 	    connect(fd, (struct sockaddr *)&dst, sizeof(dst)) == -1) {
 		perror("tlsload: connect");
-		return 1;
+		return (1);
 	}
 	if ((rb.ssl = SSL_new(ctx)) == NULL || !SSL_set_fd(rb.ssl, fd) ||
 	    !SSL_set_tlsext_host_name(rb.ssl, sni) ||
 	    SSL_connect(rb.ssl) != 1) {
 		fprintf(stderr, "tlsload: TLS handshake failed\n");
 		ERR_print_errors_fp(stderr);
-		return 1;
+		return (1);
 	}
 	reqlen = snprintf(req, sizeof(req), "GET /%zu HTTP/1.1\r\n"
 	    "Host: %s\r\nUser-Agent: tlsload\r\nAccept: */*\r\n\r\n",
@@ -479,15 +495,15 @@ run_requests(unsigned long count, size_t size, const char *host,
 		if (SSL_write(rb.ssl, req, reqlen) != reqlen) {
 			fprintf(stderr, "tlsload: request %lu: write failed\n",
 			    i + 1);
-			return 1;
+			return (1);
 		}
 		if (read_response(&rb, size, i + 1) == -1)
-			return 1;
+			return (1);
 	}
 	(void)SSL_shutdown(rb.ssl);
 	close(fd);
 	printf("requests %lu\n", i);
-	return 0;
+	return (0);
 }
 
 int
@@ -543,14 +559,14 @@ main(int argc, char **argv)
 	init_tls();
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1) {
 		perror("epoll_create1");
-		return 1;
+		return (1);
 	}
 	if (strcmp(mode, "handshakes") == 0)
-		return run_handshakes(conc, secs);
+		return (run_handshakes(conc, secs));
 	if (strcmp(mode, "idle") == 0)
-		return run_idle(conc, count, secs);
+		return (run_idle(conc, count, secs));
 	if (strcmp(mode, "requests") == 0)
-		return run_requests(count, size, host, secs);
+		return (run_requests(count, size, host, secs));
 	usage();
-	return 2;
+	return (2);
 }

@@ -3,6 +3,22 @@
  * it, and how a child takes it off the wire.
  */
 
+/*
+ * Copyright (c) 2026 The portero authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHORS DISCLAIM ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHORS BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
 #include <sys/stat.h>
 
 #include <ctype.h>
@@ -133,7 +149,7 @@ config_add_backend(struct backend_table *bt, const char *arg)
 	if (bt->bt_n >= PORTERO_MAX_BACKENDS) {
 		log_warnx("--backend: more than %d backends",
 		    PORTERO_MAX_BACKENDS);
-		return -1;
+		return (-1);
 	}
 	be = &bt->bt_be[bt->bt_n];
 	memset(be, 0, sizeof(*be));
@@ -180,16 +196,16 @@ config_add_backend(struct backend_table *bt, const char *arg)
 	hints.ai_flags = AI_NUMERICSERV;
 	if ((error = getaddrinfo(host, port, &hints, &res)) != 0) {
 		log_warnx("--backend %s: %s", arg, gai_strerror(error));
-		return -1;
+		return (-1);
 	}
 	memcpy(&be->be_ss, res->ai_addr, res->ai_addrlen);
 	be->be_sslen = res->ai_addrlen;
 	freeaddrinfo(res);
 	bt->bt_n++;
-	return 0;
+	return (0);
  bad:
 	log_warnx("--backend \"%s\": want SERVICE=HOST:PORT[,tls]", arg);
-	return -1;
+	return (-1);
 }
 
 static int
@@ -206,41 +222,41 @@ config_setopt(struct portero_config *conf, struct backend_table *bt,
 	case OPT_STR:
 		if (*arg == '\0') {
 			log_warnx("%s: empty value", what);
-			return -1;
+			return (-1);
 		}
 		if (strlcpy(base + co->co_off, arg, co->co_size) >=
 		    co->co_size) {
 			log_warnx("%s: too long", what);
-			return -1;
+			return (-1);
 		}
-		return 0;
+		return (0);
 	case OPT_NUM:
 		num = strtonum(arg, co->co_min, co->co_max, &errstr);
 		if (errstr != NULL) {
 			log_warnx("%s \"%s\" is %s (%lld-%lld)", what, arg,
 			    errstr, co->co_min, co->co_max);
-			return -1;
+			return (-1);
 		}
 		*(uint32_t *)(base + co->co_off) = num;
-		return 0;
+		return (0);
 	case OPT_FLAG:
 		*(int32_t *)(base + co->co_off) = 1;
-		return 0;
+		return (0);
 	case OPT_ACCESS_LOG:
 		conf->access_log_off = strcmp(arg, "none") == 0;
 		conf->access_log[0] = '\0';
 		if (conf->access_log_off)
-			return 0;
+			return (0);
 		if (strlcpy(conf->access_log, arg, sizeof(conf->access_log)) >=
 		    sizeof(conf->access_log)) {
 			log_warnx("%s: too long", what);
-			return -1;
+			return (-1);
 		}
-		return 0;
+		return (0);
 	case OPT_BACKEND:
-		return config_add_backend(bt, arg);
+		return (config_add_backend(bt, arg));
 	}
-	return -1;
+	return (-1);
 }
 
 /*
@@ -302,7 +318,7 @@ config_parse_args(struct portero_config *conf, struct backend_table *bt,
 		log_warnx("unexpected argument \"%s\"", argv[optind]);
 		ret = -1;
 	}
-	return ret;
+	return (ret);
 }
 
 /* What can be checked without touching the system. */
@@ -348,7 +364,7 @@ config_check(const struct portero_config *conf)
 		    "absolute paths");
 		ret = -1;
 	}
-	return ret;
+	return (ret);
 }
 
 /* A child takes the configuration off the wire; the parent is trusted
@@ -357,7 +373,7 @@ int
 config_recv(struct portero_config *conf, const struct imsg *imsg)
 {
 	if (imsg->len != sizeof(*conf))
-		return -1;
+		return (-1);
 	memcpy(conf, imsg->data, sizeof(*conf));
 	conf->listen_addr[sizeof(conf->listen_addr) - 1] = '\0';
 	conf->register_addr[sizeof(conf->register_addr) - 1] = '\0';
@@ -372,6 +388,6 @@ config_recv(struct portero_config *conf, const struct imsg *imsg)
 	conf->upstream_ca[sizeof(conf->upstream_ca) - 1] = '\0';
 	conf->access_log[sizeof(conf->access_log) - 1] = '\0';
 	if (conf->workers < 1 || conf->workers > PORTERO_MAX_WORKERS)
-		return -1;
-	return 0;
+		return (-1);
+	return (0);
 }

@@ -4,6 +4,22 @@
  * flight.
  */
 
+/*
+ * Copyright (c) 2026 The portero authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHORS DISCLAIM ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHORS BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
 #include <sys/types.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -32,10 +48,10 @@ buf_get(void)
 		buf_freelist = b->b_next;
 		buf_nfree--;
 	} else if ((b = malloc(sizeof(*b))) == NULL)
-		return NULL;
+		return (NULL);
 	b->b_next = NULL;
 	b->b_off = b->b_len = 0;
-	return b;
+	return (b);
 }
 
 void
@@ -88,31 +104,32 @@ conn_read(struct conn *c, struct buf *b)
 		buf_compact(b);
 	room = BUF_SIZE - b->b_off - b->b_len;
 	if (room == 0)
-		return CONN_WANT;
+		return (CONN_WANT);
 	if (c->c_tls != NULL) {
 		n = tls_read(c->c_tls, b->b_data + b->b_off + b->b_len, room);
 		/*
 		 * As a client, a post-handshake message (a TLS 1.3 session
 		 * ticket) reads as "want more" while the record after it
 		 * may already wait in the socket, where an edge-triggered
-		 * loop would never hear of it: look while the socket holds bytes.
+		 * loop would never hear of it: look while the socket holds
+		 * bytes.
 		 */
 		while (n == TLS_WANT_POLLIN && c->c_tls_client &&
 		    ioctl(c->c_fd, FIONREAD, &pending) == 0 && pending > 0)
 			n = tls_read(c->c_tls, b->b_data + b->b_off + b->b_len,
 			    room);
 		if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT)
-			return CONN_WANT;
+			return (CONN_WANT);
 		if (n == -1)
-			return c->c_handshaken ? 0 : -1;
+			return (c->c_handshaken ? 0 : -1);
 	} else {
 		n = read(c->c_fd, b->b_data + b->b_off + b->b_len, room);
 		if (n == -1)
-			return (errno == EAGAIN || errno == EINTR) ?
-			    CONN_WANT : -1;
+			return ((errno == EAGAIN || errno == EINTR) ?
+			    CONN_WANT : -1);
 	}
 	b->b_len += n;
-	return n;
+	return (n);
 }
 
 /* Write from p; returns bytes written, CONN_WANT, or -1. */
@@ -122,17 +139,17 @@ conn_write(struct conn *c, const void *p, size_t len)
 	ssize_t	 n;
 
 	if (len == 0)
-		return 0;
+		return (0);
 	if (c->c_tls != NULL) {
 		n = tls_write(c->c_tls, p, len);
 		if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT)
-			return CONN_WANT;
-		return n;
+			return (CONN_WANT);
+		return (n);
 	}
 	n = send(c->c_fd, p, len, MSG_NOSIGNAL);
 	if (n == -1)
-		return (errno == EAGAIN || errno == EINTR) ? CONN_WANT : -1;
-	return n;
+		return ((errno == EAGAIN || errno == EINTR) ? CONN_WANT : -1);
+	return (n);
 }
 
 /*

@@ -4,6 +4,22 @@
  * own connection.
  */
 
+/*
+ * Copyright (c) 2026 The portero authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHORS DISCLAIM ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHORS BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -78,7 +94,7 @@ control_open(const char *path)
 	if (listen(fd, 16) == -1)
 		fatal("listen %s", path);
 	ctl_path = path;
-	return fd;
+	return (fd);
 }
 
 void
@@ -161,21 +177,21 @@ control_conn_byid(uint32_t id)
 
 	TAILQ_FOREACH(cc, &ctl_conns, cc_entry)
 		if (cc->cc_id == id)
-			return cc;
-	return NULL;
+			return (cc);
+	return (NULL);
 }
 
 static int
 control_compose(struct ctl_conn *cc, uint32_t type, const void *data,
     size_t len)
 {
-	return imsgev_compose(&cc->cc_iev, type, 0, 0, -1, data, len);
+	return (imsgev_compose(&cc->cc_iev, type, 0, 0, -1, data, len));
 }
 
 static int
 control_fail(struct ctl_conn *cc, const char *reason)
 {
-	return control_compose(cc, IMSG_CTL_FAIL, reason, strlen(reason) + 1);
+	return (control_compose(cc, IMSG_CTL_FAIL, reason, strlen(reason) + 1));
 }
 
 static void
@@ -207,20 +223,20 @@ control_send_status(struct portero *env, struct ctl_conn *cc)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	cs.uptime = now.tv_sec - env->pc_started.tv_sec;
 	if (control_compose(cc, IMSG_CTL_STATUS, &cs, sizeof(cs)) == -1)
-		return -1;
+		return (-1);
 	control_fill_child(&cch, &env->pc_certloader);
 	if (control_compose(cc, IMSG_CTL_CHILD, &cch, sizeof(cch)) == -1)
-		return -1;
+		return (-1);
 	control_fill_child(&cch, &env->pc_registrar);
 	if (control_compose(cc, IMSG_CTL_CHILD, &cch, sizeof(cch)) == -1)
-		return -1;
+		return (-1);
 	for (i = 0; i < env->pc_conf.workers; i++) {
 		control_fill_child(&cch, &env->pc_workers[i]);
 		if (control_compose(cc, IMSG_CTL_CHILD, &cch,
 		    sizeof(cch)) == -1)
-			return -1;
+			return (-1);
 	}
-	return control_compose(cc, IMSG_CTL_END, NULL, 0);
+	return (control_compose(cc, IMSG_CTL_END, NULL, 0));
 }
 
 static void
@@ -243,7 +259,7 @@ control_ask_workers(struct portero *env, struct ctl_conn *cc)
 	unsigned int	 i;
 
 	if (cc->cc_awaited != 0)
-		return control_fail(cc, "a request is already in progress");
+		return (control_fail(cc, "a request is already in progress"));
 	for (i = 0; i < env->pc_conf.workers; i++) {
 		ch = &env->pc_workers[i];
 		if (!ch->ch_ievset || ch->ch_state != CHILD_RUNNING)
@@ -254,13 +270,13 @@ control_ask_workers(struct portero *env, struct ctl_conn *cc)
 		cc->cc_awaited |= 1ULL << i;
 	}
 	if (cc->cc_awaited == 0)
-		return control_send_workers(env, cc);
+		return (control_send_workers(env, cc));
 	tv.tv_sec = CTL_REPLY_TIMEOUT_MS / 1000;
 	tv.tv_usec = (CTL_REPLY_TIMEOUT_MS % 1000) * 1000;
 	evtimer_set(&cc->cc_timeout, control_workers_timeout, cc);
 	evtimer_add(&cc->cc_timeout, &tv);
 	cc->cc_timeout_set = 1;
-	return 0;
+	return (0);
 }
 
 static int
@@ -277,9 +293,9 @@ control_send_workers(struct portero *env, struct ctl_conn *cc)
 		control_fill_child(&cch, &env->pc_workers[i]);
 		if (control_compose(cc, IMSG_CTL_CHILD, &cch,
 		    sizeof(cch)) == -1)
-			return -1;
+			return (-1);
 	}
-	return control_compose(cc, IMSG_CTL_END, NULL, 0);
+	return (control_compose(cc, IMSG_CTL_END, NULL, 0));
 }
 
 void
@@ -342,14 +358,14 @@ control_ask_certs(struct portero *env, struct ctl_conn *cc)
 	struct child	*ch = &env->pc_certloader;
 
 	if (cc->cc_certs)
-		return control_fail(cc, "a request is already in progress");
+		return (control_fail(cc, "a request is already in progress"));
 	if (!ch->ch_ievset || ch->ch_state != CHILD_RUNNING)
-		return control_fail(cc, "the certloader is not running");
+		return (control_fail(cc, "the certloader is not running"));
 	if (imsgev_compose(&ch->ch_iev, IMSG_CTL_SHOW_CERTS, cc->cc_id, 0, -1,
 	    NULL, 0) == -1)
 		fatal("send to the certloader");
 	cc->cc_certs = 1;
-	return 0;
+	return (0);
 }
 
 static int
@@ -359,25 +375,25 @@ control_request(struct portero *env, struct ctl_conn *cc, struct imsg *imsg)
 
 	switch (imsg->hdr.type) {
 	case IMSG_CTL_SHOW_STATUS:
-		return control_send_status(env, cc);
+		return (control_send_status(env, cc));
 	case IMSG_CTL_SHOW_WORKERS:
-		return control_ask_workers(env, cc);
+		return (control_ask_workers(env, cc));
 	case IMSG_CTL_SHOW_CERTS:
-		return control_ask_certs(env, cc);
+		return (control_ask_certs(env, cc));
 	case IMSG_CTL_RELOAD:
 		parent_reload(env);
-		return control_compose(cc, IMSG_CTL_OK, NULL, 0);
+		return (control_compose(cc, IMSG_CTL_OK, NULL, 0));
 	case IMSG_CTL_LOG_VERBOSE:
 		if (imsg->len != sizeof(verbose))
-			return control_fail(cc, "malformed request");
+			return (control_fail(cc, "malformed request"));
 		memcpy(&verbose, imsg->data, sizeof(verbose));
 		if (verbose < 0 || verbose > 3)
-			return control_fail(cc, "verbosity out of range");
+			return (control_fail(cc, "verbosity out of range"));
 		parent_set_verbose(env, verbose);
 		log_info("log level set to %s", verbose ? "verbose" : "brief");
-		return control_compose(cc, IMSG_CTL_OK, NULL, 0);
+		return (control_compose(cc, IMSG_CTL_OK, NULL, 0));
 	default:
-		return control_fail(cc, "unknown request");
+		return (control_fail(cc, "unknown request"));
 	}
 }
 

@@ -3,6 +3,22 @@
  * "[v6]:port") and the listening sockets the parent makes from them.
  */
 
+/*
+ * Copyright (c) 2026 The portero authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHORS DISCLAIM ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHORS BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -36,35 +52,35 @@ listener_parse(const char *hostport, struct sockaddr_storage *ss,
 	long long	 portnum;
 
 	if (strlcpy(host, hostport, sizeof(host)) >= sizeof(host))
-		return -1;
+		return (-1);
 	memset(ss, 0, sizeof(*ss));
 	if (host[0] == '[') {
 		if ((end = strchr(host, ']')) == NULL || end[1] != ':')
-			return -1;
+			return (-1);
 		*end = '\0';
 		port = end + 2;
 		if (inet_pton(AF_INET6, host + 1, &sin6->sin6_addr) != 1)
-			return -1;
+			return (-1);
 		sin6->sin6_family = AF_INET6;
 		*sslen = sizeof(*sin6);
 	} else {
 		if ((end = strrchr(host, ':')) == NULL)
-			return -1;
+			return (-1);
 		*end = '\0';
 		port = end + 1;
 		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-			return -1;
+			return (-1);
 		sin->sin_family = AF_INET;
 		*sslen = sizeof(*sin);
 	}
 	portnum = strtonum(port, 1, 65535, &errstr);
 	if (errstr != NULL)
-		return -1;
+		return (-1);
 	if (ss->ss_family == AF_INET6)
 		sin6->sin6_port = htons(portnum);
 	else
 		sin->sin_port = htons(portnum);
-	return 0;
+	return (0);
 }
 
 int
@@ -74,8 +90,8 @@ socket_set_nonblock(int fd)
 
 	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
-		return -1;
-	return 0;
+		return (-1);
+	return (0);
 }
 
 /*
@@ -92,11 +108,11 @@ listener_bind(const char *hostport, int reuseport)
 
 	if (listener_parse(hostport, &ss, &sslen) == -1) {
 		errno = EINVAL;
-		return -1;
+		return (-1);
 	}
 	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, IPPROTO_TCP)) == -1)
-		return -1;
+		return (-1);
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		goto fail;
 #ifdef SO_REUSEPORT
@@ -111,7 +127,7 @@ listener_bind(const char *hostport, int reuseport)
 		goto fail;
 	if (listen(fd, LISTEN_BACKLOG) == -1)
 		goto fail;
-	return fd;
+	return (fd);
  fail:
 	{
 		int saved_errno = errno;
@@ -119,5 +135,5 @@ listener_bind(const char *hostport, int reuseport)
 		close(fd);
 		errno = saved_errno;
 	}
-	return -1;
+	return (-1);
 }

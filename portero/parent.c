@@ -3,6 +3,22 @@
  * supervising and stopping its children, and relaying their messages.
  */
 
+/*
+ * Copyright (c) 2026 The portero authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHORS DISCLAIM ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHORS BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -35,12 +51,12 @@ static struct child *
 parent_child_at(struct portero *env, unsigned int i)
 {
 	if (i == 0)
-		return &env->pc_certloader;
+		return (&env->pc_certloader);
 	if (i == 1)
-		return &env->pc_registrar;
+		return (&env->pc_registrar);
 	if (i - 2 < env->pc_conf.workers)
-		return &env->pc_workers[i - 2];
-	return NULL;
+		return (&env->pc_workers[i - 2]);
+	return (NULL);
 }
 
 static const char *
@@ -50,7 +66,7 @@ parent_child_name(const struct child *ch, char *buf, size_t len)
 		(void)snprintf(buf, len, "worker %u", ch->ch_id);
 	else
 		(void)snprintf(buf, len, "%s", proc_role_name(ch->ch_role));
-	return buf;
+	return (buf);
 }
 
 /* The parent's timers, set once so they can be added and deleted. */
@@ -355,8 +371,8 @@ parent_child_bypid(struct portero *env, pid_t pid)
 
 	FOREACH_CHILD(env, ch, i)
 		if (ch->ch_pid == pid)
-			return ch;
-	return NULL;
+			return (ch);
+	return (NULL);
 }
 
 static void
@@ -557,7 +573,8 @@ parent_shutdown(struct portero *env, int now)
 		log_info("stopping; draining for up to %u s",
 		    env->pc_conf.drain_timeout);
 		FOREACH_CHILD(env, ch, i) {
-			if (ch->ch_role == PROC_WORKER && ch->ch_listenfd != -1) {
+			if (ch->ch_role == PROC_WORKER &&
+			    ch->ch_listenfd != -1) {
 				close(ch->ch_listenfd);
 				ch->ch_listenfd = -1;
 			}

@@ -4,6 +4,22 @@
  * too and is handed to its role's main function.
  */
 
+/*
+ * Copyright (c) 2026 The portero authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHORS DISCLAIM ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHORS BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -263,7 +279,7 @@ portero_saveargs(int argc, char **argv)
 	for (i = 0; i < argc; i++)
 		if ((copy[i] = strdup(argv[i])) == NULL)
 			fatal("strdup");
-	return copy;
+	return (copy);
 }
 
 /* The binary each child re-executes: the one running now. */
@@ -279,7 +295,7 @@ portero_exe(const char *argv0)
 		path[n] = '\0';
 		if ((exe = strdup(path)) == NULL)
 			fatal("strdup");
-		return exe;
+		return (exe);
 	}
 #endif
 	(void)n;
@@ -288,7 +304,7 @@ portero_exe(const char *argv0)
 		    "re-execute itself for its children");
 	if ((exe = strdup(argv0)) == NULL)
 		fatal("strdup");
-	return exe;
+	return (exe);
 }
 
 static void

@@ -3,6 +3,22 @@
  * libevent, role names, and the steps a child takes to give up power.
  */
 
+/*
+ * Copyright (c) 2026 The portero authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHORS DISCLAIM ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHORS BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
 #include <sys/types.h>
 #include <sys/stat.h>
 
@@ -87,9 +103,9 @@ imsgev_compose(struct imsgev *iev, uint32_t type, uint32_t peerid, pid_t pid,
 {
 	if (imsgbuf_compose(&iev->ibuf, type, peerid, pid, fd, data,
 	    len) == -1)
-		return -1;
+		return (-1);
 	imsgev_add(iev);
-	return 0;
+	return (0);
 }
 
 /*
@@ -106,15 +122,15 @@ imsgev_dispatch_io(struct imsgev *iev, short event)
 	if (event & EV_READ) {
 		n = imsgbuf_read(&iev->ibuf);
 		if (n == 0)
-			return -1;
+			return (-1);
 		if (n == -1 && errno != EAGAIN && errno != EINTR)
-			return -1;
+			return (-1);
 	}
 	if (event & EV_WRITE) {
 		if (imsgbuf_flush(&iev->ibuf) == -1)
-			return -1;
+			return (-1);
 	}
-	return 0;
+	return (0);
 }
 
 /*
@@ -152,7 +168,7 @@ proc_drop_privileges(const struct portero_config *conf, const char *root)
 	struct passwd	*pw;
 
 	if (geteuid() != 0)
-		return 0;
+		return (0);
 	if ((pw = getpwnam(conf->user)) == NULL)
 		fatalx("unknown user %s", conf->user);
 	if (chroot(root) == -1)
@@ -164,7 +180,7 @@ proc_drop_privileges(const struct portero_config *conf, const char *root)
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
 		fatal("cannot drop privileges to %s", conf->user);
 	log_debug("chrooted to %s, running as %s", root, conf->user);
-	return 1;
+	return (1);
 }
 
 /*
@@ -202,7 +218,7 @@ proc_child_connect(void (*dispatch)(struct imsg *))
 	proc_parent_dispatch = dispatch;
 	imsgev_init(&proc_parent_iev, PROC_PARENT_FD, proc_child_dispatch,
 	    &proc_parent_iev);
-	return &proc_parent_iev;
+	return (&proc_parent_iev);
 }
 
 /* Send to the parent; a parent that stopped reading is a parent gone. */
@@ -236,13 +252,13 @@ proc_child_common(struct imsg *imsg, struct portero_config *conf)
 		if (config_recv(conf, imsg) == -1)
 			fatalx("bad configuration message");
 		log_setverbose(conf->verbose);
-		return 1;
+		return (1);
 	case IMSG_LOG_VERBOSE:
 		if (imsg->len != sizeof(verbose))
 			fatalx("bad verbosity message");
 		memcpy(&verbose, imsg->data, sizeof(verbose));
 		log_setverbose(verbose);
-		return 1;
+		return (1);
 	}
-	return 0;
+	return (0);
 }

@@ -4,6 +4,22 @@
  * bounded buffers between the client and its upstream.
  */
 
+/*
+ * Copyright (c) 2026 The portero authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHORS DISCLAIM ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHORS BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
 #include <sys/types.h>
 #include <sys/socket.h>
 
@@ -37,21 +53,21 @@ static const char *
 proxy_status_text(int status)
 {
 	switch (status) {
-	case 100: return "Continue";
-	case 301: return "Moved Permanently";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 408: return "Request Timeout";
-	case 414: return "URI Too Long";
-	case 421: return "Misdirected Request";
-	case 431: return "Request Header Fields Too Large";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
+	case 100: return ("Continue");
+	case 301: return ("Moved Permanently");
+	case 400: return ("Bad Request");
+	case 404: return ("Not Found");
+	case 408: return ("Request Timeout");
+	case 414: return ("URI Too Long");
+	case 421: return ("Misdirected Request");
+	case 431: return ("Request Header Fields Too Large");
+	case 501: return ("Not Implemented");
+	case 502: return ("Bad Gateway");
+	case 503: return ("Service Unavailable");
+	case 504: return ("Gateway Timeout");
+	case 505: return ("HTTP Version Not Supported");
 	}
-	return "Error";
+	return ("Error");
 }
 
 static void
@@ -129,19 +145,19 @@ proxy_handshake(struct client *cl)
 
 	ret = tls_handshake(cl->cl_conn.c_tls);
 	if (ret == TLS_WANT_POLLIN || ret == TLS_WANT_POLLOUT)
-		return 0;
+		return (0);
 	if (ret == -1) {
 		log_debug("%s: TLS handshake: %s", cl->cl_addr,
 		    tls_error(cl->cl_conn.c_tls));
 		proxy_close(cl);
-		return 0;
+		return (0);
 	}
 	cl->cl_conn.c_handshaken = 1;
 	if ((sni = tls_conn_servername(cl->cl_conn.c_tls)) != NULL)
 		(void)strlcpy(cl->cl_sni, sni, sizeof(cl->cl_sni));
 	cl->cl_state = CL_IDLE;
 	proxy_timer_set(cl, worker_env->wk_conf.idle_timeout);
-	return 1;
+	return (1);
 }
 
 /*
@@ -156,19 +172,19 @@ proxy_read_idle(struct client *cl)
 	ssize_t		 n;
 
 	if ((b = buf_get()) == NULL)
-		return -1;
+		return (-1);
 	n = conn_read(&cl->cl_conn, b);
 	if (n <= 0) {
 		buf_put(b);
-		return n;
+		return (n);
 	}
 	if (cl->cl_req == NULL &&
 	    (cl->cl_req = calloc(1, sizeof(*cl->cl_req))) == NULL) {
 		buf_put(b);
-		return -1;
+		return (-1);
 	}
 	cl->cl_in = b;
-	return n;
+	return (n);
 }
 
 /* Read a request head, and start it once whole. */
@@ -190,10 +206,10 @@ proxy_head(struct client *cl)
 		if (cl->cl_state == CL_HEAD)
 			log_debug("%s: closed in a request head", cl->cl_addr);
 		proxy_close(cl);
-		return 0;
+		return (0);
 	}
 	if (n == CONN_WANT && (cl->cl_in == NULL || cl->cl_in->b_len == 0))
-		return 0;
+		return (0);
 	ret = http1_parse_request(cl->cl_in->b_data + cl->cl_in->b_off,
 	    cl->cl_in->b_len, cl->cl_req);
 	if (ret == HTTP1_INCOMPLETE) {
@@ -202,9 +218,9 @@ proxy_head(struct client *cl)
 			cl->cl_state = CL_HEAD;
 			clock_gettime(CLOCK_MONOTONIC, &cl->cl_start);
 			proxy_timer_set(cl, wk->wk_conf.header_timeout);
-			return 1;
+			return (1);
 		}
-		return n > 0;
+		return (n > 0);
 	}
 	if (cl->cl_state == CL_IDLE)
 		clock_gettime(CLOCK_MONOTONIC, &cl->cl_start);
@@ -215,9 +231,9 @@ proxy_head(struct client *cl)
 		(void)strlcpy(cl->cl_method, "-", sizeof(cl->cl_method));
 		(void)strlcpy(cl->cl_path, "-", sizeof(cl->cl_path));
 		proxy_reply(cl, http1_error_status(ret), 0);
-		return 1;
+		return (1);
 	}
-	return proxy_start(cl);
+	return (proxy_start(cl));
 }
 
 /* Append to a buffer; -1 if it does not fit. */
@@ -227,11 +243,11 @@ proxy_append(struct buf *b, const char *p, size_t len)
 	if (b->b_off + b->b_len + len > BUF_SIZE) {
 		buf_compact(b);
 		if (b->b_len + len > BUF_SIZE)
-			return -1;
+			return (-1);
 	}
 	memcpy(b->b_data + b->b_off + b->b_len, p, len);
 	b->b_len += len;
-	return 0;
+	return (0);
 }
 
 static int
@@ -251,9 +267,9 @@ proxy_appendf(struct buf *b, const char *fmt, ...)
 	n = vsnprintf(b->b_data + b->b_len, room, fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= room)
-		return -1;
+		return (-1);
 	b->b_len += n;
-	return 0;
+	return (0);
 }
 
 /* Copy a field line as it came, "Name: value". */
@@ -264,8 +280,8 @@ proxy_copy_field(struct buf *b, const char *head, const struct http1_field *f)
 	    APPEND_LIT(b, ": ") == -1 ||
 	    proxy_append(b, head + f->value_off, f->value_len) == -1 ||
 	    APPEND_LIT(b, "\r\n") == -1)
-		return -1;
-	return 0;
+		return (-1);
+	return (0);
 }
 
 /*
@@ -284,16 +300,16 @@ proxy_build_uphead(struct client *cl, const char *head)
 
 	if (proxy_append(b, head + req->method_off, req->method_len) == -1 ||
 	    APPEND_LIT(b, " ") == -1)
-		return -1;
+		return (-1);
 	if (req->target_form == HTTP1_T_ASTERISK) {
 		path = "*";
 		pathlen = 1;
 	} else if ((pathlen == 0 || *path == '?') &&
 	    APPEND_LIT(b, "/") == -1)
-		return -1;
+		return (-1);
 	if (proxy_append(b, path, pathlen) == -1 ||
 	    APPEND_LIT(b, " HTTP/1.1\r\n") == -1)
-		return -1;
+		return (-1);
 	for (i = 0; i < req->nfields; i++) {
 		f = &req->fields[i];
 		if (f->flags & HTTP1_F_HOP)
@@ -308,35 +324,35 @@ proxy_build_uphead(struct client *cl, const char *head)
 			continue;
 		}
 		if (proxy_copy_field(b, head, f) == -1)
-			return -1;
+			return (-1);
 	}
 	if (req->target_form == HTTP1_T_ABSOLUTE &&
 	    http1_field_find(head, req->fields, req->nfields, 0, "host",
 	    4) == -1 && proxy_appendf(b, "Host: %.*s\r\n",
 	    (int)req->host_len, head + req->host_off) == -1)
-		return -1;
+		return (-1);
 	if (APPEND_LIT(b, "X-Forwarded-For: ") == -1)
-		return -1;
+		return (-1);
 	for (i = 0; xff && i < req->nfields; i++) {
 		f = &req->fields[i];
 		if (f->id == HTTP1_H_X_FORWARDED_FOR && (proxy_append(b,
 		    head + f->value_off, f->value_len) == -1 ||
 		    APPEND_LIT(b, ", ") == -1))
-			return -1;
+			return (-1);
 	}
 	/* appends, not printf: this runs for every request */
 	if (proxy_append(b, cl->cl_addr, strlen(cl->cl_addr)) == -1)
-		return -1;
+		return (-1);
 	if (cl->cl_conn.c_tls != NULL) {
 		if (APPEND_LIT(b, "\r\nX-Forwarded-Proto: https\r\n") == -1)
-			return -1;
+			return (-1);
 	} else if (APPEND_LIT(b, "\r\nX-Forwarded-Proto: http\r\n") == -1)
-		return -1;
+		return (-1);
 	if (APPEND_LIT(b, "X-Forwarded-Host: ") == -1 ||
 	    proxy_append(b, head + req->host_off, req->host_len) == -1 ||
 	    APPEND_LIT(b, "\r\n\r\n") == -1)
-		return -1;
-	return 0;
+		return (-1);
+	return (0);
 }
 
 /*
@@ -354,12 +370,12 @@ proxy_connect(struct client *cl, struct backend *be)
 		    NULL) {
 			cl->cl_be = be;
 			be->be_requests++;
-			return 0;
+			return (0);
 		}
 		backend_failed(be);
 		be = backend_pick(cl->cl_sv);
 	}
-	return -1;
+	return (-1);
 }
 
 /*
@@ -406,13 +422,13 @@ proxy_start(struct client *cl)
 
 	if (cl->cl_kind == LISTENER_HTTP && !wk->wk_conf.http_proxy) {
 		proxy_reply(cl, 301, nobody);
-		return 1;
+		return (1);
 	}
 	if (cl->cl_tlsctx != NULL && (hlen == 0 ||
 	    !tlsctx_host_ok(cl->cl_tlsctx, cl->cl_sni[0] ? cl->cl_sni : NULL,
 	    cl->cl_host, strlen(cl->cl_host)))) {
 		proxy_reply(cl, 421, nobody);
-		return 1;
+		return (1);
 	}
 	sv = wk->wk_routes == NULL ? NULL :
 	    route_lookup(wk->wk_routes, cl->cl_host, strlen(cl->cl_host));
@@ -422,17 +438,17 @@ proxy_start(struct client *cl)
 		    strlen(wk->wk_conf.default_service));
 	if (sv == NULL) {
 		proxy_reply(cl, 404, nobody);
-		return 1;
+		return (1);
 	}
 	if ((cl->cl_be = backend_pick(sv)) == NULL) {
 		proxy_reply(cl, 503, nobody);
-		return 1;
+		return (1);
 	}
 	cl->cl_sv = sv;
 	if ((cl->cl_uphead = buf_get()) == NULL ||
 	    proxy_build_uphead(cl, head) == -1) {
 		proxy_reply(cl, 431, 0);
-		return 1;
+		return (1);
 	}
 	cl->cl_continue = (req->flags & HTTP1_EXPECT_CONTINUE) != 0;
 	memset(&cl->cl_reqbody, 0, sizeof(cl->cl_reqbody));
@@ -447,10 +463,10 @@ proxy_start(struct client *cl)
 	cl->cl_state = CL_PROXY;
 	if (proxy_connect(cl, cl->cl_be) == -1) {
 		proxy_reply(cl, 502, 0);
-		return 1;
+		return (1);
 	}
 	proxy_timer_set(cl, wk->wk_conf.connect_timeout);
-	return 1;
+	return (1);
 }
 
 /*
@@ -464,7 +480,7 @@ proxy_body_check(struct body *bd, struct buf *b)
 	int	 ret;
 
 	if (bd->bd_done || b == NULL || b->b_len <= bd->bd_ready)
-		return 0;
+		return (0);
 	avail = b->b_len - bd->bd_ready;
 	switch (bd->bd_framing) {
 	case HTTP1_BODY_LENGTH:
@@ -472,21 +488,21 @@ proxy_body_check(struct body *bd, struct buf *b)
 		bd->bd_left -= take;
 		bd->bd_ready += take;
 		bd->bd_done = bd->bd_left == 0;
-		return 0;
+		return (0);
 	case HTTP1_BODY_CHUNKED:
 		ret = http1_chunked_feed(&bd->bd_chunked,
 		    b->b_data + b->b_off + bd->bd_ready, avail, &take);
 		if (ret < 0)
-			return -1;
+			return (-1);
 		bd->bd_ready += take;
 		bd->bd_done = ret == HTTP1_OK;
-		return 0;
+		return (0);
 	case HTTP1_BODY_UNTIL_CLOSE:
 		bd->bd_ready += avail;
-		return 0;
+		return (0);
 	}
 	bd->bd_done = 1;
-	return 0;
+	return (0);
 }
 
 /* Send checked bytes from the front of b; 1 if some went. */
@@ -497,16 +513,16 @@ proxy_body_send(struct body *bd, struct buf *b, struct conn *to,
 	ssize_t	 n;
 
 	if (bd->bd_ready == 0)
-		return 0;
+		return (0);
 	n = conn_write(to, b->b_data + b->b_off, bd->bd_ready);
 	if (n == CONN_WANT)
-		return 0;
+		return (0);
 	if (n == -1)
-		return -1;
+		return (-1);
 	buf_consume(b, n);
 	bd->bd_ready -= n;
 	*count += n;
-	return 1;
+	return (1);
 }
 
 /*
@@ -565,20 +581,20 @@ proxy_build_resphead(struct client *cl, const char *head)
 	    proxy_append(b, code, 4) == -1 ||
 	    proxy_append(b, head + resp->reason_off, resp->reason_len) == -1 ||
 	    APPEND_LIT(b, "\r\n") == -1)
-		return -1;
+		return (-1);
 	for (i = 0; i < resp->nfields; i++)
 		if ((resp->fields[i].flags & HTTP1_F_HOP) == 0 &&
 		    proxy_copy_field(b, head, &resp->fields[i]) == -1)
-			return -1;
+			return (-1);
 	if (!(resp->flags & HTTP1_INTERIM)) {
 		if (!cl->cl_keepalive &&
 		    APPEND_LIT(b, "Connection: close\r\n") == -1)
-			return -1;
+			return (-1);
 		if (cl->cl_keepalive && cl->cl_req->version == 10 &&
 		    APPEND_LIT(b, "Connection: keep-alive\r\n") == -1)
-			return -1;
+			return (-1);
 	}
-	return APPEND_LIT(b, "\r\n");
+	return (APPEND_LIT(b, "\r\n"));
 }
 
 /* Parse the upstream's response head; 1 on progress. */
@@ -593,19 +609,19 @@ proxy_response_head(struct client *cl)
 	if (cl->cl_resp == NULL &&
 	    (cl->cl_resp = calloc(1, sizeof(*cl->cl_resp))) == NULL) {
 		proxy_upstream_failed(cl, 502, "out of memory");
-		return 2;
+		return (2);
 	}
 	resp = cl->cl_resp;
 	head = up->up_in->b_data + up->up_in->b_off;
 	ret = http1_parse_response(head, up->up_in->b_len,
 	    cl->cl_req->method == HTTP1_M_HEAD, resp);
 	if (ret == HTTP1_INCOMPLETE)
-		return 0;
+		return (0);
 	if (ret != HTTP1_OK || resp->status == 101) {
 		cl->cl_retried = 1;
 		proxy_upstream_failed(cl, 502, ret != HTTP1_OK ?
 		    http1_error_reason(ret) : "refused upgrade");
-		return 2;
+		return (2);
 	}
 	if ((resp->flags & HTTP1_INTERIM) == 0) {
 		if (resp->framing == HTTP1_BODY_UNTIL_CLOSE)
@@ -622,15 +638,15 @@ proxy_response_head(struct client *cl)
 	}
 	if (cl->cl_out == NULL && (cl->cl_out = buf_get()) == NULL) {
 		proxy_close(cl);
-		return 2;
+		return (2);
 	}
 	if (proxy_build_resphead(cl, head) == -1) {
 		cl->cl_retried = 1;
 		proxy_upstream_failed(cl, 502, "response head too large");
-		return 2;
+		return (2);
 	}
 	buf_consume(up->up_in, resp->head_len);
-	return 1;
+	return (1);
 }
 
 /* Both directions of a request in flight; 1 on progress. */
@@ -644,12 +660,12 @@ proxy_exchange(struct client *cl)
 
 	if (up->up_state != UP_READY) {
 		if ((ret = upstream_ready(up)) == 0)
-			return 0;
+			return (0);
 		if (ret == -1) {
 			proxy_upstream_failed(cl, 502, up->up_state ==
 			    UP_HANDSHAKE ? "TLS handshake failed" :
 			    strerror(errno));
-			return 1;
+			return (1);
 		}
 		backend_ok(cl->cl_be);
 		proxy_timer_set(cl, wk->wk_conf.upstream_timeout);
@@ -658,11 +674,12 @@ proxy_exchange(struct client *cl)
 	if (cl->cl_continue) {
 		if (cl->cl_out == NULL && (cl->cl_out = buf_get()) == NULL) {
 			proxy_close(cl);
-			return 0;
+			return (0);
 		}
-		if (APPEND_LIT(cl->cl_out, "HTTP/1.1 100 Continue\r\n\r\n") == -1) {
+		if (APPEND_LIT(cl->cl_out,
+		    "HTTP/1.1 100 Continue\r\n\r\n") == -1) {
 			proxy_close(cl);
-			return 0;
+			return (0);
 		}
 		cl->cl_continue = 0;
 	}
@@ -674,7 +691,7 @@ proxy_exchange(struct client *cl)
 		    cl->cl_uphead_sent);
 		if (n == -1) {
 			proxy_upstream_failed(cl, 502, "write failed");
-			return 1;
+			return (1);
 		}
 		if (n > 0) {
 			cl->cl_uphead_sent += n;
@@ -689,7 +706,7 @@ proxy_exchange(struct client *cl)
 				log_info("%s: client left during its request "
 				    "body", cl->cl_addr);
 				proxy_close(cl);
-				return 0;
+				return (0);
 			}
 			if (n > 0)
 				progress = 1;
@@ -699,13 +716,13 @@ proxy_exchange(struct client *cl)
 			    cl->cl_addr);
 			cl->cl_retried = 1;
 			proxy_upstream_failed(cl, 400, "bad request body");
-			return 1;
+			return (1);
 		}
 		ret = proxy_body_send(&cl->cl_reqbody, cl->cl_in,
 		    &up->up_conn, &cl->cl_body_sent);
 		if (ret == -1) {
 			proxy_upstream_failed(cl, 502, "write failed");
-			return 1;
+			return (1);
 		}
 		progress |= ret;
 	}
@@ -713,7 +730,7 @@ proxy_exchange(struct client *cl)
 	/* the response */
 	if (up->up_in == NULL && (up->up_in = buf_get()) == NULL) {
 		proxy_close(cl);
-		return 0;
+		return (0);
 	}
 	if (!cl->cl_respbody.bd_done || !cl->cl_resp_head) {
 		n = conn_read(&up->up_conn, up->up_in);
@@ -721,7 +738,7 @@ proxy_exchange(struct client *cl)
 		    cl->cl_respbody.bd_framing == HTTP1_BODY_UNTIL_CLOSE))) {
 			proxy_upstream_failed(cl, 502, n == 0 ?
 			    "upstream closed" : "upstream read failed");
-			return 1;
+			return (1);
 		}
 		if (n == 0)
 			cl->cl_respbody.bd_done = 1;
@@ -732,7 +749,7 @@ proxy_exchange(struct client *cl)
 		if ((ret = proxy_response_head(cl)) == 0)
 			break;
 		if (ret == 2)
-			return 1;	/* up is gone */
+			return (1);	/* up is gone */
 		progress = 1;
 	}
 	if (cl->cl_resp_head &&
@@ -740,9 +757,9 @@ proxy_exchange(struct client *cl)
 		log_info("%s: %s: malformed chunked response body",
 		    cl->cl_addr, cl->cl_be->be_conf.be_host);
 		proxy_close(cl);
-		return 0;
+		return (0);
 	}
-	return progress;
+	return (progress);
 }
 
 /* Everything owed to the client: heads and replies, then body bytes. */
@@ -777,23 +794,23 @@ proxy_flush(struct client *cl)
 		    cl->cl_out->b_off, cl->cl_out->b_len);
 		if (n == -1) {
 			proxy_close(cl);
-			return 0;
+			return (0);
 		}
 		if (n == CONN_WANT || n == 0)
-			return 0;
+			return (0);
 		buf_consume(cl->cl_out, n);
 		if (cl->cl_out->b_len > 0)
-			return 1;
+			return (1);
 	}
 	if (cl->cl_state != CL_PROXY || cl->cl_up == NULL || !cl->cl_resp_head)
-		return n > 0;
+		return (n > 0);
 	ret = proxy_body_send(&cl->cl_respbody, cl->cl_up->up_in,
 	    &cl->cl_conn, &cl->cl_bytes);
 	if (ret == -1) {
 		proxy_close(cl);
-		return 0;
+		return (0);
 	}
-	return ret;
+	return (ret);
 }
 
 /* Release what only a request in flight needs. */
@@ -825,7 +842,7 @@ proxy_finish(struct client *cl)
 	if (!cl->cl_resp_head || !cl->cl_respbody.bd_done ||
 	    cl->cl_respbody.bd_ready > 0 ||
 	    (cl->cl_out != NULL && cl->cl_out->b_len > 0))
-		return 0;
+		return (0);
 	reuse = cl->cl_reqbody.bd_done && cl->cl_reqbody.bd_ready == 0 &&
 	    (cl->cl_resp->flags & HTTP1_KEEP_ALIVE) &&
 	    up->up_in->b_len == 0;
@@ -837,7 +854,7 @@ proxy_finish(struct client *cl)
 	proxy_request_done(cl);
 	if (!cl->cl_keepalive || cl->cl_rdeof || wk->wk_stopping) {
 		proxy_close(cl);
-		return 0;
+		return (0);
 	}
 	cl->cl_state = CL_IDLE;
 	if (cl->cl_in->b_len == 0) {
@@ -848,7 +865,7 @@ proxy_finish(struct client *cl)
 		cl->cl_out = NULL;
 	}
 	proxy_timer_set(cl, wk->wk_conf.idle_timeout);
-	return 1;
+	return (1);
 }
 
 /*

@@ -4,6 +4,22 @@
  * connections pooled per backend.
  */
 
+/*
+ * Copyright (c) 2026 The portero authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHORS DISCLAIM ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHORS BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
 #include <sys/types.h>
 #include <sys/socket.h>
 
@@ -36,14 +52,14 @@ upstream_init(const struct portero_config *conf)
 	const char	*ca;
 
 	if ((upstream_tlsconf = tls_config_new()) == NULL)
-		return -1;
+		return (-1);
 	if (tls_config_set_protocols(upstream_tlsconf,
 	    TLS_PROTOCOL_TLSv1_2 | TLS_PROTOCOL_TLSv1_3) == -1)
 		goto fail;
 	if (conf->upstream_insecure) {
 		tls_config_insecure_noverifycert(upstream_tlsconf);
 		tls_config_insecure_noverifyname(upstream_tlsconf);
-		return 0;
+		return (0);
 	}
 	/* loaded into memory now: workers may open no file later */
 	ca = conf->upstream_ca[0] != '\0' ? conf->upstream_ca :
@@ -53,11 +69,11 @@ upstream_init(const struct portero_config *conf)
 		    tls_config_error(upstream_tlsconf));
 		goto fail;
 	}
-	return 0;
+	return (0);
  fail:
 	tls_config_free(upstream_tlsconf);
 	upstream_tlsconf = NULL;
-	return -1;
+	return (-1);
 }
 
 static int
@@ -79,9 +95,9 @@ route_service_add(struct route_table *rt, struct backend *be)
 	sv->sv_backends = reallocarray(sv->sv_backends, sv->sv_nbackends + 1,
 	    sizeof(*sv->sv_backends));
 	if (sv->sv_backends == NULL)
-		return -1;
+		return (-1);
 	sv->sv_backends[sv->sv_nbackends++] = be;
-	return 0;
+	return (0);
 }
 
 /* A new table from the parent's list; the old one lives on while used. */
@@ -93,7 +109,7 @@ route_build(const struct backend_table *bt)
 	unsigned int		 i;
 
 	if ((rt = calloc(1, sizeof(*rt))) == NULL)
-		return NULL;
+		return (NULL);
 	rt->rt_refs = 1;
 	if (bt->bt_n > 0) {
 		rt->rt_backends = calloc(bt->bt_n, sizeof(*rt->rt_backends));
@@ -110,10 +126,10 @@ route_build(const struct backend_table *bt)
 		if (route_service_add(rt, be) == -1)
 			goto fail;
 	}
-	return rt;
+	return (rt);
  fail:
 	route_unref(rt);
-	return NULL;
+	return (NULL);
 }
 
 void
@@ -147,15 +163,15 @@ route_lookup(struct route_table *rt, const char *host, size_t hostlen)
 		sv = &rt->rt_services[i];
 		if (http1_caseeq(sv->sv_name, strlen(sv->sv_name), host,
 		    hostlen))
-			return sv;
+			return (sv);
 	}
-	return NULL;
+	return (NULL);
 }
 
 static int
 backend_is_down(const struct backend *be, const struct timespec *now)
 {
-	return timespeccmp(now, &be->be_down_until, <);
+	return (timespeccmp(now, &be->be_down_until, <));
 }
 
 /* Round robin over the backends that are not marked down. */
@@ -170,9 +186,9 @@ backend_pick(struct service *sv)
 	for (i = 0; i < sv->sv_nbackends; i++) {
 		be = sv->sv_backends[sv->sv_next++ % sv->sv_nbackends];
 		if (!backend_is_down(be, &now))
-			return be;
+			return (be);
 	}
-	return NULL;
+	return (NULL);
 }
 
 /* Passive health: a backend that refused us rests, longer each time. */
@@ -208,14 +224,14 @@ upstream_connect(struct upstream *up)
 
 	if ((fd = socket(be->be_conf.be_ss.ss_family, SOCK_STREAM |
 	    SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP)) == -1)
-		return -1;
+		return (-1);
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	up->up_conn.c_fd = fd;
 	if (connect(fd, (struct sockaddr *)&be->be_conf.be_ss,
 	    be->be_conf.be_sslen) == -1 && errno != EINPROGRESS)
-		return -1;
+		return (-1);
 	up->up_state = UP_CONNECTING;
-	return 0;
+	return (0);
 }
 
 /*
@@ -239,10 +255,10 @@ upstream_get(struct backend *be, const char *sni, struct client *cl,
 		evtimer_del(&up->up_ev_idle);
 		up->up_client = cl;
 		up->up_reused = 1;
-		return up;
+		return (up);
 	}
 	if ((up = calloc(1, sizeof(*up))) == NULL)
-		return NULL;
+		return (NULL);
 	up->up_be = be;
 	up->up_client = cl;
 	up->up_conn.c_fd = -1;
@@ -253,10 +269,10 @@ upstream_get(struct backend *be, const char *sni, struct client *cl,
 		log_debug("connect %s: %s", be->be_conf.be_host,
 		    strerror(errno));
 		upstream_release(up, 0);
-		return NULL;
+		return (NULL);
 	}
 	conn_watch(&up->up_conn, upstream_event, up);
-	return up;
+	return (up);
 }
 
 /*
@@ -274,16 +290,16 @@ upstream_ready(struct upstream *up)
 		if (getsockopt(up->up_conn.c_fd, SOL_SOCKET, SO_ERROR, &error,
 		    &len) == -1 || error != 0) {
 			errno = error;
-			return -1;
+			return (-1);
 		}
 		/* still connecting shows as ENOTCONN to getpeername */
 		if (getpeername(up->up_conn.c_fd,
 		    (struct sockaddr *)&(struct sockaddr_storage){ 0 },
 		    &(socklen_t){ sizeof(struct sockaddr_storage) }) == -1)
-			return errno == ENOTCONN ? 0 : -1;
+			return (errno == ENOTCONN ? 0 : -1);
 		if (!up->up_be->be_conf.be_tls) {
 			up->up_state = UP_READY;
-			return 1;
+			return (1);
 		}
 		if ((up->up_conn.c_tls = tls_client()) == NULL ||
 		    tls_configure(up->up_conn.c_tls, upstream_tlsconf) == -1 ||
@@ -292,7 +308,7 @@ upstream_ready(struct upstream *up)
 			log_warnx("upstream TLS to %s: %s",
 			    up->up_be->be_conf.be_host, up->up_conn.c_tls ?
 			    tls_error(up->up_conn.c_tls) : "no memory");
-			return -1;
+			return (-1);
 		}
 		up->up_conn.c_tls_client = 1;
 		up->up_state = UP_HANDSHAKE;
@@ -300,21 +316,21 @@ upstream_ready(struct upstream *up)
 	case UP_HANDSHAKE:
 		ret = tls_handshake(up->up_conn.c_tls);
 		if (ret == TLS_WANT_POLLIN || ret == TLS_WANT_POLLOUT)
-			return 0;
+			return (0);
 		if (ret == -1) {
 			log_warnx("upstream TLS to %s (%s): %s",
 			    up->up_be->be_conf.be_host, up->up_sni,
 			    tls_error(up->up_conn.c_tls));
 			errno = EPROTO;
-			return -1;
+			return (-1);
 		}
 		up->up_conn.c_handshaken = 1;
 		up->up_state = UP_READY;
-		return 1;
+		return (1);
 	case UP_READY:
-		return 1;
+		return (1);
 	}
-	return -1;
+	return (-1);
 }
 
 /* Pool a clean connection, or close it. */

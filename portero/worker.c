@@ -5,6 +5,22 @@
  * ticket keys) by message.
  */
 
+/*
+ * Copyright (c) 2026 The portero authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHORS DISCLAIM ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHORS BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
 #include <sys/types.h>
 #include <sys/socket.h>
 
@@ -179,7 +195,7 @@ static void
 worker_accept(int fd, short event, void *arg)
 {
 	struct timeval	 pause = { 1, 0 };
-	int		 connfd, kind;
+	int		 connfd, kind, i;
 
 	if (event & EV_TIMEOUT) {
 		if (!wk.wk_stopping) {
@@ -191,7 +207,7 @@ worker_accept(int fd, short event, void *arg)
 	}
 	kind = fd == wk.wk_httpfd ? LISTENER_HTTP : LISTENER_PROXY;
 	/* a few at a time, so one busy listener does not starve the loop */
-	for (int i = 0; i < 16; i++) {
+	for (i = 0; i < 16; i++) {
 		if ((connfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK |
 		    SOCK_CLOEXEC)) == -1) {
 			if (errno == EMFILE || errno == ENFILE) {

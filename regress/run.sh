@@ -1,6 +1,20 @@
 #!/bin/sh
 # regress/run.sh: runs every test part, counts PASS and FAIL lines, and
 # ends with one line "N passed, N failed"; exits non-zero on any failure.
+#
+# Copyright (c) 2026 The portero authors
+#
+# Permission to use, copy, modify, and distribute this software for any
+# purpose with or without fee is hereby granted, provided that the above
+# copyright notice and this permission notice appear in all copies.
+#
+# THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHORS DISCLAIM ALL WARRANTIES
+# WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+# MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHORS BE LIABLE FOR
+# ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+# WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+# ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+# OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
 
 set -u
 cd "$(dirname "$0")" || exit 1
@@ -47,6 +61,8 @@ done
 if [ -x fuzz/run_fuzzers.sh ] || [ -f fuzz/run_fuzzers.sh ]; then
 	part fuzz sh fuzz/run_fuzzers.sh "${FUZZ_SECONDS:-10}"
 fi
+
+part style python3 lint/style.py
 
 if command -v mandoc >/dev/null 2>&1; then
 	lint=$(mandoc -Tlint -Wwarning "$top"/man/*.[0-9] 2>&1)
