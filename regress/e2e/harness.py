@@ -52,8 +52,33 @@ NOGROUP = "nogroup"
 ROLES = ("certloader", "registrar", "worker")
 STATES = ("starting", "running", "stopping", "dead")
 
-# enum imsg_type in portero/portero.h
-IMSG_CTL_SHOW_STATUS = 10
+
+
+def imsg_types(header=os.path.join(TOP, "portero", "portero.h")):
+    """{name: number} of enum imsg_type, read from portero.h now, so a
+    test that forges a frame uses the numbers the daemon was built
+    with."""
+    with open(header) as f:
+        src = f.read()
+    m = re.search(r"enum\s+imsg_type\s*\{(.*?)\};", src, re.S)
+    if m is None:
+        raise RuntimeError("no enum imsg_type in %s" % header)
+    body = re.sub(r"/\*.*?\*/", " ", m.group(1), flags=re.S)
+    out, n = {}, 0
+    for item in body.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, _, value = item.partition("=")
+        if value.strip():
+            n = int(value.strip(), 0)
+        out[name.strip()] = n
+        n += 1
+    return out
+
+
+IMSG = imsg_types()
+IMSG_CTL_SHOW_STATUS = IMSG["IMSG_CTL_SHOW_STATUS"]
 IMSG_HEADER = struct.Struct("=IIIII")   # type, len, peerid, pid, flags
 
 

@@ -22,8 +22,8 @@ import re
 import socket
 import time
 
-from harness import (IMSG_CTL_SHOW_STATUS, IMSG_HEADER, ROLES, STATES, check,
-                     check_stays_up, expect_disconnect, pid_map,
+from harness import (IMSG, IMSG_CTL_SHOW_STATUS, IMSG_HEADER, ROLES, STATES,
+                     check, check_stays_up, expect_disconnect, pid_map,
                      unix_connect, wait_until)
 
 
@@ -160,6 +160,25 @@ def _hostile(t, d, payload, what):
     st = d.status()
     check(st["pid"] == d.pid, "show status after %s: pid %s" % (
         what, st["pid"]))
+
+
+def test_ctl_forged_frame_answered(t):
+    # The hostile frames below are forged with the numbers of portero.h;
+    # a well-formed one must be answered, or they test nothing.
+    d = t.daemon(workers=1).start()
+    s = t.socket(unix_connect(d.control_socket))
+    s.sendall(IMSG_HEADER.pack(IMSG_CTL_SHOW_STATUS, IMSG_HEADER.size, 0, 0,
+                               0))
+    s.settimeout(3.0)
+    got = b""
+    while len(got) < IMSG_HEADER.size:
+        b = s.recv(65536)
+        check(b, "the daemon closed a well-formed SHOW_STATUS frame")
+        got += b
+    typ = IMSG_HEADER.unpack(got[:IMSG_HEADER.size])[0]
+    check(typ == IMSG["IMSG_CTL_STATUS"], "a forged SHOW_STATUS got message "
+          "type %d, expected IMSG_CTL_STATUS (%d)" % (
+              typ, IMSG["IMSG_CTL_STATUS"]))
 
 
 def test_ctl_garbage_disconnected(t):
