@@ -16,7 +16,7 @@ stopped at the test's cleanup (Context.defer):
                   /split              the head, then 100 ms later the body
                   ...?close           answer with Connection: close
   RawBackend    a TCP listener that runs a function on each connection
-                (for silent or malformed upstreams).
+                (for silent, malformed or scripted upstreams).
 
 Certificates are made with the openssl command in the test's temporary
 directory: TestCA issues server certificates (ECDSA P-256 or RSA, any
@@ -493,6 +493,20 @@ def garbage(conn, be):
     be.received.append(read_head(conn))
     conn.sendall(b"this is not an HTTP response\r\n\x00\x01\x02\r\n\r\n")
     time.sleep(0.2)
+
+
+def scripted(*answers, pause=0.05):
+    """A RawBackend function: read the request head, send each of answers
+    (bytes) in turn, pause seconds apart, then close.  The last answer
+    should say Connection: close, so that the proxy does not pool the
+    connection."""
+    def fn(conn, be):
+        be.received.append(read_head(conn))
+        for i, a in enumerate(answers):
+            if i:
+                time.sleep(pause)
+            conn.sendall(a)
+    return fn
 
 
 def closed_port():

@@ -1,8 +1,9 @@
 """
 Request smuggling and malformed heads: every ambiguous or malformed
-request sent raw on a fresh connection gets 400 (414, 431 for sizes) and
-the connection closes, and the backend behind the proxy (a counting
-echo backend) sees no request at all.
+request sent raw on a fresh connection gets 400 (414, 431 for sizes, 501
+for a transfer coding portero does not know) and the connection closes,
+and the backend behind the proxy (a counting echo backend) sees no
+request at all.
 """
 
 # Copyright (c) 2026 The portero authors
@@ -143,9 +144,10 @@ def test_content_length_not_digits(t):
 
 
 def test_transfer_encoding_gzip_chunked(t):
+    # a coding portero cannot decode before chunked (RFC 9112 6.1): 501
     _rejected(t, b"POST / HTTP/1.1\r\n" + H +
               b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
-              what="Transfer-Encoding: gzip, chunked")
+              status=501, what="Transfer-Encoding: gzip, chunked")
 
 
 def test_transfer_encoding_chunked_identity(t):
