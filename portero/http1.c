@@ -89,6 +89,11 @@ static const uint8_t http1_cc[256] = {
 #define PS_CONN_OTHER	0x0040	/* Connection names other fields */
 #define PS_UPGRADE	0x0080	/* an Upgrade field */
 #define PS_EXPECT	0x0100	/* Expect: 100-continue */
+#define PS_TE_CHUNKED	0x0200	/* the last coding so far is chunked */
+#define PS_TE_EARLY	0x0400	/* chunked, then another coding */
+#define PS_TE_MORE	0x0800	/* more than one coding */
+#define PS_DATE		0x1000	/* a Date field */
+#define PS_TE_CODING	0x2000	/* a transfer coding, not an empty list */
 
 /* Chunked body states, struct http1_chunked's ck_state. */
 enum {
@@ -138,8 +143,8 @@ static const struct {
 	{ 400, "whitespace before colon" },
 	{ 400, "both Content-Length and Transfer-Encoding" },
 	{ 400, "invalid Content-Length" },
-	{ 400, "conflicting Content-Length values" },
-	{ 400, "Transfer-Encoding other than chunked" },
+	{ 400, "more than one Content-Length" },
+	{ 400, "Transfer-Encoding not ending in chunked" },
 	{ 400, "Transfer-Encoding in HTTP/1.0" },
 	{ 400, "missing Host" },
 	{ 400, "more than one Host" },
@@ -152,7 +157,9 @@ static const struct {
 	{ 400, "invalid chunk extension" },
 	{ 400, "chunk data not followed by CRLF" },
 	{ 400, "invalid trailer field" },
-	{ 400, "trailer section too large" }
+	{ 400, "trailer section too large" },
+	{ 501, "transfer coding not implemented" },
+	{ 400, "field name resembles Content-Length or Transfer-Encoding" }
 };
 _Static_assert(sizeof(http1_errors) / sizeof(http1_errors[0]) ==
     1 - HTTP1_E_LAST, "http1_errors must match enum http1_error");
@@ -164,6 +171,10 @@ static int	 http1_clen(const unsigned char *, size_t, uint64_t *);
 static int	 http1_list_next(const unsigned char *, size_t, size_t *,
 		    size_t *, size_t *);
 static int	 http1_conn_option(const unsigned char *, size_t);
+static int	 http1_te_apply(const unsigned char *, size_t,
+		    struct http1_pstate *);
+static int	 http1_te_finish(unsigned int);
+static int	 http1_lookalike(const unsigned char *, size_t);
 static int	 http1_field_apply(const unsigned char *,
 		    struct http1_field *, size_t, struct http1_pstate *, int);
 static int	 http1_fields(const unsigned char *, size_t, size_t *,
@@ -174,14 +185,34 @@ static void	 http1_mark_named(const unsigned char *,
 static int	 http1_version(const unsigned char *, size_t, uint8_t *);
 static uint8_t	 http1_method(const unsigned char *, size_t);
 static int	 http1_target(const unsigned char *, struct http1_request *);
+/*
+ * A head being parsed, request or response: they differ in the start
+ * line, in what the fields mean once all have come, and in the limit on
+ * the start line (a request line over HTTP1_LINE_MAX is a 414).
+ */
+struct http1_head {
+	struct http1_pstate	*hd_ps;
+	struct http1_field	*hd_fields;
+	uint16_t		*hd_nfields;
+	int			 hd_isreq;
+	int			(*hd_start)(const unsigned char *, size_t,
+				    size_t *, const struct http1_head *);
+	int			(*hd_finish)(const unsigned char *, size_t,
+				    const struct http1_head *);
+	void			*hd_msg;	/* the request or response */
+	int			 hd_head;	/* a response to HEAD */
+};
+
+static int	 http1_parse_head(const char *, size_t,
+		    const struct http1_head *);
 static int	 http1_request_line(const unsigned char *, size_t, size_t *,
-		    struct http1_request *);
+		    const struct http1_head *);
 static int	 http1_request_finish(const unsigned char *, size_t,
-		    struct http1_request *);
+		    const struct http1_head *);
 static int	 http1_status_line(const unsigned char *, size_t, size_t *,
-		    struct http1_response *);
-static int	 http1_response_finish(const unsigned char *, size_t, int,
-		    struct http1_response *);
+		    const struct http1_head *);
+static int	 http1_response_finish(const unsigned char *, size_t,
+		    const struct http1_head *);
 
 #define W_ONES		0x0101010101010101ULL
 #define W_HIGHS		0x8080808080808080ULL
@@ -360,6 +391,8 @@ http1_field_id(const unsigned char *n, size_t len)
 	case 4:
 		if (http1_lceq(n, "host", 4))
 			return (HTTP1_H_HOST);
+		if (http1_lceq(n, "date", 4))
+			return (HTTP1_H_DATE);
 		break;
 	case 6:
 		if (http1_lceq(n, "expect", 6))
@@ -442,6 +475,8 @@ http1_host_parse(const unsigned char *s, size_t n, size_t *namelen)
 		if (i == 0)
 			return (-1);
 	}
+	if (i > HTTP1_HOST_MAX)
+		return (-1);
 	*namelen = i;
 	if (i == n)
 		return (0);
@@ -459,43 +494,29 @@ http1_host_parse(const unsigned char *s, size_t n, size_t *namelen)
 }
 
 /*
- * Content-Length = 1*DIGIT, possibly as a list of equal values ("5, 5",
- * RFC 9110 8.6: a recipient may take it as one); no empty elements, no
- * values above 2^63 - 1.
+ * Content-Length = 1*DIGIT, below 2^63.  A list, even of equal values,
+ * is refused: RFC 9110 8.6 lets a recipient read "5, 5" as 5, but a
+ * proxy must not forward it, and one that rewrites it may still meet a
+ * backend that reads it another way.
  */
 static int
 http1_clen(const unsigned char *s, size_t n, uint64_t *out)
 {
-	size_t		 i = 0;
-	uint64_t	 v, first = 0;
+	size_t		 i;
+	uint64_t	 v = 0;
 	unsigned int	 d;
-	int		 have = 0;
 
-	for (;;) {
-		if (i == n || (http1_cc[s[i]] & CC_DIGIT) == 0)
+	if (n == 0)
+		return (HTTP1_E_CL_INVALID);
+	for (i = 0; i < n; i++) {
+		if ((http1_cc[s[i]] & CC_DIGIT) == 0)
 			return (HTTP1_E_CL_INVALID);
-		v = 0;
-		do {
-			d = s[i] - '0';
-			if (v > ((uint64_t)INT64_MAX - d) / 10)
-				return (HTTP1_E_CL_INVALID);
-			v = v * 10 + d;
-			i++;
-		} while (i < n && (http1_cc[s[i]] & CC_DIGIT));
-		if (have && v != first)
-			return (HTTP1_E_CL_CONFLICT);
-		first = v;
-		have = 1;
-		while (i < n && (http1_cc[s[i]] & CC_WS))
-			i++;
-		if (i == n)
-			break;
-		if (s[i++] != ',')
+		d = s[i] - '0';
+		if (v > ((uint64_t)INT64_MAX - d) / 10)
 			return (HTTP1_E_CL_INVALID);
-		while (i < n && (http1_cc[s[i]] & CC_WS))
-			i++;
+		v = v * 10 + d;
 	}
-	*out = first;
+	*out = v;
 	return (0);
 }
 
@@ -576,24 +597,16 @@ http1_field_apply(const unsigned char *b, struct http1_field *f, size_t idx,
 		ps->ps_hostname_len = hn;
 		break;
 	case HTTP1_H_CONTENT_LENGTH:
+		if (ps->ps_bits & PS_CL)
+			return (HTTP1_E_CL_REPEATED);
 		if ((rv = http1_clen(v, n, &cl)) != 0)
 			return (rv);
-		if ((ps->ps_bits & PS_CL) && cl != ps->ps_clen)
-			return (HTTP1_E_CL_CONFLICT);
 		ps->ps_clen = cl;
 		ps->ps_bits |= PS_CL;
 		break;
 	case HTTP1_H_TRANSFER_ENCODING:
-		/*
-		 * One field, one coding: anything else is either a coding
-		 * we cannot decode or a list that another parser may read
-		 * differently (RFC 9112 6.1, 11.2).
-		 */
-		if ((ps->ps_bits & PS_TE) ||
-		    n != 7 || !http1_lceq(v, "chunked", 7))
-			return (HTTP1_E_TE_INVALID);
-		ps->ps_bits |= PS_TE;
-		break;
+		f->flags |= HTTP1_F_HOP;
+		return (http1_te_apply(v, n, ps));
 	case HTTP1_H_CONNECTION:
 		f->flags |= HTTP1_F_HOP;
 		pos = 0;
@@ -618,8 +631,82 @@ http1_field_apply(const unsigned char *b, struct http1_field *f, size_t idx,
 		if (n == 12 && http1_lceq(v, "100-continue", 12))
 			ps->ps_bits |= PS_EXPECT;
 		break;
+	case HTTP1_H_DATE:
+		ps->ps_bits |= PS_DATE;
+		break;
 	}
 	return (HTTP1_OK);
+}
+
+/*
+ * The codings of Transfer-Encoding fields, in order over every field
+ * (RFC 9112 6.1), empty list elements skipped: only tokens, and what the
+ * whole list means is decided at the end of the head
+ * (http1_te_finish()).
+ */
+static int
+http1_te_apply(const unsigned char *v, size_t n, struct http1_pstate *ps)
+{
+	size_t	 pos = 0, ts, tl;
+	int	 rv;
+
+	while ((rv = http1_list_next(v, n, &pos, &ts, &tl)) == 1) {
+		if (ps->ps_bits & PS_TE_CHUNKED)
+			ps->ps_bits |= PS_TE_EARLY;
+		if (ps->ps_bits & PS_TE_CODING)
+			ps->ps_bits |= PS_TE_MORE;
+		ps->ps_bits |= PS_TE_CODING;
+		if (tl == 7 && http1_lceq(v + ts, "chunked", 7))
+			ps->ps_bits |= PS_TE_CHUNKED;
+		else
+			ps->ps_bits &= ~PS_TE_CHUNKED;
+	}
+	if (rv == -1)
+		return (HTTP1_E_TE_INVALID);
+	/* a field of empty elements only still says Transfer-Encoding */
+	ps->ps_bits |= PS_TE;
+	return (HTTP1_OK);
+}
+
+/*
+ * A message with Transfer-Encoding is chunked, or it cannot be read:
+ * chunked must be the last coding and come once (else 400: the length
+ * is unknowable, RFC 9112 6.3); a coding before it is one portero does
+ * not implement (501, RFC 9112 6.1).
+ */
+static int
+http1_te_finish(unsigned int bits)
+{
+	if ((bits & PS_TE_CHUNKED) == 0 || (bits & PS_TE_EARLY))
+		return (HTTP1_E_TE_INVALID);
+	if (bits & PS_TE_MORE)
+		return (HTTP1_E_TE_UNIMPLEMENTED);
+	return (HTTP1_OK);
+}
+
+/*
+ * A field name that a backend may fold into Content-Length or
+ * Transfer-Encoding: the same letters with '_' for '-' or '-' doubled
+ * (Transfer_Encoding, Content--Length).  Called for unknown names that
+ * start and end like one of the two, so most names cost two compares.
+ */
+static int
+http1_lookalike(const unsigned char *n, size_t len)
+{
+	char	 norm[18];
+	size_t	 i, k = 0;
+	int	 c;
+
+	for (i = 0; i < len; i++) {
+		c = n[i] == '_' ? '-' : http1_lc(n[i]);
+		if (c == '-' && k > 0 && norm[k - 1] == '-')
+			continue;
+		if (k == sizeof(norm) - 1)
+			return (0);
+		norm[k++] = c;
+	}
+	return ((k == 14 && memcmp(norm, "content-length", 14) == 0) ||
+	    (k == 17 && memcmp(norm, "transfer-encoding", 17) == 0));
 }
 
 /*
@@ -690,6 +777,12 @@ http1_fields(const unsigned char *b, size_t end, size_t *pp,
 		if (f->id != HTTP1_H_OTHER &&
 		    (rv = http1_field_apply(b, f, *nfields, ps, isreq)) != 0)
 			return (rv);
+		if (f->id == HTTP1_H_OTHER && isreq && f->name_len >= 14 &&
+		    ((b[n] | 0x20) == 'c' || (b[n] | 0x20) == 't') &&
+		    ((b[n + f->name_len - 1] | 0x20) == 'h' ||
+		    (b[n + f->name_len - 1] | 0x20) == 'g') &&
+		    http1_lookalike(b + n, f->name_len))
+			return (HTTP1_E_FIELD_LOOKALIKE);
 		(*nfields)++;
 		p += 2;
 		*pp = p;
@@ -720,7 +813,11 @@ http1_mark_named(const unsigned char *b, struct http1_field *fields,
 	}
 }
 
-/* HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive (RFC 9112 2.3). */
+/*
+ * HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive (RFC 9112 2.3).
+ * A higher minor version of 1 is handled as 1.1, the highest we speak
+ * (RFC 9110 6.2); another major version is not ours.
+ */
 static int
 http1_version(const unsigned char *s, size_t n, uint8_t *version)
 {
@@ -728,9 +825,9 @@ http1_version(const unsigned char *s, size_t n, uint8_t *version)
 	    (http1_cc[s[5]] & CC_DIGIT) == 0 || s[6] != '.' ||
 	    (http1_cc[s[7]] & CC_DIGIT) == 0)
 		return (HTTP1_E_VERSION);
-	if (s[5] != '1' || (s[7] != '0' && s[7] != '1'))
+	if (s[5] != '1')
 		return (HTTP1_E_VERSION_UNSUPPORTED);
-	*version = s[7] == '1' ? 11 : 10;
+	*version = s[7] == '0' ? 10 : 11;
 	return (HTTP1_OK);
 }
 
@@ -819,8 +916,9 @@ http1_target(const unsigned char *b, struct http1_request *req)
  */
 static int
 http1_request_line(const unsigned char *b, size_t end, size_t *pp,
-    struct http1_request *req)
+    const struct http1_head *hd)
 {
+	struct http1_request	*req = hd->hd_msg;
 	size_t	 p = *pp, ls, t, v;
 	int	 rv;
 
@@ -892,11 +990,13 @@ http1_request_line(const unsigned char *b, size_t end, size_t *pp,
 
 static int
 http1_request_finish(const unsigned char *b, size_t p,
-    struct http1_request *req)
+    const struct http1_head *hd)
 {
+	struct http1_request	*req = hd->hd_msg;
 	struct http1_pstate	*ps = &req->ps;
 	struct http1_field	*h;
 	unsigned int		 bits = ps->ps_bits;
+	int			 rv;
 
 	req->head_len = p;
 	req->content_length = 0;
@@ -906,6 +1006,8 @@ http1_request_finish(const unsigned char *b, size_t p,
 			return (HTTP1_E_TE_HTTP10);
 		if (bits & PS_CL)
 			return (HTTP1_E_CL_TE);
+		if ((rv = http1_te_finish(bits)) != HTTP1_OK)
+			return (rv);
 		req->framing = HTTP1_BODY_CHUNKED;
 	} else if (bits & PS_CL) {
 		req->framing = HTTP1_BODY_LENGTH;
@@ -952,18 +1054,24 @@ http1_request_reset(struct http1_request *req)
 	memset(&req->ps, 0, sizeof(req->ps));
 }
 
-int
-http1_parse_request(const char *buf, size_t len, struct http1_request *req)
+/*
+ * The head driver, for requests and responses alike.  *pp moves past
+ * whole lines only, so that a call after HTTP1_INCOMPLETE starts again
+ * at the first unfinished line; a call that brings no new line end costs
+ * one memchr.
+ */
+static int
+http1_parse_head(const char *buf, size_t len, const struct http1_head *hd)
 {
 	const unsigned char	*b = (const unsigned char *)buf;
-	struct http1_pstate	*ps = &req->ps;
+	struct http1_pstate	*ps = hd->hd_ps;
 	size_t			 end, p;
 	int			 rv;
 
 	end = len < HTTP1_HEAD_MAX ? len : HTTP1_HEAD_MAX;
 	if (ps->ps_seen == 0 || ps->ps_seen > end) {
 		memset(ps, 0, sizeof(*ps));
-		req->nfields = 0;
+		*hd->hd_nfields = 0;
 	} else if (memchr(b + ps->ps_seen, '\n', end - ps->ps_seen) == NULL) {
 		/* No new line end: the pending line stays unfinished. */
 		p = ps->ps_off;
@@ -973,15 +1081,15 @@ http1_parse_request(const char *buf, size_t len, struct http1_request *req)
 	p = ps->ps_off;
 	rv = HTTP1_OK;
 	if ((ps->ps_bits & PS_STARTED) == 0) {
-		rv = http1_request_line(b, end, &p, req);
+		rv = hd->hd_start(b, end, &p, hd);
 		if (rv == HTTP1_OK)
 			ps->ps_bits |= PS_STARTED;
 	}
 	if (rv == HTTP1_OK) {
-		rv = http1_fields(b, end, &p, ps, req->fields, &req->nfields,
-		    1);
+		rv = http1_fields(b, end, &p, ps, hd->hd_fields,
+		    hd->hd_nfields, hd->hd_isreq);
 		if (rv == HTTP1_OK)
-			rv = http1_request_finish(b, p, req);
+			rv = hd->hd_finish(b, p, hd);
 	}
 	if (rv != HTTP1_INCOMPLETE) {
 		ps->ps_seen = 0;
@@ -991,7 +1099,8 @@ http1_parse_request(const char *buf, size_t len, struct http1_request *req)
  incomplete:
 	ps->ps_off = p;
 	ps->ps_seen = end;
-	if ((ps->ps_bits & PS_STARTED) == 0 && end - p >= HTTP1_LINE_MAX + 2)
+	if (hd->hd_isreq && (ps->ps_bits & PS_STARTED) == 0 &&
+	    end - p >= HTTP1_LINE_MAX + 2)
 		rv = HTTP1_E_URI_TOO_LONG;
 	else if (end == HTTP1_HEAD_MAX)
 		rv = HTTP1_E_HEAD_TOO_LARGE;
@@ -1001,14 +1110,26 @@ http1_parse_request(const char *buf, size_t len, struct http1_request *req)
 	return (rv);
 }
 
+int
+http1_parse_request(const char *buf, size_t len, struct http1_request *req)
+{
+	struct http1_head	 hd = {
+		&req->ps, req->fields, &req->nfields, 1, http1_request_line,
+		http1_request_finish, req, 0
+	};
+
+	return (http1_parse_head(buf, len, &hd));
+}
+
 /*
  * status-line = HTTP-version SP 3DIGIT SP [ reason-phrase ] CRLF
  * (RFC 9112 4); the second SP may be missing when the reason is empty.
  */
 static int
 http1_status_line(const unsigned char *b, size_t end, size_t *pp,
-    struct http1_response *resp)
+    const struct http1_head *hd)
 {
+	struct http1_response	*resp = hd->hd_msg;
 	size_t	 p = *pp, r;
 	int	 rv;
 
@@ -1050,10 +1171,13 @@ http1_status_line(const unsigned char *b, size_t end, size_t *pp,
 }
 
 static int
-http1_response_finish(const unsigned char *b, size_t p, int request_was_head,
-    struct http1_response *resp)
+http1_response_finish(const unsigned char *b, size_t p,
+    const struct http1_head *hd)
 {
+	struct http1_response	*resp = hd->hd_msg;
+	int			 request_was_head = hd->hd_head;
 	unsigned int	 bits = resp->ps.ps_bits;
+	int		 rv;
 
 	resp->head_len = p;
 	resp->content_length = 0;
@@ -1063,7 +1187,12 @@ http1_response_finish(const unsigned char *b, size_t p, int request_was_head,
 			return (HTTP1_E_TE_HTTP10);
 		if (bits & PS_CL)
 			return (HTTP1_E_CL_TE);
+		if ((rv = http1_te_finish(bits)) != HTTP1_OK)
+			return (rv);
+		resp->flags |= HTTP1_CHUNKED;
 	}
+	if (bits & PS_DATE)
+		resp->flags |= HTTP1_HAS_DATE;
 	if (resp->status < 200) {
 		resp->framing = HTTP1_BODY_NONE;
 		if (resp->status != 101)
@@ -1098,46 +1227,12 @@ int
 http1_parse_response(const char *buf, size_t len, int request_was_head,
     struct http1_response *resp)
 {
-	const unsigned char	*b = (const unsigned char *)buf;
-	struct http1_pstate	*ps = &resp->ps;
-	size_t			 end, p;
-	int			 rv;
+	struct http1_head	 hd = {
+		&resp->ps, resp->fields, &resp->nfields, 0, http1_status_line,
+		http1_response_finish, resp, request_was_head
+	};
 
-	end = len < HTTP1_HEAD_MAX ? len : HTTP1_HEAD_MAX;
-	if (ps->ps_seen == 0 || ps->ps_seen > end) {
-		memset(ps, 0, sizeof(*ps));
-		resp->nfields = 0;
-	} else if (memchr(b + ps->ps_seen, '\n', end - ps->ps_seen) == NULL) {
-		p = ps->ps_off;
-		goto incomplete;
-	}
-
-	p = ps->ps_off;
-	rv = HTTP1_OK;
-	if ((ps->ps_bits & PS_STARTED) == 0) {
-		rv = http1_status_line(b, end, &p, resp);
-		if (rv == HTTP1_OK)
-			ps->ps_bits |= PS_STARTED;
-	}
-	if (rv == HTTP1_OK) {
-		rv = http1_fields(b, end, &p, ps, resp->fields, &resp->nfields,
-		    0);
-		if (rv == HTTP1_OK)
-			rv = http1_response_finish(b, p, request_was_head,
-			    resp);
-	}
-	if (rv != HTTP1_INCOMPLETE) {
-		ps->ps_seen = 0;
-		return (rv);
-	}
-
- incomplete:
-	ps->ps_off = p;
-	ps->ps_seen = end;
-	if (end < HTTP1_HEAD_MAX)
-		return (HTTP1_INCOMPLETE);
-	ps->ps_seen = 0;
-	return (HTTP1_E_HEAD_TOO_LARGE);
+	return (http1_parse_head(buf, len, &hd));
 }
 
 void
@@ -1414,6 +1509,49 @@ http1_chunked_feed(struct http1_chunked *ck, const char *buf, size_t len,
 	ck->ck_error = rv;
 	*consumed = i;
 	return (rv);
+}
+
+/*
+ * http1_chunked_feed() for a recipient that takes the data without the
+ * chunked framing (an HTTP/1.0 client): the same checks, and the data
+ * bytes of buf moved to its front in order, *produced of them.  The
+ * framing and any trailer fields are dropped.
+ */
+int
+http1_chunked_decode(struct http1_chunked *ck, char *buf, size_t len,
+    size_t *consumed, size_t *produced)
+{
+	size_t	 i = 0, out = 0, n, took;
+	int	 rv = HTTP1_INCOMPLETE;
+
+	while (i < len) {
+		if (ck->ck_state == CK_DATA) {
+			n = len - i < ck->ck_remaining ? len - i :
+			    ck->ck_remaining;
+			(void)http1_chunked_feed(ck, buf + i, n, &took);
+			memmove(buf + out, buf + i, n);
+			out += n;
+			i += n;
+			continue;
+		}
+		/* framing, a byte at a time up to the next data */
+		rv = http1_chunked_feed(ck, buf + i, 1, &took);
+		if (rv < 0)
+			break;
+		i += took;
+		if (rv == HTTP1_OK)
+			break;
+	}
+	*consumed = i;
+	*produced = out;
+	return (rv < 0 || rv == HTTP1_OK ? rv : HTTP1_INCOMPLETE);
+}
+
+/* Whether the request line of an unfinished head has been parsed. */
+int
+http1_request_started(const struct http1_request *req)
+{
+	return ((req->ps.ps_bits & PS_STARTED) != 0);
 }
 
 int

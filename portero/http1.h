@@ -34,6 +34,7 @@
  * that end a body with a stray CRLF); one more is a 400.
  */
 #define HTTP1_LINE_MAX		8192
+#define HTTP1_HOST_MAX		255	/* a host name, without ":port" */
 #define HTTP1_HEAD_MAX		32768
 #define HTTP1_MAX_FIELDS	100
 #define HTTP1_LEADING_CRLF_MAX	4
@@ -66,9 +67,9 @@ enum http1_error {
 	HTTP1_E_FIELD_NAME = -13,	/* empty, non-token or no colon */
 	HTTP1_E_FIELD_SPACE = -14,	/* whitespace before the colon */
 	HTTP1_E_CL_TE = -15,		/* Content-Length and T-E */
-	HTTP1_E_CL_INVALID = -16,	/* not digits, or >= 2^63 */
-	HTTP1_E_CL_CONFLICT = -17,	/* Content-Length values differ */
-	HTTP1_E_TE_INVALID = -18,	/* T-E other than one "chunked" */
+	HTTP1_E_CL_INVALID = -16,	/* not one number, or >= 2^63 */
+	HTTP1_E_CL_REPEATED = -17,	/* more than one Content-Length */
+	HTTP1_E_TE_INVALID = -18,	/* T-E not ending in one "chunked" */
 	HTTP1_E_TE_HTTP10 = -19,	/* Transfer-Encoding in HTTP/1.0 */
 	HTTP1_E_HOST_MISSING = -20,
 	HTTP1_E_HOST_MULTIPLE = -21,
@@ -82,7 +83,9 @@ enum http1_error {
 	HTTP1_E_CHUNK_CRLF = -29,	/* no CRLF after chunk data */
 	HTTP1_E_TRAILER = -30,		/* bad or forbidden trailer */
 	HTTP1_E_TRAILER_TOO_LARGE = -31,
-	HTTP1_E_LAST = -31
+	HTTP1_E_TE_UNIMPLEMENTED = -32,	/* 501: a coding before chunked */
+	HTTP1_E_FIELD_LOOKALIKE = -33,	/* Content_Length and the like */
+	HTTP1_E_LAST = -33
 };
 
 enum http1_method {
@@ -128,7 +131,8 @@ enum http1_field_id {
 	HTTP1_H_X_FORWARDED_FOR,
 	HTTP1_H_X_FORWARDED_HOST,
 	HTTP1_H_X_FORWARDED_PROTO,
-	HTTP1_H_X_REAL_IP
+	HTTP1_H_X_REAL_IP,
+	HTTP1_H_DATE
 };
 
 /*
@@ -138,11 +142,13 @@ enum http1_field_id {
  *
  * HTTP1_F_HOP marks a field that must not be forwarded (RFC 9110 7.6.1):
  * Connection, Keep-Alive, Proxy-Connection, TE, Upgrade, and every field
- * that a Connection option names.  Transfer-Encoding is not marked: the
- * parser accepts only a single "chunked", which the proxy forwards with
- * the chunked body it passes through unchanged.  A Connection option
- * naming Host, Content-Length or Transfer-Encoding is refused, so framing
- * and routing never depend on the proxy dropping a field.
+ * that a Connection option names.  Transfer-Encoding is marked too: the
+ * parser accepts only a list whose one coding is "chunked" (empty
+ * elements aside, RFC 9110 5.6.1), and the proxy sends the normalised
+ * "Transfer-Encoding: chunked" with the chunked body it passes through.
+ * A Connection option naming Host, Content-Length or Transfer-Encoding
+ * is refused, so framing and routing never depend on the proxy dropping
+ * a field.
  */
 struct http1_field {
 	uint16_t	 name_off;
@@ -170,6 +176,9 @@ struct http1_pstate {
 #define HTTP1_EXPECT_CONTINUE	0x02	/* HTTP/1.1, 100-continue */
 #define HTTP1_UPGRADE		0x04	/* asks for an upgrade */
 #define HTTP1_INTERIM		0x08	/* 1xx other than 101 */
+#define HTTP1_HAS_DATE		0x10	/* a response with a Date field */
+#define HTTP1_CHUNKED		0x20	/* Transfer-Encoding: chunked, even
+					   where no body follows (HEAD) */
 
 /*
  * A request head.  Zero it, or call http1_request_reset(), before the
@@ -184,8 +193,9 @@ struct http1_pstate {
  * host_off/host_len is the host to route by, hostname_len its length
  * without ":port".  For the absolute form it is the URI's authority, and
  * a Host field, if any, must equal it (stricter than RFC 9112 3.2.2, so
- * that the proxy and the backend cannot disagree).  An empty Host is
- * refused; an HTTP/1.0 request without Host or authority has host_len 0.
+ * that the proxy and the backend cannot disagree).  An empty Host, or
+ * a host name longer than HTTP1_HOST_MAX, is refused; an HTTP/1.0
+ * request without Host or authority has host_len 0.
  * path_off/path_len is the target after the scheme and authority: for
  * the absolute form it may be empty or start with '?', and then "/" goes
  * in front of it in an origin-form request line.
@@ -268,6 +278,9 @@ int		 http1_parse_response(const char *, size_t, int,
 void		 http1_chunked_init(struct http1_chunked *);
 int		 http1_chunked_feed(struct http1_chunked *, const char *,
 		    size_t, size_t *);
+int		 http1_chunked_decode(struct http1_chunked *, char *, size_t,
+		    size_t *, size_t *);
+int		 http1_request_started(const struct http1_request *);
 
 int		 http1_error_status(int);
 const char	*http1_error_reason(int);

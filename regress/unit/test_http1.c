@@ -144,18 +144,17 @@ static const struct rq_case rq_cases[] = {
 	    "Content-Length: 007\r\n\r\n"),
 	    HTTP1_OK, 0, HTTP1_M_POST, HTTP1_T_ORIGIN, 11, HTTP1_BODY_LENGTH,
 	    7, HTTP1_KEEP_ALIVE },
+	/* RFC 9110 8.6: a proxy must not forward these; portero refuses */
 	{ "content_length_same_twice", R("POST / HTTP/1.1\r\n" HOST_A
 	    "Content-Length: 5\r\ncontent-length: 5\r\n\r\n"),
-	    HTTP1_OK, 0, HTTP1_M_POST, HTTP1_T_ORIGIN, 11, HTTP1_BODY_LENGTH,
-	    5, HTTP1_KEEP_ALIVE },
+	    HTTP1_E_CL_REPEATED, 400 },
 	{ "content_length_same_list", R("POST / HTTP/1.1\r\n" HOST_A
 	    "Content-Length: 5 ,5,\t5\r\n\r\n"),
-	    HTTP1_OK, 0, HTTP1_M_POST, HTTP1_T_ORIGIN, 11, HTTP1_BODY_LENGTH,
-	    5, HTTP1_KEEP_ALIVE },
+	    HTTP1_E_CL_INVALID, 400 },
 	{ "chunked", R("POST / HTTP/1.1\r\n" HOST_A
 	    "Transfer-Encoding: chunked\r\n\r\n"),
 	    HTTP1_OK, 0, HTTP1_M_POST, HTTP1_T_ORIGIN, 11, HTTP1_BODY_CHUNKED,
-	    0, HTTP1_KEEP_ALIVE, .hop = "," },
+	    0, HTTP1_KEEP_ALIVE, .hop = ",Transfer-Encoding," },
 	{ "chunked_case", R("POST / HTTP/1.1\r\n" HOST_A
 	    "transfer-encoding:  ChunKed \r\n\r\n"),
 	    HTTP1_OK, 0, HTTP1_M_POST, HTTP1_T_ORIGIN, 11, HTTP1_BODY_CHUNKED,
@@ -215,6 +214,37 @@ static const struct rq_case rq_cases[] = {
 	{ "host_empty_port", R("GET / HTTP/1.1\r\nHost: a:\r\n\r\n"),
 	    HTTP1_OK, 0, HTTP1_M_GET, HTTP1_T_ORIGIN, 11, HTTP1_BODY_NONE,
 	    0, HTTP1_KEEP_ALIVE, "/", "/", "a:", 1 },
+	{ "version_1_2_is_1_1", R("GET / HTTP/1.2\r\n" HOST_A "\r\n"),
+	    HTTP1_OK, 0, HTTP1_M_GET, HTTP1_T_ORIGIN, 11, HTTP1_BODY_NONE,
+	    0, HTTP1_KEEP_ALIVE },
+	{ "version_1_9_is_1_1", R("GET / HTTP/1.9\r\n" HOST_A "\r\n"),
+	    HTTP1_OK, 0, HTTP1_M_GET, HTTP1_T_ORIGIN, 11, HTTP1_BODY_NONE,
+	    0, HTTP1_KEEP_ALIVE },
+	{ "te_empty_elements", R("POST / HTTP/1.1\r\n" HOST_A
+	    "Transfer-Encoding: , chunked,\r\n\r\n"),
+	    HTTP1_OK, 0, HTTP1_M_POST, HTTP1_T_ORIGIN, 11, HTTP1_BODY_CHUNKED,
+	    0, HTTP1_KEEP_ALIVE, .hop = ",Transfer-Encoding," },
+	{ "te_case", R("POST / HTTP/1.1\r\n" HOST_A
+	    "Transfer-Encoding: Chunked\r\n\r\n"),
+	    HTTP1_OK, 0, HTTP1_M_POST, HTTP1_T_ORIGIN, 11, HTTP1_BODY_CHUNKED,
+	    0, HTTP1_KEEP_ALIVE, .hop = ",Transfer-Encoding," },
+	{ "te_empty_field_then_chunked", R("POST / HTTP/1.1\r\n" HOST_A
+	    "Transfer-Encoding: ,\r\nTransfer-Encoding: chunked\r\n\r\n"),
+	    HTTP1_OK, 0, HTTP1_M_POST, HTTP1_T_ORIGIN, 11, HTTP1_BODY_CHUNKED,
+	    0, HTTP1_KEEP_ALIVE },
+	{ "underscore_names_pass", R("GET / HTTP/1.1\r\n" HOST_A
+	    "X_Custom_Field: 1\r\nContent_Type: x\r\n"
+	    "Content-Encoding: gzip\r\nTransfer-Length: 1\r\n\r\n"),
+	    HTTP1_OK, 0, HTTP1_M_GET, HTTP1_T_ORIGIN, 11, HTTP1_BODY_NONE,
+	    0, HTTP1_KEEP_ALIVE },
+	{ "host_255", R("GET / HTTP/1.1\r\nHost: "
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb."
+	    "ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc."
+	    "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+	    ":1\r\n\r\n"),
+	    HTTP1_OK, 0, HTTP1_M_GET, HTTP1_T_ORIGIN, 11, HTTP1_BODY_NONE,
+	    0, HTTP1_KEEP_ALIVE },
 	{ "forwarded_fields_kept", R("GET / HTTP/1.1\r\n" HOST_A
 	    "X-Forwarded-For: 1.2.3.4\r\nForwarded: for=1.2.3.4\r\n\r\n"),
 	    HTTP1_OK, 0, HTTP1_M_GET, HTTP1_T_ORIGIN, 11, HTTP1_BODY_NONE,
@@ -227,9 +257,19 @@ static const struct rq_case rq_cases[] = {
 	    "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"),
 	    HTTP1_E_CL_TE, 400 },
 	{ "cl_differ", R("POST / HTTP/1.1\r\n" HOST_A "Content-Length: 5\r\n"
-	    "Content-Length: 6\r\n\r\n"), HTTP1_E_CL_CONFLICT, 400 },
+	    "Content-Length: 6\r\n\r\n"), HTTP1_E_CL_REPEATED, 400 },
+	{ "cl_repeated_equal", R("POST / HTTP/1.1\r\n" HOST_A
+	    "Content-Length: 5\r\nContent-Length: 5\r\n\r\n"),
+	    HTTP1_E_CL_REPEATED, 400 },
+	{ "cl_repeated_case", R("POST / HTTP/1.1\r\n" HOST_A
+	    "Content-Length: 5\r\ncontent-LENGTH: 5\r\n\r\n"),
+	    HTTP1_E_CL_REPEATED, 400 },
 	{ "cl_list_differ", R("POST / HTTP/1.1\r\n" HOST_A
-	    "Content-Length: 5, 6\r\n\r\n"), HTTP1_E_CL_CONFLICT, 400 },
+	    "Content-Length: 5, 6\r\n\r\n"), HTTP1_E_CL_INVALID, 400 },
+	{ "cl_list_equal", R("POST / HTTP/1.1\r\n" HOST_A
+	    "Content-Length: 5, 5\r\n\r\n"), HTTP1_E_CL_INVALID, 400 },
+	{ "cl_list_equal_no_space", R("POST / HTTP/1.1\r\n" HOST_A
+	    "Content-Length: 1000,1000\r\n\r\n"), HTTP1_E_CL_INVALID, 400 },
 	{ "cl_not_digits", R("POST / HTTP/1.1\r\n" HOST_A
 	    "Content-Length: 5a\r\n\r\n"), HTTP1_E_CL_INVALID, 400 },
 	{ "cl_negative", R("POST / HTTP/1.1\r\n" HOST_A
@@ -255,7 +295,24 @@ static const struct rq_case rq_cases[] = {
 	    HTTP1_E_CL_INVALID, 400 },
 	{ "te_gzip_chunked", R("POST / HTTP/1.1\r\n" HOST_A
 	    "Transfer-Encoding: gzip, chunked\r\n\r\n"),
-	    HTTP1_E_TE_INVALID, 400 },
+	    HTTP1_E_TE_UNIMPLEMENTED, 501 },
+	{ "te_gzip_then_chunked_fields", R("POST / HTTP/1.1\r\n" HOST_A
+	    "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"),
+	    HTTP1_E_TE_UNIMPLEMENTED, 501 },
+	{ "te_gzip", R("POST / HTTP/1.1\r\n" HOST_A
+	    "Transfer-Encoding: gzip\r\n\r\n"), HTTP1_E_TE_INVALID, 400 },
+	{ "te_only_commas", R("POST / HTTP/1.1\r\n" HOST_A
+	    "Transfer-Encoding: , ,\r\n\r\n"), HTTP1_E_TE_INVALID, 400 },
+	{ "lookalike_te", R("POST / HTTP/1.1\r\n" HOST_A
+	    "Transfer_Encoding: chunked\r\n\r\n"),
+	    HTTP1_E_FIELD_LOOKALIKE, 400 },
+	{ "lookalike_cl", R("POST / HTTP/1.1\r\n" HOST_A
+	    "Content_Length: 5\r\n\r\n"), HTTP1_E_FIELD_LOOKALIKE, 400 },
+	{ "lookalike_dashes", R("POST / HTTP/1.1\r\n" HOST_A
+	    "Transfer---Encoding: chunked\r\n\r\n"),
+	    HTTP1_E_FIELD_LOOKALIKE, 400 },
+	{ "lookalike_mixed", R("POST / HTTP/1.1\r\n" HOST_A
+	    "content_-_LENGTH: 5\r\n\r\n"), HTTP1_E_FIELD_LOOKALIKE, 400 },
 	{ "te_chunked_gzip", R("POST / HTTP/1.1\r\n" HOST_A
 	    "Transfer-Encoding: chunked, gzip\r\n\r\n"),
 	    HTTP1_E_TE_INVALID, 400 },
@@ -366,12 +423,23 @@ static const struct rq_case rq_cases[] = {
 	    HTTP1_E_VERSION, 400 },
 	{ "version_2_0", R("GET / HTTP/2.0\r\n" HOST_A "\r\n"),
 	    HTTP1_E_VERSION_UNSUPPORTED, 505 },
-	{ "version_1_2", R("GET / HTTP/1.2\r\n" HOST_A "\r\n"),
-	    HTTP1_E_VERSION_UNSUPPORTED, 505 },
+
 	{ "version_0_9", R("GET / HTTP/0.9\r\n" HOST_A "\r\n"),
 	    HTTP1_E_VERSION_UNSUPPORTED, 505 },
 	{ "h2_preface", R("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
 	    HTTP1_E_VERSION_UNSUPPORTED, 505 },
+	{ "host_256", R("GET / HTTP/1.1\r\nHost: "
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb."
+	    "ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc."
+	    "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+	    "\r\n\r\n"), HTTP1_E_HOST_INVALID, 400 },
+	{ "absolute_host_256", R("GET http://"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb."
+	    "ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc."
+	    "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+	    "/ HTTP/1.0\r\n\r\n"), HTTP1_E_TARGET, 400 },
 	{ "leading_crlf_too_many", R("\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n"
 	    HOST_A "\r\n"), HTTP1_E_REQUEST_LINE, 400 },
 	{ "target_no_slash", R("GET foo HTTP/1.1\r\n" HOST_A "\r\n"),
@@ -482,7 +550,15 @@ static const struct rs_case rs_cases[] = {
 	    "OK" },
 	{ "resp_chunked", R("HTTP/1.1 200 OK\r\n"
 	    "Transfer-Encoding: chunked\r\n\r\n"),
-	    0, HTTP1_OK, 200, 11, HTTP1_BODY_CHUNKED, 0, HTTP1_KEEP_ALIVE,
+	    0, HTTP1_OK, 200, 11, HTTP1_BODY_CHUNKED, 0,
+	    HTTP1_KEEP_ALIVE | HTTP1_CHUNKED, "OK" },
+	{ "resp_date", R("HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 "
+	    "08:49:37 GMT\r\nContent-Length: 0\r\n\r\n"),
+	    0, HTTP1_OK, 200, 11, HTTP1_BODY_LENGTH, 0,
+	    HTTP1_KEEP_ALIVE | HTTP1_HAS_DATE, "OK" },
+	{ "resp_1_1_is_1_1", R("HTTP/1.2 200 OK\r\nContent-Length: 0\r\n"
+	    "\r\n"),
+	    0, HTTP1_OK, 200, 11, HTTP1_BODY_LENGTH, 0, HTTP1_KEEP_ALIVE,
 	    "OK" },
 	{ "resp_until_close", R("HTTP/1.1 200 OK\r\nServer: x\r\n\r\n"),
 	    0, HTTP1_OK, 200, 11, HTTP1_BODY_UNTIL_CLOSE, 0, 0, "OK" },
@@ -502,8 +578,8 @@ static const struct rs_case rs_cases[] = {
 	    "OK" },
 	{ "resp_head_chunked", R("HTTP/1.1 200 OK\r\n"
 	    "Transfer-Encoding: chunked\r\n\r\n"),
-	    1, HTTP1_OK, 200, 11, HTTP1_BODY_NONE, 0, HTTP1_KEEP_ALIVE,
-	    "OK" },
+	    1, HTTP1_OK, 200, 11, HTTP1_BODY_NONE, 0,
+	    HTTP1_KEEP_ALIVE | HTTP1_CHUNKED, "OK" },
 	{ "resp_100", R("HTTP/1.1 100 Continue\r\n\r\n"),
 	    0, HTTP1_OK, 100, 11, HTTP1_BODY_NONE, 0,
 	    HTTP1_KEEP_ALIVE | HTTP1_INTERIM, "Continue" },
@@ -558,11 +634,15 @@ static const struct rs_case rs_cases[] = {
 	    "Transfer-Encoding: chunked\r\n\r\n"), 0, HTTP1_E_CL_TE },
 	{ "resp_te_gzip", R("HTTP/1.1 200 OK\r\n"
 	    "Transfer-Encoding: gzip, chunked\r\n\r\n"), 0,
-	    HTTP1_E_TE_INVALID },
+	    HTTP1_E_TE_UNIMPLEMENTED },
+	{ "resp_te_only_gzip", R("HTTP/1.1 200 OK\r\n"
+	    "Transfer-Encoding: gzip\r\n\r\n"), 0, HTTP1_E_TE_INVALID },
 	{ "resp_te_http10", R("HTTP/1.0 200 OK\r\n"
 	    "Transfer-Encoding: chunked\r\n\r\n"), 0, HTTP1_E_TE_HTTP10 },
 	{ "resp_cl_conflict", R("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
-	    "Content-Length: 2\r\n\r\n"), 0, HTTP1_E_CL_CONFLICT },
+	    "Content-Length: 2\r\n\r\n"), 0, HTTP1_E_CL_REPEATED },
+	{ "resp_cl_list", R("HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n"
+	    "\r\n"), 0, HTTP1_E_CL_INVALID },
 	{ "resp_obs_fold", R("HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\n\r\n"), 0,
 	    HTTP1_E_OBS_FOLD },
 	{ "resp_bare_lf", R("HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n"), 0,
@@ -1300,6 +1380,64 @@ test_chunked(void)
 		pass("", "chunk_large");
 }
 
+/*
+ * Decoding: the same verdicts as feeding, and the data alone, in order,
+ * whatever the pieces it comes in.
+ */
+static void
+test_chunked_decode(void)
+{
+	static const struct {
+		const char	*name;
+		const char	*raw;
+		const char	*data;
+		int		 rv;
+	} dc[] = {
+		{ "decode_simple", "5\r\nhello\r\n0\r\n\r\n", "hello",
+		    HTTP1_OK },
+		{ "decode_several", "3;x=y\r\nabc\r\n2\r\nde\r\n"
+		    "0\r\nT: 1\r\n\r\n", "abcde", HTTP1_OK },
+		{ "decode_crlf_data", "4\r\n\r\n\r\n\r\n0\r\n\r\n",
+		    "\r\n\r\n", HTTP1_OK },
+		{ "decode_empty", "0\r\n\r\n", "", HTTP1_OK },
+		{ "decode_unfinished", "5\r\nhel", "hel", HTTP1_INCOMPLETE },
+		{ "decode_bad_size", "5\r\nhello\r\nz\r\n", "hello",
+		    HTTP1_E_CHUNK_SIZE },
+	};
+	struct http1_chunked	 ck;
+	char			 buf[128], out[128];
+	size_t			 i, piece, off, len, n, consumed, made, olen;
+	int			 rv;
+
+	for (i = 0; i < sizeof(dc) / sizeof(dc[0]); i++) {
+		len = strlen(dc[i].raw);
+		for (piece = 1; piece <= len; piece++) {
+			http1_chunked_init(&ck);
+			olen = 0;
+			rv = HTTP1_INCOMPLETE;
+			for (off = 0; off < len && rv == HTTP1_INCOMPLETE;
+			    off += n) {
+				n = len - off < piece ? len - off : piece;
+				memcpy(buf, dc[i].raw + off, n);
+				rv = http1_chunked_decode(&ck, buf, n,
+				    &consumed, &made);
+				memcpy(out + olen, buf, made);
+				olen += made;
+				if (rv == HTTP1_INCOMPLETE && consumed != n)
+					break;
+			}
+			if (rv != dc[i].rv || olen != strlen(dc[i].data) ||
+			    memcmp(out, dc[i].data, olen) != 0)
+				break;
+		}
+		if (piece <= len)
+			fail("", dc[i].name, "pieces of %zu: %d, %zu bytes",
+			    piece, rv, olen);
+		else
+			pass("", dc[i].name);
+	}
+}
+
 static void
 test_helpers(void)
 {
@@ -1406,6 +1544,7 @@ main(int argc, char *argv[])
 	test_responses();
 	test_response_interim();
 	test_chunked();
+	test_chunked_decode();
 	test_helpers();
 	if (argc < 2 || strcmp(argv[1], "-n") != 0)
 		bench();
