@@ -35,16 +35,16 @@
 
 #include "portero.h"
 
-/* A set that does not fit the write queue yet is tried again this soon. */
-#define CL_SEND_RETRY_MS	100
+/* A message that does not fit the write queue is tried again this soon. */
+#define LD_SEND_RETRY_MS	100
 
 /*
  * A domain: one folder of the certificate directory.  d_good is the
  * pair in service (or NULL); d_error the reason the folder's files are
  * not, as last logged ("" when they are fine).
  */
-struct cl_domain {
-	RB_ENTRY(cl_domain)	 d_entry;
+struct ld_domain {
+	RB_ENTRY(ld_domain)	 d_entry;
 	char			 d_domain[NAME_MAX_LEN];	/* the key */
 	char			 d_dir[NAME_MAX_LEN];	/* folder name */
 	unsigned int		 d_gen;		/* last scan that saw it */
@@ -55,33 +55,68 @@ struct cl_domain {
 							   for it, logged */
 	unsigned int		 d_dupgen;
 };
-RB_HEAD(cl_domains, cl_domain);
+RB_HEAD(ld_domains, ld_domain);
+
+/*
+ * A set as it goes out: every message after CERT_BEGIN (which carries
+ * each transfer's own number), payloads back to back in ls_buf.  Built
+ * once per change of the good set and owned by it, so a scan may free
+ * the pairs while transfers are under way.  Holds private keys.
+ */
+struct ld_msg {
+	uint32_t		 lm_type;
+	uint32_t		 lm_len;
+	size_t			 lm_off;
+};
+
+struct ld_set {
+	unsigned char		*ls_buf;
+	size_t			 ls_len;
+	struct ld_msg		*ls_msgs;
+	size_t			 ls_nmsgs;
+	struct cert_begin	 ls_begin;
+};
+
+/*
+ * A set on its way to one worker: message lx_next is the next to send
+ * (0 is CERT_BEGIN), the worker has acknowledged lx_acked of them.  A
+ * newer set waits (lx_again) until the window of the old one is
+ * acknowledged, so a worker never has more than CERT_WINDOW messages
+ * queued for it, however often the set changes.
+ */
+struct ld_xfer {
+	uint32_t		 lx_transfer;	/* 0: none yet */
+	size_t			 lx_next;
+	size_t			 lx_acked;
+	int			 lx_again;	/* start over with ld_set */
+};
 
 struct certloader {
-	struct portero_config	 cl_conf;
-	int			 cl_sandboxed;
-	struct imsgev		*cl_iev;
-	char			 cl_root[CONF_PATH_MAX];	/* the cert dir
+	struct portero_config	 ld_conf;
+	int			 ld_sandboxed;
+	struct imsgev		*ld_iev;
+	char			 ld_root[CONF_PATH_MAX];	/* the cert dir
 							   as we see it */
-	struct cl_domains	 cl_domains;
-	unsigned int		 cl_gen;
-	int			 cl_scanned;
-	int			 cl_changed;	/* the good set, this scan */
-	char			 cl_direrr[CERT_ERROR_LEN];	/* logged */
-	int			 cl_toomany;	/* logged */
-	char			 cl_default[NAME_MAX_LEN];	/* logged */
-	int			 cl_toobig;	/* logged */
-	int			 cl_sendall;	/* a set for every worker */
-	uint64_t		 cl_sendto;	/* workers waiting for one */
-	struct event		 cl_ev_scan;
-	struct event		 cl_ev_send;
+	struct ld_domains	 ld_domains;
+	unsigned int		 ld_gen;
+	int			 ld_scanned;
+	int			 ld_changed;	/* the good set, this scan */
+	char			 ld_direrr[CERT_ERROR_LEN];	/* logged */
+	int			 ld_toomany;	/* logged */
+	char			 ld_default[NAME_MAX_LEN];	/* logged */
+	int			 ld_toobig;	/* logged */
+	struct ld_set		*ld_set;	/* the good set, as it goes */
+	struct ld_xfer		 ld_xfer[PORTERO_MAX_WORKERS];
+	uint32_t		 ld_transfers;	/* numbers given out */
+	struct event		 ld_ev_scan;
+	struct event		 ld_ev_send;
 };
 
 /* This process's one certloader. */
-static struct certloader	 cl;
+static struct certloader	 ld;
 
-static int	 cl_domain_cmp(struct cl_domain *, struct cl_domain *);
-RB_PROTOTYPE(cl_domains, cl_domain, d_entry, cl_domain_cmp);
+static int	 ld_domain_cmp(struct ld_domain *, struct ld_domain *);
+RB_PROTOTYPE(ld_domains, ld_domain, d_entry, ld_domain_cmp);
 
 static void	 certloader_init(void);
 static void	 certloader_dispatch_parent(struct imsg *);
@@ -89,18 +124,23 @@ static void	 certloader_scan(void);
 static void	 certloader_scan_timer(int, short, void *);
 static int	 certloader_list(DIR *, char ***, size_t *);
 static void	 certloader_folder(int, const char *, time_t);
-static void	 certloader_check(struct cl_domain *, int, const char *,
+static void	 certloader_check(struct ld_domain *, int, const char *,
 		    time_t);
-static void	 certloader_error(struct cl_domain *, const char *, ...)
+static void	 certloader_error(struct ld_domain *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
-static void	 certloader_fixed(struct cl_domain *, const char *);
-static void	 certloader_domain_free(struct cl_domain *);
-static size_t	 certloader_order(struct cl_domain **, size_t);
-static void	 certloader_flush_soon(void);
-static void	 certloader_flush(void);
+static void	 certloader_fixed(struct ld_domain *, const char *);
+static void	 certloader_domain_free(struct ld_domain *);
+static size_t	 certloader_order(struct ld_domain **, size_t);
+static struct ld_set *certloader_build(void);
+static void	 certloader_put(struct ld_set *, uint32_t, const void *,
+		    size_t);
+static void	 certloader_set_free(struct ld_set *);
+static void	 certloader_newset(void);
+static void	 certloader_send(uint32_t);
+static void	 certloader_send_all(void);
 static void	 certloader_send_timer(int, short, void *);
-static int	 certloader_send_set(uint32_t);
-static void	 certloader_send_pair(const struct cl_domain *, uint32_t);
+static void	 certloader_ack(uint32_t, const struct imsg *);
+static void	 certloader_resend(uint32_t);
 static void	 certloader_show(uint32_t);
 static void	 certloader_show_names(const struct cert_pair *, char *,
 		    size_t);
@@ -108,10 +148,11 @@ static void	 certloader_show_names(const struct cert_pair *, char *,
 void
 certloader_main(void)
 {
-	RB_INIT(&cl.cl_domains);
-	evtimer_set(&cl.cl_ev_scan, certloader_scan_timer, NULL);
-	evtimer_set(&cl.cl_ev_send, certloader_send_timer, NULL);
-	cl.cl_iev = proc_child_connect(certloader_dispatch_parent);
+	RB_INIT(&ld.ld_domains);
+	evtimer_set(&ld.ld_ev_scan, certloader_scan_timer, NULL);
+	evtimer_set(&ld.ld_ev_send, certloader_send_timer, NULL);
+	ld.ld_iev = proc_child_connect(PROC_CERTLOADER,
+	    certloader_dispatch_parent);
 	event_dispatch();
 	fatalx("event loop ended");
 }
@@ -124,22 +165,22 @@ certloader_main(void)
 static void
 certloader_init(void)
 {
-	const char	*dir = cl.cl_conf.cert_dir;
+	const char	*dir = ld.ld_conf.cert_dir;
 	int		 hasdir = dir[0] != '\0', chrooted;
 
 	if (certs_init() == -1)
 		fatalx("cannot initialise libcrypto");
-	chrooted = proc_drop_privileges(&cl.cl_conf,
-	    hasdir ? dir : cl.cl_conf.chroot_dir);
-	if (strlcpy(cl.cl_root, chrooted ? "/" : dir, sizeof(cl.cl_root)) >=
-	    sizeof(cl.cl_root))
+	chrooted = proc_drop_privileges(&ld.ld_conf,
+	    hasdir ? dir : ld.ld_conf.chroot_dir);
+	if (strlcpy(ld.ld_root, chrooted ? "/" : dir, sizeof(ld.ld_root)) >=
+	    sizeof(ld.ld_root))
 		fatalx("certificate directory name too long");
-	if (hasdir && sandbox_unveil(cl.cl_root, UNVEIL_CERTLOADER) == -1)
+	if (hasdir && sandbox_unveil(ld.ld_root, UNVEIL_CERTLOADER) == -1)
 		fatal("unveil %s", dir);
 	if (sandbox_unveil(NULL, NULL) == -1)
 		fatal("unveil");
 	proc_sandbox(hasdir ? PROMISES_CERTLOADER : "stdio");
-	cl.cl_sandboxed = 1;
+	ld.ld_sandboxed = 1;
 }
 
 static void
@@ -147,11 +188,11 @@ certloader_dispatch_parent(struct imsg *imsg)
 {
 	uint32_t	 id = imsg->hdr.peerid;
 
-	if (proc_child_common(imsg, &cl.cl_conf))
+	if (proc_child_common(imsg, &ld.ld_conf))
 		return;
 	switch (imsg->hdr.type) {
 	case IMSG_CFG_DONE:
-		if (!cl.cl_sandboxed) {
+		if (!ld.ld_sandboxed) {
 			certloader_init();
 			certloader_scan();
 		}
@@ -161,14 +202,18 @@ certloader_dispatch_parent(struct imsg *imsg)
 		break;
 	case IMSG_RELOAD:
 		log_debug("rescan requested");
-		if (cl.cl_sandboxed)
+		if (ld.ld_sandboxed)
 			certloader_scan();
 		break;
 	case IMSG_CERT_RESEND:
-		if (id >= PORTERO_MAX_WORKERS)
+		if (id >= ld.ld_conf.workers)
 			fatalx("certificates asked for worker %u", id);
-		cl.cl_sendto |= 1ULL << id;
-		certloader_flush_soon();
+		certloader_resend(id);
+		break;
+	case IMSG_CERT_ACK:
+		if (id >= ld.ld_conf.workers)
+			fatalx("an acknowledgement from worker %u", id);
+		certloader_ack(id, imsg);
 		break;
 	case IMSG_CTL_SHOW_CERTS:
 		certloader_show(id);
@@ -182,12 +227,12 @@ certloader_dispatch_parent(struct imsg *imsg)
 }
 
 static int
-cl_domain_cmp(struct cl_domain *a, struct cl_domain *b)
+ld_domain_cmp(struct ld_domain *a, struct ld_domain *b)
 {
 	return (strcmp(a->d_domain, b->d_domain));
 }
 
-RB_GENERATE(cl_domains, cl_domain, d_entry, cl_domain_cmp);
+RB_GENERATE(ld_domains, ld_domain, d_entry, ld_domain_cmp);
 
 static void
 certloader_scan_timer(int fd, short event, void *arg)
@@ -204,7 +249,7 @@ certloader_scan_timer(int fd, short event, void *arg)
 static void
 certloader_scan(void)
 {
-	struct cl_domain	*d, *next;
+	struct ld_domain	*d, *next;
 	struct timeval		 tv;
 	DIR			*dir = NULL;
 	char			 err[CERT_ERROR_LEN];
@@ -212,61 +257,59 @@ certloader_scan(void)
 	size_t			 i, n = 0;
 	time_t			 now;
 
-	evtimer_del(&cl.cl_ev_scan);
-	if (cl.cl_conf.cert_dir[0] == '\0')
+	evtimer_del(&ld.ld_ev_scan);
+	if (ld.ld_conf.cert_dir[0] == '\0')
 		goto done;	/* no certificates, ever: an empty set */
 
-	if ((dir = opendir(cl.cl_root)) == NULL ||
+	if ((dir = opendir(ld.ld_root)) == NULL ||
 	    certloader_list(dir, &names, &n) == -1) {
 		(void)snprintf(err, sizeof(err), "%s: %s; keeping the "
-		    "certificates in service", cl.cl_conf.cert_dir,
+		    "certificates in service", ld.ld_conf.cert_dir,
 		    strerror(errno));
-		if (strcmp(err, cl.cl_direrr) != 0)
+		if (strcmp(err, ld.ld_direrr) != 0)
 			log_warnx("%s", err);
-		(void)strlcpy(cl.cl_direrr, err, sizeof(cl.cl_direrr));
+		(void)strlcpy(ld.ld_direrr, err, sizeof(ld.ld_direrr));
 		goto done;
 	}
-	if (cl.cl_direrr[0] != '\0')
-		log_info("%s: readable again", cl.cl_conf.cert_dir);
-	cl.cl_direrr[0] = '\0';
+	if (ld.ld_direrr[0] != '\0')
+		log_info("%s: readable again", ld.ld_conf.cert_dir);
+	ld.ld_direrr[0] = '\0';
 
-	cl.cl_gen++;
-	cl.cl_changed = 0;
+	ld.ld_gen++;
+	ld.ld_changed = 0;
 	now = time(NULL);
 	for (i = 0; i < n; i++)
 		certloader_folder(dirfd(dir), names[i], now);
 
-	RB_FOREACH_SAFE(d, cl_domains, &cl.cl_domains, next) {
-		if (d->d_dupgen != cl.cl_gen)
+	RB_FOREACH_SAFE(d, ld_domains, &ld.ld_domains, next) {
+		if (d->d_dupgen != ld.ld_gen)
 			d->d_dup[0] = '\0';
-		if (d->d_gen == cl.cl_gen)
+		if (d->d_gen == ld.ld_gen)
 			continue;
 		if (d->d_good != NULL) {
 			log_info("%s/%s: folder gone; %s out of service",
-			    cl.cl_conf.cert_dir, d->d_dir, d->d_domain);
-			cl.cl_changed = 1;
+			    ld.ld_conf.cert_dir, d->d_dir, d->d_domain);
+			ld.ld_changed = 1;
 		}
-		RB_REMOVE(cl_domains, &cl.cl_domains, d);
+		RB_REMOVE(ld_domains, &ld.ld_domains, d);
 		certloader_domain_free(d);
 	}
-	if (cl.cl_changed)
-		cl.cl_sendall = 1;
  done:
 	/* the first scan tells the workers what there is, even nothing */
-	if (!cl.cl_scanned)
-		cl.cl_sendall = 1;
-	cl.cl_scanned = 1;
-	certloader_flush_soon();
+	if (ld.ld_changed || !ld.ld_scanned)
+		certloader_newset();
+	ld.ld_changed = 0;
+	ld.ld_scanned = 1;
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
 	if (dir != NULL)
 		closedir(dir);
-	if (cl.cl_conf.cert_dir[0] != '\0' &&
-	    cl.cl_conf.cert_scan_interval > 0) {
-		tv.tv_sec = cl.cl_conf.cert_scan_interval;
+	if (ld.ld_conf.cert_dir[0] != '\0' &&
+	    ld.ld_conf.cert_scan_interval > 0) {
+		tv.tv_sec = ld.ld_conf.cert_scan_interval;
 		tv.tv_usec = 0;
-		evtimer_add(&cl.cl_ev_scan, &tv);
+		evtimer_add(&ld.ld_ev_scan, &tv);
 	}
 }
 
@@ -295,11 +338,11 @@ certloader_list(DIR *dir, char ***namesp, size_t *np)
 		if (de->d_name[0] == '.')
 			continue;
 		if (n >= CERT_MAX_DOMAINS) {
-			if (!cl.cl_toomany)
+			if (!ld.ld_toomany)
 				log_warnx("%s: more than %d entries; the rest "
-				    "are ignored", cl.cl_conf.cert_dir,
+				    "are ignored", ld.ld_conf.cert_dir,
 				    CERT_MAX_DOMAINS);
-			cl.cl_toomany = 1;
+			ld.ld_toomany = 1;
 			break;
 		}
 		if (n == cap) {
@@ -314,7 +357,7 @@ certloader_list(DIR *dir, char ***namesp, size_t *np)
 		n++;
 	}
 	if (n < CERT_MAX_DOMAINS)
-		cl.cl_toomany = 0;
+		ld.ld_toomany = 0;
 	if (n > 0)
 		qsort(names, n, sizeof(*names), certloader_namecmp);
 	*namesp = names;
@@ -337,7 +380,7 @@ certloader_list(DIR *dir, char ***namesp, size_t *np)
 static void
 certloader_folder(int rootfd, const char *name, time_t now)
 {
-	struct cl_domain	 key, *d;
+	struct ld_domain	 key, *d;
 	struct stat		 st;
 	char			 path[PATH_MAX];
 	int			 islink = 0, valid;
@@ -356,31 +399,31 @@ certloader_folder(int rootfd, const char *name, time_t now)
 	valid = certs_domain(name, key.d_domain, sizeof(key.d_domain)) == 0;
 	if (!valid)	/* listed under its folder's name */
 		(void)strlcpy(key.d_domain, name, sizeof(key.d_domain));
-	if ((d = RB_FIND(cl_domains, &cl.cl_domains, &key)) == NULL) {
+	if ((d = RB_FIND(ld_domains, &ld.ld_domains, &key)) == NULL) {
 		if ((d = calloc(1, sizeof(*d))) == NULL) {
 			log_warn("%s", name);
 			return;
 		}
 		memcpy(d->d_domain, key.d_domain, sizeof(d->d_domain));
 		(void)strlcpy(d->d_dir, name, sizeof(d->d_dir));
-		RB_INSERT(cl_domains, &cl.cl_domains, d);
-	} else if (d->d_gen == cl.cl_gen) {
+		RB_INSERT(ld_domains, &ld.ld_domains, d);
+	} else if (d->d_gen == ld.ld_gen) {
 		/* "_wildcard.x" and "*.x": the first in sorted order wins */
 		if (strcmp(d->d_dup, name) != 0)
 			log_warnx("%s/%s: the same domain as %s/%s; ignored",
-			    cl.cl_conf.cert_dir, name, cl.cl_conf.cert_dir,
+			    ld.ld_conf.cert_dir, name, ld.ld_conf.cert_dir,
 			    d->d_dir);
 		(void)strlcpy(d->d_dup, name, sizeof(d->d_dup));
-		d->d_dupgen = cl.cl_gen;
+		d->d_dupgen = ld.ld_gen;
 		return;
 	} else if (strcmp(d->d_dir, name) != 0) {
 		/* another folder now: read it whatever its stamps */
 		(void)strlcpy(d->d_dir, name, sizeof(d->d_dir));
 		memset(d->d_stamp, 0, sizeof(d->d_stamp));
 	}
-	d->d_gen = cl.cl_gen;
+	d->d_gen = ld.ld_gen;
 
-	(void)snprintf(path, sizeof(path), "%s/%s", cl.cl_conf.cert_dir,
+	(void)snprintf(path, sizeof(path), "%s/%s", ld.ld_conf.cert_dir,
 	    name);
 	if (islink)
 		certloader_error(d, "%s: a symbolic link (not followed)", path);
@@ -398,7 +441,7 @@ certloader_folder(int rootfd, const char *name, time_t now)
  * in service alone and is logged once.
  */
 static void
-certloader_check(struct cl_domain *d, int rootfd, const char *path,
+certloader_check(struct ld_domain *d, int rootfd, const char *path,
     time_t now)
 {
 	struct cert_pair	*cp = NULL;
@@ -448,7 +491,7 @@ certloader_check(struct cl_domain *d, int rootfd, const char *path,
 	cp = NULL;
 	memcpy(d->d_stamp, cs, sizeof(d->d_stamp));
 	d->d_error[0] = '\0';
-	cl.cl_changed = 1;
+	ld.ld_changed = 1;
 	goto done;
 
  expiry:
@@ -469,7 +512,7 @@ certloader_check(struct cl_domain *d, int rootfd, const char *path,
 
 /* One line per new error: a scan that finds the same says nothing. */
 static void
-certloader_error(struct cl_domain *d, const char *fmt, ...)
+certloader_error(struct ld_domain *d, const char *fmt, ...)
 {
 	char	 err[CERT_ERROR_LEN];
 	va_list	 ap;
@@ -487,7 +530,7 @@ certloader_error(struct cl_domain *d, const char *fmt, ...)
 }
 
 static void
-certloader_fixed(struct cl_domain *d, const char *path)
+certloader_fixed(struct ld_domain *d, const char *path)
 {
 	if (d->d_error[0] == '\0')
 		return;
@@ -496,7 +539,7 @@ certloader_fixed(struct cl_domain *d, const char *path)
 }
 
 static void
-certloader_domain_free(struct cl_domain *d)
+certloader_domain_free(struct ld_domain *d)
 {
 	if (d->d_good != NULL) {
 		certs_pair_free(d->d_good);
@@ -514,41 +557,41 @@ certloader_domain_free(struct cl_domain *d)
  * *.example.com's.
  */
 static size_t
-certloader_order(struct cl_domain **v, size_t max)
+certloader_order(struct ld_domain **v, size_t max)
 {
-	struct cl_domain	*d, *def = NULL;
-	const char		*sni = cl.cl_conf.default_sni;
+	struct ld_domain	*d, *def = NULL;
+	const char		*sni = ld.ld_conf.default_sni;
 	size_t			 n = 0;
 	int			 wild;
 
-	RB_FOREACH(d, cl_domains, &cl.cl_domains)
+	RB_FOREACH(d, ld_domains, &ld.ld_domains)
 		if (d->d_good != NULL && sni[0] != '\0' &&
 		    strcasecmp(d->d_domain, sni) == 0)
 			def = d;
-	RB_FOREACH(d, cl_domains, &cl.cl_domains)
+	RB_FOREACH(d, ld_domains, &ld.ld_domains)
 		if (def == NULL && d->d_good != NULL && sni[0] != '\0' &&
 		    certs_names_cover(d->d_good->cp_names,
 		    d->d_good->cp_nameslen, sni, strlen(sni)))
 			def = d;
 	if (def == NULL) {
-		RB_FOREACH(d, cl_domains, &cl.cl_domains)
+		RB_FOREACH(d, ld_domains, &ld.ld_domains)
 			if (d->d_good != NULL)
 				break;
 		if (d != NULL && sni[0] != '\0' &&
-		    strcmp(cl.cl_default, d->d_domain) != 0)
+		    strcmp(ld.ld_default, d->d_domain) != 0)
 			log_warnx("--default-sni %s: no certificate for it; "
 			    "%s is the default", sni, d->d_domain);
 		def = d;
 	}
 	if (def == NULL)
 		return (0);
-	if (strcmp(cl.cl_default, def->d_domain) != 0)
+	if (strcmp(ld.ld_default, def->d_domain) != 0)
 		log_info("default certificate: %s", def->d_domain);
-	(void)strlcpy(cl.cl_default, def->d_domain, sizeof(cl.cl_default));
+	(void)strlcpy(ld.ld_default, def->d_domain, sizeof(ld.ld_default));
 
 	v[n++] = def;
 	for (wild = 0; wild <= 1; wild++)
-		RB_FOREACH(d, cl_domains, &cl.cl_domains) {
+		RB_FOREACH(d, ld_domains, &ld.ld_domains) {
 			if (d->d_good == NULL || d == def || n >= max ||
 			    (d->d_domain[0] == '*') != wild)
 				continue;
@@ -558,162 +601,234 @@ certloader_order(struct cl_domain **v, size_t max)
 }
 
 /*
- * Sets go out once the messages already read are handled: at start the
- * parent's CERT_RESENDs for new workers come right behind CFG_DONE, and
- * a set for every worker, queued after them, covers them all.
+ * The good set as it will go out, in a buffer of its own, or NULL (with
+ * one line in the log) when it cannot be built: the set in service
+ * stays.
  */
-static void
-certloader_flush_soon(void)
+static struct ld_set *
+certloader_build(void)
 {
-	struct timeval	 tv = { 0, 0 };
+	struct ld_domain	**v;
+	struct ld_set		*ls = NULL;
+	struct cert_pair	*cp;
+	struct cert_msg		 cm;
+	size_t			 i, n = 0, nmsgs = 1, len, off, part;
+	uint64_t		 bytes = 0;
 
-	if (!evtimer_pending(&cl.cl_ev_send, NULL))
-		evtimer_add(&cl.cl_ev_send, &tv);
+	if ((v = calloc(CERT_MAX_DOMAINS, sizeof(*v))) == NULL)
+		goto fail;
+	if (ld.ld_conf.cert_dir[0] != '\0')
+		n = certloader_order(v, CERT_MAX_DOMAINS);
+	for (i = 0; i < n; i++) {
+		cp = v[i]->d_good;
+		len = cp->cp_nameslen + cp->cp_certlen + cp->cp_keylen;
+		bytes += len;
+		nmsgs += 1 + (len + IMSG_MAX_PAYLOAD - 1) / IMSG_MAX_PAYLOAD;
+	}
+	if (bytes > CERT_SET_MAX) {
+		if (!ld.ld_toobig)
+			log_warnx("the certificate set (%zu domains, %llu "
+			    "bytes) exceeds %d bytes; the workers keep their "
+			    "certificates", n, (unsigned long long)bytes,
+			    CERT_SET_MAX);
+		ld.ld_toobig = 1;
+		free(v);
+		return (NULL);
+	}
+	ld.ld_toobig = 0;
+	if ((ls = calloc(1, sizeof(*ls))) == NULL ||
+	    (ls->ls_msgs = calloc(nmsgs, sizeof(*ls->ls_msgs))) == NULL ||
+	    (ls->ls_buf = malloc(n * sizeof(cm) + bytes + 1)) == NULL)
+		goto fail;
+	ls->ls_begin.cb_npairs = n;
+	ls->ls_begin.cb_bytes = bytes;
+	for (i = 0; i < n; i++) {
+		cp = v[i]->d_good;
+		memset(&cm, 0, sizeof(cm));
+		(void)strlcpy(cm.cm_domain, v[i]->d_domain,
+		    sizeof(cm.cm_domain));
+		cm.cm_names_len = cp->cp_nameslen;
+		cm.cm_cert_len = cp->cp_certlen;
+		cm.cm_key_len = cp->cp_keylen;
+		certloader_put(ls, IMSG_CERT_ADD, &cm, sizeof(cm));
+		/* names, cert and key as one run of bytes, in chunks */
+		off = ls->ls_len;
+		memcpy(ls->ls_buf + off, cp->cp_names, cp->cp_nameslen);
+		off += cp->cp_nameslen;
+		memcpy(ls->ls_buf + off, cp->cp_cert, cp->cp_certlen);
+		off += cp->cp_certlen;
+		memcpy(ls->ls_buf + off, cp->cp_key, cp->cp_keylen);
+		len = off + cp->cp_keylen - ls->ls_len;
+		for (off = 0; off < len; off += part) {
+			part = len - off < IMSG_MAX_PAYLOAD ? len - off :
+			    IMSG_MAX_PAYLOAD;
+			certloader_put(ls, IMSG_CERT_DATA, NULL, part);
+		}
+	}
+	certloader_put(ls, IMSG_CERT_END, NULL, 0);
+	free(v);
+	return (ls);
+ fail:
+	log_warn("certificate set");
+	certloader_set_free(ls);
+	free(v);
+	return (NULL);
 }
 
 /*
- * Send the sets that are due: one for every worker after a change, one
- * for each worker that (re)started.  A set for every worker covers the
- * workers that asked before it was queued: the parent started them
- * before it reads the set, so it relays the set to them too.  A set
- * that does not fit the write queue now waits for it to drain.
+ * One more message of a set being built; data NULL: its len bytes are
+ * in place already, at the end of ls_buf.
  */
 static void
-certloader_flush(void)
+certloader_put(struct ld_set *ls, uint32_t type, const void *data,
+    size_t len)
 {
-	struct timeval	 tv;
+	struct ld_msg	*lm = &ls->ls_msgs[ls->ls_nmsgs++];
+
+	lm->lm_type = type;
+	lm->lm_len = len;
+	lm->lm_off = ls->ls_len;
+	if (data != NULL)
+		memcpy(ls->ls_buf + ls->ls_len, data, len);
+	ls->ls_len += len;
+}
+
+static void
+certloader_set_free(struct ld_set *ls)
+{
+	if (ls == NULL)
+		return;
+	if (ls->ls_buf != NULL)
+		freezero(ls->ls_buf, ls->ls_len);
+	free(ls->ls_msgs);
+	free(ls);
+}
+
+/* The good set changed (or was never sent): every worker gets it anew. */
+static void
+certloader_newset(void)
+{
+	struct ld_set	*ls;
 	unsigned int	 i;
 
-	if (!cl.cl_scanned)
-		return;		/* the first scan sends to all */
-	if (cl.cl_sendall) {
-		if (certloader_send_set(PEERID_ALL) == -1)
-			goto later;
-		cl.cl_sendall = 0;
-		cl.cl_sendto = 0;
+	if ((ls = certloader_build()) == NULL)
+		return;
+	certloader_set_free(ld.ld_set);
+	ld.ld_set = ls;
+	log_debug("certificate set: %u domains, %llu bytes, %zu messages",
+	    ls->ls_begin.cb_npairs, (unsigned long long)ls->ls_begin.cb_bytes,
+	    ls->ls_nmsgs + 1);
+	for (i = 0; i < ld.ld_conf.workers; i++)
+		ld.ld_xfer[i].lx_again = 1;
+	certloader_send_all();
+}
+
+/* Queue message lx_next of worker id's transfer; -1 if it cannot now. */
+static int
+certloader_send_msg(uint32_t id, const struct ld_xfer *lx)
+{
+	const struct ld_set	*ls = ld.ld_set;
+	const struct ld_msg	*lm;
+	struct cert_begin	 cb;
+	struct cert_msg		 cm;
+
+	if (lx->lx_next == 0) {
+		cb = ls->ls_begin;
+		cb.cb_transfer = lx->lx_transfer;
+		return (config_setcertbegin(ld.ld_iev, id, &cb));
 	}
-	for (i = 0; i < PORTERO_MAX_WORKERS; i++) {
-		if ((cl.cl_sendto & (1ULL << i)) == 0)
-			continue;
-		if (certloader_send_set(i) == -1)
-			goto later;
-		cl.cl_sendto &= ~(1ULL << i);
+	lm = &ls->ls_msgs[lx->lx_next - 1];
+	switch (lm->lm_type) {
+	case IMSG_CERT_ADD:
+		memcpy(&cm, ls->ls_buf + lm->lm_off, sizeof(cm));
+		return (config_setcert(ld.ld_iev, id, &cm));
+	case IMSG_CERT_DATA:
+		return (config_setcertdata(ld.ld_iev, id,
+		    ls->ls_buf + lm->lm_off, lm->lm_len));
 	}
-	return;
- later:
-	tv.tv_sec = 0;
-	tv.tv_usec = CL_SEND_RETRY_MS * 1000;
-	evtimer_add(&cl.cl_ev_send, &tv);
+	return (config_setcertend(ld.ld_iev, id));
+}
+
+/*
+ * Move worker id's transfer on as far as its window allows.  A newer
+ * set starts once the old one's messages in flight are acknowledged.
+ * When the parent's queue is full, try again shortly.
+ */
+static void
+certloader_send(uint32_t id)
+{
+	struct ld_xfer	*lx = &ld.ld_xfer[id];
+	struct timeval	 tv = { 0, LD_SEND_RETRY_MS * 1000 };
+
+	if (ld.ld_set == NULL)
+		return;		/* the first scan is still to come */
+	if (lx->lx_again) {
+		if (lx->lx_acked < lx->lx_next)
+			return;
+		lx->lx_again = 0;
+		if (++ld.ld_transfers == 0)
+			ld.ld_transfers = 1;
+		lx->lx_transfer = ld.ld_transfers;
+		lx->lx_next = lx->lx_acked = 0;
+	}
+	if (lx->lx_transfer == 0)
+		return;
+	while (lx->lx_next <= ld.ld_set->ls_nmsgs &&
+	    lx->lx_next - lx->lx_acked < CERT_WINDOW) {
+		if (certloader_send_msg(id, lx) == -1) {
+			if (!evtimer_pending(&ld.ld_ev_send, NULL))
+				evtimer_add(&ld.ld_ev_send, &tv);
+			return;
+		}
+		lx->lx_next++;
+	}
+	if (lx->lx_next > ld.ld_set->ls_nmsgs && lx->lx_acked == lx->lx_next)
+		log_debug("worker %u has the certificate set", id);
+}
+
+static void
+certloader_send_all(void)
+{
+	unsigned int	 i;
+
+	for (i = 0; i < ld.ld_conf.workers && i < PORTERO_MAX_WORKERS; i++)
+		certloader_send(i);
 }
 
 static void
 certloader_send_timer(int fd, short event, void *arg)
 {
-	certloader_flush();
+	certloader_send_all();
+}
+
+/* A worker acknowledged messages of a transfer: its window moves on. */
+static void
+certloader_ack(uint32_t id, const struct imsg *imsg)
+{
+	struct ld_xfer	*lx = &ld.ld_xfer[id];
+	struct cert_ack	 ca;
+
+	if (config_getcertack(imsg, &ca) == -1)
+		fatalx("bad certificate acknowledgement");
+	if (ca.ca_transfer != lx->lx_transfer || ca.ca_count > lx->lx_next)
+		return;		/* of a transfer given up, or a lie */
+	if (ca.ca_count > lx->lx_acked)
+		lx->lx_acked = ca.ca_count;
+	certloader_send(id);
 }
 
 /*
- * The whole good set, to peerid: CERT_ADD and CERT_DATA per domain,
- * then CERT_END.  It must be queued whole or not at all, so it has to
- * fit the bounded write queue (IMSG_WQUEUE_MAX): -1 if it does not fit
- * now.  A set larger than the bound could never be sent: for now it is
- * not, with one line in the log, and the workers keep what they have.
+ * A worker (re)started: what was in flight to its predecessor is lost,
+ * and it needs the whole set.
  */
-static int
-certloader_send_set(uint32_t peerid)
-{
-	struct cl_domain	**v = NULL;
-	struct cert_pair	*cp;
-	size_t			 i, n = 0, total, data, chunks;
-
-	if ((v = calloc(CERT_MAX_DOMAINS, sizeof(*v))) == NULL) {
-		log_warn("certificate set");
-		return (-1);
-	}
-	if (cl.cl_conf.cert_dir[0] != '\0')
-		n = certloader_order(v, CERT_MAX_DOMAINS);
-
-	total = IMSG_HEADER_SIZE;
-	for (i = 0; i < n; i++) {
-		cp = v[i]->d_good;
-		data = cp->cp_nameslen + cp->cp_certlen + cp->cp_keylen;
-		chunks = (data + IMSG_MAX_PAYLOAD - 1) / IMSG_MAX_PAYLOAD;
-		total += IMSG_HEADER_SIZE + sizeof(struct cert_msg) +
-		    chunks * IMSG_HEADER_SIZE + data;
-	}
-	if (total > IMSG_WQUEUE_MAX) {
-		if (!cl.cl_toobig)
-			log_warnx("the certificate set (%zu domains, %zu "
-			    "bytes) exceeds the %d-byte message queue; the "
-			    "workers keep their certificates", n, total,
-			    IMSG_WQUEUE_MAX);
-		cl.cl_toobig = 1;
-		free(v);
-		return (0);
-	}
-	cl.cl_toobig = 0;
-	if (total > IMSG_WQUEUE_MAX - imsgbuf_queued(&cl.cl_iev->ibuf)) {
-		free(v);
-		return (-1);
-	}
-
-	for (i = 0; i < n; i++)
-		certloader_send_pair(v[i], peerid);
-	if (imsgbuf_compose(&cl.cl_iev->ibuf, IMSG_CERT_END, peerid, 0, -1,
-	    NULL, 0) == -1)
-		fatal("send certificates");
-	imsgev_add(cl.cl_iev);
-	if (peerid == PEERID_ALL)
-		log_debug("sent %zu certificates to every worker", n);
-	else
-		log_debug("sent %zu certificates to worker %u", n, peerid);
-	free(v);
-	return (0);
-}
-
-/* One pair: its header, then names, cert and key in full messages. */
 static void
-certloader_send_pair(const struct cl_domain *d, uint32_t peerid)
+certloader_resend(uint32_t id)
 {
-	const struct cert_pair	*cp = d->d_good;
-	struct cert_msg		 cm;
-	struct iovec		 part[3], iov[3];
-	size_t			 p = 0, off = 0, room, len;
-	int			 niov;
+	struct ld_xfer	*lx = &ld.ld_xfer[id];
 
-	memset(&cm, 0, sizeof(cm));
-	(void)strlcpy(cm.cm_domain, d->d_domain, sizeof(cm.cm_domain));
-	cm.cm_names_len = cp->cp_nameslen;
-	cm.cm_cert_len = cp->cp_certlen;
-	cm.cm_key_len = cp->cp_keylen;
-	if (imsgbuf_compose(&cl.cl_iev->ibuf, IMSG_CERT_ADD, peerid, 0, -1,
-	    &cm, sizeof(cm)) == -1)
-		fatal("send certificates");
-
-	part[0].iov_base = cp->cp_names;
-	part[0].iov_len = cp->cp_nameslen;
-	part[1].iov_base = cp->cp_cert;
-	part[1].iov_len = cp->cp_certlen;
-	part[2].iov_base = cp->cp_key;
-	part[2].iov_len = cp->cp_keylen;
-	while (p < 3) {
-		niov = 0;
-		for (room = IMSG_MAX_PAYLOAD; p < 3 && room > 0; room -= len) {
-			len = part[p].iov_len - off;
-			if (len > room)
-				len = room;
-			iov[niov].iov_base = (char *)part[p].iov_base + off;
-			iov[niov].iov_len = len;
-			niov++;
-			if ((off += len) == part[p].iov_len) {
-				p++;
-				off = 0;
-			}
-		}
-		if (imsgbuf_composev(&cl.cl_iev->ibuf, IMSG_CERT_DATA, peerid,
-		    0, -1, iov, niov) == -1)
-			fatal("send certificates");
-	}
+	lx->lx_acked = lx->lx_next;
+	lx->lx_again = 1;
+	certloader_send(id);
 }
 
 /*
@@ -724,14 +839,14 @@ certloader_send_pair(const struct cl_domain *d, uint32_t peerid)
 static void
 certloader_show(uint32_t peerid)
 {
-	struct cl_domain	*d;
+	struct ld_domain	*d;
 	struct ctl_cert		 cc;
-	const char		*dir = cl.cl_conf.cert_dir;
+	const char		*dir = ld.ld_conf.cert_dir;
 	char			 path[PATH_MAX];
 	size_t			 need = 2 * (IMSG_HEADER_SIZE + sizeof(cc));
 
-	RB_FOREACH(d, cl_domains, &cl.cl_domains) {
-		if (need > IMSG_WQUEUE_MAX - imsgbuf_queued(&cl.cl_iev->ibuf)) {
+	RB_FOREACH(d, ld_domains, &ld.ld_domains) {
+		if (need > IMSG_WQUEUE_MAX - imsgbuf_queued(&ld.ld_iev->ibuf)) {
 			log_warnx("certificate listing cut short: the parent "
 			    "is not reading");
 			break;

@@ -40,6 +40,7 @@
 enum opt_kind {
 	OPT_STR,		/* string into a char array */
 	OPT_NUM,		/* uint32_t within [min, max] */
+	OPT_SIZE,		/* uint64_t bytes, k, m or g after it */
 	OPT_FLAG,		/* int32_t set to 1 */
 	OPT_BACKEND,		/* appended to the backend table */
 	OPT_ACCESS_LOG,		/* a path, or "none" */
@@ -59,6 +60,8 @@ struct config_opt {
 	    sizeof(((struct portero_config *)0)->field), 0, 0 }
 #define CONF_NUM(name, field, min, max)					\
 	{ name, OPT_NUM, offsetof(struct portero_config, field), 0, min, max }
+#define CONF_SIZE(name, field, max)					\
+	{ name, OPT_SIZE, offsetof(struct portero_config, field), 0, 0, max }
 #define CONF_FLAG(name, field)						\
 	{ name, OPT_FLAG, offsetof(struct portero_config, field), 0, 0, 0 }
 
@@ -82,6 +85,9 @@ static const struct config_opt config_opts[] = {
 	CONF_NUM("handshake-timeout", handshake_timeout, 1, 3600),
 	CONF_NUM("connect-timeout", connect_timeout, 1, 3600),
 	CONF_NUM("upstream-timeout", upstream_timeout, 1, 86400),
+	CONF_NUM("body-timeout", body_timeout, 1, 86400),
+	CONF_NUM("send-timeout", send_timeout, 1, 86400),
+	CONF_SIZE("max-body-size", max_body_size, INT64_MAX),
 	CONF_STR("upstream-ca", upstream_ca),
 	CONF_FLAG("upstream-insecure", upstream_insecure),
 	{ "access-log", OPT_ACCESS_LOG, 0, 0, 0, 0 },
@@ -130,6 +136,43 @@ config_defaults(struct portero_config *conf)
 	conf->handshake_timeout = 10;
 	conf->connect_timeout = 5;
 	conf->upstream_timeout = 60;
+	conf->body_timeout = 60;
+	conf->send_timeout = 30;
+}
+
+/*
+ * A size in bytes: digits, then nothing, or k, m or g (either case) for
+ * KiB, MiB or GiB.
+ */
+static int
+config_size(const char *arg, long long max, uint64_t *out)
+{
+	char		 digits[32];
+	size_t		 n = strlen(arg);
+	const char	*errstr;
+	long long	 v, unit = 1;
+
+	if (n == 0 || n >= sizeof(digits))
+		return (-1);
+	memcpy(digits, arg, n + 1);
+	switch (digits[n - 1]) {
+	case 'k': case 'K':
+		unit = 1024LL;
+		break;
+	case 'm': case 'M':
+		unit = 1024LL * 1024;
+		break;
+	case 'g': case 'G':
+		unit = 1024LL * 1024 * 1024;
+		break;
+	}
+	if (unit != 1)
+		digits[--n] = '\0';
+	v = strtonum(digits, 0, max / unit, &errstr);
+	if (errstr != NULL)
+		return (-1);
+	*out = v * unit;
+	return (0);
 }
 
 /*
@@ -238,6 +281,14 @@ config_setopt(struct portero_config *conf, struct backend_table *bt,
 			return (-1);
 		}
 		*(uint32_t *)(base + co->co_off) = num;
+		return (0);
+	case OPT_SIZE:
+		if (config_size(arg, co->co_max,
+		    (uint64_t *)(base + co->co_off)) == -1) {
+			log_warnx("%s \"%s\": want a size in bytes, with k, m "
+			    "or g for KiB, MiB or GiB", what, arg);
+			return (-1);
+		}
 		return (0);
 	case OPT_FLAG:
 		*(int32_t *)(base + co->co_off) = 1;
@@ -367,10 +418,25 @@ config_check(const struct portero_config *conf)
 	return (ret);
 }
 
-/* A child takes the configuration off the wire; the parent is trusted
- * but the size and the strings are checked all the same. */
+/*
+ * The messages.  Every object that crosses a socketpair is composed by
+ * its sender with config_setX() and taken off the wire by its receiver
+ * with config_getX(), side by side here.  imsg_check() has already held
+ * the message against the table (sender, receiver, size); a get checks
+ * what the table cannot: strings end, numbers are in range.  A set
+ * returns -1 when the peer's queue is full, and the caller decides what
+ * that means for the peer.
+ */
+
 int
-config_recv(struct portero_config *conf, const struct imsg *imsg)
+config_setglobal(struct imsgev *iev, const struct portero_config *conf)
+{
+	return (imsgev_compose(iev, IMSG_CFG_GLOBAL, 0, 0, -1, conf,
+	    sizeof(*conf)));
+}
+
+int
+config_getglobal(struct portero_config *conf, const struct imsg *imsg)
 {
 	if (imsg->len != sizeof(*conf))
 		return (-1);
@@ -389,5 +455,253 @@ config_recv(struct portero_config *conf, const struct imsg *imsg)
 	conf->access_log[sizeof(conf->access_log) - 1] = '\0';
 	if (conf->workers < 1 || conf->workers > PORTERO_MAX_WORKERS)
 		return (-1);
+	return (0);
+}
+
+/* The channel closes what it sends: the sender keeps its own copy. */
+int
+config_setlistener(struct imsgev *iev, int fd, enum listener_kind kind,
+    const char *addr)
+{
+	struct listener_msg	 lm;
+	int			 dupfd;
+
+	memset(&lm, 0, sizeof(lm));
+	lm.kind = kind;
+	(void)strlcpy(lm.addr, addr, sizeof(lm.addr));
+	if ((dupfd = dup(fd)) == -1)
+		return (-1);
+	if (imsgev_compose(iev, IMSG_CFG_LISTENER, 0, 0, dupfd, &lm,
+	    sizeof(lm)) == -1) {
+		close(dupfd);
+		return (-1);
+	}
+	return (0);
+}
+
+int
+config_getlistener(const struct imsg *imsg, struct listener_msg *lm)
+{
+	if (imsg->len != sizeof(*lm) || imsg->fd == -1)
+		return (-1);
+	memcpy(lm, imsg->data, sizeof(*lm));
+	lm->addr[sizeof(lm->addr) - 1] = '\0';
+	if (lm->kind != LISTENER_PROXY && lm->kind != LISTENER_REGISTER &&
+	    lm->kind != LISTENER_HTTP)
+		return (-1);
+	return (0);
+}
+
+int
+config_setbackend(struct imsgev *iev, const struct backend_conf *be)
+{
+	return (imsgev_compose(iev, IMSG_CFG_BACKEND, 0, 0, -1, be,
+	    sizeof(*be)));
+}
+
+static int
+config_sockaddr_ok(const struct sockaddr_storage *ss, uint32_t sslen)
+{
+	if (ss->ss_family == AF_INET)
+		return (sslen == sizeof(struct sockaddr_in));
+	if (ss->ss_family == AF_INET6)
+		return (sslen == sizeof(struct sockaddr_in6));
+	return (0);
+}
+
+int
+config_getbackend(const struct imsg *imsg, struct backend_conf *be)
+{
+	if (imsg->len != sizeof(*be))
+		return (-1);
+	memcpy(be, imsg->data, sizeof(*be));
+	be->be_service[sizeof(be->be_service) - 1] = '\0';
+	be->be_host[sizeof(be->be_host) - 1] = '\0';
+	if (be->be_service[0] == '\0' ||
+	    !config_sockaddr_ok(&be->be_ss, be->be_sslen))
+		return (-1);
+	return (0);
+}
+
+int
+config_setaccesslog(struct imsgev *iev, int fd)
+{
+	int	 dupfd;
+
+	if ((dupfd = dup(fd)) == -1)
+		return (-1);
+	if (imsgev_compose(iev, IMSG_CFG_ACCESSLOG, 0, 0, dupfd, NULL,
+	    0) == -1) {
+		close(dupfd);
+		return (-1);
+	}
+	return (0);
+}
+
+/* The descriptor, now the caller's, or -1. */
+int
+config_getaccesslog(const struct imsg *imsg)
+{
+	return (imsg->fd);
+}
+
+int
+config_setverbose(struct imsgev *iev, uint32_t type, int32_t verbose)
+{
+	return (imsgev_compose(iev, type, 0, 0, -1, &verbose,
+	    sizeof(verbose)));
+}
+
+int
+config_getverbose(const struct imsg *imsg, int32_t *verbose)
+{
+	if (imsg->len != sizeof(*verbose))
+		return (-1);
+	memcpy(verbose, imsg->data, sizeof(*verbose));
+	if (*verbose < 0 || *verbose > 3)
+		return (-1);
+	return (0);
+}
+
+int
+config_setticket(struct imsgev *iev, const struct ticket_key_msg *tk)
+{
+	return (imsgev_compose(iev, IMSG_TLS_TICKET_KEY, 0, 0, -1, tk,
+	    sizeof(*tk)));
+}
+
+int
+config_getticket(const struct imsg *imsg, struct ticket_key_msg *tk)
+{
+	if (imsg->len != sizeof(*tk))
+		return (-1);
+	memcpy(tk, imsg->data, sizeof(*tk));
+	return (0);
+}
+
+/*
+ * A certificate set: BEGIN, then per pair its header (CERT_ADD) and its
+ * bytes in chunks (CERT_DATA), then END; each message acknowledged.
+ */
+int
+config_setcertbegin(struct imsgev *iev, uint32_t peerid,
+    const struct cert_begin *cb)
+{
+	return (imsgev_compose(iev, IMSG_CERT_BEGIN, peerid, 0, -1, cb,
+	    sizeof(*cb)));
+}
+
+int
+config_getcertbegin(const struct imsg *imsg, struct cert_begin *cb)
+{
+	if (imsg->len != sizeof(*cb))
+		return (-1);
+	memcpy(cb, imsg->data, sizeof(*cb));
+	if (cb->cb_npairs > CERT_MAX_DOMAINS || cb->cb_bytes > CERT_SET_MAX)
+		return (-1);
+	return (0);
+}
+
+int
+config_setcert(struct imsgev *iev, uint32_t peerid, const struct cert_msg *cm)
+{
+	return (imsgev_compose(iev, IMSG_CERT_ADD, peerid, 0, -1, cm,
+	    sizeof(*cm)));
+}
+
+int
+config_getcert(const struct imsg *imsg, struct cert_msg *cm)
+{
+	if (imsg->len != sizeof(*cm))
+		return (-1);
+	memcpy(cm, imsg->data, sizeof(*cm));
+	if (memchr(cm->cm_domain, '\0', sizeof(cm->cm_domain)) == NULL ||
+	    cm->cm_domain[0] == '\0')
+		return (-1);
+	if (cm->cm_names_len == 0 || cm->cm_cert_len == 0 ||
+	    cm->cm_key_len == 0 || cm->cm_names_len > CERT_MAX_BYTES ||
+	    cm->cm_cert_len > CERT_MAX_BYTES ||
+	    cm->cm_key_len > CERT_MAX_BYTES ||
+	    (uint64_t)cm->cm_names_len + cm->cm_cert_len + cm->cm_key_len >
+	    CERT_MAX_BYTES)
+		return (-1);
+	return (0);
+}
+
+int
+config_setcertdata(struct imsgev *iev, uint32_t peerid, const void *data,
+    size_t len)
+{
+	return (imsgev_compose(iev, IMSG_CERT_DATA, peerid, 0, -1, data,
+	    len));
+}
+
+int
+config_getcertdata(const struct imsg *imsg, const void **data, size_t *len)
+{
+	if (imsg->len == 0 || imsg->len > IMSG_MAX_PAYLOAD)
+		return (-1);
+	*data = imsg->data;
+	*len = imsg->len;
+	return (0);
+}
+
+int
+config_setcertend(struct imsgev *iev, uint32_t peerid)
+{
+	return (imsgev_compose(iev, IMSG_CERT_END, peerid, 0, -1, NULL, 0));
+}
+
+int
+config_setcertack(struct imsgev *iev, const struct cert_ack *ca)
+{
+	return (imsgev_compose(iev, IMSG_CERT_ACK, 0, 0, -1, ca,
+	    sizeof(*ca)));
+}
+
+int
+config_getcertack(const struct imsg *imsg, struct cert_ack *ca)
+{
+	if (imsg->len != sizeof(*ca))
+		return (-1);
+	memcpy(ca, imsg->data, sizeof(*ca));
+	return (0);
+}
+
+int
+config_sethealth(struct imsgev *iev, const struct backend_health *bh)
+{
+	return (imsgev_compose(iev, IMSG_BACKEND_HEALTH, 0, 0, -1, bh,
+	    sizeof(*bh)));
+}
+
+int
+config_gethealth(const struct imsg *imsg, struct backend_health *bh)
+{
+	if (imsg->len != sizeof(*bh))
+		return (-1);
+	memcpy(bh, imsg->data, sizeof(*bh));
+	bh->bh_service[sizeof(bh->bh_service) - 1] = '\0';
+	if (!config_sockaddr_ok(&bh->bh_ss, bh->bh_sslen) ||
+	    bh->bh_backoff_ms > BACKEND_BACKOFF_MAX_MS ||
+	    bh->bh_rest_ms > BACKEND_BACKOFF_MAX_MS)
+		return (-1);
+	return (0);
+}
+
+int
+config_setstats(struct imsgev *iev, uint32_t peerid,
+    const struct worker_stats *ws)
+{
+	return (imsgev_compose(iev, IMSG_STATS, peerid, 0, -1, ws,
+	    sizeof(*ws)));
+}
+
+int
+config_getstats(const struct imsg *imsg, struct worker_stats *ws)
+{
+	if (imsg->len != sizeof(*ws))
+		return (-1);
+	memcpy(ws, imsg->data, sizeof(*ws));
 	return (0);
 }

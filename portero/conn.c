@@ -26,6 +26,8 @@
 #include <sys/uio.h>
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <tls.h>
@@ -77,6 +79,38 @@ buf_compact(struct buf *b)
 	if (b->b_len > 0)
 		memmove(b->b_data, b->b_data + b->b_off, b->b_len);
 	b->b_off = 0;
+}
+
+/* Append to a buffer; -1 if it does not fit. */
+int
+buf_append(struct buf *b, const char *p, size_t len)
+{
+	if (b->b_off + b->b_len + len > BUF_SIZE) {
+		buf_compact(b);
+		if (b->b_len + len > BUF_SIZE)
+			return (-1);
+	}
+	memcpy(b->b_data + b->b_off + b->b_len, p, len);
+	b->b_len += len;
+	return (0);
+}
+
+int
+buf_appendf(struct buf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	size_t	 room;
+	int	 n;
+
+	buf_compact(b);
+	room = BUF_SIZE - b->b_len;
+	va_start(ap, fmt);
+	n = vsnprintf(b->b_data + b->b_len, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room)
+		return (-1);
+	b->b_len += n;
+	return (0);
 }
 
 void

@@ -32,26 +32,33 @@
 
 #include "portero.h"
 
+/*
+ * A control client.  cn_busy: a request of it is being answered (a
+ * listing on its way from the workers or the certloader), so it is not
+ * idle; an idle client is closed after CTL_IDLE_TIMEOUT, or sooner when
+ * a new one needs its place.
+ */
 struct ctl_conn {
-	TAILQ_ENTRY(ctl_conn)	 cc_entry;
-	struct imsgev		 cc_iev;
-	uint32_t		 cc_id;
-	uint64_t		 cc_awaited;	/* workers yet to report */
-	struct event		 cc_timeout;
-	int			 cc_timeout_set;
-	int			 cc_certs;	/* a listing is on its way */
+	TAILQ_ENTRY(ctl_conn)	 cn_entry;	/* oldest activity first */
+	struct imsgev		 cn_iev;
+	uint32_t		 cn_id;
+	uint64_t		 cn_awaited;	/* workers yet to report */
+	struct event		 cn_timeout;	/* reply and idle timer */
+	int			 cn_certs;	/* a listing is on its way */
 };
 
 /* The parent's control clients; only the parent runs this file. */
 static TAILQ_HEAD(, ctl_conn) ctl_conns = TAILQ_HEAD_INITIALIZER(ctl_conns);
 static unsigned int	 ctl_nconns;
 static uint32_t		 ctl_lastid;
-static struct event	 ctl_ev_pause;
+static struct acceptor	 ctl_acceptor;
 static const char	*ctl_path;
 
-static void	 control_accept(int, short, void *);
+static void	 control_accept(int, void *);
 static void	 control_dispatch(int, short, void *);
 static void	 control_conn_close(struct ctl_conn *);
+static void	 control_timeout(int, short, void *);
+static void	 control_idle(struct ctl_conn *);
 static int	 control_send_workers(struct portero *, struct ctl_conn *);
 
 /*
@@ -100,98 +107,107 @@ control_open(const char *path)
 void
 control_listen(struct portero *env)
 {
-	event_set(&env->pc_ev_control, env->pc_controlfd, EV_READ | EV_PERSIST,
-	    control_accept, env);
-	event_add(&env->pc_ev_control, NULL);
-	evtimer_set(&ctl_ev_pause, control_accept, env);
+	acceptor_init(&ctl_acceptor, env->pc_controlfd, 1, control_accept,
+	    env);
+	acceptor_start(&ctl_acceptor);
 }
 
 void
 control_close(struct portero *env)
 {
-	struct ctl_conn	*cc;
+	struct ctl_conn	*cn;
 
-	while ((cc = TAILQ_FIRST(&ctl_conns)) != NULL)
-		control_conn_close(cc);
+	while ((cn = TAILQ_FIRST(&ctl_conns)) != NULL)
+		control_conn_close(cn);
 	if (env->pc_controlfd == -1)
 		return;
-	event_del(&env->pc_ev_control);
-	evtimer_del(&ctl_ev_pause);
+	acceptor_stop(&ctl_acceptor);
 	close(env->pc_controlfd);
 	env->pc_controlfd = -1;
 	if (ctl_path != NULL && unlink(ctl_path) == -1 && errno != ENOENT)
 		log_warn("unlink %s", ctl_path);
 }
 
+/*
+ * At the bound, the client idle the longest makes room: idle clients
+ * cannot lock porterod-ctl out.  Only when every client is waiting for
+ * an answer is the new one refused.
+ */
 static void
-control_accept(int fd, short event, void *arg)
+control_accept(int connfd, void *arg)
 {
-	struct portero	*env = arg;
-	struct ctl_conn	*cc;
-	struct timeval	 tv = { 1, 0 };
-	int		 connfd;
+	struct ctl_conn	*cn, *old;
 
-	if (event & EV_TIMEOUT) {
-		event_add(&env->pc_ev_control, NULL);
-		return;
+	if (ctl_nconns >= CTL_MAX_CLIENTS) {
+		TAILQ_FOREACH(old, &ctl_conns, cn_entry)
+			if (old->cn_awaited == 0 && !old->cn_certs)
+				break;
+		if (old == NULL) {
+			log_warnx("control: %u clients waiting for answers; "
+			    "refusing another", ctl_nconns);
+			close(connfd);
+			return;
+		}
+		log_debug("control: closing the longest idle client to make "
+		    "room");
+		control_conn_close(old);
 	}
-	if ((connfd = accept4(env->pc_controlfd, NULL, NULL,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
-		if (errno == EMFILE || errno == ENFILE) {
-			/* out of descriptors: pause instead of spinning */
-			log_warn("control accept");
-			event_del(&env->pc_ev_control);
-			evtimer_add(&ctl_ev_pause, &tv);
-		} else if (errno != EAGAIN && errno != EINTR &&
-		    errno != ECONNABORTED)
-			log_warn("control accept");
-		return;
-	}
-	if (ctl_nconns >= CTL_MAX_CLIENTS ||
-	    (cc = calloc(1, sizeof(*cc))) == NULL) {
-		log_warnx("control: too many clients; refusing one");
+	if ((cn = calloc(1, sizeof(*cn))) == NULL) {
+		log_warn("control");
 		close(connfd);
 		return;
 	}
-	cc->cc_id = ++ctl_lastid;
-	imsgev_init(&cc->cc_iev, connfd, control_dispatch, cc);
-	TAILQ_INSERT_TAIL(&ctl_conns, cc, cc_entry);
+	cn->cn_id = ++ctl_lastid;
+	imsgev_init(&cn->cn_iev, connfd, control_dispatch, cn);
+	evtimer_set(&cn->cn_timeout, control_timeout, cn);
+	TAILQ_INSERT_TAIL(&ctl_conns, cn, cn_entry);
 	ctl_nconns++;
+	control_idle(cn);
+}
+
+/* Nothing in progress for cn: its idle time starts now. */
+static void
+control_idle(struct ctl_conn *cn)
+{
+	struct timeval	 tv = { CTL_IDLE_TIMEOUT, 0 };
+
+	TAILQ_REMOVE(&ctl_conns, cn, cn_entry);
+	TAILQ_INSERT_TAIL(&ctl_conns, cn, cn_entry);
+	evtimer_add(&cn->cn_timeout, &tv);
 }
 
 static void
-control_conn_close(struct ctl_conn *cc)
+control_conn_close(struct ctl_conn *cn)
 {
-	if (cc->cc_timeout_set)
-		evtimer_del(&cc->cc_timeout);
-	imsgev_clear(&cc->cc_iev);
-	TAILQ_REMOVE(&ctl_conns, cc, cc_entry);
+	evtimer_del(&cn->cn_timeout);
+	imsgev_clear(&cn->cn_iev);
+	TAILQ_REMOVE(&ctl_conns, cn, cn_entry);
 	ctl_nconns--;
-	free(cc);
+	free(cn);
 }
 
 static struct ctl_conn *
 control_conn_byid(uint32_t id)
 {
-	struct ctl_conn	*cc;
+	struct ctl_conn	*cn;
 
-	TAILQ_FOREACH(cc, &ctl_conns, cc_entry)
-		if (cc->cc_id == id)
-			return (cc);
+	TAILQ_FOREACH(cn, &ctl_conns, cn_entry)
+		if (cn->cn_id == id)
+			return (cn);
 	return (NULL);
 }
 
 static int
-control_compose(struct ctl_conn *cc, uint32_t type, const void *data,
+control_compose(struct ctl_conn *cn, uint32_t type, const void *data,
     size_t len)
 {
-	return (imsgev_compose(&cc->cc_iev, type, 0, 0, -1, data, len));
+	return (imsgev_compose(&cn->cn_iev, type, 0, 0, -1, data, len));
 }
 
 static int
-control_fail(struct ctl_conn *cc, const char *reason)
+control_fail(struct ctl_conn *cn, const char *reason)
 {
-	return (control_compose(cc, IMSG_CTL_FAIL, reason, strlen(reason) + 1));
+	return (control_compose(cn, IMSG_CTL_FAIL, reason, strlen(reason) + 1));
 }
 
 static void
@@ -210,7 +226,7 @@ control_fill_child(struct ctl_child *cch, const struct child *ch)
 }
 
 static int
-control_send_status(struct portero *env, struct ctl_conn *cc)
+control_send_status(struct portero *env, struct ctl_conn *cn)
 {
 	struct ctl_status	 cs;
 	struct ctl_child	 cch;
@@ -222,118 +238,126 @@ control_send_status(struct portero *env, struct ctl_conn *cc)
 	cs.pid = getpid();
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	cs.uptime = now.tv_sec - env->pc_started.tv_sec;
-	if (control_compose(cc, IMSG_CTL_STATUS, &cs, sizeof(cs)) == -1)
+	if (control_compose(cn, IMSG_CTL_STATUS, &cs, sizeof(cs)) == -1)
 		return (-1);
 	control_fill_child(&cch, &env->pc_certloader);
-	if (control_compose(cc, IMSG_CTL_CHILD, &cch, sizeof(cch)) == -1)
+	if (control_compose(cn, IMSG_CTL_CHILD, &cch, sizeof(cch)) == -1)
 		return (-1);
 	control_fill_child(&cch, &env->pc_registrar);
-	if (control_compose(cc, IMSG_CTL_CHILD, &cch, sizeof(cch)) == -1)
+	if (control_compose(cn, IMSG_CTL_CHILD, &cch, sizeof(cch)) == -1)
 		return (-1);
 	for (i = 0; i < env->pc_conf.workers; i++) {
 		control_fill_child(&cch, &env->pc_workers[i]);
-		if (control_compose(cc, IMSG_CTL_CHILD, &cch,
+		if (control_compose(cn, IMSG_CTL_CHILD, &cch,
 		    sizeof(cch)) == -1)
 			return (-1);
 	}
-	return (control_compose(cc, IMSG_CTL_END, NULL, 0));
+	return (control_compose(cn, IMSG_CTL_END, NULL, 0));
 }
 
+/*
+ * The client's one timer: while workers are yet to report, the time they
+ * have (the answer then goes out as it stands); else its idle time.
+ */
 static void
-control_workers_timeout(int fd, short event, void *arg)
+control_timeout(int fd, short event, void *arg)
 {
-	struct ctl_conn	*cc = arg;
+	struct ctl_conn	*cn = arg;
 
-	cc->cc_timeout_set = 0;
-	cc->cc_awaited = 0;
-	if (control_send_workers(portero_env, cc) == -1)
-		control_conn_close(cc);
+	if (cn->cn_awaited != 0) {
+		cn->cn_awaited = 0;
+		if (control_send_workers(portero_env, cn) == -1)
+			control_conn_close(cn);
+		return;
+	}
+	if (cn->cn_certs) {
+		/* the certloader answers, or its death fails the request */
+		control_idle(cn);
+		return;
+	}
+	log_debug("control: closing an idle client");
+	control_conn_close(cn);
 }
 
 /* Ask every running worker for its counters; answer when all have. */
 static int
-control_ask_workers(struct portero *env, struct ctl_conn *cc)
+control_ask_workers(struct portero *env, struct ctl_conn *cn)
 {
 	struct child	*ch;
 	struct timeval	 tv;
 	unsigned int	 i;
 
-	if (cc->cc_awaited != 0)
-		return (control_fail(cc, "a request is already in progress"));
+	if (cn->cn_awaited != 0)
+		return (control_fail(cn, "a request is already in progress"));
 	for (i = 0; i < env->pc_conf.workers; i++) {
 		ch = &env->pc_workers[i];
 		if (!ch->ch_ievset || ch->ch_state != CHILD_RUNNING)
 			continue;
-		if (imsgev_compose(&ch->ch_iev, IMSG_STATS_REQ, cc->cc_id, 0,
-		    -1, NULL, 0) == -1)
-			fatal("send stats request");
-		cc->cc_awaited |= 1ULL << i;
+		if (parent_compose(env, ch, IMSG_STATS_REQ, cn->cn_id, -1,
+		    NULL, 0) == 0)
+			cn->cn_awaited |= 1ULL << i;
 	}
-	if (cc->cc_awaited == 0)
-		return (control_send_workers(env, cc));
+	if (cn->cn_awaited == 0)
+		return (control_send_workers(env, cn));
 	tv.tv_sec = CTL_REPLY_TIMEOUT_MS / 1000;
 	tv.tv_usec = (CTL_REPLY_TIMEOUT_MS % 1000) * 1000;
-	evtimer_set(&cc->cc_timeout, control_workers_timeout, cc);
-	evtimer_add(&cc->cc_timeout, &tv);
-	cc->cc_timeout_set = 1;
+	evtimer_add(&cn->cn_timeout, &tv);
 	return (0);
 }
 
 static int
-control_send_workers(struct portero *env, struct ctl_conn *cc)
+control_send_workers(struct portero *env, struct ctl_conn *cn)
 {
 	struct ctl_child	 cch;
 	unsigned int		 i;
 
-	if (cc->cc_timeout_set) {
-		evtimer_del(&cc->cc_timeout);
-		cc->cc_timeout_set = 0;
-	}
+	cn->cn_awaited = 0;
+	control_idle(cn);
 	for (i = 0; i < env->pc_conf.workers; i++) {
 		control_fill_child(&cch, &env->pc_workers[i]);
-		if (control_compose(cc, IMSG_CTL_CHILD, &cch,
+		if (control_compose(cn, IMSG_CTL_CHILD, &cch,
 		    sizeof(cch)) == -1)
 			return (-1);
 	}
-	return (control_compose(cc, IMSG_CTL_END, NULL, 0));
+	return (control_compose(cn, IMSG_CTL_END, NULL, 0));
 }
 
 void
 control_stats_reply(struct portero *env, struct child *ch, uint32_t id,
     const struct worker_stats *stats)
 {
-	struct ctl_conn	*cc;
+	struct ctl_conn	*cn;
 
-	if ((cc = control_conn_byid(id)) == NULL || cc->cc_awaited == 0)
+	if ((cn = control_conn_byid(id)) == NULL || cn->cn_awaited == 0)
 		return;		/* the client left, or it timed out */
-	cc->cc_awaited &= ~(1ULL << ch->ch_id);
-	if (cc->cc_awaited == 0 && control_send_workers(env, cc) == -1)
-		control_conn_close(cc);
+	cn->cn_awaited &= ~(1ULL << ch->ch_id);
+	if (cn->cn_awaited == 0 && control_send_workers(env, cn) == -1)
+		control_conn_close(cn);
 }
 
 void
 control_child_gone(struct portero *env, struct child *ch)
 {
-	struct ctl_conn	*cc, *next;
+	struct ctl_conn	*cn, *next;
 
 	if (ch->ch_role == PROC_CERTLOADER) {
-		TAILQ_FOREACH_SAFE(cc, &ctl_conns, cc_entry, next) {
-			if (!cc->cc_certs)
+		TAILQ_FOREACH_SAFE(cn, &ctl_conns, cn_entry, next) {
+			if (!cn->cn_certs)
 				continue;
-			cc->cc_certs = 0;
-			if (control_fail(cc, "the certloader stopped") == -1)
-				control_conn_close(cc);
+			cn->cn_certs = 0;
+			if (control_fail(cn, "the certloader stopped") == -1)
+				control_conn_close(cn);
 		}
 		return;
 	}
 	if (ch->ch_role != PROC_WORKER)
 		return;
-	TAILQ_FOREACH_SAFE(cc, &ctl_conns, cc_entry, next) {
-		if ((cc->cc_awaited & (1ULL << ch->ch_id)) == 0)
+	TAILQ_FOREACH_SAFE(cn, &ctl_conns, cn_entry, next) {
+		if ((cn->cn_awaited & (1ULL << ch->ch_id)) == 0)
 			continue;
-		cc->cc_awaited &= ~(1ULL << ch->ch_id);
-		if (cc->cc_awaited == 0 && control_send_workers(env, cc) == -1)
-			control_conn_close(cc);
+		cn->cn_awaited &= ~(1ULL << ch->ch_id);
+		if (cn->cn_awaited == 0 && control_send_workers(env, cn) == -1)
+			control_conn_close(cn);
 	}
 }
 
@@ -341,96 +365,102 @@ control_child_gone(struct portero *env, struct child *ch)
 void
 control_relay(struct portero *env, struct imsg *imsg)
 {
-	struct ctl_conn	*cc;
+	struct ctl_conn	*cn;
 
-	if ((cc = control_conn_byid(imsg->hdr.peerid)) == NULL ||
-	    !cc->cc_certs)
+	if ((cn = control_conn_byid(imsg->hdr.peerid)) == NULL ||
+	    !cn->cn_certs)
 		return;		/* the client left */
-	if (imsg->hdr.type == IMSG_CTL_END)
-		cc->cc_certs = 0;
-	if (control_compose(cc, imsg->hdr.type, imsg->data, imsg->len) == -1)
-		control_conn_close(cc);
+	if (imsg->hdr.type == IMSG_CTL_END) {
+		cn->cn_certs = 0;
+		control_idle(cn);
+	}
+	if (control_compose(cn, imsg->hdr.type, imsg->data, imsg->len) == -1)
+		control_conn_close(cn);
 }
 
 static int
-control_ask_certs(struct portero *env, struct ctl_conn *cc)
+control_ask_certs(struct portero *env, struct ctl_conn *cn)
 {
 	struct child	*ch = &env->pc_certloader;
 
-	if (cc->cc_certs)
-		return (control_fail(cc, "a request is already in progress"));
+	if (cn->cn_certs)
+		return (control_fail(cn, "a request is already in progress"));
 	if (!ch->ch_ievset || ch->ch_state != CHILD_RUNNING)
-		return (control_fail(cc, "the certloader is not running"));
-	if (imsgev_compose(&ch->ch_iev, IMSG_CTL_SHOW_CERTS, cc->cc_id, 0, -1,
-	    NULL, 0) == -1)
-		fatal("send to the certloader");
-	cc->cc_certs = 1;
+		return (control_fail(cn, "the certloader is not running"));
+	if (parent_compose(env, ch, IMSG_CTL_SHOW_CERTS, cn->cn_id, -1, NULL,
+	    0) == -1)
+		return (control_fail(cn, "the certloader is not answering"));
+	cn->cn_certs = 1;
 	return (0);
 }
 
 static int
-control_request(struct portero *env, struct ctl_conn *cc, struct imsg *imsg)
+control_request(struct portero *env, struct ctl_conn *cn, struct imsg *imsg)
 {
-	int	 verbose;
+	int32_t	 verbose;
 
+	control_idle(cn);
 	switch (imsg->hdr.type) {
 	case IMSG_CTL_SHOW_STATUS:
-		return (control_send_status(env, cc));
+		return (control_send_status(env, cn));
 	case IMSG_CTL_SHOW_WORKERS:
-		return (control_ask_workers(env, cc));
+		return (control_ask_workers(env, cn));
 	case IMSG_CTL_SHOW_CERTS:
-		return (control_ask_certs(env, cc));
+		return (control_ask_certs(env, cn));
 	case IMSG_CTL_RELOAD:
 		parent_reload(env);
-		return (control_compose(cc, IMSG_CTL_OK, NULL, 0));
+		return (control_compose(cn, IMSG_CTL_OK, NULL, 0));
 	case IMSG_CTL_LOG_VERBOSE:
-		if (imsg->len != sizeof(verbose))
-			return (control_fail(cc, "malformed request"));
-		memcpy(&verbose, imsg->data, sizeof(verbose));
-		if (verbose < 0 || verbose > 3)
-			return (control_fail(cc, "verbosity out of range"));
+		if (config_getverbose(imsg, &verbose) == -1)
+			return (control_fail(cn, "verbosity out of range"));
 		parent_set_verbose(env, verbose);
 		log_info("log level set to %s", verbose ? "verbose" : "brief");
-		return (control_compose(cc, IMSG_CTL_OK, NULL, 0));
+		return (control_compose(cn, IMSG_CTL_OK, NULL, 0));
 	default:
-		return (control_fail(cc, "unknown request"));
+		return (control_fail(cn, "unknown request"));
 	}
 }
 
 static void
 control_dispatch(int fd, short event, void *arg)
 {
-	struct ctl_conn	*cc = arg;
+	struct ctl_conn	*cn = arg;
 	struct portero	*env = portero_env;
 	struct imsg	 imsg;
 	ssize_t		 n;
 
-	if (imsgev_dispatch_io(&cc->cc_iev, event) == -1) {
-		control_conn_close(cc);
+	if (imsgev_dispatch_io(&cn->cn_iev, event) == -1) {
+		control_conn_close(cn);
 		return;
 	}
 	for (;;) {
-		if ((n = imsgbuf_get(&cc->cc_iev.ibuf, &imsg)) == -1) {
+		if ((n = imsgbuf_get(&cn->cn_iev.ibuf, &imsg)) == -1) {
 			log_warnx("control: malformed message; closing the "
 			    "connection");
-			control_conn_close(cc);
+			control_conn_close(cn);
 			return;
 		}
 		if (n == 0)
 			break;
 		if (imsg.fd != -1)
 			close(imsg.fd);
+		if (imsg_check(&imsg, PROC_CTL, PROC_PARENT) == -1) {
+			log_warnx("control: unexpected %s message; closing the "
+			    "connection", imsg_name(imsg.hdr.type));
+			control_conn_close(cn);
+			return;
+		}
 		if (env->pc_stopping) {
-			if (control_fail(cc, "portero is stopping") == -1)
+			if (control_fail(cn, "portero is stopping") == -1)
 				goto fail;
 			continue;
 		}
-		if (control_request(env, cc, &imsg) == -1)
+		if (control_request(env, cn, &imsg) == -1)
 			goto fail;
 	}
-	imsgev_add(&cc->cc_iev);
+	imsgev_add(&cn->cn_iev);
 	return;
  fail:
 	log_warnx("control: client does not read its replies; closing");
-	control_conn_close(cc);
+	control_conn_close(cn);
 }

@@ -1,6 +1,7 @@
 /*
  * listener.c: addresses as operators write them ("host:port",
- * "[v6]:port") and the listening sockets the parent makes from them.
+ * "[v6]:port"), the listening sockets the parent makes from them, and
+ * accepting on them.
  */
 
 /*
@@ -136,4 +137,71 @@ listener_bind(const char *hostport, int reuseport)
 		errno = saved_errno;
 	}
 	return (-1);
+}
+
+static void	 acceptor_event(int, short, void *);
+
+/*
+ * Every listener is accepted on the same way: up to batch connections
+ * each time it is readable (so one busy listener does not starve the
+ * loop), each handed to cb; out of descriptors, the listener pauses for
+ * a second rather than spin on a socket that stays readable.
+ */
+void
+acceptor_init(struct acceptor *ac, int fd, int batch,
+    void (*cb)(int, void *), void *arg)
+{
+	memset(ac, 0, sizeof(*ac));
+	ac->ac_fd = fd;
+	ac->ac_batch = batch;
+	ac->ac_cb = cb;
+	ac->ac_arg = arg;
+	event_set(&ac->ac_ev, fd, EV_READ | EV_PERSIST, acceptor_event, ac);
+	evtimer_set(&ac->ac_pause, acceptor_event, ac);
+}
+
+void
+acceptor_start(struct acceptor *ac)
+{
+	ac->ac_on = 1;
+	event_add(&ac->ac_ev, NULL);
+}
+
+/* Accept no more; the caller closes the socket. */
+void
+acceptor_stop(struct acceptor *ac)
+{
+	if (!ac->ac_on)
+		return;
+	ac->ac_on = 0;
+	event_del(&ac->ac_ev);
+	evtimer_del(&ac->ac_pause);
+}
+
+static void
+acceptor_event(int fd, short event, void *arg)
+{
+	struct acceptor	*ac = arg;
+	struct timeval	 pause = { 1, 0 };
+	int		 connfd, i;
+
+	if (event & EV_TIMEOUT) {
+		if (ac->ac_on)
+			event_add(&ac->ac_ev, NULL);
+		return;
+	}
+	for (i = 0; i < ac->ac_batch; i++) {
+		if ((connfd = accept4(ac->ac_fd, NULL, NULL, SOCK_NONBLOCK |
+		    SOCK_CLOEXEC)) == -1) {
+			if (errno == EMFILE || errno == ENFILE) {
+				log_warn("accept");
+				event_del(&ac->ac_ev);
+				evtimer_add(&ac->ac_pause, &pause);
+			} else if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept");
+			return;
+		}
+		ac->ac_cb(connfd, ac->ac_arg);
+	}
 }

@@ -20,6 +20,7 @@
  */
 
 #include <errno.h>
+#include <event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,28 @@
 static int	 log_tostderr;
 static int	 log_verbose;
 static char	 log_proc[32] = "parent";
+
+/*
+ * Lines a client can cause, rate-limited per reason: LOG_LIMIT_RATE a
+ * second, then one line a second that says how many were left out.  The
+ * access log keeps the full record.
+ */
+#define LOG_LIMIT_RATE	10
+
+struct log_limit {
+	const char	*ll_what;
+	time_t		 ll_second;	/* of the lines counted */
+	unsigned int	 ll_count;	/* lines logged in it */
+	unsigned int	 ll_suppressed;
+};
+
+static struct log_limit	 log_limits[LOG_LIMIT_MAX] = {
+	[LOG_LIMIT_REQUEST] = { "refused requests", 0, 0, 0 },
+	[LOG_LIMIT_CLIENT] = { "client errors", 0, 0, 0 },
+	[LOG_LIMIT_UPSTREAM] = { "upstream failures", 0, 0, 0 },
+};
+static struct event	 log_ev_limit;
+static int		 log_ev_limit_set;
 
 void
 log_init(int foreground, int verbose, const char *procname)
@@ -156,4 +179,66 @@ fatalx(const char *fmt, ...)
 	log_vwarn(LOG_CRIT, 0, fmt, ap);
 	va_end(ap);
 	exit(1);
+}
+
+static time_t
+log_second(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec);
+}
+
+/* Say how many lines of each reason were left out, once a second. */
+static void
+log_limit_flush(int fd, short event, void *arg)
+{
+	struct log_limit	*ll;
+	struct timeval		 tv = { 1, 0 };
+	time_t			 now = log_second();
+	int			 i, pending = 0;
+
+	for (i = 0; i < LOG_LIMIT_MAX; i++) {
+		ll = &log_limits[i];
+		if (ll->ll_suppressed > 0) {
+			log_info("suppressed %u more lines of %s in the last "
+			    "second", ll->ll_suppressed, ll->ll_what);
+			ll->ll_suppressed = 0;
+			pending = 1;
+		}
+		if (ll->ll_second != now)
+			ll->ll_count = 0;
+	}
+	/* keep ticking while the flood lasts */
+	if (pending)
+		evtimer_add(&log_ev_limit, &tv);
+}
+
+void
+log_limited(enum log_limit_reason reason, const char *fmt, ...)
+{
+	struct log_limit	*ll = &log_limits[reason];
+	struct timeval		 tv = { 1, 0 };
+	time_t			 now = log_second();
+	va_list			 ap;
+
+	if (ll->ll_second != now) {
+		ll->ll_second = now;
+		ll->ll_count = 0;
+	}
+	if (ll->ll_count < LOG_LIMIT_RATE) {
+		ll->ll_count++;
+		va_start(ap, fmt);
+		log_vwrite(LOG_INFO, fmt, ap);
+		va_end(ap);
+		return;
+	}
+	ll->ll_suppressed++;
+	if (!log_ev_limit_set) {
+		evtimer_set(&log_ev_limit, log_limit_flush, NULL);
+		log_ev_limit_set = 1;
+	}
+	if (!evtimer_pending(&log_ev_limit, NULL))
+		evtimer_add(&log_ev_limit, &tv);
 }

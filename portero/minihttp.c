@@ -46,7 +46,7 @@ struct mh_client {
 	char			 mc_head[MINIHTTP_HEAD_MAX];
 };
 
-static void	 minihttp_accept(int, short, void *);
+static void	 minihttp_accept(int, void *);
 static void	 minihttp_read(int, short, void *);
 static void	 minihttp_close(struct mh_client *);
 
@@ -67,10 +67,8 @@ void
 minihttp_listen(struct minihttp *mh, int fd)
 {
 	mh->mh_listenfd = fd;
-	event_set(&mh->mh_ev_listen, fd, EV_READ | EV_PERSIST,
-	    minihttp_accept, mh);
-	event_add(&mh->mh_ev_listen, NULL);
-	evtimer_set(&mh->mh_ev_pause, minihttp_accept, mh);
+	acceptor_init(&mh->mh_accept, fd, 1, minihttp_accept, mh);
+	acceptor_start(&mh->mh_accept);
 }
 
 /* Stop accepting; requests in flight finish, then mh_drained runs. */
@@ -79,8 +77,7 @@ minihttp_stop(struct minihttp *mh)
 {
 	mh->mh_stopping = 1;
 	if (mh->mh_listenfd != -1) {
-		event_del(&mh->mh_ev_listen);
-		evtimer_del(&mh->mh_ev_pause);
+		acceptor_stop(&mh->mh_accept);
 		close(mh->mh_listenfd);
 		mh->mh_listenfd = -1;
 	}
@@ -89,30 +86,13 @@ minihttp_stop(struct minihttp *mh)
 }
 
 static void
-minihttp_accept(int fd, short event, void *arg)
+minihttp_accept(int connfd, void *arg)
 {
 	struct minihttp		*mh = arg;
 	struct mh_client	*mc;
 	struct timeval		 tv = { MINIHTTP_TIMEOUT, 0 };
-	struct timeval		 pause = { 1, 0 };
-	int			 connfd, on = 1;
+	int			 on = 1;
 
-	if (event & EV_TIMEOUT) {
-		if (mh->mh_listenfd != -1)
-			event_add(&mh->mh_ev_listen, NULL);
-		return;
-	}
-	if ((connfd = accept4(mh->mh_listenfd, NULL, NULL,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
-		if (errno == EMFILE || errno == ENFILE) {
-			log_warn("accept");
-			event_del(&mh->mh_ev_listen);
-			evtimer_add(&mh->mh_ev_pause, &pause);
-		} else if (errno != EAGAIN && errno != EINTR &&
-		    errno != ECONNABORTED)
-			log_warn("accept");
-		return;
-	}
 	if ((mc = calloc(1, sizeof(*mc))) == NULL) {
 		log_warn("accept");
 		close(connfd);

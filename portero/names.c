@@ -1,6 +1,7 @@
 /*
- * names.c: the names of roles and child states, as logs, ps and the
- * control tool show them; shared by the daemon and porterod-ctl.
+ * names.c: what the processes and porterod-ctl share by name: roles and
+ * child states as logs, ps and the control tool show them, and the table
+ * of messages, checked before any dispatch.
  */
 
 /*
@@ -19,6 +20,7 @@
  * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
  */
 
+#include <errno.h>
 #include <string.h>
 
 #include "portero.h"
@@ -64,4 +66,126 @@ child_state_name(enum child_state state)
 	if ((unsigned int)state > CHILD_DEAD)
 		return ("unknown");
 	return (child_state_names[state]);
+}
+
+/*
+ * Every message type: its name, who may send it to whom (a relayed one
+ * has two hops), the payload's size and whether a descriptor comes
+ * with it.
+ */
+#define R_PARENT	(1 << PROC_PARENT)
+#define R_CERTLOADER	(1 << PROC_CERTLOADER)
+#define R_REGISTRAR	(1 << PROC_REGISTRAR)
+#define R_WORKER	(1 << PROC_WORKER)
+#define R_CTL		(1 << PROC_CTL)
+#define R_CHILD		(R_CERTLOADER | R_REGISTRAR | R_WORKER)
+
+#define HOP(f, t)		{ { (f), (t) }, { 0, 0 } }
+#define HOPS(f1, t1, f2, t2)	{ { (f1), (t1) }, { (f2), (t2) } }
+#define SIZE(type)		sizeof(type), sizeof(type)
+#define NONE			0, 0
+#define BYTES			1, IMSG_MAX_PAYLOAD
+
+const struct imsg_spec imsg_specs[IMSG_TYPE_MAX] = {
+	[IMSG_CFG_GLOBAL] = { "CFG_GLOBAL", HOP(R_PARENT, R_CHILD),
+	    SIZE(struct portero_config), 0 },
+	[IMSG_CFG_LISTENER] = { "CFG_LISTENER",
+	    HOP(R_PARENT, R_REGISTRAR | R_WORKER),
+	    SIZE(struct listener_msg), 1 },
+	[IMSG_CFG_BACKEND] = { "CFG_BACKEND", HOP(R_PARENT, R_WORKER),
+	    SIZE(struct backend_conf), 0 },
+	[IMSG_CFG_ACCESSLOG] = { "CFG_ACCESSLOG", HOP(R_PARENT, R_WORKER),
+	    NONE, 1 },
+	[IMSG_CFG_DONE] = { "CFG_DONE",
+	    HOPS(R_PARENT, R_CHILD, R_CHILD, R_PARENT), NONE, 0 },
+	[IMSG_START] = { "START", HOP(R_PARENT, R_CHILD), NONE, 0 },
+	[IMSG_SHUTDOWN] = { "SHUTDOWN", HOP(R_PARENT, R_CHILD), NONE, 0 },
+	[IMSG_RELOAD] = { "RELOAD", HOP(R_PARENT, R_CERTLOADER), NONE, 0 },
+	[IMSG_LOG_VERBOSE] = { "LOG_VERBOSE", HOP(R_PARENT, R_CHILD),
+	    SIZE(int32_t), 0 },
+	[IMSG_PING] = { "PING", HOP(R_PARENT, R_CHILD), SIZE(uint32_t), 0 },
+	[IMSG_PONG] = { "PONG", HOP(R_CHILD, R_PARENT), SIZE(uint32_t), 0 },
+
+	[IMSG_CERT_BEGIN] = { "CERT_BEGIN",
+	    HOPS(R_CERTLOADER, R_PARENT, R_PARENT, R_WORKER),
+	    SIZE(struct cert_begin), 0 },
+	[IMSG_CERT_ADD] = { "CERT_ADD",
+	    HOPS(R_CERTLOADER, R_PARENT, R_PARENT, R_WORKER),
+	    SIZE(struct cert_msg), 0 },
+	[IMSG_CERT_DATA] = { "CERT_DATA",
+	    HOPS(R_CERTLOADER, R_PARENT, R_PARENT, R_WORKER), BYTES, 0 },
+	[IMSG_CERT_END] = { "CERT_END",
+	    HOPS(R_CERTLOADER, R_PARENT, R_PARENT, R_WORKER), NONE, 0 },
+	[IMSG_CERT_ACK] = { "CERT_ACK",
+	    HOPS(R_WORKER, R_PARENT, R_PARENT, R_CERTLOADER),
+	    SIZE(struct cert_ack), 0 },
+	[IMSG_CERT_RESEND] = { "CERT_RESEND", HOP(R_PARENT, R_CERTLOADER),
+	    NONE, 0 },
+	[IMSG_TLS_TICKET_KEY] = { "TLS_TICKET_KEY", HOP(R_PARENT, R_WORKER),
+	    SIZE(struct ticket_key_msg), 0 },
+
+	[IMSG_BACKEND_HEALTH] = { "BACKEND_HEALTH",
+	    HOPS(R_WORKER, R_PARENT, R_PARENT, R_WORKER),
+	    SIZE(struct backend_health), 0 },
+
+	[IMSG_STATS_REQ] = { "STATS_REQ", HOP(R_PARENT, R_WORKER), NONE, 0 },
+	[IMSG_STATS] = { "STATS", HOP(R_WORKER, R_PARENT),
+	    SIZE(struct worker_stats), 0 },
+
+	[IMSG_CTL_SHOW_STATUS] = { "CTL_SHOW_STATUS", HOP(R_CTL, R_PARENT),
+	    NONE, 0 },
+	[IMSG_CTL_SHOW_WORKERS] = { "CTL_SHOW_WORKERS", HOP(R_CTL, R_PARENT),
+	    NONE, 0 },
+	[IMSG_CTL_RELOAD] = { "CTL_RELOAD", HOP(R_CTL, R_PARENT), NONE, 0 },
+	[IMSG_CTL_LOG_VERBOSE] = { "CTL_LOG_VERBOSE", HOP(R_CTL, R_PARENT),
+	    SIZE(int32_t), 0 },
+	[IMSG_CTL_SHOW_CERTS] = { "CTL_SHOW_CERTS",
+	    HOPS(R_CTL, R_PARENT, R_PARENT, R_CERTLOADER), NONE, 0 },
+	[IMSG_CTL_CERT] = { "CTL_CERT",
+	    HOPS(R_CERTLOADER, R_PARENT, R_PARENT, R_CTL),
+	    SIZE(struct ctl_cert), 0 },
+	[IMSG_CTL_STATUS] = { "CTL_STATUS", HOP(R_PARENT, R_CTL),
+	    SIZE(struct ctl_status), 0 },
+	[IMSG_CTL_CHILD] = { "CTL_CHILD", HOP(R_PARENT, R_CTL),
+	    SIZE(struct ctl_child), 0 },
+	[IMSG_CTL_OK] = { "CTL_OK", HOP(R_PARENT, R_CTL), NONE, 0 },
+	[IMSG_CTL_FAIL] = { "CTL_FAIL", HOP(R_PARENT, R_CTL), BYTES, 0 },
+	[IMSG_CTL_END] = { "CTL_END",
+	    HOPS(R_CERTLOADER, R_PARENT, R_PARENT, R_CTL), NONE, 0 },
+};
+
+const char *
+imsg_name(uint32_t type)
+{
+	if (type >= IMSG_TYPE_MAX || imsg_specs[type].is_name == NULL)
+		return ("unknown");
+	return (imsg_specs[type].is_name);
+}
+
+/*
+ * May this message come from a peer of role from to one of role to, with
+ * this payload and descriptor?  imsgbuf_get() has checked the framing;
+ * this checks the meaning.  Returns 0, or -1 with errno EBADMSG.
+ */
+int
+imsg_check(const struct imsg *imsg, int from, int to)
+{
+	const struct imsg_spec	*is;
+	unsigned int		 i;
+	int			 hop = 0;
+
+	if (imsg->hdr.type <= IMSG_NONE || imsg->hdr.type >= IMSG_TYPE_MAX)
+		goto bad;
+	is = &imsg_specs[imsg->hdr.type];
+	for (i = 0; i < 2; i++)
+		if ((is->is_hops[i].ih_from & (1 << from)) &&
+		    (is->is_hops[i].ih_to & (1 << to)))
+			hop = 1;
+	if (!hop || imsg->len < is->is_min || imsg->len > is->is_max ||
+	    (imsg->fd != -1) != is->is_fd)
+		goto bad;
+	return (0);
+ bad:
+	errno = EBADMSG;
+	return (-1);
 }

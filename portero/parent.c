@@ -1,6 +1,7 @@
 /*
- * parent.c: the parent's work after start-up: starting, configuring,
- * supervising and stopping its children, and relaying their messages.
+ * parent.c: the parent's messages: starting and configuring children,
+ * one dispatch per kind of child, relaying between them, reloads and
+ * session-ticket keys.
  */
 
 /*
@@ -21,11 +22,9 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,21 +32,14 @@
 
 #include "portero.h"
 
-static void	 parent_respawn(int, short, void *);
-static void	 parent_child_gone(struct portero *, struct child *);
-static void	 parent_drain_expired(int, short, void *);
-static void	 parent_exit_if_done(struct portero *);
-static void	 parent_broadcast(struct portero *, uint32_t, const void *,
-		    size_t);
-static const char *parent_child_name(const struct child *, char *, size_t);
+static void	 parent_dispatch_certloader(struct portero *, struct child *,
+		    struct imsg *);
+static void	 parent_dispatch_registrar(struct portero *, struct child *,
+		    struct imsg *);
+static void	 parent_dispatch_worker(struct portero *, struct child *,
+		    struct imsg *);
 
-#define CHILD_NAME_LEN	32
-
-/* Every child, in process-table order, for loops over all of them. */
-#define FOREACH_CHILD(env, ch, i)					\
-	for ((i) = 0; ((ch) = parent_child_at((env), (i))) != NULL; (i)++)
-
-static struct child *
+struct child *
 parent_child_at(struct portero *env, unsigned int i)
 {
 	if (i == 0)
@@ -59,7 +51,7 @@ parent_child_at(struct portero *env, unsigned int i)
 	return (NULL);
 }
 
-static const char *
+const char *
 parent_child_name(const struct child *ch, char *buf, size_t len)
 {
 	if (ch->ch_role == PROC_WORKER)
@@ -67,19 +59,6 @@ parent_child_name(const struct child *ch, char *buf, size_t len)
 	else
 		(void)snprintf(buf, len, "%s", proc_role_name(ch->ch_role));
 	return (buf);
-}
-
-/* The parent's timers, set once so they can be added and deleted. */
-void
-parent_init_timers(struct portero *env)
-{
-	struct child	*ch;
-	unsigned int	 i;
-
-	FOREACH_CHILD(env, ch, i)
-		evtimer_set(&ch->ch_respawn, parent_respawn, ch);
-	evtimer_set(&env->pc_ev_drain, parent_drain_expired, env);
-	evtimer_set(&env->pc_ev_rekey, parent_rekey, env);
 }
 
 /*
@@ -128,7 +107,9 @@ parent_start_child(struct portero *env, struct child *ch)
 		fatal("socketpair");
 	ch->ch_pid = pid;
 	ch->ch_state = CHILD_STARTING;
+	ch->ch_cfg_sent = ch->ch_cfg_again = 0;
 	clock_gettime(CLOCK_MONOTONIC, &ch->ch_started);
+	ch->ch_pong = ch->ch_started;
 	memset(&ch->ch_stats, 0, sizeof(ch->ch_stats));
 	imsgev_init(&ch->ch_iev, sp[0], parent_dispatch_child, ch);
 	ch->ch_ievset = 1;
@@ -137,22 +118,40 @@ parent_start_child(struct portero *env, struct child *ch)
 	parent_send_config(env, ch);
 }
 
-static void
-parent_send_listener(struct child *ch, int fd, enum listener_kind kind,
-    const char *addr)
+/*
+ * Queue a message for a child.  A child whose queue is full has stopped
+ * reading: it is broken, and killed to be started again; the parent and
+ * every other child go on.  On failure the caller keeps nothing to undo:
+ * fd, if any, is closed here.
+ */
+int
+parent_compose(struct portero *env, struct child *ch, uint32_t type,
+    uint32_t peerid, int fd, const void *data, size_t len)
 {
-	struct listener_msg	 lm;
-	int			 dupfd;
+	if (!ch->ch_ievset) {
+		if (fd != -1)
+			close(fd);
+		return (-1);
+	}
+	if (imsgev_compose(&ch->ch_iev, type, peerid, 0, fd, data,
+	    len) == 0)
+		return (0);
+	if (fd != -1)
+		close(fd);
+	parent_child_broken(env, ch, errno == ENOBUFS ?
+	    "does not read its messages (queue full)" : strerror(errno));
+	return (-1);
+}
 
-	memset(&lm, 0, sizeof(lm));
-	lm.kind = kind;
-	(void)strlcpy(lm.addr, addr, sizeof(lm.addr));
-	/* the channel closes what it sends; the parent keeps its copy */
-	if ((dupfd = dup(fd)) == -1)
-		fatal("dup listener");
-	if (imsgev_compose(&ch->ch_iev, IMSG_CFG_LISTENER, 0, 0, dupfd, &lm,
-	    sizeof(lm)) == -1)
-		fatal("send listener");
+/* The same for a set/get pair's sender: 0, or the child is broken. */
+static int
+parent_sent(struct portero *env, struct child *ch, int ret)
+{
+	if (ret == 0 || !ch->ch_ievset)
+		return (0);
+	parent_child_broken(env, ch, errno == ENOBUFS ?
+	    "does not read its messages (queue full)" : strerror(errno));
+	return (-1);
 }
 
 /*
@@ -160,41 +159,65 @@ parent_send_listener(struct child *ch, int fd, enum listener_kind kind,
  * it in whole at CFG_DONE), and at start its sockets, the access log,
  * the ticket keys and, from the certloader, the certificates.
  */
-static void
+static int
 parent_send_worker(struct portero *env, struct child *ch)
 {
 	struct portero_config	*conf = &env->pc_conf;
+	struct imsgev		*iev = &ch->ch_iev;
 	unsigned int		 i;
-	int			 fd;
 
 	for (i = 0; i < env->pc_backends.bt_n; i++)
-		if (imsgev_compose(&ch->ch_iev, IMSG_CFG_BACKEND, 0, 0, -1,
-		    &env->pc_backends.bt_be[i],
-		    sizeof(env->pc_backends.bt_be[i])) == -1)
-			fatal("send backend");
+		if (parent_sent(env, ch, config_setbackend(iev,
+		    &env->pc_backends.bt_be[i])) == -1)
+			return (-1);
 	if (ch->ch_state != CHILD_STARTING)
-		return;
-	parent_send_listener(ch, ch->ch_listenfd, LISTENER_PROXY,
-	    conf->listen_addr);
-	if (env->pc_httpfd[ch->ch_id] != -1)
-		parent_send_listener(ch, env->pc_httpfd[ch->ch_id],
-		    LISTENER_HTTP, conf->http_addr);
-	if (env->pc_accesslogfd != -1) {
-		if ((fd = dup(env->pc_accesslogfd)) == -1)
-			fatal("dup access log");
-		if (imsgev_compose(&ch->ch_iev, IMSG_CFG_ACCESSLOG, 0, 0, fd,
-		    NULL, 0) == -1)
-			fatal("send access log");
-	}
+		return (0);
+	if (parent_sent(env, ch, config_setlistener(iev, ch->ch_listenfd,
+	    LISTENER_PROXY, conf->listen_addr)) == -1)
+		return (-1);
+	if (env->pc_httpfd[ch->ch_id] != -1 &&
+	    parent_sent(env, ch, config_setlistener(iev,
+	    env->pc_httpfd[ch->ch_id], LISTENER_HTTP, conf->http_addr)) == -1)
+		return (-1);
+	if (env->pc_accesslogfd != -1 && parent_sent(env, ch,
+	    config_setaccesslog(iev, env->pc_accesslogfd)) == -1)
+		return (-1);
 	for (i = 0; i < 2; i++)
-		if (env->pc_ticket[i].tk_rev != 0 &&
-		    imsgev_compose(&ch->ch_iev, IMSG_TLS_TICKET_KEY, 0, 0, -1,
-		    &env->pc_ticket[i], sizeof(env->pc_ticket[i])) == -1)
-			fatal("send ticket key");
-	if (env->pc_certloader.ch_ievset &&
-	    imsgev_compose(&env->pc_certloader.ch_iev, IMSG_CERT_RESEND,
-	    ch->ch_id, 0, -1, NULL, 0) == -1)
-		fatal("send cert resend");
+		if (env->pc_ticket[i].tk_rev != 0 && parent_sent(env, ch,
+		    config_setticket(iev, &env->pc_ticket[i])) == -1)
+			return (-1);
+	/* its certificates come from the certloader, in windows */
+	(void)parent_compose(env, &env->pc_certloader, IMSG_CERT_RESEND,
+	    ch->ch_id, -1, NULL, 0);
+	return (0);
+}
+
+/*
+ * The whole current configuration, as a new or reloading child needs it.
+ * One at a time: a child still applying the last one gets the newest
+ * once it has answered CFG_DONE, so a burst of reloads never piles
+ * configurations up in the queue of a child that is slow but alive.
+ */
+void
+parent_send_config(struct portero *env, struct child *ch)
+{
+	struct imsgev	*iev = &ch->ch_iev;
+
+	if (ch->ch_cfg_sent) {
+		ch->ch_cfg_again = 1;
+		return;
+	}
+	ch->ch_cfg_sent = 1;
+	ch->ch_cfg_again = 0;
+	if (parent_sent(env, ch, config_setglobal(iev, &env->pc_conf)) == -1)
+		return;
+	if (ch->ch_role == PROC_WORKER && parent_send_worker(env, ch) == -1)
+		return;
+	if (ch->ch_state == CHILD_STARTING && ch->ch_role == PROC_REGISTRAR &&
+	    parent_sent(env, ch, config_setlistener(iev, env->pc_registerfd,
+	    LISTENER_REGISTER, env->pc_conf.register_addr)) == -1)
+		return;
+	(void)parent_compose(env, ch, IMSG_CFG_DONE, 0, -1, NULL, 0);
 }
 
 /*
@@ -219,114 +242,39 @@ parent_rekey(int fd, short event, void *arg)
 	    sizeof(env->pc_ticket[0].tk_key));
 	for (i = 0; i < env->pc_conf.workers; i++) {
 		ch = &env->pc_workers[i];
-		if (ch->ch_ievset && imsgev_compose(&ch->ch_iev,
-		    IMSG_TLS_TICKET_KEY, 0, 0, -1, &env->pc_ticket[0],
-		    sizeof(env->pc_ticket[0])) == -1)
-			fatal("send ticket key");
+		if (ch->ch_ievset)
+			(void)parent_sent(env, ch, config_setticket(
+			    &ch->ch_iev, &env->pc_ticket[0]));
 	}
 	evtimer_add(&env->pc_ev_rekey, &tv);
 }
 
 /*
- * Certificate sets from the certloader go to the workers that were
- * there when the set began; a worker started meanwhile asks for its own
- * copy (IMSG_CERT_RESEND), so no worker ever sees half a set.
+ * The next message from a child, checked against the table: a child that
+ * sends what its role may not, or a malformed frame, is broken.  Returns
+ * 1 with a message, 0 when none is left or the channel is gone.
  */
-static void
-parent_relay_cert(struct portero *env, struct imsg *imsg)
+static int
+parent_next(struct portero *env, struct child *ch, struct imsg *imsg)
 {
-	struct child	*ch;
-	unsigned int	 i;
+	ssize_t	 n;
+	char	 why[64];
 
-	if (!env->pc_cert_inset) {
-		env->pc_cert_inset = 1;
-		env->pc_cert_mask = 0;
-		for (i = 0; i < env->pc_conf.workers; i++) {
-			ch = &env->pc_workers[i];
-			if (ch->ch_ievset && (imsg->hdr.peerid == PEERID_ALL ||
-			    imsg->hdr.peerid == i))
-				env->pc_cert_mask |= 1ULL << i;
-		}
+	if ((n = imsgbuf_get(&ch->ch_iev.ibuf, imsg)) == 0)
+		return (0);
+	if (n == -1) {
+		parent_child_broken(env, ch, "sent a malformed message");
+		return (0);
 	}
-	for (i = 0; i < env->pc_conf.workers; i++) {
-		ch = &env->pc_workers[i];
-		if ((env->pc_cert_mask & (1ULL << i)) == 0)
-			continue;
-		if (!ch->ch_ievset) {
-			env->pc_cert_mask &= ~(1ULL << i);
-			continue;
-		}
-		if (imsgev_compose(&ch->ch_iev, imsg->hdr.type, 0, 0, -1,
-		    imsg->data, imsg->len) == -1)
-			fatal("relay certificates");
+	if (imsg_check(imsg, ch->ch_role, PROC_PARENT) == -1) {
+		if (imsg->fd != -1)
+			close(imsg->fd);
+		(void)snprintf(why, sizeof(why), "sent an unexpected %s "
+		    "message", imsg_name(imsg->hdr.type));
+		parent_child_broken(env, ch, why);
+		return (0);
 	}
-	if (imsg->hdr.type == IMSG_CERT_END)
-		env->pc_cert_inset = 0;
-}
-
-/* The whole current configuration, as a respawned child needs it. */
-void
-parent_send_config(struct portero *env, struct child *ch)
-{
-	struct portero_config	*conf = &env->pc_conf;
-
-	if (imsgev_compose(&ch->ch_iev, IMSG_CFG_GLOBAL, 0, 0, -1, conf,
-	    sizeof(*conf)) == -1)
-		fatal("send config");
-	if (ch->ch_role == PROC_WORKER)
-		parent_send_worker(env, ch);
-	if (ch->ch_state == CHILD_STARTING && ch->ch_role == PROC_REGISTRAR)
-		parent_send_listener(ch, env->pc_registerfd,
-		    LISTENER_REGISTER, conf->register_addr);
-	if (imsgev_compose(&ch->ch_iev, IMSG_CFG_DONE, 0, 0, -1, NULL,
-	    0) == -1)
-		fatal("send config");
-}
-
-static void
-parent_dispatch_imsg(struct portero *env, struct child *ch, struct imsg *imsg)
-{
-	char	 name[CHILD_NAME_LEN];
-
-	switch (imsg->hdr.type) {
-	case IMSG_CERT_ADD:
-	case IMSG_CERT_DATA:
-	case IMSG_CERT_END:
-		if (ch->ch_role != PROC_CERTLOADER)
-			fatalx("certificates from %s",
-			    parent_child_name(ch, name, sizeof(name)));
-		parent_relay_cert(env, imsg);
-		break;
-	case IMSG_CTL_CERT:
-	case IMSG_CTL_END:
-		if (ch->ch_role != PROC_CERTLOADER)
-			fatalx("certificate listing from %s",
-			    parent_child_name(ch, name, sizeof(name)));
-		control_relay(env, imsg);
-		break;
-	case IMSG_CFG_DONE:
-		if (ch->ch_state != CHILD_STARTING)
-			break;
-		ch->ch_state = CHILD_RUNNING;
-		if (imsgev_compose(&ch->ch_iev, IMSG_START, 0, 0, -1, NULL,
-		    0) == -1)
-			fatal("send start");
-		log_info("%s running, pid %d",
-		    parent_child_name(ch, name, sizeof(name)), (int)ch->ch_pid);
-		break;
-	case IMSG_STATS:
-		if (ch->ch_role != PROC_WORKER ||
-		    imsg->len != sizeof(struct worker_stats))
-			fatalx("bad stats message from %s",
-			    parent_child_name(ch, name, sizeof(name)));
-		memcpy(&ch->ch_stats, imsg->data, sizeof(ch->ch_stats));
-		control_stats_reply(env, ch, imsg->hdr.peerid, &ch->ch_stats);
-		break;
-	default:
-		/* a trusted peer out of step: nothing sane to do but stop */
-		fatalx("unexpected message %u from %s", imsg->hdr.type,
-		    parent_child_name(ch, name, sizeof(name)));
-	}
+	return (1);
 }
 
 void
@@ -335,7 +283,6 @@ parent_dispatch_child(int fd, short event, void *arg)
 	struct child	*ch = arg;
 	struct portero	*env = portero_env;
 	struct imsg	 imsg;
-	ssize_t		 n;
 	char		 name[CHILD_NAME_LEN];
 
 	if (imsgev_dispatch_io(&ch->ch_iev, event) == -1) {
@@ -344,146 +291,185 @@ parent_dispatch_child(int fd, short event, void *arg)
 		ch->ch_ievset = 0;
 		return;
 	}
-	for (;;) {
-		if ((n = imsgbuf_get(&ch->ch_iev.ibuf, &imsg)) == -1) {
-			log_warnx("malformed message from %s; closing its "
-			    "channel", parent_child_name(ch, name,
-			    sizeof(name)));
-			imsgev_clear(&ch->ch_iev);
-			ch->ch_ievset = 0;
-			kill(ch->ch_pid, SIGKILL);
-			return;
-		}
-		if (n == 0)
-			break;
-		if (imsg.fd != -1)
-			close(imsg.fd);	/* children never pass descriptors up */
-		parent_dispatch_imsg(env, ch, &imsg);
-	}
-	imsgev_add(&ch->ch_iev);
-}
-
-struct child *
-parent_child_bypid(struct portero *env, pid_t pid)
-{
-	struct child	*ch;
-	unsigned int	 i;
-
-	FOREACH_CHILD(env, ch, i)
-		if (ch->ch_pid == pid)
-			return (ch);
-	return (NULL);
-}
-
-static void
-parent_log_death(const struct child *ch, int status)
-{
-	char	 name[CHILD_NAME_LEN];
-
-	parent_child_name(ch, name, sizeof(name));
-	if (WIFSIGNALED(status))
-		log_warnx("%s (pid %d) killed by signal %d%s", name,
-		    (int)ch->ch_pid, WTERMSIG(status),
-		    WTERMSIG(status) == SIGSYS ? " (sandbox violation)" : "");
-	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-		log_warnx("%s (pid %d) exited with status %d", name,
-		    (int)ch->ch_pid, WEXITSTATUS(status));
-	else
-		log_debug("%s (pid %d) exited", name, (int)ch->ch_pid);
-}
-
-void
-parent_sigchld(struct portero *env)
-{
-	struct child	*ch;
-	pid_t		 pid;
-	int		 status;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if ((ch = parent_child_bypid(env, pid)) == NULL)
+	while (ch->ch_ievset && parent_next(env, ch, &imsg)) {
+		switch (imsg.hdr.type) {
+		case IMSG_PONG:
+			clock_gettime(CLOCK_MONOTONIC, &ch->ch_pong);
 			continue;
-		if (env->pc_stopping == 0 || WIFSIGNALED(status) ||
-		    WEXITSTATUS(status) != 0)
-			parent_log_death(ch, status);
-		parent_child_gone(env, ch);
+		case IMSG_CFG_DONE:
+			ch->ch_cfg_sent = 0;
+			if (ch->ch_cfg_again)
+				parent_send_config(env, ch);
+			if (ch->ch_state != CHILD_STARTING)
+				continue;
+			ch->ch_state = CHILD_RUNNING;
+			clock_gettime(CLOCK_MONOTONIC, &ch->ch_pong);
+			if (parent_compose(env, ch, IMSG_START, 0, -1, NULL,
+			    0) == 0)
+				log_info("%s running, pid %d",
+				    parent_child_name(ch, name, sizeof(name)),
+				    (int)ch->ch_pid);
+			continue;
+		}
+		switch (ch->ch_role) {
+		case PROC_CERTLOADER:
+			parent_dispatch_certloader(env, ch, &imsg);
+			break;
+		case PROC_REGISTRAR:
+			parent_dispatch_registrar(env, ch, &imsg);
+			break;
+		case PROC_WORKER:
+			parent_dispatch_worker(env, ch, &imsg);
+			break;
+		default:
+			fatalx("a child of role %d", ch->ch_role);
+		}
 	}
-	if (pid == -1 && errno != ECHILD)
-		log_warn("waitpid");
-	parent_exit_if_done(env);
+	if (ch->ch_ievset)
+		imsgev_add(&ch->ch_iev);
 }
 
 /*
- * A child is gone.  Unless we are stopping, bring it back: at once if
- * it had lived a while, else after a back-off that doubles with each
- * quick death, so a child that cannot start does not spin the machine.
+ * Certificate sets go to the one worker the certloader names; messages
+ * for a worker that is not there are dropped (its successor asks for a
+ * set of its own).  Listings go to the control client that asked.
  */
 static void
-parent_child_gone(struct portero *env, struct child *ch)
+parent_dispatch_certloader(struct portero *env, struct child *ch,
+    struct imsg *imsg)
 {
-	struct timespec	 now;
-	struct timeval	 tv;
-	unsigned int	 delay_ms = 0, n;
-	char		 name[CHILD_NAME_LEN];
+	uint32_t	 id = imsg->hdr.peerid;
 
-	if (ch->ch_ievset) {
-		imsgev_clear(&ch->ch_iev);
-		ch->ch_ievset = 0;
+	switch (imsg->hdr.type) {
+	case IMSG_CERT_BEGIN:
+	case IMSG_CERT_ADD:
+	case IMSG_CERT_DATA:
+	case IMSG_CERT_END:
+		if (id >= env->pc_conf.workers)
+			break;
+		(void)parent_compose(env, &env->pc_workers[id],
+		    imsg->hdr.type, 0, -1, imsg->data, imsg->len);
+		break;
+	case IMSG_CTL_CERT:
+	case IMSG_CTL_END:
+		control_relay(env, imsg);
+		break;
+	default:
+		parent_child_broken(env, ch, "sent a message out of turn");
 	}
-	control_child_gone(env, ch);
-	ch->ch_pid = 0;
-	ch->ch_state = CHILD_DEAD;
-	if (env->pc_stopping)
+}
+
+/* The registrar has nothing to say to the parent yet but the basics. */
+static void
+parent_dispatch_registrar(struct portero *env, struct child *ch,
+    struct imsg *imsg)
+{
+	parent_child_broken(env, ch, "sent a message out of turn");
+}
+
+/* Passive health goes to every other worker, as it is. */
+static void
+parent_relay_health(struct portero *env, struct child *from,
+    struct imsg *imsg)
+{
+	struct backend_health	 bh;
+	struct child		*ch;
+	unsigned int		 i;
+
+	if (config_gethealth(imsg, &bh) == -1) {
+		parent_child_broken(env, from, "sent a malformed health "
+		    "message");
 		return;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec - ch->ch_started.tv_sec >= RESPAWN_STABLE)
-		ch->ch_quickdeaths = 0;
-	if (ch->ch_quickdeaths > 0) {
-		delay_ms = RESPAWN_MIN_MS;
-		for (n = 1; n < ch->ch_quickdeaths && delay_ms < RESPAWN_MAX_MS;
-		    n++)
-			delay_ms *= 2;
-		if (delay_ms > RESPAWN_MAX_MS)
-			delay_ms = RESPAWN_MAX_MS;
 	}
-	ch->ch_quickdeaths++;
-	if (delay_ms > 0)
-		log_info("%s keeps dying; next start in %u ms",
-		    parent_child_name(ch, name, sizeof(name)), delay_ms);
-	tv.tv_sec = delay_ms / 1000;
-	tv.tv_usec = (delay_ms % 1000) * 1000;
-	evtimer_add(&ch->ch_respawn, &tv);
+	for (i = 0; i < env->pc_conf.workers; i++) {
+		ch = &env->pc_workers[i];
+		if (ch != from && ch->ch_ievset &&
+		    ch->ch_state == CHILD_RUNNING)
+			(void)parent_sent(env, ch, config_sethealth(
+			    &ch->ch_iev, &bh));
+	}
 }
 
 static void
-parent_respawn(int fd, short event, void *arg)
+parent_dispatch_worker(struct portero *env, struct child *ch,
+    struct imsg *imsg)
 {
-	struct child	*ch = arg;
-	struct portero	*env = portero_env;
-	char		 name[CHILD_NAME_LEN];
+	struct worker_stats	 ws;
 
-	if (env->pc_stopping)
-		return;
-	ch->ch_restarts++;
-	log_info("restarting %s (restart %u)",
-	    parent_child_name(ch, name, sizeof(name)), ch->ch_restarts);
-	parent_start_child(env, ch);
+	switch (imsg->hdr.type) {
+	case IMSG_CERT_ACK:
+		(void)parent_compose(env, &env->pc_certloader, IMSG_CERT_ACK,
+		    ch->ch_id, -1, imsg->data, imsg->len);
+		break;
+	case IMSG_BACKEND_HEALTH:
+		parent_relay_health(env, ch, imsg);
+		break;
+	case IMSG_STATS:
+		if (config_getstats(imsg, &ws) == -1) {
+			parent_child_broken(env, ch, "sent malformed stats");
+			break;
+		}
+		ch->ch_stats = ws;
+		control_stats_reply(env, ch, imsg->hdr.peerid, &ch->ch_stats);
+		break;
+	default:
+		parent_child_broken(env, ch, "sent a message out of turn");
+	}
 }
 
-static void
+void
 parent_broadcast(struct portero *env, uint32_t type, const void *data,
     size_t len)
 {
 	struct child	*ch;
 	unsigned int	 i;
 
-	FOREACH_CHILD(env, ch, i) {
-		if (!ch->ch_ievset)
-			continue;
-		if (imsgev_compose(&ch->ch_iev, type, 0, 0, -1, data,
-		    len) == -1)
-			fatal("send to children");
-	}
+	FOREACH_CHILD(env, ch, i)
+		if (ch->ch_ievset)
+			(void)parent_compose(env, ch, type, 0, -1, data, len);
+}
+
+/* What a reload may change without a restart. */
+static void
+parent_reload_take(struct portero_config *conf,
+    const struct portero_config *newconf)
+{
+	if (strcmp(newconf->listen_addr, conf->listen_addr) != 0 ||
+	    strcmp(newconf->register_addr, conf->register_addr) != 0 ||
+	    strcmp(newconf->control_socket, conf->control_socket) != 0 ||
+	    strcmp(newconf->user, conf->user) != 0 ||
+	    strcmp(newconf->state_dir, conf->state_dir) != 0 ||
+	    strcmp(newconf->chroot_dir, conf->chroot_dir) != 0 ||
+	    strcmp(newconf->cert_dir, conf->cert_dir) != 0 ||
+	    newconf->workers != conf->workers)
+		log_warnx("reload: listeners, workers, user and directories "
+		    "change only on restart; keeping the running ones");
+	conf->drain_timeout = newconf->drain_timeout;
+	conf->cert_scan_interval = newconf->cert_scan_interval;
+	conf->header_timeout = newconf->header_timeout;
+	conf->idle_timeout = newconf->idle_timeout;
+	conf->handshake_timeout = newconf->handshake_timeout;
+	conf->connect_timeout = newconf->connect_timeout;
+	conf->upstream_timeout = newconf->upstream_timeout;
+	conf->body_timeout = newconf->body_timeout;
+	conf->send_timeout = newconf->send_timeout;
+	conf->max_body_size = newconf->max_body_size;
+	memcpy(conf->default_service, newconf->default_service,
+	    sizeof(conf->default_service));
+	conf->verbose = newconf->verbose;
+}
+
+/*
+ * SIGHUP: a reload once the signals already caught are handled, however
+ * many there were.
+ */
+void
+parent_reload_soon(struct portero *env)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	if (!evtimer_pending(&env->pc_ev_reload, NULL))
+		evtimer_add(&env->pc_ev_reload, &tv);
 }
 
 /*
@@ -494,7 +480,7 @@ parent_broadcast(struct portero *env, uint32_t type, const void *data,
 void
 parent_reload(struct portero *env)
 {
-	struct portero_config	 newconf, *conf = &env->pc_conf;
+	struct portero_config	 newconf;
 	struct backend_table	*newbt;
 	struct child		*ch;
 	unsigned int		 i;
@@ -514,125 +500,28 @@ parent_reload(struct portero *env)
 		free(newbt);
 		return;
 	}
-	if (strcmp(newconf.listen_addr, conf->listen_addr) != 0 ||
-	    strcmp(newconf.register_addr, conf->register_addr) != 0 ||
-	    strcmp(newconf.control_socket, conf->control_socket) != 0 ||
-	    strcmp(newconf.user, conf->user) != 0 ||
-	    strcmp(newconf.state_dir, conf->state_dir) != 0 ||
-	    strcmp(newconf.chroot_dir, conf->chroot_dir) != 0 ||
-	    strcmp(newconf.cert_dir, conf->cert_dir) != 0 ||
-	    newconf.workers != conf->workers)
-		log_warnx("reload: listeners, workers, user and directories "
-		    "change only on restart; keeping the running ones");
-	/* what a reload may change */
-	conf->drain_timeout = newconf.drain_timeout;
-	conf->cert_scan_interval = newconf.cert_scan_interval;
-	conf->header_timeout = newconf.header_timeout;
-	conf->idle_timeout = newconf.idle_timeout;
-	conf->handshake_timeout = newconf.handshake_timeout;
-	conf->connect_timeout = newconf.connect_timeout;
-	conf->upstream_timeout = newconf.upstream_timeout;
-	memcpy(conf->default_service, newconf.default_service,
-	    sizeof(conf->default_service));
+	parent_reload_take(&env->pc_conf, &newconf);
 	env->pc_backends = *newbt;
 	free(newbt);
-	conf->verbose = newconf.verbose;
-	log_setverbose(conf->verbose);
+	log_setverbose(env->pc_conf.verbose);
 
 	FOREACH_CHILD(env, ch, i)
 		if (ch->ch_ievset && ch->ch_state == CHILD_RUNNING)
 			parent_send_config(env, ch);
-	if (env->pc_certloader.ch_ievset &&
-	    imsgev_compose(&env->pc_certloader.ch_iev, IMSG_RELOAD, 0, 0, -1,
-	    NULL, 0) == -1)
-		fatal("send reload");
+	(void)parent_compose(env, &env->pc_certloader, IMSG_RELOAD, 0, -1,
+	    NULL, 0);
 }
 
 void
 parent_set_verbose(struct portero *env, int verbose)
 {
+	struct child	*ch;
+	unsigned int	 i;
+
 	env->pc_conf.verbose = verbose;
 	log_setverbose(verbose);
-	parent_broadcast(env, IMSG_LOG_VERBOSE, &verbose, sizeof(verbose));
-}
-
-/*
- * Stop.  The first time: close every listener, tell each child to drain,
- * and give them the drain timeout.  Again (now): end the children at
- * once.
- */
-void
-parent_shutdown(struct portero *env, int now)
-{
-	struct timeval	 tv;
-	struct child	*ch;
-	unsigned int	 i;
-
-	if (!now && env->pc_stopping == 0) {
-		env->pc_stopping = 1;
-		log_info("stopping; draining for up to %u s",
-		    env->pc_conf.drain_timeout);
-		FOREACH_CHILD(env, ch, i) {
-			if (ch->ch_role == PROC_WORKER &&
-			    ch->ch_listenfd != -1) {
-				close(ch->ch_listenfd);
-				ch->ch_listenfd = -1;
-			}
-			evtimer_del(&ch->ch_respawn);
-		}
-		for (i = 0; i < env->pc_conf.workers; i++)
-			if (env->pc_httpfd[i] != -1) {
-				close(env->pc_httpfd[i]);
-				env->pc_httpfd[i] = -1;
-			}
-		close(env->pc_registerfd);
-		env->pc_registerfd = -1;
-		evtimer_del(&env->pc_ev_rekey);
-		parent_broadcast(env, IMSG_SHUTDOWN, NULL, 0);
-		tv.tv_sec = env->pc_conf.drain_timeout + 2;
-	} else {
-		env->pc_stopping = 2;
-		log_info("stopping now");
-		FOREACH_CHILD(env, ch, i)
-			if (ch->ch_pid != 0)
-				kill(ch->ch_pid, SIGTERM);
-		tv.tv_sec = 2;
-	}
-	tv.tv_usec = 0;
-	evtimer_add(&env->pc_ev_drain, &tv);
-	parent_exit_if_done(env);
-}
-
-/* Children that outlive their time are killed; we never leave orphans. */
-static void
-parent_drain_expired(int fd, short event, void *arg)
-{
-	struct portero	*env = arg;
-	struct child	*ch;
-	unsigned int	 i;
-	char		 name[CHILD_NAME_LEN];
-
-	FOREACH_CHILD(env, ch, i) {
-		if (ch->ch_pid == 0)
-			continue;
-		log_warnx("%s (pid %d) did not stop in time; killing it",
-		    parent_child_name(ch, name, sizeof(name)), (int)ch->ch_pid);
-		kill(ch->ch_pid, SIGKILL);
-	}
-}
-
-static void
-parent_exit_if_done(struct portero *env)
-{
-	struct child	*ch;
-	unsigned int	 i;
-
-	if (env->pc_stopping == 0)
-		return;
 	FOREACH_CHILD(env, ch, i)
-		if (ch->ch_pid != 0)
-			return;
-	control_close(env);
-	log_info("stopped");
-	exit(0);
+		if (ch->ch_ievset)
+			(void)parent_sent(env, ch, config_setverbose(
+			    &ch->ch_iev, IMSG_LOG_VERBOSE, verbose));
 }

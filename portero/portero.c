@@ -318,7 +318,7 @@ portero_signal(int sig, short event, void *arg)
 		parent_shutdown(env, env->pc_stopping > 0);
 		break;
 	case SIGHUP:
-		parent_reload(env);
+		parent_reload_soon(env);
 		break;
 	case SIGCHLD:
 		parent_sigchld(env);

@@ -75,8 +75,23 @@
 #define UNVEIL_CERTLOADER	"r"
 #define UNVEIL_REGISTRAR	"rwc"
 
-/* Control requests unanswered after this long are answered as they stand. */
+/*
+ * Heartbeat: the parent pings every running child this often; one that
+ * has not answered for HEARTBEAT_TIMEOUT_MS, or not finished starting
+ * within CHILD_START_TIMEOUT seconds, is stuck: it is killed and
+ * started again with the current state.
+ */
+#define HEARTBEAT_INTERVAL_MS	1000
+#define HEARTBEAT_TIMEOUT_MS	3000
+#define CHILD_START_TIMEOUT	10	/* seconds */
+
+/*
+ * Control requests unanswered after this long are answered as they stand.
+ * A control client idle for CTL_IDLE_TIMEOUT seconds is closed, and when
+ * CTL_MAX_CLIENTS are connected the longest idle one makes room.
+ */
 #define CTL_REPLY_TIMEOUT_MS	1000
+#define CTL_IDLE_TIMEOUT	5
 #define CTL_MAX_CLIENTS		32
 
 /*
@@ -137,57 +152,65 @@ struct imsgev {
 };
 
 /*
- * Message types.  For each: sender -> receiver, payload.
+ * Message types, grouped by purpose.  Who may send each to whom, and the
+ * payload it carries, is the table imsg_specs[] (names.c), which every
+ * process holds each message against before it dispatches it.
  */
 enum imsg_type {
 	IMSG_NONE,
 
-	/* configuration */
-	IMSG_CFG_GLOBAL,	/* parent -> child: struct portero_config */
-	IMSG_CFG_LISTENER,	/* parent -> worker, registrar: fd,
-				   struct listener_msg */
-	IMSG_CFG_BACKEND,	/* parent -> worker: struct backend_conf */
-	IMSG_CFG_ACCESSLOG,	/* parent -> worker: fd of --access-log */
-	IMSG_CFG_DONE,		/* parent -> child: config complete, none;
-				   child -> parent: applied, none */
-	IMSG_START,		/* parent -> child: serve, none */
-
-	/* life cycle */
-	IMSG_SHUTDOWN,		/* parent -> child: drain and exit, none */
-	IMSG_RELOAD,		/* parent -> certloader: rescan now, none */
-	IMSG_LOG_VERBOSE,	/* parent -> child: int verbosity */
+	/* configuration and life cycle; parent -> children */
+	IMSG_CFG_GLOBAL,	/* struct portero_config */
+	IMSG_CFG_LISTENER,	/* fd, struct listener_msg */
+	IMSG_CFG_BACKEND,	/* struct backend_conf, one per backend */
+	IMSG_CFG_ACCESSLOG,	/* fd of --access-log */
+	IMSG_CFG_DONE,		/* config complete; the child answers it
+				   once applied */
+	IMSG_START,		/* serve */
+	IMSG_SHUTDOWN,		/* drain and exit */
+	IMSG_RELOAD,		/* certloader: rescan now */
+	IMSG_LOG_VERBOSE,	/* int32_t verbosity */
+	IMSG_PING,		/* uint32_t sequence, echoed by PONG */
+	IMSG_PONG,
 
 	/*
-	 * certificates: a whole set at a time, so a worker never serves a
-	 * half-updated one.  certloader -> parent -> worker(s), peerid =
-	 * PEERID_ALL or a worker id: CERT_ADD (struct cert_msg), then
-	 * CERT_DATA chunks holding names, cert PEM, key PEM; one pair per
-	 * domain; CERT_END closes the set (an empty set is valid).
+	 * Certificates: certloader -> parent -> one worker (peerid), a
+	 * whole set at a time, so a worker never serves a half-updated
+	 * one: CERT_BEGIN, then per domain CERT_ADD and CERT_DATA chunks
+	 * holding names, cert PEM and key PEM, then CERT_END (an empty set
+	 * is valid).  The worker acknowledges every message (CERT_ACK,
+	 * worker -> parent -> certloader) and the certloader keeps at most
+	 * CERT_WINDOW of them unacknowledged: a set of any size never
+	 * fills a queue, and a stuck worker holds up only its own.
 	 */
-	IMSG_CERT_ADD,
-	IMSG_CERT_DATA,
+	IMSG_CERT_BEGIN,	/* struct cert_begin */
+	IMSG_CERT_ADD,		/* struct cert_msg */
+	IMSG_CERT_DATA,		/* bytes */
 	IMSG_CERT_END,
+	IMSG_CERT_ACK,		/* struct cert_ack */
 	IMSG_CERT_RESEND,	/* parent -> certloader: peerid = worker */
 	IMSG_TLS_TICKET_KEY,	/* parent -> worker: struct ticket_key_msg */
+
+	/* passive health: worker -> parent -> the other workers */
+	IMSG_BACKEND_HEALTH,	/* struct backend_health */
 
 	/* statistics, for the control socket */
 	IMSG_STATS_REQ,		/* parent -> worker: peerid = control id */
 	IMSG_STATS,		/* worker -> parent: struct worker_stats */
 
-	/* control socket: porterod-ctl <-> parent */
-	IMSG_CTL_SHOW_STATUS,	/* ctl -> parent: none */
-	IMSG_CTL_SHOW_WORKERS,	/* ctl -> parent: none */
-	IMSG_CTL_RELOAD,	/* ctl -> parent: none */
-	IMSG_CTL_LOG_VERBOSE,	/* ctl -> parent: int verbosity */
-	IMSG_CTL_SHOW_CERTS,	/* ctl -> parent -> certloader: none;
-				   peerid = control id */
-	IMSG_CTL_CERT,		/* certloader -> parent -> ctl:
-				   struct ctl_cert; then IMSG_CTL_END */
-	IMSG_CTL_STATUS,	/* parent -> ctl: struct ctl_status */
-	IMSG_CTL_CHILD,		/* parent -> ctl: struct ctl_child */
-	IMSG_CTL_OK,		/* parent -> ctl: none */
-	IMSG_CTL_FAIL,		/* parent -> ctl: NUL-terminated reason */
-	IMSG_CTL_END,		/* parent -> ctl: none; ends a listing */
+	/* control socket: porterod-ctl <-> parent (<-> certloader) */
+	IMSG_CTL_SHOW_STATUS,
+	IMSG_CTL_SHOW_WORKERS,
+	IMSG_CTL_RELOAD,
+	IMSG_CTL_LOG_VERBOSE,	/* int32_t verbosity */
+	IMSG_CTL_SHOW_CERTS,	/* relayed to the certloader, peerid =
+				   control id */
+	IMSG_CTL_CERT,		/* struct ctl_cert, relayed back */
+	IMSG_CTL_STATUS,	/* struct ctl_status */
+	IMSG_CTL_CHILD,		/* struct ctl_child */
+	IMSG_CTL_OK,
+	IMSG_CTL_FAIL,		/* NUL-terminated reason */
+	IMSG_CTL_END,		/* ends a listing */
 
 	IMSG_TYPE_MAX
 };
@@ -199,6 +222,24 @@ enum proc_role {
 	PROC_REGISTRAR,
 	PROC_WORKER,
 	PROC_MAX
+};
+#define PROC_CTL	PROC_MAX	/* porterod-ctl, as a message peer */
+
+/*
+ * What a message type may carry and between whom: one entry per type in
+ * imsg_specs[], indexed by type.  A relayed message has two hops.
+ */
+struct imsg_hop {
+	uint8_t		 ih_from;	/* masks of 1 << enum proc_role */
+	uint8_t		 ih_to;
+};
+
+struct imsg_spec {
+	const char	*is_name;
+	struct imsg_hop	 is_hops[2];
+	uint32_t	 is_min;	/* payload bytes */
+	uint32_t	 is_max;
+	uint8_t		 is_fd;		/* 1: carries a descriptor */
 };
 
 enum child_state {
@@ -233,6 +274,9 @@ struct portero_config {
 	uint32_t	 handshake_timeout;
 	uint32_t	 connect_timeout;
 	uint32_t	 upstream_timeout;
+	uint32_t	 body_timeout;
+	uint32_t	 send_timeout;
+	uint64_t	 max_body_size;	/* 0: no limit */
 	int32_t		 verbose;
 	int32_t		 foreground;
 	int32_t		 http_proxy;	/* --http-addr proxies, not 301 */
@@ -254,15 +298,45 @@ struct backend_conf {
 	uint8_t		 be_tls;
 };
 
+/* A backend that refused a connection rests, doubling from MIN to MAX. */
+#define BACKEND_BACKOFF_MIN_MS	1000
+#define BACKEND_BACKOFF_MAX_MS	30000
+
+/*
+ * Passive health, shared: a worker that finds a backend down (or up
+ * again) tells the parent, which tells every other worker.  A backend is
+ * known by its service, address and TLS setting.
+ */
+struct backend_health {
+	char		 bh_service[NAME_MAX_LEN];
+	struct sockaddr_storage bh_ss;
+	uint32_t	 bh_sslen;
+	uint32_t	 bh_backoff_ms;	/* 0: up again */
+	uint32_t	 bh_rest_ms;	/* down for this long from now */
+	uint8_t		 bh_tls;
+};
+
 #define PORTERO_MAX_BACKENDS	256
 struct backend_table {
 	unsigned int		 bt_n;
 	struct backend_conf	 bt_be[PORTERO_MAX_BACKENDS];
 };
 
-#define PEERID_ALL		0xffffffffU	/* every worker */
 #define CERT_MAX_NAMES		64
 #define CERT_MAX_BYTES		(1024 * 1024)	/* names + cert + key */
+#define CERT_SET_MAX		(64 * 1024 * 1024)	/* a whole set */
+#define CERT_WINDOW		8	/* messages in flight to a worker */
+
+struct cert_begin {
+	uint32_t	 cb_transfer;	/* echoed in the acknowledgements */
+	uint32_t	 cb_npairs;
+	uint64_t	 cb_bytes;	/* names, certs and keys, summed */
+};
+
+struct cert_ack {
+	uint32_t	 ca_transfer;
+	uint32_t	 ca_count;	/* messages of the transfer so far */
+};
 
 struct cert_msg {
 	char		 cm_domain[NAME_MAX_LEN];
@@ -337,6 +411,10 @@ struct child {
 	struct event	 ch_respawn;
 	int		 ch_listenfd;	/* worker: its SO_REUSEPORT socket */
 	struct worker_stats ch_stats;
+	uint32_t	 ch_ping;	/* last sequence sent */
+	struct timespec	 ch_pong;	/* when it last answered */
+	int		 ch_cfg_sent;	/* a configuration not yet applied */
+	int		 ch_cfg_again;	/* a newer one waits for that */
 };
 
 /* The parent's own state; one instance, in portero.c. */
@@ -356,12 +434,23 @@ struct portero {
 	int			 pc_httpfd[PORTERO_MAX_WORKERS];
 	int			 pc_accesslogfd;
 	struct event		 pc_ev_rekey;
+	struct event		 pc_ev_heartbeat;
+	struct event		 pc_ev_reload;	/* SIGHUPs, one reload */
 	struct ticket_key_msg	 pc_ticket[2];	/* current, previous */
-	int			 pc_cert_inset;	/* relaying a set */
-	uint64_t		 pc_cert_mask;	/* workers it goes to */
 	char			*pc_exe;	/* re-executed for each child */
 	int			 pc_argc;
 	char			**pc_argv;
+};
+
+/* listener.c: a listening socket being accepted on. */
+struct acceptor {
+	int		 ac_fd;
+	int		 ac_batch;	/* connections per wake-up */
+	int		 ac_on;
+	void		(*ac_cb)(int, void *);
+	void		*ac_arg;
+	struct event	 ac_ev;
+	struct event	 ac_pause;	/* out of descriptors */
 };
 
 /* conn.c: sockets with or without TLS, and pooled buffers. */
@@ -479,7 +568,12 @@ struct upstream {
 	char			 up_sni[NAME_MAX_LEN];
 };
 
-/* proxy.c: a client connection and the request it has in flight. */
+/*
+ * proxy.c: a client connection and the request it has in flight.  A
+ * request body must keep coming: in every --body-timeout seconds at
+ * least BODY_MIN_RATE bytes a second of it, or all that is left.
+ */
+#define BODY_MIN_RATE	1024
 enum client_state {
 	CL_HANDSHAKE,		/* TLS handshake */
 	CL_IDLE,		/* between requests, no buffers held */
@@ -492,6 +586,7 @@ enum client_state {
 struct body {
 	uint8_t			 bd_framing;	/* enum http1_framing */
 	uint8_t			 bd_done;
+	uint8_t			 bd_decode;	/* chunked in, plain out */
 	uint64_t		 bd_left;	/* HTTP1_BODY_LENGTH */
 	size_t			 bd_ready;	/* checked, not yet sent */
 	struct http1_chunked	 bd_chunked;
@@ -527,8 +622,12 @@ struct client {
 	int			 cl_status;
 	uint64_t		 cl_bytes;
 	uint64_t		 cl_body_sent;
+	uint64_t		 cl_body_read;	/* request body bytes read */
+	uint64_t		 cl_body_mark;	/* ... when the window began */
+	const char		*cl_upname;	/* SNI and Host upstream */
 	struct timespec		 cl_start;
 	struct event		 cl_ev_timer;
+	struct event		 cl_ev_body;	/* the request body's pace */
 	char			 cl_addr[64];
 	char			 cl_sni[NAME_MAX_LEN];
 	char			 cl_host[NAME_MAX_LEN];
@@ -545,8 +644,7 @@ struct minihttp {
 	struct worker_stats	 mh_stats;
 	TAILQ_HEAD(, mh_client)	 mh_clients;
 	int			 mh_listenfd;
-	struct event		 mh_ev_listen;
-	struct event		 mh_ev_pause;
+	struct acceptor		 mh_accept;
 	int			 mh_stopping;
 	void			(*mh_drained)(void);
 };
@@ -564,9 +662,12 @@ size_t	 imsgbuf_queued(const struct imsgbuf *);
 void	 imsgbuf_clear(struct imsgbuf *);
 
 /* names.c */
+extern const struct imsg_spec imsg_specs[IMSG_TYPE_MAX];
 const char *proc_role_name(enum proc_role);
 int	 proc_role_parse(const char *, enum proc_role *);
 const char *child_state_name(enum child_state);
+const char *imsg_name(uint32_t);
+int	 imsg_check(const struct imsg *, int, int);
 
 /* proc.c */
 void	 imsgev_init(struct imsgev *, int, void (*)(int, short, void *),
@@ -580,8 +681,9 @@ int	 proc_drop_privileges(const struct portero_config *, const char *);
 void	 proc_ignore_signals(void);
 void	 proc_title_init(int, char **, char **);
 void	 proc_title(const char *);
-struct imsgev *proc_child_connect(void (*)(struct imsg *));
+struct imsgev *proc_child_connect(enum proc_role, void (*)(struct imsg *));
 void	 proc_compose_parent(uint32_t, uint32_t, const void *, size_t);
+struct imsgev *proc_parent_iev(void);
 void	 proc_sandbox(const char *);
 int	 proc_child_common(struct imsg *, struct portero_config *);
 
@@ -589,16 +691,31 @@ int	 proc_child_common(struct imsg *, struct portero_config *);
 extern struct portero	*portero_env;
 
 /* parent.c */
-void	 parent_init_timers(struct portero *);
+#define CHILD_NAME_LEN	32
+/* Every child, in process-table order, for loops over all of them. */
+#define FOREACH_CHILD(env, ch, i)					\
+	for ((i) = 0; ((ch) = parent_child_at((env), (i))) != NULL; (i)++)
+
+struct child *parent_child_at(struct portero *, unsigned int);
+const char *parent_child_name(const struct child *, char *, size_t);
 void	 parent_rekey(int, short, void *);
 void	 parent_start_child(struct portero *, struct child *);
+int	 parent_compose(struct portero *, struct child *, uint32_t, uint32_t,
+	    int, const void *, size_t);
 void	 parent_send_config(struct portero *, struct child *);
 void	 parent_dispatch_child(int, short, void *);
+void	 parent_broadcast(struct portero *, uint32_t, const void *, size_t);
+void	 parent_reload(struct portero *);
+void	 parent_reload_soon(struct portero *);
+void	 parent_set_verbose(struct portero *, int);
+
+/* supervise.c */
+void	 parent_init_timers(struct portero *);
+void	 parent_child_broken(struct portero *, struct child *,
+	    const char *);
+struct child *parent_child_bypid(struct portero *, pid_t);
 void	 parent_sigchld(struct portero *);
 void	 parent_shutdown(struct portero *, int);
-void	 parent_reload(struct portero *);
-void	 parent_set_verbose(struct portero *, int);
-struct child *parent_child_bypid(struct portero *, pid_t);
 
 /* control.c */
 int	 control_open(const char *);
@@ -614,19 +731,55 @@ void	 config_defaults(struct portero_config *);
 int	 config_parse_args(struct portero_config *, struct backend_table *,
 	    int, char **, int *);
 int	 config_check(const struct portero_config *);
-int	 config_recv(struct portero_config *, const struct imsg *);
 void	 usage(void) __attribute__((noreturn));
+int	 config_setglobal(struct imsgev *, const struct portero_config *);
+int	 config_getglobal(struct portero_config *, const struct imsg *);
+int	 config_setlistener(struct imsgev *, int, enum listener_kind,
+	    const char *);
+int	 config_getlistener(const struct imsg *, struct listener_msg *);
+int	 config_setbackend(struct imsgev *, const struct backend_conf *);
+int	 config_getbackend(const struct imsg *, struct backend_conf *);
+int	 config_setaccesslog(struct imsgev *, int);
+int	 config_getaccesslog(const struct imsg *);
+int	 config_setverbose(struct imsgev *, uint32_t, int32_t);
+int	 config_getverbose(const struct imsg *, int32_t *);
+int	 config_setticket(struct imsgev *, const struct ticket_key_msg *);
+int	 config_getticket(const struct imsg *, struct ticket_key_msg *);
+int	 config_setcertbegin(struct imsgev *, uint32_t,
+	    const struct cert_begin *);
+int	 config_getcertbegin(const struct imsg *, struct cert_begin *);
+int	 config_setcert(struct imsgev *, uint32_t, const struct cert_msg *);
+int	 config_getcert(const struct imsg *, struct cert_msg *);
+int	 config_setcertdata(struct imsgev *, uint32_t, const void *, size_t);
+int	 config_getcertdata(const struct imsg *, const void **, size_t *);
+int	 config_setcertend(struct imsgev *, uint32_t);
+int	 config_setcertack(struct imsgev *, const struct cert_ack *);
+int	 config_getcertack(const struct imsg *, struct cert_ack *);
+int	 config_sethealth(struct imsgev *, const struct backend_health *);
+int	 config_gethealth(const struct imsg *, struct backend_health *);
+int	 config_setstats(struct imsgev *, uint32_t,
+	    const struct worker_stats *);
+int	 config_getstats(const struct imsg *, struct worker_stats *);
 
 /* listener.c */
 int	 listener_parse(const char *, struct sockaddr_storage *, socklen_t *);
 int	 listener_bind(const char *, int);
 int	 socket_set_nonblock(int);
+void	 acceptor_init(struct acceptor *, int, int, void (*)(int, void *),
+	    void *);
+void	 acceptor_start(struct acceptor *);
+void	 acceptor_stop(struct acceptor *);
 
 /* conn.c */
 struct buf *buf_get(void);
 void	 buf_put(struct buf *);
 void	 buf_compact(struct buf *);
 void	 buf_consume(struct buf *, size_t);
+int	 buf_append(struct buf *, const char *, size_t);
+int	 buf_appendf(struct buf *, const char *, ...)
+	    __attribute__((__format__ (printf, 2, 3)));
+/* A string literal, its length counted by the compiler. */
+#define BUF_APPEND_LIT(b, lit)	buf_append((b), (lit), sizeof(lit) - 1)
 ssize_t	 conn_read(struct conn *, struct buf *);
 ssize_t	 conn_write(struct conn *, const void *, size_t);
 void	 conn_watch(struct conn *, void (*)(int, short, void *), void *);
@@ -640,10 +793,22 @@ struct service *route_lookup(struct route_table *, const char *, size_t);
 struct backend *backend_pick(struct service *);
 void	 backend_failed(struct backend *);
 void	 backend_ok(struct backend *);
+void	 backend_health_apply(struct route_table *,
+	    const struct backend_health *);
+unsigned int backend_retry_after(const struct service *);
 struct upstream *upstream_get(struct backend *, const char *, struct client *,
 	    int);
 void	 upstream_release(struct upstream *, int);
 int	 upstream_ready(struct upstream *);
+
+/* reply.c */
+#define REPLY_DATE_LEN	37	/* "Date: " IMF-fixdate CRLF */
+const char *reply_status_text(int);
+const char *reply_date(void);
+int	 reply_build(struct buf *, int, int, int, unsigned int, const char *,
+	    const char *);
+size_t	 reply_body_len(int, int);
+void	 reply_log(struct client *);
 
 /* proxy.c */
 void	 proxy_accept(int, int, struct tlsctx *);
@@ -669,9 +834,11 @@ const char *certs_fmt_time(time_t, char *, size_t);
 
 /* tlsctx.c */
 void	 tlsctx_init(const struct portero_config *);
-int	 tlsctx_cert_add(const struct imsg *);
-int	 tlsctx_cert_data(const struct imsg *);
+int	 tlsctx_cert_begin(const struct cert_begin *);
+int	 tlsctx_cert_add(const struct cert_msg *);
+int	 tlsctx_cert_data(const void *, size_t);
 int	 tlsctx_cert_end(void);
+int	 tlsctx_cert_progress(struct cert_ack *);
 void	 tlsctx_ticket_key(const struct ticket_key_msg *);
 struct tlsctx *tlsctx_current(void);
 void	 tlsctx_ref(struct tlsctx *);
@@ -694,9 +861,8 @@ struct worker {
 	int			 wk_listenfd;
 	int			 wk_httpfd;
 	int			 wk_accesslogfd;
-	struct event		 wk_ev_listen;
-	struct event		 wk_ev_http;
-	struct event		 wk_ev_pause;
+	struct acceptor		 wk_accept;
+	struct acceptor		 wk_accept_http;
 	struct event		 wk_ev_drain;
 	struct route_table	*wk_routes;
 	struct backend_table	*wk_pending;	/* backends being received */
@@ -721,6 +887,13 @@ int	 sandbox_pledge(const char *);
 const char *sandbox_describe(void);
 
 /* log.c */
+enum log_limit_reason {
+	LOG_LIMIT_REQUEST,	/* a client's request refused */
+	LOG_LIMIT_CLIENT,	/* a client's timeout or abort */
+	LOG_LIMIT_UPSTREAM,	/* a backend failed a request */
+	LOG_LIMIT_MAX
+};
+
 void	 log_init(int, int, const char *);
 void	 log_procname(const char *);
 void	 log_setverbose(int);
@@ -733,6 +906,8 @@ void	 log_info(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
 void	 log_debug(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));
+void	 log_limited(enum log_limit_reason, const char *, ...)
+	    __attribute__((__format__ (printf, 2, 3)));
 void	 fatal(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2), noreturn));
 void	 fatalx(const char *, ...)

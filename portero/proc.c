@@ -187,7 +187,8 @@ proc_drop_privileges(const struct portero_config *conf, const char *root)
  * A child's side of its channel to the parent.  One per child process,
  * so the role's dispatch function is kept here.
  */
-static struct imsgev	 proc_parent_iev;
+static struct imsgev	 proc_iev;	/* the channel to the parent */
+static enum proc_role	 proc_role;
 static void		(*proc_parent_dispatch)(struct imsg *);
 
 static void
@@ -207,18 +208,29 @@ proc_child_dispatch(int fd, short event, void *arg)
 			fatalx("malformed message from the parent");
 		if (n == 0)
 			break;
+		/* a trusted peer out of step: nothing sane to do but stop */
+		if (imsg_check(&imsg, PROC_PARENT, proc_role) == -1)
+			fatalx("unexpected %s message from the parent",
+			    imsg_name(imsg.hdr.type));
 		proc_parent_dispatch(&imsg);
 	}
 	imsgev_add(iev);
 }
 
 struct imsgev *
-proc_child_connect(void (*dispatch)(struct imsg *))
+proc_child_connect(enum proc_role role, void (*dispatch)(struct imsg *))
 {
+	proc_role = role;
 	proc_parent_dispatch = dispatch;
-	imsgev_init(&proc_parent_iev, PROC_PARENT_FD, proc_child_dispatch,
-	    &proc_parent_iev);
-	return (&proc_parent_iev);
+	imsgev_init(&proc_iev, PROC_PARENT_FD, proc_child_dispatch,
+	    &proc_iev);
+	return (&proc_iev);
+}
+
+struct imsgev *
+proc_parent_iev(void)
+{
+	return (&proc_iev);
 }
 
 /* Send to the parent; a parent that stopped reading is a parent gone. */
@@ -226,7 +238,7 @@ void
 proc_compose_parent(uint32_t type, uint32_t peerid, const void *data,
     size_t len)
 {
-	if (imsgev_compose(&proc_parent_iev, type, peerid, 0, -1, data,
+	if (imsgev_compose(&proc_iev, type, peerid, 0, -1, data,
 	    len) == -1)
 		fatal("send to parent");
 }
@@ -241,23 +253,28 @@ proc_sandbox(const char *promises)
 	    promises);
 }
 
-/* The messages every child handles alike; 1 if imsg was one of them. */
+/*
+ * The messages every child handles alike; 1 if imsg was one of them.  A
+ * ping is answered at once: a child whose loop turns answers in time.
+ */
 int
 proc_child_common(struct imsg *imsg, struct portero_config *conf)
 {
-	int	 verbose;
+	int32_t	 verbose;
 
 	switch (imsg->hdr.type) {
 	case IMSG_CFG_GLOBAL:
-		if (config_recv(conf, imsg) == -1)
+		if (config_getglobal(conf, imsg) == -1)
 			fatalx("bad configuration message");
 		log_setverbose(conf->verbose);
 		return (1);
 	case IMSG_LOG_VERBOSE:
-		if (imsg->len != sizeof(verbose))
+		if (config_getverbose(imsg, &verbose) == -1)
 			fatalx("bad verbosity message");
-		memcpy(&verbose, imsg->data, sizeof(verbose));
 		log_setverbose(verbose);
+		return (1);
+	case IMSG_PING:
+		proc_compose_parent(IMSG_PONG, 0, imsg->data, imsg->len);
 		return (1);
 	}
 	return (0);

@@ -39,36 +39,15 @@
 #include "portero.h"
 #include "http1.h"
 
-/* A string literal, its length counted by the compiler. */
-#define APPEND_LIT(b, lit)	proxy_append((b), (lit), sizeof(lit) - 1)
+#define APPEND_LIT(b, lit)	BUF_APPEND_LIT((b), (lit))
 
 static void	 proxy_pump(struct client *);
 static void	 proxy_timer(int, short, void *);
+static void	 proxy_body_timer(int, short, void *);
 static void	 proxy_close(struct client *);
 static void	 proxy_reply(struct client *, int, int);
+static void	 proxy_abort(struct client *, int, const char *);
 static int	 proxy_start(struct client *);
-static void	 proxy_log(struct client *);
-
-static const char *
-proxy_status_text(int status)
-{
-	switch (status) {
-	case 100: return ("Continue");
-	case 301: return ("Moved Permanently");
-	case 400: return ("Bad Request");
-	case 404: return ("Not Found");
-	case 408: return ("Request Timeout");
-	case 414: return ("URI Too Long");
-	case 421: return ("Misdirected Request");
-	case 431: return ("Request Header Fields Too Large");
-	case 501: return ("Not Implemented");
-	case 502: return ("Bad Gateway");
-	case 503: return ("Service Unavailable");
-	case 504: return ("Gateway Timeout");
-	case 505: return ("HTTP Version Not Supported");
-	}
-	return ("Error");
-}
 
 static void
 proxy_timer_set(struct client *cl, unsigned int secs)
@@ -101,6 +80,7 @@ proxy_accept(int fd, int kind, struct tlsctx *ctx)
 	cl->cl_kind = kind;
 	cl->cl_state = CL_IDLE;
 	evtimer_set(&cl->cl_ev_timer, proxy_timer, cl);
+	evtimer_set(&cl->cl_ev_body, proxy_body_timer, cl);
 	TAILQ_INSERT_TAIL(&wk->wk_clients, cl, cl_entry);
 	wk->wk_stats.connections++;
 	wk->wk_stats.accepted++;
@@ -187,6 +167,51 @@ proxy_read_idle(struct client *cl)
 	return (n);
 }
 
+/*
+ * Keep a copy of part of the head for the log and the redirect: the head
+ * itself is overwritten by the body.  Truncated to fit; no printf, since
+ * this runs for every request.
+ */
+static void
+proxy_keep(char *dst, size_t dstsize, const char *prefix, const char *src,
+    size_t len)
+{
+	size_t	 plen = strlen(prefix);
+
+	if (plen + len >= dstsize)
+		len = dstsize - plen - 1;
+	memcpy(dst, prefix, plen);
+	memcpy(dst + plen, src, len);
+	dst[plen + len] = '\0';
+}
+
+/* The method and path of the request at the front of cl_in, for the log. */
+static void
+proxy_keep_request(struct client *cl)
+{
+	struct http1_request	*req = cl->cl_req;
+	const char		*head = cl->cl_in->b_data + cl->cl_in->b_off;
+
+	proxy_keep(cl->cl_method, sizeof(cl->cl_method), "",
+	    head + req->method_off, req->method_len);
+	proxy_keep(cl->cl_path, sizeof(cl->cl_path),
+	    req->path_len == 0 || head[req->path_off] == '?' ? "/" : "",
+	    head + req->path_off, req->path_len);
+}
+
+/* A request that never got to be one: logged as what it had, or "-". */
+static void
+proxy_keep_partial(struct client *cl)
+{
+	if (cl->cl_req != NULL && cl->cl_in != NULL &&
+	    http1_request_started(cl->cl_req)) {
+		proxy_keep_request(cl);
+		return;
+	}
+	(void)strlcpy(cl->cl_method, "-", sizeof(cl->cl_method));
+	(void)strlcpy(cl->cl_path, "-", sizeof(cl->cl_path));
+}
+
 /* Read a request head, and start it once whole. */
 static int
 proxy_head(struct client *cl)
@@ -226,8 +251,9 @@ proxy_head(struct client *cl)
 		clock_gettime(CLOCK_MONOTONIC, &cl->cl_start);
 	wk->wk_stats.requests++;
 	if (ret != HTTP1_OK) {
-		log_info("%s: %d: %s", cl->cl_addr, http1_error_status(ret),
-		    http1_error_reason(ret));
+		log_limited(LOG_LIMIT_REQUEST, "%s: %d: %s", cl->cl_addr,
+		    http1_error_status(ret), http1_error_reason(ret));
+		cl->cl_host[0] = '\0';
 		(void)strlcpy(cl->cl_method, "-", sizeof(cl->cl_method));
 		(void)strlcpy(cl->cl_path, "-", sizeof(cl->cl_path));
 		proxy_reply(cl, http1_error_status(ret), 0);
@@ -236,57 +262,62 @@ proxy_head(struct client *cl)
 	return (proxy_start(cl));
 }
 
-/* Append to a buffer; -1 if it does not fit. */
-static int
-proxy_append(struct buf *b, const char *p, size_t len)
-{
-	if (b->b_off + b->b_len + len > BUF_SIZE) {
-		buf_compact(b);
-		if (b->b_len + len > BUF_SIZE)
-			return (-1);
-	}
-	memcpy(b->b_data + b->b_off + b->b_len, p, len);
-	b->b_len += len;
-	return (0);
-}
-
-static int
-proxy_appendf(struct buf *b, const char *fmt, ...)
-    __attribute__((__format__ (printf, 2, 3)));
-
-static int
-proxy_appendf(struct buf *b, const char *fmt, ...)
-{
-	va_list	 ap;
-	size_t	 room;
-	int	 n;
-
-	buf_compact(b);
-	room = BUF_SIZE - b->b_len;
-	va_start(ap, fmt);
-	n = vsnprintf(b->b_data + b->b_len, room, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= room)
-		return (-1);
-	b->b_len += n;
-	return (0);
-}
-
 /* Copy a field line as it came, "Name: value". */
 static int
 proxy_copy_field(struct buf *b, const char *head, const struct http1_field *f)
 {
-	if (proxy_append(b, head + f->name_off, f->name_len) == -1 ||
+	if (buf_append(b, head + f->name_off, f->name_len) == -1 ||
 	    APPEND_LIT(b, ": ") == -1 ||
-	    proxy_append(b, head + f->value_off, f->value_len) == -1 ||
+	    buf_append(b, head + f->value_off, f->value_len) == -1 ||
 	    APPEND_LIT(b, "\r\n") == -1)
 		return (-1);
 	return (0);
 }
 
 /*
- * The request head for the upstream: origin-form, hop-by-hop fields
- * gone, X-Forwarded-For appended to what came, -Proto and -Host set.
+ * The fields portero sets for the backend, after the client's own:
+ * X-Forwarded-For appended to what came, the others portero's alone.
+ * X-Forwarded-Host only when the client named a host.
+ */
+static int
+proxy_forwarded(struct client *cl, struct buf *b, const char *head, int xff)
+{
+	struct http1_request	*req = cl->cl_req;
+	const struct http1_field *f;
+	size_t			 alen = strlen(cl->cl_addr);
+	int			 i;
+
+	if (APPEND_LIT(b, "X-Forwarded-For: ") == -1)
+		return (-1);
+	for (i = 0; xff && i < req->nfields; i++) {
+		f = &req->fields[i];
+		if (f->id == HTTP1_H_X_FORWARDED_FOR && (buf_append(b,
+		    head + f->value_off, f->value_len) == -1 ||
+		    APPEND_LIT(b, ", ") == -1))
+			return (-1);
+	}
+	/* appends, not printf: this runs for every request */
+	if (buf_append(b, cl->cl_addr, alen) == -1 ||
+	    APPEND_LIT(b, "\r\nX-Real-IP: ") == -1 ||
+	    buf_append(b, cl->cl_addr, alen) == -1)
+		return (-1);
+	if (cl->cl_conn.c_tls != NULL) {
+		if (APPEND_LIT(b, "\r\nX-Forwarded-Proto: https\r\n") == -1)
+			return (-1);
+	} else if (APPEND_LIT(b, "\r\nX-Forwarded-Proto: http\r\n") == -1)
+		return (-1);
+	if (req->host_len > 0 && (APPEND_LIT(b, "X-Forwarded-Host: ") == -1 ||
+	    buf_append(b, head + req->host_off, req->host_len) == -1 ||
+	    APPEND_LIT(b, "\r\n") == -1))
+		return (-1);
+	return (0);
+}
+
+/*
+ * The request head for the upstream: origin-form, HTTP/1.1, hop-by-hop
+ * fields gone, Transfer-Encoding normalised, always a Host (the routed
+ * service's name when the client sent none), the client's forwarding
+ * fields replaced by portero's.
  */
 static int
 proxy_build_uphead(struct client *cl, const char *head)
@@ -296,9 +327,9 @@ proxy_build_uphead(struct client *cl, const char *head)
 	const struct http1_field *f;
 	const char		*path = head + req->path_off;
 	size_t			 pathlen = req->path_len;
-	int			 i, xff = 0;
+	int			 i, xff = 0, host = 0;
 
-	if (proxy_append(b, head + req->method_off, req->method_len) == -1 ||
+	if (buf_append(b, head + req->method_off, req->method_len) == -1 ||
 	    APPEND_LIT(b, " ") == -1)
 		return (-1);
 	if (req->target_form == HTTP1_T_ASTERISK) {
@@ -307,7 +338,7 @@ proxy_build_uphead(struct client *cl, const char *head)
 	} else if ((pathlen == 0 || *path == '?') &&
 	    APPEND_LIT(b, "/") == -1)
 		return (-1);
-	if (proxy_append(b, path, pathlen) == -1 ||
+	if (buf_append(b, path, pathlen) == -1 ||
 	    APPEND_LIT(b, " HTTP/1.1\r\n") == -1)
 		return (-1);
 	for (i = 0; i < req->nfields; i++) {
@@ -320,44 +351,38 @@ proxy_build_uphead(struct client *cl, const char *head)
 			/* FALLTHROUGH */
 		case HTTP1_H_X_FORWARDED_HOST:
 		case HTTP1_H_X_FORWARDED_PROTO:
+		case HTTP1_H_X_REAL_IP:
+		case HTTP1_H_FORWARDED:
 		case HTTP1_H_EXPECT:
 			continue;
+		case HTTP1_H_HOST:
+			host = 1;
+			break;
 		}
 		if (proxy_copy_field(b, head, f) == -1)
 			return (-1);
 	}
-	if (req->target_form == HTTP1_T_ABSOLUTE &&
-	    http1_field_find(head, req->fields, req->nfields, 0, "host",
-	    4) == -1 && proxy_appendf(b, "Host: %.*s\r\n",
-	    (int)req->host_len, head + req->host_off) == -1)
+	if (!host && req->host_len > 0 && (APPEND_LIT(b, "Host: ") == -1 ||
+	    buf_append(b, head + req->host_off, req->host_len) == -1 ||
+	    APPEND_LIT(b, "\r\n") == -1))
 		return (-1);
-	if (APPEND_LIT(b, "X-Forwarded-For: ") == -1)
+	if (!host && req->host_len == 0 && (APPEND_LIT(b, "Host: ") == -1 ||
+	    buf_append(b, cl->cl_sv->sv_name, strlen(cl->cl_sv->sv_name)) ==
+	    -1 || APPEND_LIT(b, "\r\n") == -1))
 		return (-1);
-	for (i = 0; xff && i < req->nfields; i++) {
-		f = &req->fields[i];
-		if (f->id == HTTP1_H_X_FORWARDED_FOR && (proxy_append(b,
-		    head + f->value_off, f->value_len) == -1 ||
-		    APPEND_LIT(b, ", ") == -1))
-			return (-1);
-	}
-	/* appends, not printf: this runs for every request */
-	if (proxy_append(b, cl->cl_addr, strlen(cl->cl_addr)) == -1)
+	if (req->framing == HTTP1_BODY_CHUNKED &&
+	    APPEND_LIT(b, "Transfer-Encoding: chunked\r\n") == -1)
 		return (-1);
-	if (cl->cl_conn.c_tls != NULL) {
-		if (APPEND_LIT(b, "\r\nX-Forwarded-Proto: https\r\n") == -1)
-			return (-1);
-	} else if (APPEND_LIT(b, "\r\nX-Forwarded-Proto: http\r\n") == -1)
+	if (proxy_forwarded(cl, b, head, xff) == -1)
 		return (-1);
-	if (APPEND_LIT(b, "X-Forwarded-Host: ") == -1 ||
-	    proxy_append(b, head + req->host_off, req->host_len) == -1 ||
-	    APPEND_LIT(b, "\r\n\r\n") == -1)
-		return (-1);
-	return (0);
+	return (APPEND_LIT(b, "\r\n"));
 }
 
 /*
  * Open an upstream for the request: on be, else on the next backends in
- * the rotation, skipping those that refuse at once.
+ * the rotation, skipping those that refuse at once.  Returns 0, -1 when
+ * none could be reached, or -2 when the worker itself is out of
+ * descriptors or memory: that is no backend's fault.
  */
 static int
 proxy_connect(struct client *cl, struct backend *be)
@@ -366,34 +391,74 @@ proxy_connect(struct client *cl, struct backend *be)
 
 	for (tries = 0; be != NULL && tries < cl->cl_sv->sv_nbackends;
 	    tries++) {
-		if ((cl->cl_up = upstream_get(be, cl->cl_host, cl, 0)) !=
+		if ((cl->cl_up = upstream_get(be, cl->cl_upname, cl, 0)) !=
 		    NULL) {
 			cl->cl_be = be;
 			be->be_requests++;
 			return (0);
 		}
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM)
+			return (-2);
 		backend_failed(be);
 		be = backend_pick(cl->cl_sv);
 	}
 	return (-1);
 }
 
-/*
- * Keep a copy of part of the head for the log and the redirect: the head
- * itself is overwritten by the body.  Truncated to fit; no printf, since
- * this runs for every request.
- */
-static void
-proxy_keep(char *dst, size_t dstsize, const char *prefix, const char *src,
-    size_t len)
+/* Whether host is an IP literal, which RFC 6066 keeps out of SNI. */
+static int
+proxy_ip_literal(const char *host)
 {
-	size_t	 plen = strlen(prefix);
+	struct in_addr	 in;
 
-	if (plen + len >= dstsize)
-		len = dstsize - plen - 1;
-	memcpy(dst, prefix, plen);
-	memcpy(dst + plen, src, len);
-	dst[plen + len] = '\0';
+	return (host[0] == '[' || inet_pton(AF_INET, host, &in) == 1);
+}
+
+/* Route a whole request head: its service, or a reply of our own. */
+static struct service *
+proxy_route(struct client *cl, int nobody)
+{
+	struct worker	*wk = worker_env;
+	struct service	*sv = NULL;
+	size_t		 hlen = strlen(cl->cl_host);
+
+	if (cl->cl_kind == LISTENER_HTTP && !wk->wk_conf.http_proxy) {
+		proxy_reply(cl, 301, nobody);
+		return (NULL);
+	}
+	if (cl->cl_tlsctx != NULL && (hlen == 0 ||
+	    !tlsctx_host_ok(cl->cl_tlsctx, cl->cl_sni[0] ? cl->cl_sni : NULL,
+	    cl->cl_host, hlen))) {
+		proxy_reply(cl, 421, nobody);
+		return (NULL);
+	}
+	/*
+	 * The upstream's TLS name (SNI, and the name its certificate is
+	 * checked against) is the host that routed the request, else the
+	 * service's own name: never empty, never an IP literal the client
+	 * sent.
+	 */
+	if (wk->wk_routes != NULL)
+		sv = route_lookup(wk->wk_routes, cl->cl_host, hlen);
+	if (sv != NULL && !proxy_ip_literal(cl->cl_host))
+		cl->cl_upname = cl->cl_host;
+	else if (sv == NULL && wk->wk_routes != NULL &&
+	    wk->wk_conf.default_service[0] != '\0')
+		sv = route_lookup(wk->wk_routes, wk->wk_conf.default_service,
+		    strlen(wk->wk_conf.default_service));
+	if (sv == NULL) {
+		proxy_reply(cl, 404, nobody);
+		return (NULL);
+	}
+	if (cl->cl_upname == NULL)
+		cl->cl_upname = sv->sv_name;
+	cl->cl_sv = sv;
+	if ((cl->cl_be = backend_pick(sv)) == NULL) {
+		proxy_reply(cl, 503, nobody);
+		return (NULL);
+	}
+	return (sv);
 }
 
 /* A whole request head has come: route it and open its upstream. */
@@ -403,48 +468,35 @@ proxy_start(struct client *cl)
 	struct worker		*wk = worker_env;
 	struct http1_request	*req = cl->cl_req;
 	const char		*head = cl->cl_in->b_data + cl->cl_in->b_off;
-	struct service		*sv;
 	const char		*hs = head + req->host_off;
 	size_t			 i, hlen = req->hostname_len;
-	int			 nobody;
+	int			 nobody, ret;
 
-	for (i = 0; i < hlen && i < sizeof(cl->cl_host) - 1; i++)
+	/* the parser refuses a longer name: it is never cut here */
+	if (hlen >= sizeof(cl->cl_host)) {
+		proxy_reply(cl, 400, 0);
+		return (1);
+	}
+	for (i = 0; i < hlen; i++)
 		cl->cl_host[i] = tolower((unsigned char)hs[i]);
 	cl->cl_host[i] = '\0';
-	proxy_keep(cl->cl_method, sizeof(cl->cl_method), "",
-	    head + req->method_off, req->method_len);
-	proxy_keep(cl->cl_path, sizeof(cl->cl_path),
-	    req->path_len == 0 || head[req->path_off] == '?' ? "/" : "",
-	    head + req->path_off, req->path_len);
+	proxy_keep_request(cl);
 	cl->cl_keepalive = (req->flags & HTTP1_KEEP_ALIVE) &&
 	    !wk->wk_stopping;
+	cl->cl_upname = NULL;
+	cl->cl_sv = NULL;
 	nobody = req->framing == HTTP1_BODY_NONE;
 
-	if (cl->cl_kind == LISTENER_HTTP && !wk->wk_conf.http_proxy) {
-		proxy_reply(cl, 301, nobody);
+	if (req->framing == HTTP1_BODY_LENGTH && wk->wk_conf.max_body_size &&
+	    req->content_length > wk->wk_conf.max_body_size) {
+		log_limited(LOG_LIMIT_REQUEST, "%s: 413: Content-Length %llu "
+		    "over --max-body-size", cl->cl_addr,
+		    (unsigned long long)req->content_length);
+		proxy_reply(cl, 413, 0);
 		return (1);
 	}
-	if (cl->cl_tlsctx != NULL && (hlen == 0 ||
-	    !tlsctx_host_ok(cl->cl_tlsctx, cl->cl_sni[0] ? cl->cl_sni : NULL,
-	    cl->cl_host, strlen(cl->cl_host)))) {
-		proxy_reply(cl, 421, nobody);
+	if (proxy_route(cl, nobody) == NULL)
 		return (1);
-	}
-	sv = wk->wk_routes == NULL ? NULL :
-	    route_lookup(wk->wk_routes, cl->cl_host, strlen(cl->cl_host));
-	if (sv == NULL && wk->wk_routes != NULL &&
-	    wk->wk_conf.default_service[0] != '\0')
-		sv = route_lookup(wk->wk_routes, wk->wk_conf.default_service,
-		    strlen(wk->wk_conf.default_service));
-	if (sv == NULL) {
-		proxy_reply(cl, 404, nobody);
-		return (1);
-	}
-	if ((cl->cl_be = backend_pick(sv)) == NULL) {
-		proxy_reply(cl, 503, nobody);
-		return (1);
-	}
-	cl->cl_sv = sv;
 	if ((cl->cl_uphead = buf_get()) == NULL ||
 	    proxy_build_uphead(cl, head) == -1) {
 		proxy_reply(cl, 431, 0);
@@ -461,8 +513,18 @@ proxy_start(struct client *cl)
 	cl->cl_routes = wk->wk_routes;
 	cl->cl_routes->rt_refs++;
 	cl->cl_state = CL_PROXY;
-	if (proxy_connect(cl, cl->cl_be) == -1) {
-		proxy_reply(cl, 502, 0);
+	cl->cl_body_read = cl->cl_body_mark = 0;
+	if (!cl->cl_reqbody.bd_done) {
+		struct timeval	 tv = { wk->wk_conf.body_timeout, 0 };
+
+		evtimer_add(&cl->cl_ev_body, &tv);
+	}
+	if ((ret = proxy_connect(cl, cl->cl_be)) < 0) {
+		if (ret == -2)
+			proxy_abort(cl, 503, "out of descriptors or memory "
+			    "for an upstream connection");
+		else
+			proxy_reply(cl, 502, 0);
 		return (1);
 	}
 	proxy_timer_set(cl, wk->wk_conf.connect_timeout);
@@ -471,17 +533,21 @@ proxy_start(struct client *cl)
 
 /*
  * Check body bytes at the front of b: what may be sent on goes into
- * bd_ready.  Returns -1 on a malformed chunked body.
+ * bd_ready.  A body that goes out without its chunked framing (to an
+ * HTTP/1.0 client) is decoded in place, the framing squeezed out.
+ * Returns -1 on a malformed chunked body.
  */
 static int
 proxy_body_check(struct body *bd, struct buf *b)
 {
-	size_t	 avail, take;
+	size_t	 avail, take, made;
+	char	*p;
 	int	 ret;
 
 	if (bd->bd_done || b == NULL || b->b_len <= bd->bd_ready)
 		return (0);
 	avail = b->b_len - bd->bd_ready;
+	p = b->b_data + b->b_off + bd->bd_ready;
 	switch (bd->bd_framing) {
 	case HTTP1_BODY_LENGTH:
 		take = avail < bd->bd_left ? avail : bd->bd_left;
@@ -490,8 +556,15 @@ proxy_body_check(struct body *bd, struct buf *b)
 		bd->bd_done = bd->bd_left == 0;
 		return (0);
 	case HTTP1_BODY_CHUNKED:
-		ret = http1_chunked_feed(&bd->bd_chunked,
-		    b->b_data + b->b_off + bd->bd_ready, avail, &take);
+		if (bd->bd_decode) {
+			ret = http1_chunked_decode(&bd->bd_chunked, p, avail,
+			    &take, &made);
+			memmove(p + made, p + take, avail - take);
+			b->b_len -= take - made;
+			take = made;
+		} else
+			ret = http1_chunked_feed(&bd->bd_chunked, p, avail,
+			    &take);
 		if (ret < 0)
 			return (-1);
 		bd->bd_ready += take;
@@ -526,6 +599,29 @@ proxy_body_send(struct body *bd, struct buf *b, struct conn *to,
 }
 
 /*
+ * The exchange ends for a reason that is not the backend's: the client's
+ * request (a bad or oversized body, one too slow) or the worker's own
+ * lack of descriptors.  Nothing is retried and the backend's health is
+ * not touched.  Before any byte of the response the client gets status;
+ * after, the connection ends.
+ */
+static void
+proxy_abort(struct client *cl, int status, const char *why)
+{
+	log_limited(LOG_LIMIT_CLIENT, "%s: %d: %s", cl->cl_addr, status, why);
+	if (cl->cl_up != NULL) {
+		upstream_release(cl->cl_up, 0);
+		cl->cl_up = NULL;
+	}
+	if (cl->cl_resp_head) {
+		proxy_close(cl);
+		return;
+	}
+	cl->cl_keepalive = 0;
+	proxy_reply(cl, status, 0);
+}
+
+/*
  * Something went wrong with the upstream.  Before any byte of the
  * response, and while nothing of the body has gone, a reused connection
  * (it may have gone stale in the pool) is retried once on a fresh one.
@@ -534,7 +630,7 @@ static void
 proxy_upstream_failed(struct client *cl, int status, const char *why)
 {
 	struct upstream	*up = cl->cl_up;
-	int		 refused, retry;
+	int		 refused, retry, ret = -1;
 
 	/* a new connection that never got through: try the next backend */
 	refused = !up->up_reused && up->up_state == UP_CONNECTING;
@@ -547,15 +643,23 @@ proxy_upstream_failed(struct client *cl, int status, const char *why)
 	upstream_release(up, 0);
 	cl->cl_up = NULL;
 	cl->cl_uphead_sent = 0;
-	if ((refused && proxy_connect(cl, backend_pick(cl->cl_sv)) == 0) ||
-	    (retry && (cl->cl_up = upstream_get(cl->cl_be, cl->cl_host, cl,
-	    1)) != NULL)) {
+	if (refused)
+		ret = proxy_connect(cl, backend_pick(cl->cl_sv));
+	else if (retry && (cl->cl_up = upstream_get(cl->cl_be,
+	    cl->cl_upname, cl, 1)) != NULL)
+		ret = 0;
+	if (ret == 0) {
 		cl->cl_retried = 1;
 		proxy_timer_set(cl, worker_env->wk_conf.connect_timeout);
 		return;
 	}
-	log_info("%s: %s %s: %s", cl->cl_addr, cl->cl_host,
-	    cl->cl_be->be_conf.be_host, why);
+	if (ret == -2) {
+		proxy_abort(cl, 503, "out of descriptors or memory for an "
+		    "upstream connection");
+		return;
+	}
+	log_limited(LOG_LIMIT_UPSTREAM, "%s: %s %s: %s", cl->cl_addr,
+	    cl->cl_host, cl->cl_be->be_conf.be_host, why);
 	if (cl->cl_resp_head) {
 		proxy_close(cl);
 		return;
@@ -564,40 +668,72 @@ proxy_upstream_failed(struct client *cl, int status, const char *why)
 	proxy_reply(cl, status, 0);
 }
 
-/* The client gets the response head without hop-by-hop fields. */
+/*
+ * The client gets the response head without hop-by-hop fields, with a
+ * Date if the backend gave none.  An HTTP/1.0 client gets a chunked body
+ * decoded, until the connection closes: it cannot read chunked.
+ */
 static int
 proxy_build_resphead(struct client *cl, const char *head)
 {
 	struct http1_response	*resp = cl->cl_resp;
 	struct buf		*b = cl->cl_out;
 	char			 code[4];
-	int			 i;
+	int			 i, final = !(resp->flags & HTTP1_INTERIM);
 
 	code[0] = '0' + resp->status / 100;
 	code[1] = '0' + resp->status / 10 % 10;
 	code[2] = '0' + resp->status % 10;
 	code[3] = ' ';
 	if (APPEND_LIT(b, "HTTP/1.1 ") == -1 ||
-	    proxy_append(b, code, 4) == -1 ||
-	    proxy_append(b, head + resp->reason_off, resp->reason_len) == -1 ||
+	    buf_append(b, code, 4) == -1 ||
+	    buf_append(b, head + resp->reason_off, resp->reason_len) == -1 ||
 	    APPEND_LIT(b, "\r\n") == -1)
 		return (-1);
 	for (i = 0; i < resp->nfields; i++)
 		if ((resp->fields[i].flags & HTTP1_F_HOP) == 0 &&
 		    proxy_copy_field(b, head, &resp->fields[i]) == -1)
 			return (-1);
-	if (!(resp->flags & HTTP1_INTERIM)) {
-		if (!cl->cl_keepalive &&
-		    APPEND_LIT(b, "Connection: close\r\n") == -1)
-			return (-1);
-		if (cl->cl_keepalive && cl->cl_req->version == 10 &&
-		    APPEND_LIT(b, "Connection: keep-alive\r\n") == -1)
-			return (-1);
-	}
+	if (!final)
+		return (APPEND_LIT(b, "\r\n"));
+	if (!(resp->flags & HTTP1_HAS_DATE) &&
+	    buf_append(b, reply_date(), REPLY_DATE_LEN) == -1)
+		return (-1);
+	if ((resp->flags & HTTP1_CHUNKED) && cl->cl_req->version != 10 &&
+	    APPEND_LIT(b, "Transfer-Encoding: chunked\r\n") == -1)
+		return (-1);
+	if (!cl->cl_keepalive && APPEND_LIT(b, "Connection: close\r\n") == -1)
+		return (-1);
+	if (cl->cl_keepalive && cl->cl_req->version == 10 &&
+	    APPEND_LIT(b, "Connection: keep-alive\r\n") == -1)
+		return (-1);
 	return (APPEND_LIT(b, "\r\n"));
 }
 
-/* Parse the upstream's response head; 1 on progress. */
+/* A final response head: what its body will be on the way out. */
+static void
+proxy_response_final(struct client *cl, struct http1_response *resp)
+{
+	if (resp->framing == HTTP1_BODY_UNTIL_CLOSE ||
+	    (resp->framing == HTTP1_BODY_CHUNKED && cl->cl_req->version == 10))
+		cl->cl_keepalive = 0;
+	cl->cl_status = resp->status;
+	cl->cl_resp_head = 1;
+	memset(&cl->cl_respbody, 0, sizeof(cl->cl_respbody));
+	cl->cl_respbody.bd_framing = resp->framing;
+	cl->cl_respbody.bd_left = resp->content_length;
+	cl->cl_respbody.bd_done = resp->framing == HTTP1_BODY_NONE ||
+	    (resp->framing == HTTP1_BODY_LENGTH && resp->content_length == 0);
+	cl->cl_respbody.bd_decode = resp->framing == HTTP1_BODY_CHUNKED &&
+	    cl->cl_req->version == 10;
+	http1_chunked_init(&cl->cl_respbody.bd_chunked);
+}
+
+/*
+ * Parse the upstream's response head; 1 on progress, 2 when the
+ * upstream is gone.  An interim (1xx) response goes to an HTTP/1.1
+ * client only: HTTP/1.0 has none (RFC 9110 15.2).
+ */
 static int
 proxy_response_head(struct client *cl)
 {
@@ -608,7 +744,7 @@ proxy_response_head(struct client *cl)
 
 	if (cl->cl_resp == NULL &&
 	    (cl->cl_resp = calloc(1, sizeof(*cl->cl_resp))) == NULL) {
-		proxy_upstream_failed(cl, 502, "out of memory");
+		proxy_abort(cl, 502, "out of memory");
 		return (2);
 	}
 	resp = cl->cl_resp;
@@ -623,18 +759,11 @@ proxy_response_head(struct client *cl)
 		    http1_error_reason(ret) : "refused upgrade");
 		return (2);
 	}
-	if ((resp->flags & HTTP1_INTERIM) == 0) {
-		if (resp->framing == HTTP1_BODY_UNTIL_CLOSE)
-			cl->cl_keepalive = 0;
-		cl->cl_status = resp->status;
-		cl->cl_resp_head = 1;
-		memset(&cl->cl_respbody, 0, sizeof(cl->cl_respbody));
-		cl->cl_respbody.bd_framing = resp->framing;
-		cl->cl_respbody.bd_left = resp->content_length;
-		cl->cl_respbody.bd_done = resp->framing == HTTP1_BODY_NONE ||
-		    (resp->framing == HTTP1_BODY_LENGTH &&
-		    resp->content_length == 0);
-		http1_chunked_init(&cl->cl_respbody.bd_chunked);
+	if ((resp->flags & HTTP1_INTERIM) == 0)
+		proxy_response_final(cl, resp);
+	else if (cl->cl_req->version == 10) {
+		buf_consume(up->up_in, resp->head_len);
+		return (1);
 	}
 	if (cl->cl_out == NULL && (cl->cl_out = buf_get()) == NULL) {
 		proxy_close(cl);
@@ -649,7 +778,73 @@ proxy_response_head(struct client *cl)
 	return (1);
 }
 
-/* Both directions of a request in flight; 1 on progress. */
+/*
+ * The request body from the client to the upstream.  Bytes already in
+ * cl_in are checked before more is read, so a client that sent its whole
+ * request and half-closed in one go is not taken for one that left
+ * halfway: end of file after a complete request is no abort.
+ */
+static int
+proxy_request_body(struct client *cl)
+{
+	struct worker	*wk = worker_env;
+	struct body	*bd = &cl->cl_reqbody;
+	ssize_t		 n;
+	int		 progress = 0, ret;
+
+	for (;;) {
+		if (proxy_body_check(bd, cl->cl_in) == -1) {
+			proxy_abort(cl, 400, "malformed chunked request body");
+			return (1);
+		}
+		if (bd->bd_framing == HTTP1_BODY_CHUNKED &&
+		    wk->wk_conf.max_body_size &&
+		    bd->bd_chunked.ck_total > wk->wk_conf.max_body_size) {
+			proxy_abort(cl, 413, "chunked body over "
+			    "--max-body-size");
+			return (1);
+		}
+		ret = proxy_body_send(bd, cl->cl_in, &cl->cl_up->up_conn,
+		    &cl->cl_body_sent);
+		if (ret == -1) {
+			proxy_upstream_failed(cl, 502, "write failed");
+			return (1);
+		}
+		progress |= ret;
+		if (bd->bd_done || cl->cl_rdeof ||
+		    cl->cl_in->b_len >= BUF_SIZE)
+			break;
+		n = conn_read(&cl->cl_conn, cl->cl_in);
+		if (n == CONN_WANT)
+			break;
+		if (n == 0 || n == -1) {
+			cl->cl_rdeof = 1;
+			continue;	/* what came before it still counts */
+		}
+		cl->cl_body_read += n;
+		progress = 1;
+	}
+	if (cl->cl_rdeof && !bd->bd_done && bd->bd_ready == 0) {
+		log_limited(LOG_LIMIT_CLIENT, "%s: client left during its "
+		    "request body", cl->cl_addr);
+		proxy_close(cl);
+		return (0);
+	}
+	if (bd->bd_done && bd->bd_ready == 0)
+		evtimer_del(&cl->cl_ev_body);
+	return (progress);
+}
+
+/*
+ * Both directions of a request in flight; 1 on progress.  Each call:
+ *
+ *	connect (and TLS) -> [100 Continue to the client]
+ *	request head -> request body (proxy_request_body)
+ *	response: read -> head (1xx ones forwarded, then the final one)
+ *	    -> body checked; proxy_flush() writes it to the client
+ *
+ * Any step may wait for its socket; the pump calls again on news.
+ */
 static int
 proxy_exchange(struct client *cl)
 {
@@ -699,31 +894,9 @@ proxy_exchange(struct client *cl)
 		}
 	}
 	if (cl->cl_uphead_sent == cl->cl_uphead->b_len) {
-		if (!cl->cl_reqbody.bd_done && !cl->cl_rdeof &&
-		    cl->cl_in->b_len < BUF_SIZE) {
-			n = conn_read(&cl->cl_conn, cl->cl_in);
-			if (n == 0 || n == -1) {
-				log_info("%s: client left during its request "
-				    "body", cl->cl_addr);
-				proxy_close(cl);
-				return (0);
-			}
-			if (n > 0)
-				progress = 1;
-		}
-		if (proxy_body_check(&cl->cl_reqbody, cl->cl_in) == -1) {
-			log_info("%s: 400: malformed chunked request body",
-			    cl->cl_addr);
-			cl->cl_retried = 1;
-			proxy_upstream_failed(cl, 400, "bad request body");
-			return (1);
-		}
-		ret = proxy_body_send(&cl->cl_reqbody, cl->cl_in,
-		    &up->up_conn, &cl->cl_body_sent);
-		if (ret == -1) {
-			proxy_upstream_failed(cl, 502, "write failed");
-			return (1);
-		}
+		ret = proxy_request_body(cl);
+		if (cl->cl_dead || cl->cl_up != up)
+			return (ret);
 		progress |= ret;
 	}
 
@@ -754,8 +927,8 @@ proxy_exchange(struct client *cl)
 	}
 	if (cl->cl_resp_head &&
 	    proxy_body_check(&cl->cl_respbody, up->up_in) == -1) {
-		log_info("%s: %s: malformed chunked response body",
-		    cl->cl_addr, cl->cl_be->be_conf.be_host);
+		log_limited(LOG_LIMIT_UPSTREAM, "%s: %s: malformed chunked "
+		    "response body", cl->cl_addr, cl->cl_be->be_conf.be_host);
 		proxy_close(cl);
 		return (0);
 	}
@@ -817,6 +990,7 @@ proxy_flush(struct client *cl)
 static void
 proxy_request_done(struct client *cl)
 {
+	evtimer_del(&cl->cl_ev_body);
 	buf_put(cl->cl_uphead);
 	cl->cl_uphead = NULL;
 	cl->cl_uphead_sent = 0;
@@ -829,6 +1003,8 @@ proxy_request_done(struct client *cl)
 	route_unref(cl->cl_routes);
 	cl->cl_routes = NULL;
 	cl->cl_be = NULL;
+	cl->cl_sv = NULL;
+	cl->cl_upname = NULL;
 }
 
 /* The response is through: pool the upstream, ready the next request. */
@@ -848,7 +1024,7 @@ proxy_finish(struct client *cl)
 	    up->up_in->b_len == 0;
 	if (!cl->cl_reqbody.bd_done || cl->cl_reqbody.bd_ready > 0)
 		cl->cl_keepalive = 0;	/* answered before it was all sent */
-	proxy_log(cl);
+	reply_log(cl);
 	upstream_release(up, reuse);
 	cl->cl_up = NULL;
 	proxy_request_done(cl);
@@ -871,13 +1047,16 @@ proxy_finish(struct client *cl)
 /*
  * A reply of portero's own: an error, or the redirect of the cleartext
  * listener.  keep: the connection may serve another request after it.
+ * A connection that closes after it still has --send-timeout to take
+ * the reply: a client that reads nothing does not hold it forever.
  */
 static void
 proxy_reply(struct client *cl, int status, int keep)
 {
+	struct worker		*wk = worker_env;
 	struct http1_request	*req = cl->cl_req;
-	const char		*text = proxy_status_text(status);
-	int			 ret;
+	unsigned int		 retry = 0;
+	int			 head;
 
 	if (cl->cl_up != NULL) {
 		upstream_release(cl->cl_up, 0);
@@ -889,34 +1068,32 @@ proxy_reply(struct client *cl, int status, int keep)
 		proxy_close(cl);
 		return;
 	}
+	head = req != NULL && req->method == HTTP1_M_HEAD &&
+	    http1_request_started(req);
+	if (status == 503)
+		retry = cl->cl_sv != NULL && cl->cl_be == NULL ?
+		    backend_retry_after(cl->cl_sv) : 1;
 	cl->cl_status = status;
 	cl->cl_keepalive = keep && cl->cl_keepalive;
-	if (status == 301)
-		ret = proxy_appendf(cl->cl_out, "HTTP/1.1 301 %s\r\n"
-		    "Location: https://%s%s\r\nContent-Length: 0\r\n"
-		    "%s\r\n", text, cl->cl_host, cl->cl_path,
-		    cl->cl_keepalive ? "" : "Connection: close\r\n");
-	else
-		ret = proxy_appendf(cl->cl_out, "HTTP/1.1 %d %s\r\n"
-		    "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
-		    "%s\r\n%s\n", status, text, strlen(text) + 1,
-		    cl->cl_keepalive ? "" : "Connection: close\r\n", text);
-	if (ret == -1) {
+	if (reply_build(cl->cl_out, status, head, !cl->cl_keepalive, retry,
+	    cl->cl_host, cl->cl_path) == -1) {
 		proxy_close(cl);
 		return;
 	}
-	cl->cl_bytes = status == 301 ? 0 : strlen(text) + 1;
+	cl->cl_bytes = reply_body_len(status, head);
 	/* a head never started is not consumed; the connection closes */
 	if (cl->cl_state != CL_PROXY && cl->cl_keepalive)
 		buf_consume(cl->cl_in, req->head_len);
-	proxy_log(cl);
+	reply_log(cl);
 	if (cl->cl_state == CL_PROXY)
 		proxy_request_done(cl);
 	if (cl->cl_keepalive) {
 		cl->cl_state = CL_IDLE;
-		proxy_timer_set(cl, worker_env->wk_conf.idle_timeout);
-	} else
+		proxy_timer_set(cl, wk->wk_conf.idle_timeout);
+	} else {
 		cl->cl_state = CL_CLOSING;
+		proxy_timer_set(cl, wk->wk_conf.send_timeout);
+	}
 }
 
 static void
@@ -973,8 +1150,10 @@ proxy_timer(int fd, short event, void *arg)
 
 	switch (cl->cl_state) {
 	case CL_HEAD:
-		log_info("%s: 408: request head not complete in time",
-		    cl->cl_addr);
+		log_limited(LOG_LIMIT_CLIENT, "%s: 408: request head not "
+		    "complete in time", cl->cl_addr);
+		proxy_keep_partial(cl);
+		cl->cl_host[0] = '\0';
 		proxy_reply(cl, 408, 0);
 		break;
 	case CL_PROXY:
@@ -985,8 +1164,8 @@ proxy_timer(int fd, short event, void *arg)
 			cl->cl_retried = 1;
 			proxy_upstream_failed(cl, 504, "response timeout");
 		} else {
-			log_info("%s: %s: upstream stalled", cl->cl_addr,
-			    cl->cl_host);
+			log_limited(LOG_LIMIT_UPSTREAM, "%s: %s: upstream "
+			    "stalled", cl->cl_addr, cl->cl_host);
 			proxy_close(cl);
 		}
 		break;
@@ -994,6 +1173,31 @@ proxy_timer(int fd, short event, void *arg)
 		proxy_close(cl);
 		break;
 	}
+	proxy_pump(cl);
+}
+
+/*
+ * Every --body-timeout seconds of a request body: did the client send at
+ * least BODY_MIN_RATE bytes a second of it?  A client held back by a
+ * full buffer (the backend not reading) is not the slow one.
+ */
+static void
+proxy_body_timer(int fd, short event, void *arg)
+{
+	struct client	*cl = arg;
+	struct timeval	 tv = { worker_env->wk_conf.body_timeout, 0 };
+	uint64_t	 want;
+
+	if (cl->cl_state != CL_PROXY || cl->cl_reqbody.bd_done)
+		return;
+	want = (uint64_t)worker_env->wk_conf.body_timeout * BODY_MIN_RATE;
+	if (cl->cl_body_read - cl->cl_body_mark >= want ||
+	    cl->cl_in->b_len >= BUF_SIZE / 2) {
+		cl->cl_body_mark = cl->cl_body_read;
+		evtimer_add(&cl->cl_ev_body, &tv);
+		return;
+	}
+	proxy_abort(cl, 408, "request body too slow");
 	proxy_pump(cl);
 }
 
@@ -1005,6 +1209,7 @@ proxy_close(struct client *cl)
 		return;
 	cl->cl_dead = 1;
 	evtimer_del(&cl->cl_ev_timer);
+	evtimer_del(&cl->cl_ev_body);
 	if (cl->cl_up != NULL) {
 		upstream_release(cl->cl_up, 0);
 		cl->cl_up = NULL;
@@ -1033,37 +1238,5 @@ proxy_stop(void)
 			continue;
 		proxy_close(cl);
 		proxy_pump(cl);
-	}
-}
-
-/* One access log line per request. */
-static void
-proxy_log(struct client *cl)
-{
-	struct worker		*wk = worker_env;
-	struct timespec		 now, d;
-	char			 line[1024];
-	int			 n;
-
-	if (wk->wk_conf.access_log_off)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	timespecsub(&now, &cl->cl_start, &d);
-	n = snprintf(line, sizeof(line), "%s %s %s %s %s %d %llu %s "
-	    "%lld.%03ld\n", cl->cl_addr, cl->cl_sni[0] ? cl->cl_sni : "-",
-	    cl->cl_host[0] ? cl->cl_host : "-", cl->cl_method, cl->cl_path,
-	    cl->cl_status, (unsigned long long)cl->cl_bytes,
-	    cl->cl_be != NULL ? cl->cl_be->be_conf.be_host : "-",
-	    (long long)d.tv_sec, d.tv_nsec / 1000000);
-	if (n <= 0)
-		return;
-	if ((size_t)n >= sizeof(line))
-		n = sizeof(line) - 1;
-	if (wk->wk_accesslogfd != -1) {
-		if (write(wk->wk_accesslogfd, line, n) == -1)
-			log_debug("access log: %s", strerror(errno));
-	} else {
-		line[n - 1] = '\0';
-		log_info("access %s", line);
 	}
 }

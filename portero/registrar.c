@@ -47,7 +47,7 @@ registrar_main(void)
 	minihttp_init(&rg.rg_http, 501, "Not Implemented",
 	    "the registration API is not implemented yet\n",
 	    registrar_drained);
-	proc_child_connect(registrar_dispatch_parent);
+	proc_child_connect(PROC_REGISTRAR, registrar_dispatch_parent);
 	event_dispatch();
 	fatalx("event loop ended");
 }
@@ -77,8 +77,8 @@ registrar_dispatch_parent(struct imsg *imsg)
 		return;
 	switch (imsg->hdr.type) {
 	case IMSG_CFG_LISTENER:
-		if (imsg->len != sizeof(lm) || imsg->fd == -1 ||
-		    rg.rg_listenfd != -1)
+		if (config_getlistener(imsg, &lm) == -1 ||
+		    lm.kind != LISTENER_REGISTER || rg.rg_listenfd != -1)
 			fatalx("bad listener message");
 		rg.rg_listenfd = imsg->fd;
 		break;

@@ -28,8 +28,6 @@
 
 #include "portero.h"
 
-/* Every certificate set, on its way in, fits the sender's write queue. */
-#define TLSCTX_SET_MAX		IMSG_WQUEUE_MAX
 
 #define TLSCTX_PROTOCOLS	(TLS_PROTOCOL_TLSv1_2 | TLS_PROTOCOL_TLSv1_3)
 #define TLSCTX_CIPHERS		"secure"
@@ -65,6 +63,10 @@ struct tlsctx_state {
 	struct tlsctx_in	*ts_in;		/* the set being received */
 	unsigned int		 ts_nin;
 	size_t			 ts_inbytes;
+	struct cert_begin	 ts_begin;	/* its announcement; a
+						   cb_transfer of 0: none */
+	struct cert_ack		 ts_ack;	/* its messages so far */
+	int			 ts_ours;	/* the last message was */
 	struct ticket_key_msg	 ts_keys[2];	/* newest, previous */
 	int			 ts_havekeys;
 };
@@ -91,31 +93,63 @@ tlsctx_init(const struct portero_config *conf)
 		fatalx("tls_init");
 }
 
-/* IMSG_CERT_ADD: one more pair of the set. */
+/*
+ * IMSG_CERT_BEGIN: a new set; whatever part of another one came is
+ * dropped.  Each message of the set is counted, for the certloader's
+ * window (tlsctx_cert_progress()).
+ */
 int
-tlsctx_cert_add(const struct imsg *imsg)
+tlsctx_cert_begin(const struct cert_begin *cb)
 {
-	struct cert_msg		 cm;
+	if (cb->cb_transfer == 0)
+		return (-1);
+	tlsctx_in_clear();
+	ts.ts_begin = *cb;
+	ts.ts_ack.ca_transfer = cb->cb_transfer;
+	ts.ts_ack.ca_count = 1;
+	ts.ts_ours = 1;
+	return (0);
+}
+
+/*
+ * Whether a message is of the set being received: messages before its
+ * CERT_BEGIN are a predecessor's, left in the channel, and ignored.
+ */
+static int
+tlsctx_cert_ours(void)
+{
+	ts.ts_ours = ts.ts_begin.cb_transfer != 0;
+	if (ts.ts_ours)
+		ts.ts_ack.ca_count++;
+	return (ts.ts_ours);
+}
+
+/* What to acknowledge for the last message, or -1 if nothing. */
+int
+tlsctx_cert_progress(struct cert_ack *ca)
+{
+	if (!ts.ts_ours)
+		return (-1);
+	*ca = ts.ts_ack;
+	return (0);
+}
+
+/* IMSG_CERT_ADD: one more pair of the set, its header checked already. */
+int
+tlsctx_cert_add(const struct cert_msg *cm)
+{
 	struct tlsctx_in	*in, *newin;
 	size_t			 len;
 
-	if (imsg->len != sizeof(cm))
-		return (-1);
-	memcpy(&cm, imsg->data, sizeof(cm));
-	if (memchr(cm.cm_domain, '\0', sizeof(cm.cm_domain)) == NULL ||
-	    cm.cm_domain[0] == '\0')
-		return (-1);
+	if (!tlsctx_cert_ours())
+		return (0);
 	/* the previous pair must be whole */
 	if (ts.ts_nin > 0 &&
 	    ts.ts_in[ts.ts_nin - 1].ti_off != ts.ts_in[ts.ts_nin - 1].ti_len)
 		return (-1);
-	if (cm.cm_names_len == 0 || cm.cm_cert_len == 0 ||
-	    cm.cm_key_len == 0 || cm.cm_names_len > CERT_MAX_BYTES ||
-	    cm.cm_cert_len > CERT_MAX_BYTES || cm.cm_key_len > CERT_MAX_BYTES)
-		return (-1);
-	len = (size_t)cm.cm_names_len + cm.cm_cert_len + cm.cm_key_len;
-	if (len > CERT_MAX_BYTES || ts.ts_nin >= CERT_MAX_DOMAINS ||
-	    len > TLSCTX_SET_MAX - ts.ts_inbytes)
+	len = (size_t)cm->cm_names_len + cm->cm_cert_len + cm->cm_key_len;
+	if (ts.ts_nin >= ts.ts_begin.cb_npairs ||
+	    len > ts.ts_begin.cb_bytes - ts.ts_inbytes)
 		return (-1);
 
 	if ((newin = reallocarray(ts.ts_in, ts.ts_nin + 1,
@@ -126,10 +160,10 @@ tlsctx_cert_add(const struct imsg *imsg)
 	memset(in, 0, sizeof(*in));
 	if ((in->ti_buf = malloc(len)) == NULL)
 		fatal("certificate set");
-	(void)strlcpy(in->ti_domain, cm.cm_domain, sizeof(in->ti_domain));
-	in->ti_nameslen = cm.cm_names_len;
-	in->ti_certlen = cm.cm_cert_len;
-	in->ti_keylen = cm.cm_key_len;
+	(void)strlcpy(in->ti_domain, cm->cm_domain, sizeof(in->ti_domain));
+	in->ti_nameslen = cm->cm_names_len;
+	in->ti_certlen = cm->cm_cert_len;
+	in->ti_keylen = cm->cm_key_len;
 	in->ti_len = len;
 	ts.ts_nin++;
 	ts.ts_inbytes += len;
@@ -138,18 +172,20 @@ tlsctx_cert_add(const struct imsg *imsg)
 
 /* IMSG_CERT_DATA: the next bytes of the current pair, never more. */
 int
-tlsctx_cert_data(const struct imsg *imsg)
+tlsctx_cert_data(const void *data, size_t len)
 {
 	struct tlsctx_in	*in;
 	unsigned int		 count;
 
+	if (!tlsctx_cert_ours())
+		return (0);
 	if (ts.ts_nin == 0)
 		return (-1);
 	in = &ts.ts_in[ts.ts_nin - 1];
-	if (imsg->len == 0 || imsg->len > in->ti_len - in->ti_off)
+	if (len == 0 || len > in->ti_len - in->ti_off)
 		return (-1);
-	memcpy(in->ti_buf + in->ti_off, imsg->data, imsg->len);
-	in->ti_off += imsg->len;
+	memcpy(in->ti_buf + in->ti_off, data, len);
+	in->ti_off += len;
 	if (in->ti_off == in->ti_len &&
 	    certs_names_check((char *)in->ti_buf, in->ti_nameslen,
 	    &count) == -1)
@@ -168,8 +204,13 @@ tlsctx_cert_end(void)
 	struct tlsctx	*tc;
 	char		 err[CERT_ERROR_LEN];
 
-	if (ts.ts_nin > 0 &&
-	    ts.ts_in[ts.ts_nin - 1].ti_off != ts.ts_in[ts.ts_nin - 1].ti_len)
+	if (!tlsctx_cert_ours())
+		return (0);
+	ts.ts_begin.cb_transfer = 0;	/* the set ends here */
+	if (ts.ts_nin != ts.ts_begin.cb_npairs ||
+	    ts.ts_inbytes != ts.ts_begin.cb_bytes ||
+	    (ts.ts_nin > 0 &&
+	    ts.ts_in[ts.ts_nin - 1].ti_off != ts.ts_in[ts.ts_nin - 1].ti_len))
 		return (-1);
 	if (ts.ts_nin == 0) {
 		if (ts.ts_current != NULL)

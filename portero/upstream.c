@@ -35,8 +35,6 @@
 #include "portero.h"
 #include "http1.h"
 
-#define BACKEND_BACKOFF_MIN_MS	1000
-#define BACKEND_BACKOFF_MAX_MS	30000
 #define UPSTREAM_IDLE_MAX	64	/* pooled connections per backend */
 #define UPSTREAM_IDLE_TIMEOUT	55	/* below common backend timeouts */
 
@@ -191,29 +189,120 @@ backend_pick(struct service *sv)
 	return (NULL);
 }
 
-/* Passive health: a backend that refused us rests, longer each time. */
+/* What the other workers need to know of be's health, to the parent. */
+static void
+backend_health_send(const struct backend *be, unsigned int rest_ms)
+{
+	struct backend_health	 bh;
+
+	memset(&bh, 0, sizeof(bh));
+	(void)strlcpy(bh.bh_service, be->be_conf.be_service,
+	    sizeof(bh.bh_service));
+	bh.bh_ss = be->be_conf.be_ss;
+	bh.bh_sslen = be->be_conf.be_sslen;
+	bh.bh_tls = be->be_conf.be_tls;
+	bh.bh_backoff_ms = be->be_backoff_ms;
+	bh.bh_rest_ms = rest_ms;
+	if (config_sethealth(proc_parent_iev(), &bh) == -1)
+		fatal("send to parent");
+}
+
+static void
+backend_rest(struct backend *be, unsigned int rest_ms)
+{
+	struct timespec	 now, rest, until;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	rest.tv_sec = rest_ms / 1000;
+	rest.tv_nsec = (rest_ms % 1000) * 1000000L;
+	timespecadd(&now, &rest, &until);
+	if (timespeccmp(&until, &be->be_down_until, >))
+		be->be_down_until = until;
+}
+
+/*
+ * Passive health: a backend that refused us rests, longer each time, and
+ * every other worker hears of it through the parent, so that the next
+ * request anywhere gets 503 at once rather than another try.
+ */
 void
 backend_failed(struct backend *be)
 {
-	struct timespec	 now, rest;
-
 	be->be_failures++;
 	if (be->be_backoff_ms == 0)
 		be->be_backoff_ms = BACKEND_BACKOFF_MIN_MS;
 	else if (be->be_backoff_ms < BACKEND_BACKOFF_MAX_MS)
 		be->be_backoff_ms *= 2;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	rest.tv_sec = be->be_backoff_ms / 1000;
-	rest.tv_nsec = (be->be_backoff_ms % 1000) * 1000000L;
-	timespecadd(&now, &rest, &be->be_down_until);
-	log_warnx("backend %s for %s failed; resting %u ms",
-	    be->be_conf.be_host, be->be_conf.be_service, be->be_backoff_ms);
+	if (be->be_backoff_ms > BACKEND_BACKOFF_MAX_MS)
+		be->be_backoff_ms = BACKEND_BACKOFF_MAX_MS;
+	backend_rest(be, be->be_backoff_ms);
+	log_limited(LOG_LIMIT_UPSTREAM, "backend %s for %s failed; resting "
+	    "%u ms", be->be_conf.be_host, be->be_conf.be_service,
+	    be->be_backoff_ms);
+	backend_health_send(be, be->be_backoff_ms);
 }
 
+/* A connection got through: a backend that was resting is up again. */
 void
 backend_ok(struct backend *be)
 {
+	if (be->be_backoff_ms == 0)
+		return;
 	be->be_backoff_ms = 0;
+	backend_health_send(be, 0);
+}
+
+/*
+ * What another worker found: the same backend (same service, address and
+ * TLS setting) in this worker's table rests as long, or is up again.
+ */
+void
+backend_health_apply(struct route_table *rt, const struct backend_health *bh)
+{
+	struct backend	*be;
+	unsigned int	 i;
+
+	for (i = 0; i < rt->rt_nbackends; i++) {
+		be = &rt->rt_backends[i];
+		if (be->be_conf.be_tls != bh->bh_tls ||
+		    be->be_conf.be_sslen != bh->bh_sslen ||
+		    memcmp(&be->be_conf.be_ss, &bh->bh_ss, bh->bh_sslen) != 0 ||
+		    strcmp(be->be_conf.be_service, bh->bh_service) != 0)
+			continue;
+		if (bh->bh_backoff_ms == 0) {
+			be->be_backoff_ms = 0;
+			memset(&be->be_down_until, 0,
+			    sizeof(be->be_down_until));
+			continue;
+		}
+		if (bh->bh_backoff_ms > be->be_backoff_ms)
+			be->be_backoff_ms = bh->bh_backoff_ms;
+		backend_rest(be, bh->bh_rest_ms);
+	}
+}
+
+/*
+ * When the first of sv's backends comes back from its rest, in whole
+ * seconds from now (at least 1): for Retry-After.
+ */
+unsigned int
+backend_retry_after(const struct service *sv)
+{
+	struct timespec	 now, d, soonest = { 0, 0 };
+	unsigned int	 i;
+	int		 have = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (i = 0; i < sv->sv_nbackends; i++)
+		if (!have || timespeccmp(&sv->sv_backends[i]->be_down_until,
+		    &soonest, <)) {
+			soonest = sv->sv_backends[i]->be_down_until;
+			have = 1;
+		}
+	if (!have || !timespeccmp(&soonest, &now, >))
+		return (1);
+	timespecsub(&soonest, &now, &d);
+	return (d.tv_sec + (d.tv_nsec > 0));
 }
 
 static int
@@ -244,6 +333,7 @@ upstream_get(struct backend *be, const char *sni, struct client *cl,
     int fresh)
 {
 	struct upstream	*up;
+	int		 saved;
 
 	TAILQ_FOREACH(up, &be->be_idle, up_entry) {
 		if (fresh)
@@ -266,9 +356,11 @@ upstream_get(struct backend *be, const char *sni, struct client *cl,
 	evtimer_set(&up->up_ev_idle, upstream_idle_event, up);
 	(void)strlcpy(up->up_sni, sni, sizeof(up->up_sni));
 	if (upstream_connect(up) == -1) {
+		saved = errno;
 		log_debug("connect %s: %s", be->be_conf.be_host,
 		    strerror(errno));
 		upstream_release(up, 0);
+		errno = saved;
 		return (NULL);
 	}
 	conn_watch(&up->up_conn, upstream_event, up);
@@ -305,9 +397,10 @@ upstream_ready(struct upstream *up)
 		    tls_configure(up->up_conn.c_tls, upstream_tlsconf) == -1 ||
 		    tls_connect_socket(up->up_conn.c_tls, up->up_conn.c_fd,
 		    up->up_sni) == -1) {
-			log_warnx("upstream TLS to %s: %s",
-			    up->up_be->be_conf.be_host, up->up_conn.c_tls ?
-			    tls_error(up->up_conn.c_tls) : "no memory");
+			log_limited(LOG_LIMIT_UPSTREAM, "upstream TLS to %s: "
+			    "%s", up->up_be->be_conf.be_host,
+			    up->up_conn.c_tls ? tls_error(up->up_conn.c_tls) :
+			    "no memory");
 			return (-1);
 		}
 		up->up_conn.c_tls_client = 1;
@@ -318,9 +411,9 @@ upstream_ready(struct upstream *up)
 		if (ret == TLS_WANT_POLLIN || ret == TLS_WANT_POLLOUT)
 			return (0);
 		if (ret == -1) {
-			log_warnx("upstream TLS to %s (%s): %s",
-			    up->up_be->be_conf.be_host, up->up_sni,
-			    tls_error(up->up_conn.c_tls));
+			log_limited(LOG_LIMIT_UPSTREAM, "upstream TLS to %s "
+			    "(%s): %s", up->up_be->be_conf.be_host,
+			    up->up_sni, tls_error(up->up_conn.c_tls));
 			errno = EPROTO;
 			return (-1);
 		}

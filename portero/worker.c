@@ -35,8 +35,9 @@
 static struct worker	 wk;
 struct worker		*worker_env = &wk;
 
+
 static void	 worker_dispatch_parent(struct imsg *);
-static void	 worker_accept(int, short, void *);
+static void	 worker_accept(int, void *);
 static void	 worker_shutdown(void);
 static void	 worker_drain_expired(int, short, void *);
 
@@ -46,7 +47,7 @@ worker_main(unsigned int id)
 	wk.wk_id = id;
 	wk.wk_listenfd = wk.wk_httpfd = wk.wk_accesslogfd = -1;
 	TAILQ_INIT(&wk.wk_clients);
-	proc_child_connect(worker_dispatch_parent);
+	proc_child_connect(PROC_WORKER, worker_dispatch_parent);
 	event_dispatch();
 	fatalx("event loop ended");
 }
@@ -74,9 +75,8 @@ worker_listener(struct imsg *imsg)
 {
 	struct listener_msg	 lm;
 
-	if (imsg->len != sizeof(lm) || imsg->fd == -1)
+	if (config_getlistener(imsg, &lm) == -1)
 		fatalx("bad listener message");
-	memcpy(&lm, imsg->data, sizeof(lm));
 	if (lm.kind == LISTENER_PROXY && wk.wk_listenfd == -1)
 		wk.wk_listenfd = imsg->fd;
 	else if (lm.kind == LISTENER_HTTP && wk.wk_httpfd == -1)
@@ -89,21 +89,69 @@ worker_listener(struct imsg *imsg)
 static void
 worker_backend(struct imsg *imsg)
 {
-	struct backend_conf	*be;
-
-	if (imsg->len != sizeof(*be))
-		fatalx("bad backend message");
 	if (wk.wk_pending == NULL &&
 	    (wk.wk_pending = calloc(1, sizeof(*wk.wk_pending))) == NULL)
 		fatal("backend table");
 	if (wk.wk_pending->bt_n >= PORTERO_MAX_BACKENDS)
 		fatalx("too many backends");
-	be = &wk.wk_pending->bt_be[wk.wk_pending->bt_n++];
-	memcpy(be, imsg->data, sizeof(*be));
-	be->be_service[sizeof(be->be_service) - 1] = '\0';
-	be->be_host[sizeof(be->be_host) - 1] = '\0';
-	if (be->be_sslen > sizeof(be->be_ss))
-		fatalx("bad backend address");
+	if (config_getbackend(imsg,
+	    &wk.wk_pending->bt_be[wk.wk_pending->bt_n++]) == -1)
+		fatalx("bad backend message");
+}
+
+/*
+ * A certificate set, message by message, each acknowledged so that the
+ * certloader sends the next ones.  Messages of a transfer this worker
+ * never began are left from its predecessor: dropped, not answered.
+ */
+static void
+worker_cert(struct imsg *imsg)
+{
+	struct cert_begin	 cb;
+	struct cert_msg		 cm;
+	struct cert_ack		 ca;
+	const void		*data;
+	size_t			 len;
+	int			 ret;
+
+	switch (imsg->hdr.type) {
+	case IMSG_CERT_BEGIN:
+		if (config_getcertbegin(imsg, &cb) == -1)
+			fatalx("bad certificate set");
+		ret = tlsctx_cert_begin(&cb);
+		break;
+	case IMSG_CERT_ADD:
+		if (config_getcert(imsg, &cm) == -1)
+			fatalx("bad certificate message");
+		ret = tlsctx_cert_add(&cm);
+		break;
+	case IMSG_CERT_DATA:
+		if (config_getcertdata(imsg, &data, &len) == -1)
+			fatalx("bad certificate message");
+		ret = tlsctx_cert_data(data, len);
+		break;
+	default:
+		ret = tlsctx_cert_end();
+		break;
+	}
+	if (ret == -1)
+		fatalx("certificate %s out of step",
+		    imsg_name(imsg->hdr.type));
+	if (tlsctx_cert_progress(&ca) == -1)
+		return;		/* not ours */
+	if (config_setcertack(proc_parent_iev(), &ca) == -1)
+		fatal("send to parent");
+}
+
+static void
+worker_health(struct imsg *imsg)
+{
+	struct backend_health	 bh;
+
+	if (config_gethealth(imsg, &bh) == -1)
+		fatalx("bad health message");
+	if (wk.wk_routes != NULL)
+		backend_health_apply(wk.wk_routes, &bh);
 }
 
 static void
@@ -126,6 +174,8 @@ worker_routes_swap(void)
 static void
 worker_dispatch_parent(struct imsg *imsg)
 {
+	struct ticket_key_msg	 tk;
+
 	if (proc_child_common(imsg, &wk.wk_conf))
 		return;
 	switch (imsg->hdr.type) {
@@ -136,11 +186,9 @@ worker_dispatch_parent(struct imsg *imsg)
 		worker_backend(imsg);
 		break;
 	case IMSG_CFG_ACCESSLOG:
-		if (imsg->fd == -1)
-			fatalx("bad access log message");
 		if (wk.wk_accesslogfd != -1)
 			close(wk.wk_accesslogfd);
-		wk.wk_accesslogfd = imsg->fd;
+		wk.wk_accesslogfd = config_getaccesslog(imsg);
 		break;
 	case IMSG_CFG_DONE:
 		if (!wk.wk_sandboxed)
@@ -151,36 +199,34 @@ worker_dispatch_parent(struct imsg *imsg)
 	case IMSG_START:
 		if (wk.wk_listenfd == -1)
 			fatalx("started without a listener");
-		event_set(&wk.wk_ev_listen, wk.wk_listenfd,
-		    EV_READ | EV_PERSIST, worker_accept, NULL);
-		event_add(&wk.wk_ev_listen, NULL);
+		acceptor_init(&wk.wk_accept, wk.wk_listenfd, 16,
+		    worker_accept, (void *)(intptr_t)LISTENER_PROXY);
+		acceptor_start(&wk.wk_accept);
 		if (wk.wk_httpfd != -1) {
-			event_set(&wk.wk_ev_http, wk.wk_httpfd,
-			    EV_READ | EV_PERSIST, worker_accept, NULL);
-			event_add(&wk.wk_ev_http, NULL);
+			acceptor_init(&wk.wk_accept_http, wk.wk_httpfd, 16,
+			    worker_accept,
+			    (void *)(intptr_t)LISTENER_HTTP);
+			acceptor_start(&wk.wk_accept_http);
 		}
-		evtimer_set(&wk.wk_ev_pause, worker_accept, NULL);
 		break;
+	case IMSG_CERT_BEGIN:
 	case IMSG_CERT_ADD:
-		if (tlsctx_cert_add(imsg) == -1)
-			fatalx("bad certificate message");
-		break;
 	case IMSG_CERT_DATA:
-		if (tlsctx_cert_data(imsg) == -1)
-			fatalx("bad certificate message");
-		break;
 	case IMSG_CERT_END:
-		if (tlsctx_cert_end() == -1)
-			fatalx("bad certificate message");
+		worker_cert(imsg);
 		break;
 	case IMSG_TLS_TICKET_KEY:
-		if (imsg->len != sizeof(struct ticket_key_msg))
+		if (config_getticket(imsg, &tk) == -1)
 			fatalx("bad ticket key message");
-		tlsctx_ticket_key(imsg->data);
+		tlsctx_ticket_key(&tk);
+		break;
+	case IMSG_BACKEND_HEALTH:
+		worker_health(imsg);
 		break;
 	case IMSG_STATS_REQ:
-		proc_compose_parent(IMSG_STATS, imsg->hdr.peerid,
-		    &wk.wk_stats, sizeof(wk.wk_stats));
+		if (config_setstats(proc_parent_iev(), imsg->hdr.peerid,
+		    &wk.wk_stats) == -1)
+			fatal("send to parent");
 		break;
 	case IMSG_SHUTDOWN:
 		worker_shutdown();
@@ -192,38 +238,9 @@ worker_dispatch_parent(struct imsg *imsg)
 }
 
 static void
-worker_accept(int fd, short event, void *arg)
+worker_accept(int fd, void *arg)
 {
-	struct timeval	 pause = { 1, 0 };
-	int		 connfd, kind, i;
-
-	if (event & EV_TIMEOUT) {
-		if (!wk.wk_stopping) {
-			event_add(&wk.wk_ev_listen, NULL);
-			if (wk.wk_httpfd != -1)
-				event_add(&wk.wk_ev_http, NULL);
-		}
-		return;
-	}
-	kind = fd == wk.wk_httpfd ? LISTENER_HTTP : LISTENER_PROXY;
-	/* a few at a time, so one busy listener does not starve the loop */
-	for (i = 0; i < 16; i++) {
-		if ((connfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK |
-		    SOCK_CLOEXEC)) == -1) {
-			if (errno == EMFILE || errno == ENFILE) {
-				/* out of descriptors: pause, do not spin */
-				log_warn("accept");
-				event_del(&wk.wk_ev_listen);
-				if (wk.wk_httpfd != -1)
-					event_del(&wk.wk_ev_http);
-				evtimer_add(&wk.wk_ev_pause, &pause);
-			} else if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("accept");
-			return;
-		}
-		proxy_accept(connfd, kind, tlsctx_current());
-	}
+	proxy_accept(fd, (int)(intptr_t)arg, tlsctx_current());
 }
 
 /* Stop accepting; what is in flight gets the drain timeout to finish. */
@@ -237,16 +254,15 @@ worker_shutdown(void)
 	log_debug("draining");
 	wk.wk_stopping = 1;
 	if (wk.wk_listenfd != -1) {
-		event_del(&wk.wk_ev_listen);
+		acceptor_stop(&wk.wk_accept);
 		close(wk.wk_listenfd);
 		wk.wk_listenfd = -1;
 	}
 	if (wk.wk_httpfd != -1) {
-		event_del(&wk.wk_ev_http);
+		acceptor_stop(&wk.wk_accept_http);
 		close(wk.wk_httpfd);
 		wk.wk_httpfd = -1;
 	}
-	evtimer_del(&wk.wk_ev_pause);
 	tv.tv_sec = wk.wk_conf.drain_timeout;
 	tv.tv_usec = 0;
 	evtimer_set(&wk.wk_ev_drain, worker_drain_expired, NULL);

@@ -735,10 +735,15 @@ test_names_check(void)
  * tlsctx: sets arrive as the worker gets them, in messages.
  */
 
+/* One message, taken off the wire as the worker does (worker.c). */
 static int
 feed(uint32_t type, const void *data, size_t len)
 {
-	struct imsg	 imsg;
+	struct imsg		 imsg;
+	struct cert_begin	 cb;
+	struct cert_msg		 cm;
+	const void		*p;
+	size_t			 n;
 
 	memset(&imsg, 0, sizeof(imsg));
 	imsg.hdr.type = type;
@@ -746,14 +751,93 @@ feed(uint32_t type, const void *data, size_t len)
 	imsg.fd = -1;
 	imsg.data = (void *)data;
 	imsg.len = len;
+	if (imsg_check(&imsg, PROC_PARENT, PROC_WORKER) == -1)
+		return (-1);
 	switch (type) {
+	case IMSG_CERT_BEGIN:
+		if (config_getcertbegin(&imsg, &cb) == -1)
+			return (-1);
+		return (tlsctx_cert_begin(&cb));
 	case IMSG_CERT_ADD:
-		return (tlsctx_cert_add(&imsg));
+		if (config_getcert(&imsg, &cm) == -1)
+			return (-1);
+		return (tlsctx_cert_add(&cm));
 	case IMSG_CERT_DATA:
-		return (tlsctx_cert_data(&imsg));
+		if (config_getcertdata(&imsg, &p, &n) == -1)
+			return (-1);
+		return (tlsctx_cert_data(p, n));
 	default:
 		return (tlsctx_cert_end());
 	}
+}
+
+static uint32_t	 transfers;
+
+static int
+feed_begin(uint32_t npairs, uint64_t bytes)
+{
+	struct cert_begin	 cb;
+
+	memset(&cb, 0, sizeof(cb));
+	cb.cb_transfer = ++transfers;
+	cb.cb_npairs = npairs;
+	cb.cb_bytes = bytes;
+	return (feed(IMSG_CERT_BEGIN, &cb, sizeof(cb)));
+}
+
+/* Pairs staged by feed_pair(), sent as one set by feed_set(). */
+struct staged {
+	struct cert_msg	 st_cm;
+	char		*st_all;
+	size_t		 st_len;
+	size_t		 st_chunk;
+};
+static struct staged	 stage[8];
+static size_t		 nstage;
+
+/*
+ * The staged pairs as the certloader sends a set: BEGIN with the totals,
+ * each pair's header and its bytes in chunks, END.  Every message of the
+ * set must be counted for the acknowledgement.
+ */
+static int
+feed_set(void)
+{
+	struct cert_ack	 ca;
+	uint64_t	 bytes = 0;
+	size_t		 i, off, n;
+	uint32_t	 msgs = 2;
+	int		 rv = 0;
+
+	for (i = 0; i < nstage; i++)
+		bytes += stage[i].st_len;
+	if (feed_begin(nstage, bytes) == -1)
+		rv = -1;
+	for (i = 0; i < nstage; i++) {
+		if (rv == 0 && feed(IMSG_CERT_ADD, &stage[i].st_cm,
+		    sizeof(stage[i].st_cm)) == -1)
+			rv = -1;
+		msgs++;
+		for (off = 0; off < stage[i].st_len; off += n) {
+			n = stage[i].st_len - off < stage[i].st_chunk ?
+			    stage[i].st_len - off : stage[i].st_chunk;
+			if (rv == 0 && feed(IMSG_CERT_DATA,
+			    stage[i].st_all + off, n) == -1)
+				rv = -1;
+			msgs++;
+		}
+		free(stage[i].st_all);
+	}
+	nstage = 0;
+	if (rv == 0 && feed(IMSG_CERT_END, NULL, 0) == -1)
+		rv = -1;
+	if (rv == 0 && (tlsctx_cert_progress(&ca) == -1 ||
+	    ca.ca_transfer != transfers || ca.ca_count != msgs)) {
+		fprintf(stderr, "feed_set: acknowledged %u messages, sent "
+		    "%u\n", ca.ca_count, msgs);
+		rv = -1;
+	}
+	return (rv);
 }
 
 /* One pair, as the certloader sends it, in chunks of chunk bytes. */
@@ -764,7 +848,7 @@ feed_pair(const char *domain, const char *certfiles, const char *keyfile,
 	struct cert_pair	 cp;
 	struct cert_msg		 cm;
 	char			*all, *cert, *key, *p;
-	size_t			 certlen, keylen, len, off, n;
+	size_t			 certlen, keylen, len;
 	int			 rv = -1;
 
 	memset(&cp, 0, sizeof(cp));
@@ -811,18 +895,15 @@ feed_pair(const char *domain, const char *certfiles, const char *keyfile,
 	memcpy(p, cp.cp_names, cp.cp_nameslen);
 	memcpy(p += cp.cp_nameslen, cert, certlen);
 	memcpy(p + certlen, key, keylen);
-	if (feed(IMSG_CERT_ADD, &cm, sizeof(cm)) == -1) {
+	if (nstage == sizeof(stage) / sizeof(stage[0])) {
 		free(all);
 		goto fail;
 	}
-	for (off = 0; off < len; off += n) {
-		n = len - off < chunk ? len - off : chunk;
-		if (feed(IMSG_CERT_DATA, all + off, n) == -1) {
-			free(all);
-			goto fail;
-		}
-	}
-	free(all);
+	stage[nstage].st_cm = cm;
+	stage[nstage].st_all = all;
+	stage[nstage].st_len = len;
+	stage[nstage].st_chunk = chunk;
+	nstage++;
 	rv = 0;
  fail:
 	certs_pair_free(&cp);
@@ -949,7 +1030,7 @@ feed_main_set(size_t chunk)
 	    feed_pair("rsa.test", "rsa.crt", "rsa8.key", NULL, chunk) == -1 ||
 	    feed_pair("*.wild.test", "wild.crt", "ec1.key", NULL, chunk) == -1)
 		return (-1);
-	return (feed(IMSG_CERT_END, NULL, 0));
+	return (feed_set());
 }
 
 static struct tlsctx	*swapped_old;
@@ -959,7 +1040,7 @@ static void
 swap_under(void)
 {
 	if (feed_pair("ec.test", "ec.crt", "ec8.key", NULL, 700) == -1 ||
-	    feed(IMSG_CERT_END, NULL, 0) == -1)
+	    feed_set() == -1)
 		failf("swap_open_connection", "set refused");
 	tlsctx_unref(swapped_old);
 	swapped_old = NULL;
@@ -970,6 +1051,7 @@ test_tlsctx(void)
 {
 	struct ticket_key_msg	 tk;
 	struct cert_msg		 cm;
+	struct cert_ack		 ca;
 	struct hs_result	 r;
 	struct tlsctx		*tc, *old;
 	char			 buf[27];
@@ -1048,7 +1130,7 @@ test_tlsctx(void)
 	/* a set libtls refuses leaves the current one in service */
 	if (feed_pair("x.wild.test", "wild.crt", "ec8.key", "rsa8.key",
 	    500) == -1 ||
-	    feed(IMSG_CERT_END, NULL, 0) == -1)
+	    feed_set() == -1)
 		failf("bad_set_kept", "set not even taken");
 	else if (tlsctx_current() != tc)
 		failf("bad_set_kept", "current context changed");
@@ -1070,21 +1152,30 @@ test_tlsctx(void)
 	    "ec.test");
 
 	/* an empty set: no context */
-	if (feed(IMSG_CERT_END, NULL, 0) == -1 || tlsctx_current() != NULL)
+	if (feed_set() == -1 || tlsctx_current() != NULL)
 		failf("empty_set", "a context is left");
 	else
 		pass("empty_set");
 
-	/* protocol errors, each its own try */
+	/*
+	 * Messages of a set this worker never began (left over from its
+	 * predecessor's transfer) are ignored, never acknowledged.
+	 */
 	memset(&cm, 0, sizeof(cm));
 	strlcpy(cm.cm_domain, "p.test", sizeof(cm.cm_domain));
 	cm.cm_names_len = 7;
 	cm.cm_cert_len = 10;
 	cm.cm_key_len = 10;
-	if (feed(IMSG_CERT_DATA, "x", 1) != -1)
-		failf("proto_data_first", "accepted");
+	if (feed(IMSG_CERT_DATA, "x", 1) == -1 ||
+	    tlsctx_cert_progress(&ca) != -1 ||
+	    feed(IMSG_CERT_ADD, &cm, sizeof(cm)) == -1 ||
+	    feed(IMSG_CERT_END, NULL, 0) == -1 ||
+	    tlsctx_cert_progress(&ca) != -1)
+		failf("stale_ignored", "refused or acknowledged");
 	else
-		pass("proto_data_first");
+		pass("stale_ignored");
+
+	/* protocol errors, each its own try within a set */
 	if (feed(IMSG_CERT_ADD, &cm, sizeof(cm) - 1) != -1)
 		failf("proto_add_short", "accepted");
 	else
@@ -1101,7 +1192,13 @@ test_tlsctx(void)
 	else
 		pass("proto_too_big");
 	cm.cm_key_len = 10;
-	if (feed(IMSG_CERT_ADD, &cm, sizeof(cm)) == -1 ||
+	if (feed_begin(1, 27) == -1 ||
+	    feed(IMSG_CERT_DATA, "x", 1) != -1)
+		failf("proto_data_first", "accepted");
+	else
+		pass("proto_data_first");
+	if (feed_begin(2, 54) == -1 ||
+	    feed(IMSG_CERT_ADD, &cm, sizeof(cm)) == -1 ||
 	    feed(IMSG_CERT_DATA, "p.test\0xxxxxxxx", 15) == -1 ||
 	    feed(IMSG_CERT_ADD, &cm, sizeof(cm)) != -1)
 		failf("proto_add_before_whole", "accepted");
@@ -1112,17 +1209,43 @@ test_tlsctx(void)
 	else
 		pass("proto_end_before_whole");
 	memset(buf, 'y', sizeof(buf));
-	if (feed(IMSG_CERT_DATA, buf, 13) != -1)
+	if (feed_begin(1, 27) == -1 ||
+	    feed(IMSG_CERT_ADD, &cm, sizeof(cm)) == -1 ||
+	    feed(IMSG_CERT_DATA, buf, 13) == -1 ||
+	    feed(IMSG_CERT_DATA, buf, 15) != -1)
 		failf("proto_data_overflow", "accepted");
 	else
 		pass("proto_data_overflow");
 	memcpy(buf, "p.testX", 7);
-	if (feed(IMSG_CERT_DATA, buf + 7, 12) == -1 ||
+	if (feed_begin(1, 27) == -1 ||
 	    feed(IMSG_CERT_ADD, &cm, sizeof(cm)) == -1 ||
 	    feed(IMSG_CERT_DATA, buf, 27) != -1)
 		failf("proto_names_unterminated", "accepted");
 	else
 		pass("proto_names_unterminated");
+	memcpy(buf, "p.test\0", 7);
+	if (feed_begin(1, 27) == -1 ||
+	    feed(IMSG_CERT_ADD, &cm, sizeof(cm)) == -1 ||
+	    feed(IMSG_CERT_DATA, buf, 27) == -1 ||
+	    feed(IMSG_CERT_ADD, &cm, sizeof(cm)) != -1)
+		failf("proto_more_pairs_than_announced", "accepted");
+	else
+		pass("proto_more_pairs_than_announced");
+	if (feed_begin(2, 54) == -1 ||
+	    feed(IMSG_CERT_ADD, &cm, sizeof(cm)) == -1 ||
+	    feed(IMSG_CERT_DATA, buf, 27) == -1 ||
+	    feed(IMSG_CERT_END, NULL, 0) != -1)
+		failf("proto_fewer_pairs_than_announced", "accepted");
+	else
+		pass("proto_fewer_pairs_than_announced");
+	if (feed_begin(CERT_MAX_DOMAINS + 1, 27) != -1)
+		failf("proto_begin_too_many", "accepted");
+	else
+		pass("proto_begin_too_many");
+	if (tlsctx_current() != NULL)
+		failf("proto_errors_change_nothing", "a context appeared");
+	else
+		pass("proto_errors_change_nothing");
 }
 
 int
