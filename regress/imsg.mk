@@ -16,7 +16,7 @@
 # OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
 
 UNIT_TESTS +=	unit/test_imsg
-FUZZERS +=	fuzz/fuzz_imsg
+FUZZERS +=	fuzz/fuzz_imsg fuzz/fuzz_msgs
 
 FUZZ_CC ?=	clang
 FUZZ_CFLAGS ?=	-g -O1 -fsanitize=fuzzer,address,undefined \
@@ -38,5 +38,17 @@ fuzz/fuzz_imsg: fuzz/fuzz_imsg.c $(IMSG_DEPS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -std=gnu11 -Wall -Wextra -Werror \
 	    -Wshadow -Wmissing-prototypes -Wstrict-prototypes -D_GNU_SOURCE \
 	    $(PKG_CFLAGS) -o $@ fuzz/fuzz_imsg.c $(IMSG_SRCS) -lbsd
+
+# The message table and every config_get*(), as a receiver runs them.
+MSGS_SRCS =	../portero/names.c ../portero/config.c ../portero/imsg.c \
+		../portero/listener.c ../portero/proc.c ../portero/sandbox.c \
+		unit/logstub.c
+
+fuzz/fuzz_msgs: fuzz/fuzz_msgs.c $(MSGS_SRCS) ../portero/portero.h \
+    ../mk/common.mk imsg.mk
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -std=gnu11 -Wall -Wextra -Werror \
+	    -Wshadow -Wmissing-prototypes -Wstrict-prototypes -D_GNU_SOURCE \
+	    -Wno-unused-parameter $(PKG_CFLAGS) -o $@ fuzz/fuzz_msgs.c \
+	    $(MSGS_SRCS) $(LDLIBS)
 
 .PHONY: test_imsg fuzz_imsg

@@ -1,0 +1,150 @@
+/*
+ * fuzz_msgs.c: every message a process may receive, held against the
+ * table (imsg_check) and taken off the wire by its config_get*(): no
+ * input may crash a receiver or make it read past the payload.
+ */
+
+/*
+ * Copyright (c) 2026 The portero authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHORS DISCLAIM ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHORS BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * Input layout: a run of records, each a 4-byte type, a byte naming the
+ * sender and receiver roles (low and high nibble), a byte saying whether
+ * a descriptor comes, a 2-byte payload length, then the payload (cut to
+ * what is left).  Each payload is copied to a buffer of its own exact
+ * size, so AddressSanitizer sees any read past it.
+ */
+
+#include <sys/types.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../portero/portero.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static volatile int	 sink;
+
+static void
+fuzz_get(const struct imsg *imsg)
+{
+	union {
+		struct portero_config	 conf;
+		struct listener_msg	 lm;
+		struct backend_conf	 be;
+		struct ticket_key_msg	 tk;
+		struct cert_begin	 cb;
+		struct cert_msg		 cm;
+		struct cert_ack		 ca;
+		struct backend_health	 bh;
+		struct worker_stats	 ws;
+	}		 u;
+	const void	*data;
+	size_t		 len;
+	int32_t		 v;
+
+	switch (imsg->hdr.type) {
+	case IMSG_CFG_GLOBAL:
+		sink += config_getglobal(&u.conf, imsg);
+		break;
+	case IMSG_CFG_LISTENER:
+		sink += config_getlistener(imsg, &u.lm);
+		break;
+	case IMSG_CFG_BACKEND:
+		sink += config_getbackend(imsg, &u.be);
+		break;
+	case IMSG_LOG_VERBOSE:
+	case IMSG_CTL_LOG_VERBOSE:
+		sink += config_getverbose(imsg, &v);
+		break;
+	case IMSG_TLS_TICKET_KEY:
+		sink += config_getticket(imsg, &u.tk);
+		break;
+	case IMSG_CERT_BEGIN:
+		sink += config_getcertbegin(imsg, &u.cb);
+		break;
+	case IMSG_CERT_ADD:
+		if (config_getcert(imsg, &u.cm) == 0 &&
+		    strlen(u.cm.cm_domain) >= sizeof(u.cm.cm_domain))
+			abort();
+		break;
+	case IMSG_CERT_DATA:
+		if (config_getcertdata(imsg, &data, &len) == 0 &&
+		    len != imsg->len)
+			abort();
+		break;
+	case IMSG_CERT_ACK:
+		sink += config_getcertack(imsg, &u.ca);
+		break;
+	case IMSG_BACKEND_HEALTH:
+		if (config_gethealth(imsg, &u.bh) == 0 &&
+		    strlen(u.bh.bh_service) >= sizeof(u.bh.bh_service))
+			abort();
+		break;
+	case IMSG_STATS:
+		sink += config_getstats(imsg, &u.ws);
+		break;
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct imsg	 imsg;
+	uint32_t	 type;
+	uint16_t	 len;
+	uint8_t		*payload;
+	int		 from, to;
+
+	while (size >= 8) {
+		memcpy(&type, data, 4);
+		from = data[4] & 0x0f;
+		to = data[4] >> 4;
+		memcpy(&len, data + 6, 2);
+		memset(&imsg, 0, sizeof(imsg));
+		imsg.hdr.type = type % (IMSG_TYPE_MAX + 2);
+		imsg.fd = data[5] & 1 ? 0 : -1;	/* never closed */
+		data += 8;
+		size -= 8;
+		if (len > size)
+			len = size;
+		if (len > IMSG_MAX_PAYLOAD)
+			len = IMSG_MAX_PAYLOAD;
+		payload = NULL;
+		if (len > 0) {
+			if ((payload = malloc(len)) == NULL)
+				abort();
+			memcpy(payload, data, len);
+		}
+		imsg.data = payload;
+		imsg.len = len;
+		imsg.hdr.len = IMSG_HEADER_SIZE + len;
+		data += len;
+		size -= len;
+		if (from <= PROC_CTL && to <= PROC_CTL &&
+		    imsg_check(&imsg, from, to) == 0) {
+			const struct imsg_spec *is = &imsg_specs[imsg.hdr.type];
+
+			if (imsg.len < is->is_min || imsg.len > is->is_max)
+				abort();
+			fuzz_get(&imsg);
+		}
+		free(payload);
+	}
+	return (0);
+}
