@@ -298,17 +298,18 @@ parent_dispatch_child(int fd, short event, void *arg)
 			continue;
 		case IMSG_CFG_DONE:
 			ch->ch_cfg_sent = 0;
-			if (ch->ch_cfg_again)
+			if (ch->ch_state == CHILD_STARTING) {
+				ch->ch_state = CHILD_RUNNING;
+				clock_gettime(CLOCK_MONOTONIC, &ch->ch_pong);
+				if (parent_compose(env, ch, IMSG_START, 0, -1,
+				    NULL, 0) == 0)
+					log_info("%s running, pid %d",
+					    parent_child_name(ch, name,
+					    sizeof(name)), (int)ch->ch_pid);
+			}
+			/* a reload came meanwhile: now the running child's */
+			if (ch->ch_ievset && ch->ch_cfg_again)
 				parent_send_config(env, ch);
-			if (ch->ch_state != CHILD_STARTING)
-				continue;
-			ch->ch_state = CHILD_RUNNING;
-			clock_gettime(CLOCK_MONOTONIC, &ch->ch_pong);
-			if (parent_compose(env, ch, IMSG_START, 0, -1, NULL,
-			    0) == 0)
-				log_info("%s running, pid %d",
-				    parent_child_name(ch, name, sizeof(name)),
-				    (int)ch->ch_pid);
 			continue;
 		}
 		switch (ch->ch_role) {
@@ -505,8 +506,9 @@ parent_reload(struct portero *env)
 	free(newbt);
 	log_setverbose(env->pc_conf.verbose);
 
+	/* a child still starting gets it once it has applied its first */
 	FOREACH_CHILD(env, ch, i)
-		if (ch->ch_ievset && ch->ch_state == CHILD_RUNNING)
+		if (ch->ch_ievset)
 			parent_send_config(env, ch);
 	(void)parent_compose(env, &env->pc_certloader, IMSG_RELOAD, 0, -1,
 	    NULL, 0);

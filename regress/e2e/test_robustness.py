@@ -198,6 +198,34 @@ def test_stuck_worker_replaced_during_reload_storm(t):
     d.check_restarts()
 
 
+def test_reload_while_worker_restarts(t):
+    """Reloads that come while a worker is (re)starting reach it once it
+    has applied its first configuration, as a running worker's: it is
+    never sent its sockets twice (which it would refuse and die)."""
+    app = EchoBackend(t, "app")
+    d = t.daemon(workers=2, extra_args=_backend_args(
+        [("app.test", app.addr)])).start()
+    for round_ in range(3):
+        old = d.child_pid("worker", 0)
+        os.kill(old, signal.SIGKILL)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 0.5:
+            os.kill(d.pid, signal.SIGHUP)
+            time.sleep(0.002)
+        d.wait_respawned("worker", 0, old, 5.0)
+    d.expect_restarts[("worker", 0)] = 3
+    time.sleep(0.5)
+    check(d.child_map()[("worker", 0)]["restarts"] == 3, "worker 0 "
+          "restarted %d times for 3 kills: reloads during its start "
+          "killed it (log: %r)" % (d.child_map()[("worker", 0)]["restarts"],
+                                   _log_lines_matching(
+                                       d, r"unexpected|fatal")[-2:]))
+    for i in range(6):
+        r = get(d.listen_port, "app.test", "/after%d" % i)
+        check(r.status == 200, "request %d after the reloads: %d" % (
+            i, r.status))
+
+
 def _tls_world(t, domains, workers=2, extra=()):
     """A CA, a certificate directory with one folder per domain, an echo
     backend for each, the daemon; returns (ca, certdir, certs, d)."""
