@@ -48,17 +48,11 @@ from backends import (EchoBackend, TestCA, cert_fingerprint, cert_folder,
                       write_atomic)
 from harness import (NOBODY, NOGROUP, Skip, check, fail, proc_alive,
                      proc_stat, unix_connect, wait_until)
+from test_proxy import _backend_args
 
 
 # ---------------------------------------------------------------------
 # helpers
-
-def _backend_args(backends):
-    a = []
-    for svc, addr in backends:
-        a += ["--backend", "%s=%s" % (svc, addr)]
-    return a
-
 
 def _running_not_stopped(pid):
     st = proc_stat(pid)
