@@ -454,7 +454,7 @@ class Portero(Proxy):
                 "--register-addr", "%s:%d" % (ADDR, self.register_port),
                 "--tls-cert-dir", self.certdir,
                 "--backend", "%s=%s:%d" % (SNI, ADDR, self.backend_port),
-                "--access-log", "none",
+                "--access-log", "none", "--no-register",
                 "--control-socket", os.path.join(t, "ctl.sock"),
                 "--state-dir", state]
         if IS_ROOT and not callgrind:

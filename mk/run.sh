@@ -31,6 +31,15 @@ if [ ! -s "$certs/localhost/cert.pem" ]; then
 	echo "generated a self-signed certificate for localhost in $certs"
 fi
 
+# The registration API's shared secret and token key, made once, kept
+# where only root (or you) can read them.
+for f in register.secret jwt.key; do
+	if [ ! -s "$dir/$f" ]; then
+		(umask 077 && openssl rand -hex 32 > "$dir/$f")
+		echo "generated $dir/$f"
+	fi
+done
+
 user_args=""
 if [ "$(id -u)" -eq 0 ]; then
 	# The children run as _portero: the certloader must read the keys.
@@ -44,7 +53,8 @@ cat <<MSG
 starting portero in the foreground (Ctrl-C stops it)
   listener:  https://localhost:8443/ (self-signed certificate in $certs)
   backends:  none yet; e.g. make run PORTERO_FLAGS="--backend localhost=127.0.0.1:3000"
-  register:  127.0.0.1:18080 (the registration API is not implemented yet)
+  register:  http://127.0.0.1:18080/register, secret in $dir/register.secret,
+             token key in $dir/jwt.key; see porterod-ctl(8) "register"
   control:   $top/porterod-ctl/porterod-ctl -s $dir/portero.sock show status
 MSG
 
@@ -52,4 +62,6 @@ exec "$top/portero/portero" -d $user_args \
     --listen-addr 127.0.0.1:8443 --register-addr 127.0.0.1:18080 \
     --tls-cert-dir "$certs" --state-dir "$dir/state" \
     --chroot-dir "$dir/empty" --control-socket "$dir/portero.sock" \
+    --register-secret-file "$dir/register.secret" \
+    --jwt-hmac-key-file "$dir/jwt.key" \
     ${PORTERO_FLAGS:-}

@@ -21,6 +21,8 @@
 
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -44,6 +46,9 @@ enum opt_kind {
 	OPT_FLAG,		/* int32_t set to 1 */
 	OPT_BACKEND,		/* appended to the backend table */
 	OPT_ACCESS_LOG,		/* a path, or "none" */
+	OPT_NET,		/* appended to --register-allow */
+	OPT_SECRET,		/* a secret's value, kept apart (co_off:
+				   which one) */
 };
 
 struct config_opt {
@@ -92,6 +97,21 @@ static const struct config_opt config_opts[] = {
 	CONF_FLAG("upstream-insecure", upstream_insecure),
 	{ "access-log", OPT_ACCESS_LOG, 0, 0, 0, 0 },
 	{ "backend", OPT_BACKEND, 0, 0, 0, 0 },
+	CONF_FLAG("no-register", no_register),
+	CONF_STR("register-secret-file", register_secret_file),
+	CONF_STR("jwt-hmac-key-file", jwt_key_file),
+	CONF_STR("jwt-hmac-key-previous-file", jwt_prevkey_file),
+	{ "register-secret", OPT_SECRET, SECRET_REGISTER, 0, 0, 0 },
+	{ "jwt-hmac-key", OPT_SECRET, SECRET_JWT_KEY, 0, 0, 0 },
+	CONF_STR("jwt-issuer", jwt_issuer),
+	CONF_STR("jwt-audience", jwt_audience),
+	CONF_NUM("jwt-leeway", jwt_leeway, 0, 30),
+	CONF_NUM("max-ttl", max_ttl, 1, 31536000),
+	CONF_NUM("register-max-backends", register_max_backends, 1, 1000000),
+	CONF_NUM("register-max-per-service", register_max_per_service, 1,
+	    1000000),
+	CONF_NUM("register-fail-limit", register_fail_limit, 1, 1000000),
+	{ "register-allow", OPT_NET, 0, 0, 0, 0 },
 };
 #define CONFIG_NOPTS	(sizeof(config_opts) / sizeof(config_opts[0]))
 
@@ -138,6 +158,60 @@ config_defaults(struct portero_config *conf)
 	conf->upstream_timeout = 60;
 	conf->body_timeout = 60;
 	conf->send_timeout = 30;
+	conf->jwt_leeway = 10;
+	conf->max_ttl = 86400;
+	conf->register_max_backends = 10000;
+	conf->register_max_per_service = 1000;
+	conf->register_fail_limit = 10;
+}
+
+/*
+ * --register-allow NETWORK: an address with a prefix length, or alone
+ * (the address itself).  The bits past the prefix must be zero, so that
+ * 10.1.2.3/8 is not taken for what it does not say.
+ */
+static int
+config_add_net(struct portero_config *conf, const char *arg)
+{
+	struct reg_net	*rn;
+	char		 buf[INET6_ADDRSTRLEN + 8], *slash;
+	const char	*errstr;
+	int		 i, max;
+
+	if (conf->register_nallow >= REG_ALLOW_MAX) {
+		log_warnx("--register-allow: more than %d networks",
+		    REG_ALLOW_MAX);
+		return (-1);
+	}
+	rn = &conf->register_allow[conf->register_nallow];
+	memset(rn, 0, sizeof(*rn));
+	if (strlcpy(buf, arg, sizeof(buf)) >= sizeof(buf))
+		goto bad;
+	if ((slash = strchr(buf, '/')) != NULL)
+		*slash++ = '\0';
+	if (inet_pton(AF_INET, buf, rn->rn_addr) == 1) {
+		rn->rn_family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, rn->rn_addr) == 1) {
+		rn->rn_family = AF_INET6;
+		max = 128;
+	} else
+		goto bad;
+	rn->rn_prefix = max;
+	if (slash != NULL) {
+		rn->rn_prefix = strtonum(slash, 0, max, &errstr);
+		if (errstr != NULL)
+			goto bad;
+	}
+	for (i = rn->rn_prefix; i < max; i++)
+		if (rn->rn_addr[i / 8] & (0x80 >> (i % 8)))
+			goto bad;
+	conf->register_nallow++;
+	return (0);
+ bad:
+	log_warnx("--register-allow \"%s\": want an address or a network "
+	    "(address/prefix, with no bits set past the prefix)", arg);
+	return (-1);
 }
 
 /*
@@ -253,7 +327,7 @@ config_add_backend(struct backend_table *bt, const char *arg)
 
 static int
 config_setopt(struct portero_config *conf, struct backend_table *bt,
-    const struct config_opt *co, const char *arg)
+    struct reg_secrets *rs, const struct config_opt *co, const char *arg)
 {
 	char		*base = (char *)conf;
 	char		 what[64];
@@ -306,6 +380,10 @@ config_setopt(struct portero_config *conf, struct backend_table *bt,
 		return (0);
 	case OPT_BACKEND:
 		return (config_add_backend(bt, arg));
+	case OPT_NET:
+		return (config_add_net(conf, arg));
+	case OPT_SECRET:
+		return (secrets_set(rs, co->co_off, arg, what));
 	}
 	return (-1);
 }
@@ -317,7 +395,7 @@ config_setopt(struct portero_config *conf, struct backend_table *bt,
  */
 int
 config_parse_args(struct portero_config *conf, struct backend_table *bt,
-    int argc, char **argv, int *checkonly)
+    struct reg_secrets *rs, int argc, char **argv, int *checkonly)
 {
 	struct option	 longopts[CONFIG_NOPTS + 1];
 	size_t		 i;
@@ -331,6 +409,7 @@ config_parse_args(struct portero_config *conf, struct backend_table *bt,
 		longopts[i].val = 256 + i;
 	}
 	bt->bt_n = 0;
+	memset(rs, 0, sizeof(*rs));
 	*checkonly = 0;
 	optind = 0;	/* glibc: start over, as on reload */
 #if defined(__OpenBSD__) || defined(__FreeBSD__) || defined(__NetBSD__)
@@ -359,7 +438,7 @@ config_parse_args(struct portero_config *conf, struct backend_table *bt,
 			ret = -1;
 			break;
 		default:
-			if (config_setopt(conf, bt, &config_opts[ch - 256],
+			if (config_setopt(conf, bt, rs, &config_opts[ch - 256],
 			    optarg) == -1)
 				ret = -1;
 			break;
@@ -408,6 +487,14 @@ config_check(const struct portero_config *conf)
 		log_warnx("--listen-addr and --register-addr are the same");
 		ret = -1;
 	}
+	if ((conf->register_secret_file[0] != '\0' &&
+	    conf->register_secret_file[0] != '/') ||
+	    (conf->jwt_key_file[0] != '\0' && conf->jwt_key_file[0] != '/') ||
+	    (conf->jwt_prevkey_file[0] != '\0' &&
+	    conf->jwt_prevkey_file[0] != '/')) {
+		log_warnx("secret and key files need absolute paths");
+		ret = -1;
+	}
 	if (conf->control_socket[0] != '/' || conf->state_dir[0] != '/' ||
 	    conf->chroot_dir[0] != '/' ||
 	    (conf->cert_dir[0] != '\0' && conf->cert_dir[0] != '/')) {
@@ -453,7 +540,14 @@ config_getglobal(struct portero_config *conf, const struct imsg *imsg)
 	conf->default_service[sizeof(conf->default_service) - 1] = '\0';
 	conf->upstream_ca[sizeof(conf->upstream_ca) - 1] = '\0';
 	conf->access_log[sizeof(conf->access_log) - 1] = '\0';
-	if (conf->workers < 1 || conf->workers > PORTERO_MAX_WORKERS)
+	conf->register_secret_file[sizeof(conf->register_secret_file) - 1] =
+	    '\0';
+	conf->jwt_key_file[sizeof(conf->jwt_key_file) - 1] = '\0';
+	conf->jwt_prevkey_file[sizeof(conf->jwt_prevkey_file) - 1] = '\0';
+	conf->jwt_issuer[sizeof(conf->jwt_issuer) - 1] = '\0';
+	conf->jwt_audience[sizeof(conf->jwt_audience) - 1] = '\0';
+	if (conf->workers < 1 || conf->workers > PORTERO_MAX_WORKERS ||
+	    conf->register_nallow > REG_ALLOW_MAX)
 		return (-1);
 	return (0);
 }
@@ -686,6 +780,29 @@ config_gethealth(const struct imsg *imsg, struct backend_health *bh)
 	    bh->bh_backoff_ms > BACKEND_BACKOFF_MAX_MS ||
 	    bh->bh_rest_ms > BACKEND_BACKOFF_MAX_MS)
 		return (-1);
+	return (0);
+}
+
+/* The registrar's secrets: freezero'd in the queue once sent. */
+int
+config_setsecrets(struct imsgev *iev, const struct reg_secrets *rs)
+{
+	return (imsgev_compose(iev, IMSG_CFG_SECRETS, 0, 0, -1, rs,
+	    sizeof(*rs)));
+}
+
+int
+config_getsecrets(const struct imsg *imsg, struct reg_secrets *rs)
+{
+	if (imsg->len != sizeof(*rs))
+		return (-1);
+	memcpy(rs, imsg->data, sizeof(*rs));
+	if (rs->rs_secret_len > REG_SECRET_MAX ||
+	    rs->rs_key_len > REG_SECRET_MAX ||
+	    rs->rs_prevkey_len > REG_SECRET_MAX) {
+		explicit_bzero(rs, sizeof(*rs));
+		return (-1);
+	}
 	return (0);
 }
 

@@ -96,6 +96,8 @@ const struct imsg_spec imsg_specs[IMSG_TYPE_MAX] = {
 	    SIZE(struct backend_conf), 0 },
 	[IMSG_CFG_ACCESSLOG] = { "CFG_ACCESSLOG", HOP(R_PARENT, R_WORKER),
 	    NONE, 1 },
+	[IMSG_CFG_SECRETS] = { "CFG_SECRETS", HOP(R_PARENT, R_REGISTRAR),
+	    SIZE(struct reg_secrets), 0 },
 	[IMSG_CFG_DONE] = { "CFG_DONE",
 	    HOPS(R_PARENT, R_CHILD, R_CHILD, R_PARENT), NONE, 0 },
 	[IMSG_START] = { "START", HOP(R_PARENT, R_CHILD), NONE, 0 },

@@ -213,6 +213,10 @@ parent_send_config(struct portero *env, struct child *ch)
 		return;
 	if (ch->ch_role == PROC_WORKER && parent_send_worker(env, ch) == -1)
 		return;
+	if (ch->ch_role == PROC_REGISTRAR && !env->pc_conf.no_register &&
+	    parent_sent(env, ch, config_setsecrets(iev,
+	    &env->pc_secrets)) == -1)
+		return;
 	if (ch->ch_state == CHILD_STARTING && ch->ch_role == PROC_REGISTRAR &&
 	    parent_sent(env, ch, config_setlistener(iev, env->pc_registerfd,
 	    LISTENER_REGISTER, env->pc_conf.register_addr)) == -1)
@@ -455,6 +459,24 @@ parent_reload_take(struct portero_config *conf,
 	conf->body_timeout = newconf->body_timeout;
 	conf->send_timeout = newconf->send_timeout;
 	conf->max_body_size = newconf->max_body_size;
+	memcpy(conf->jwt_key_file, newconf->jwt_key_file,
+	    sizeof(conf->jwt_key_file));
+	memcpy(conf->jwt_prevkey_file, newconf->jwt_prevkey_file,
+	    sizeof(conf->jwt_prevkey_file));
+	memcpy(conf->register_secret_file, newconf->register_secret_file,
+	    sizeof(conf->register_secret_file));
+	memcpy(conf->jwt_issuer, newconf->jwt_issuer,
+	    sizeof(conf->jwt_issuer));
+	memcpy(conf->jwt_audience, newconf->jwt_audience,
+	    sizeof(conf->jwt_audience));
+	conf->jwt_leeway = newconf->jwt_leeway;
+	conf->max_ttl = newconf->max_ttl;
+	conf->register_max_backends = newconf->register_max_backends;
+	conf->register_max_per_service = newconf->register_max_per_service;
+	conf->register_fail_limit = newconf->register_fail_limit;
+	conf->register_nallow = newconf->register_nallow;
+	memcpy(conf->register_allow, newconf->register_allow,
+	    sizeof(conf->register_allow));
 	memcpy(conf->default_service, newconf->default_service,
 	    sizeof(conf->default_service));
 	conf->verbose = newconf->verbose;
@@ -483,6 +505,7 @@ parent_reload(struct portero *env)
 {
 	struct portero_config	 newconf;
 	struct backend_table	*newbt;
+	struct reg_secrets	*newrs;
 	struct child		*ch;
 	unsigned int		 i;
 	int			 checkonly;
@@ -491,19 +514,30 @@ parent_reload(struct portero *env)
 		return;
 	log_info("reloading");
 	config_defaults(&newconf);
-	if ((newbt = calloc(1, sizeof(*newbt))) == NULL) {
+	newbt = calloc(1, sizeof(*newbt));
+	newrs = calloc(1, sizeof(*newrs));
+	if (newbt == NULL || newrs == NULL) {
 		log_warn("reload");
+		free(newbt);
+		free(newrs);
 		return;
 	}
-	if (config_parse_args(&newconf, newbt, env->pc_argc, env->pc_argv,
-	    &checkonly) == -1 || config_check(&newconf) == -1) {
+	/* the API is on or off until a restart; its key files are read anew */
+	if (config_parse_args(&newconf, newbt, newrs, env->pc_argc,
+	    env->pc_argv, &checkonly) == -1 || config_check(&newconf) == -1 ||
+	    ((newconf.no_register = env->pc_conf.no_register) == 0 &&
+	    secrets_load(&newconf, newrs, &env->pc_envsecrets) == -1)) {
 		log_warnx("reload failed; keeping the running configuration");
 		free(newbt);
+		freezero(newrs, sizeof(*newrs));
 		return;
 	}
 	parent_reload_take(&env->pc_conf, &newconf);
 	env->pc_backends = *newbt;
 	free(newbt);
+	if (!env->pc_conf.no_register)
+		env->pc_secrets = *newrs;
+	freezero(newrs, sizeof(*newrs));
 	log_setverbose(env->pc_conf.verbose);
 
 	/* a child still starting gets it once it has applied its first */

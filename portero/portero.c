@@ -71,10 +71,12 @@ main(int argc, char *argv[])
 	conf = &env->pc_conf;
 	log_init(1, 0, "parent");
 	config_defaults(conf);
-	if (config_parse_args(conf, &env->pc_backends, argc, argv,
-	    &checkonly) == -1)
+	secrets_from_env(&env->pc_envsecrets);
+	if (config_parse_args(conf, &env->pc_backends, &env->pc_secrets, argc,
+	    argv, &checkonly) == -1)
 		usage();
-	if (config_check(conf) == -1)
+	if (config_check(conf) == -1 ||
+	    secrets_load(conf, &env->pc_secrets, &env->pc_envsecrets) == -1)
 		exit(1);
 	if (checkonly) {
 		fprintf(stderr, "configuration OK\n");

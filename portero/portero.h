@@ -164,6 +164,7 @@ enum imsg_type {
 	IMSG_CFG_LISTENER,	/* fd, struct listener_msg */
 	IMSG_CFG_BACKEND,	/* struct backend_conf, one per backend */
 	IMSG_CFG_ACCESSLOG,	/* fd of --access-log */
+	IMSG_CFG_SECRETS,	/* registrar: struct reg_secrets */
 	IMSG_CFG_DONE,		/* config complete; the child answers it
 				   once applied */
 	IMSG_START,		/* serve */
@@ -250,8 +251,33 @@ enum child_state {
 };
 
 /*
+ * The registration API: the networks backends may be registered in
+ * (--register-allow), and its secrets, which go to the registrar alone.
+ */
+#define REG_ALLOW_MAX		32
+#define REG_SECRET_MAX		1024	/* a shared secret or a key, bytes */
+
+struct reg_net {
+	uint8_t		 rn_family;	/* AF_INET, AF_INET6 */
+	uint8_t		 rn_prefix;
+	uint8_t		 rn_addr[16];
+};
+
+enum { SECRET_REGISTER, SECRET_JWT_KEY, SECRET_JWT_PREVKEY };
+
+struct reg_secrets {
+	uint32_t	 rs_secret_len;
+	uint32_t	 rs_key_len;
+	uint32_t	 rs_prevkey_len;	/* 0: none */
+	unsigned char	 rs_secret[REG_SECRET_MAX];
+	unsigned char	 rs_key[REG_SECRET_MAX];
+	unsigned char	 rs_prevkey[REG_SECRET_MAX];
+};
+
+/*
  * The whole configuration, filled by flags (and later a file) in the
  * parent, sent to every child.  Fixed size: it crosses a socketpair.
+ * Secrets are never in it: only the names of the files they come from.
  */
 struct portero_config {
 	char		 listen_addr[HOSTPORT_MAX];
@@ -282,6 +308,19 @@ struct portero_config {
 	int32_t		 http_proxy;	/* --http-addr proxies, not 301 */
 	int32_t		 upstream_insecure;
 	int32_t		 access_log_off;
+	int32_t		 no_register;	/* --no-register */
+	char		 register_secret_file[CONF_PATH_MAX];
+	char		 jwt_key_file[CONF_PATH_MAX];
+	char		 jwt_prevkey_file[CONF_PATH_MAX];
+	char		 jwt_issuer[NAME_MAX_LEN];
+	char		 jwt_audience[NAME_MAX_LEN];
+	uint32_t	 jwt_leeway;
+	uint32_t	 max_ttl;
+	uint32_t	 register_max_backends;
+	uint32_t	 register_max_per_service;
+	uint32_t	 register_fail_limit;	/* a second, per address */
+	uint32_t	 register_nallow;	/* 0: anywhere */
+	struct reg_net	 register_allow[REG_ALLOW_MAX];
 };
 
 /*
@@ -437,6 +476,8 @@ struct portero {
 	struct event		 pc_ev_heartbeat;
 	struct event		 pc_ev_reload;	/* SIGHUPs, one reload */
 	struct ticket_key_msg	 pc_ticket[2];	/* current, previous */
+	struct reg_secrets	 pc_secrets;	/* the registrar's alone */
+	struct reg_secrets	 pc_envsecrets;	/* as the environment gave */
 	char			*pc_exe;	/* re-executed for each child */
 	int			 pc_argc;
 	char			**pc_argv;
@@ -729,7 +770,7 @@ void	 control_relay(struct portero *, struct imsg *);
 /* config.c */
 void	 config_defaults(struct portero_config *);
 int	 config_parse_args(struct portero_config *, struct backend_table *,
-	    int, char **, int *);
+	    struct reg_secrets *, int, char **, int *);
 int	 config_check(const struct portero_config *);
 void	 usage(void) __attribute__((noreturn));
 int	 config_setglobal(struct imsgev *, const struct portero_config *);
@@ -757,6 +798,8 @@ int	 config_setcertack(struct imsgev *, const struct cert_ack *);
 int	 config_getcertack(const struct imsg *, struct cert_ack *);
 int	 config_sethealth(struct imsgev *, const struct backend_health *);
 int	 config_gethealth(const struct imsg *, struct backend_health *);
+int	 config_setsecrets(struct imsgev *, const struct reg_secrets *);
+int	 config_getsecrets(const struct imsg *, struct reg_secrets *);
 int	 config_setstats(struct imsgev *, uint32_t,
 	    const struct worker_stats *);
 int	 config_getstats(const struct imsg *, struct worker_stats *);
@@ -879,6 +922,12 @@ void	 certloader_main(void) __attribute__((noreturn));
 
 /* registrar.c */
 void	 registrar_main(void) __attribute__((noreturn));
+
+/* secrets.c */
+int	 secrets_set(struct reg_secrets *, int, const char *, const char *);
+void	 secrets_from_env(struct reg_secrets *);
+int	 secrets_load(const struct portero_config *, struct reg_secrets *,
+	    const struct reg_secrets *);
 
 /* sandbox.c: pledge(2)/unveil(2) everywhere, built from seccomp and
  * Landlock on Linux. */

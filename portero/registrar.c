@@ -29,6 +29,7 @@
 
 struct registrar {
 	struct portero_config	 rg_conf;
+	struct reg_secrets	 rg_secrets;
 	int			 rg_sandboxed;
 	int			 rg_listenfd;
 	struct minihttp		 rg_http;
@@ -81,6 +82,10 @@ registrar_dispatch_parent(struct imsg *imsg)
 		    lm.kind != LISTENER_REGISTER || rg.rg_listenfd != -1)
 			fatalx("bad listener message");
 		rg.rg_listenfd = imsg->fd;
+		break;
+	case IMSG_CFG_SECRETS:
+		if (config_getsecrets(imsg, &rg.rg_secrets) == -1)
+			fatalx("bad secrets message");
 		break;
 	case IMSG_CFG_DONE:
 		if (!rg.rg_sandboxed)

@@ -330,7 +330,7 @@ def expect_disconnect(s, timeout=3.0):
 class Daemon:
     def __init__(self, ctx, workers=2, drain_timeout=5, extra_args=(),
                  as_nobody=False, privdrop=None, control_socket=None,
-                 name=None, verbose=False, cert_dir=None):
+                 name=None, verbose=False, cert_dir=None, register=True):
         self.ctx = ctx
         self.workers = workers
         self.drain_timeout = drain_timeout
@@ -346,6 +346,12 @@ class Daemon:
         self.chroot_dir = os.path.join(ctx.tmp, "empty")
         self.cert_dir = cert_dir
         self.log_path = os.path.join(ctx.tmp, self.name + ".log")
+        # the registration API is on unless a test turns it off; its
+        # secret and token key are files, as the man page advises
+        self.register = register
+        self.secret_file = os.path.join(ctx.tmp, "register.secret")
+        self.key_file = os.path.join(ctx.tmp, "jwt.key")
+        self.secret = self.jwt_key = None
         self.verbose = verbose or bool(os.environ.get("PORTERO_TEST_VERBOSE"))
         self.proc = None
         self.pid = None
@@ -376,13 +382,32 @@ class Daemon:
             a += ["--user", NOBODY, "--chroot-dir", self.chroot_dir]
         if self.cert_dir:
             a += ["--tls-cert-dir", self.cert_dir]
+        if self.register:
+            a += ["--register-secret-file", self.secret_file,
+                  "--jwt-hmac-key-file", self.key_file]
+        else:
+            a += ["--no-register"]
         a += self.extra_args
         if self.as_nobody:
             a = ["setpriv", "--reuid=" + NOBODY, "--regid=" + NOGROUP,
                  "--clear-groups"] + a
         return a
 
+    def _write_secrets(self):
+        """The shared secret and the token key, once per test."""
+        for path, attr in ((self.secret_file, "secret"),
+                           (self.key_file, "jwt_key")):
+            if not os.path.exists(path):
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                             0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(os.urandom(16).hex().encode() + b"\n")
+            with open(path, "rb") as f:
+                setattr(self, attr, f.read().rstrip(b"\n"))
+
     def _prepare_dirs(self):
+        if self.register:
+            self._write_secrets()
         if not os.path.isdir(self.chroot_dir):
             os.mkdir(self.chroot_dir, 0o755)
             os.chmod(self.chroot_dir, 0o755)
