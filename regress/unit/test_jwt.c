@@ -236,7 +236,8 @@ test_json(void)
 		const char	*json;
 		const char	*err;	/* NULL: accepted */
 	} jc[] = {
-		{ "json_good", "{\"name\":\"a\",\"port\":80,\"tls\":true}", NULL },
+		{ "json_good", "{\"name\":\"a\",\"port\":80,\"tls\":true}",
+		    NULL },
 		{ "json_unknown_skipped", "{\"x\":{\"port\":\"no\",\"y\":[1,"
 		    "{\"z\":null}]},\"port\":1}", NULL },
 		{ "json_duplicate", "{\"port\":1,\"port\":1}", "duplicate" },
