@@ -20,7 +20,8 @@ UNIT_TESTS +=	unit/test_certs
 # the worker's receiving side: the message table and config_get*()
 CERTS_SRCS =	../portero/certs.c ../portero/tlsctx.c ../portero/config.c \
 		../portero/names.c ../portero/imsg.c ../portero/proc.c \
-		../portero/listener.c ../portero/sandbox.c unit/logstub.c
+		../portero/listener.c ../portero/sandbox.c ../portero/secrets.c \
+		unit/logstub.c
 CERTS_DEPS =	$(CERTS_SRCS) ../portero/portero.h \
 		../mk/common.mk certs.mk
 # certs.c checks keys and certificates with libcrypto; tlsctx.c is libtls.
