@@ -783,6 +783,46 @@ config_gethealth(const struct imsg *imsg, struct backend_health *bh)
 	return (0);
 }
 
+/*
+ * A registered backend, as the registrar sends it and the parent relays
+ * it (type: REG_UPSERT, REG_REMOVE, REG_SNAP).
+ */
+int
+config_setreg(struct imsgev *iev, uint32_t type, const struct reg_backend *rb)
+{
+	return (imsgev_compose(iev, type, 0, 0, -1, rb, sizeof(*rb)));
+}
+
+int
+config_getreg(const struct imsg *imsg, struct reg_backend *rb)
+{
+	if (imsg->len != sizeof(*rb))
+		return (-1);
+	memcpy(rb, imsg->data, sizeof(*rb));
+	rb->rb_service[sizeof(rb->rb_service) - 1] = '\0';
+	rb->rb_host[sizeof(rb->rb_host) - 1] = '\0';
+	if (rb->rb_service[0] == '\0' || rb->rb_port == 0 ||
+	    !config_sockaddr_ok(&rb->rb_ss, rb->rb_sslen))
+		return (-1);
+	return (0);
+}
+
+/* An update number: REG_DONE, REG_ACK. */
+int
+config_setseq(struct imsgev *iev, uint32_t type, uint32_t seq)
+{
+	return (imsgev_compose(iev, type, 0, 0, -1, &seq, sizeof(seq)));
+}
+
+int
+config_getseq(const struct imsg *imsg, uint32_t *seq)
+{
+	if (imsg->len != sizeof(*seq))
+		return (-1);
+	memcpy(seq, imsg->data, sizeof(*seq));
+	return (0);
+}
+
 /* The registrar's secrets: freezero'd in the queue once sent. */
 int
 config_setsecrets(struct imsgev *iev, const struct reg_secrets *rs)

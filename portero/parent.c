@@ -218,10 +218,17 @@ parent_send_config(struct portero *env, struct child *ch)
 	    &env->pc_secrets)) == -1)
 		return;
 	if (ch->ch_state == CHILD_STARTING && ch->ch_role == PROC_REGISTRAR &&
-	    parent_sent(env, ch, config_setlistener(iev, env->pc_registerfd,
-	    LISTENER_REGISTER, env->pc_conf.register_addr)) == -1)
+	    ((env->pc_registerfd != -1 && parent_sent(env, ch,
+	    config_setlistener(iev, env->pc_registerfd, LISTENER_REGISTER,
+	    env->pc_conf.register_addr)) == -1) ||
+	    parent_sent(env, ch, config_setseq(iev, IMSG_REG_DONE,
+	    env->pc_reg_done)) == -1))
 		return;
-	(void)parent_compose(env, ch, IMSG_CFG_DONE, 0, -1, NULL, 0);
+	/* a starting worker serves once it has every registered backend */
+	if (ch->ch_state == CHILD_STARTING && ch->ch_role == PROC_WORKER)
+		regcopy_snap_start(env, ch);
+	else
+		(void)parent_compose(env, ch, IMSG_CFG_DONE, 0, -1, NULL, 0);
 }
 
 /*
@@ -304,6 +311,8 @@ parent_dispatch_child(int fd, short event, void *arg)
 			ch->ch_cfg_sent = 0;
 			if (ch->ch_state == CHILD_STARTING) {
 				ch->ch_state = CHILD_RUNNING;
+				if (ch->ch_role == PROC_WORKER)
+					regcopy_running(env, ch);
 				clock_gettime(CLOCK_MONOTONIC, &ch->ch_pong);
 				if (parent_compose(env, ch, IMSG_START, 0, -1,
 				    NULL, 0) == 0)
@@ -364,12 +373,32 @@ parent_dispatch_certloader(struct portero *env, struct child *ch,
 	}
 }
 
-/* The registrar has nothing to say to the parent yet but the basics. */
+/* The registrar's durable changes to the registry, for every worker. */
 static void
 parent_dispatch_registrar(struct portero *env, struct child *ch,
     struct imsg *imsg)
 {
-	parent_child_broken(env, ch, "sent a message out of turn");
+	struct reg_backend	 rb;
+
+	switch (imsg->hdr.type) {
+	case IMSG_REG_UPSERT:
+	case IMSG_REG_REMOVE:
+		if (config_getreg(imsg, &rb) == -1) {
+			parent_child_broken(env, ch, "sent a malformed "
+			    "registration");
+			break;
+		}
+		regcopy_update(env, imsg->hdr.type, &rb);
+		break;
+	case IMSG_REG_SYNC:
+		regcopy_sync(env);
+		break;
+	case IMSG_REG_SYNC_END:
+		regcopy_sync_end(env);
+		break;
+	default:
+		parent_child_broken(env, ch, "sent a message out of turn");
+	}
 }
 
 /* Passive health goes to every other worker, as it is. */
@@ -400,8 +429,20 @@ parent_dispatch_worker(struct portero *env, struct child *ch,
     struct imsg *imsg)
 {
 	struct worker_stats	 ws;
+	uint32_t		 seq;
 
 	switch (imsg->hdr.type) {
+	case IMSG_REG_ACK:
+		if (config_getseq(imsg, &seq) == -1) {
+			parent_child_broken(env, ch, "sent a malformed "
+			    "acknowledgement");
+			break;
+		}
+		regcopy_ack(env, ch, seq);
+		break;
+	case IMSG_REG_SNAP_ACK:
+		regcopy_snap_ack(env, ch);
+		break;
 	case IMSG_CERT_ACK:
 		(void)parent_compose(env, &env->pc_certloader, IMSG_CERT_ACK,
 		    ch->ch_id, -1, imsg->data, imsg->len);

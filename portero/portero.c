@@ -128,6 +128,7 @@ main(int argc, char *argv[])
 		env->pc_workers[i].ch_id = i;
 	}
 	parent_init_timers(env);
+	regcopy_init(env);
 	parent_start_child(env, &env->pc_certloader);
 	parent_start_child(env, &env->pc_registrar);
 	for (i = 0; i < conf->workers; i++)
@@ -264,8 +265,9 @@ portero_sockets(struct portero *env)
 	    (env->pc_accesslogfd = open(conf->access_log,
 	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) == -1)
 		fatal("open %s", conf->access_log);
-	if ((env->pc_registerfd = listener_bind(conf->register_addr,
-	    0)) == -1)
+	env->pc_registerfd = -1;
+	if (!conf->no_register && (env->pc_registerfd =
+	    listener_bind(conf->register_addr, 0)) == -1)
 		fatal("listen on %s", conf->register_addr);
 }
 

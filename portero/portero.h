@@ -25,6 +25,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/tree.h>
 #include <sys/uio.h>
 
 #include <netinet/in.h>
@@ -195,6 +196,27 @@ enum imsg_type {
 	/* passive health: worker -> parent -> the other workers */
 	IMSG_BACKEND_HEALTH,	/* struct backend_health */
 
+	/*
+	 * Registered backends.  The registrar sends each change it has
+	 * made durable (REG_UPSERT, REG_REMOVE: struct reg_backend with its
+	 * update number) to the parent, which keeps a copy, relays it to
+	 * every worker and answers REG_DONE (uint32_t) with the highest
+	 * number every running worker has acknowledged (REG_ACK); a
+	 * starting registrar gets one too, and numbers on from it.  A
+	 * registrar that (re)starts sends its whole registry (numbered 0)
+	 * between REG_SYNC and REG_SYNC_END; the parent drops what it did
+	 * not hear of.  A starting worker gets the parent's copy (REG_SNAP, in
+	 * acknowledged windows, REG_SNAP_ACK) before it may serve.
+	 */
+	IMSG_REG_UPSERT,
+	IMSG_REG_REMOVE,
+	IMSG_REG_SYNC,		/* registrar -> parent: none */
+	IMSG_REG_SYNC_END,	/* registrar -> parent: none */
+	IMSG_REG_DONE,		/* parent -> registrar: uint32_t number */
+	IMSG_REG_ACK,		/* worker -> parent: uint32_t number */
+	IMSG_REG_SNAP,		/* parent -> worker: struct reg_backend */
+	IMSG_REG_SNAP_ACK,	/* worker -> parent: none */
+
 	/* statistics, for the control socket */
 	IMSG_STATS_REQ,		/* parent -> worker: peerid = control id */
 	IMSG_STATS,		/* worker -> parent: struct worker_stats */
@@ -337,6 +359,24 @@ struct backend_conf {
 	uint8_t		 be_tls;
 };
 
+/*
+ * A registered backend on the wire: the service (lower case), the
+ * address as the registrar normalised it, when it expires.
+ */
+struct reg_backend {
+	char		 rb_service[NAME_MAX_LEN];
+	char		 rb_host[INET6_ADDRSTRLEN];
+	struct sockaddr_storage rb_ss;		/* with the port */
+	uint32_t	 rb_sslen;
+	uint32_t	 rb_seq;		/* update number; 0: none */
+	int64_t		 rb_expires;		/* seconds since the epoch */
+	uint16_t	 rb_port;
+	uint8_t		 rb_tls;
+};
+
+#define REG_SNAP_WINDOW		64	/* snapshot messages in flight */
+#define REG_ACK_TIMEOUT_MS	1000	/* a running worker's answer */
+
 /* A backend that refused a connection rests, doubling from MIN to MAX. */
 #define BACKEND_BACKOFF_MIN_MS	1000
 #define BACKEND_BACKOFF_MAX_MS	30000
@@ -454,7 +494,21 @@ struct child {
 	struct timespec	 ch_pong;	/* when it last answered */
 	int		 ch_cfg_sent;	/* a configuration not yet applied */
 	int		 ch_cfg_again;	/* a newer one waits for that */
+	uint32_t	 ch_reg_seq;	/* registry updates it has applied */
+	struct timespec	 ch_reg_wait;	/* behind since then */
+	int		 ch_snapping;	/* CFG_DONE waits for the snapshot */
+	int		 ch_snap_began;
+	uint32_t	 ch_snap_inflight; /* sent, unacknowledged */
+	struct reg_backend ch_snap_last; /* the last one sent */
 };
+
+/* The parent's copy of the registry (regcopy.c). */
+struct reg_entry {
+	RB_ENTRY(reg_entry)	 re_node;
+	struct reg_backend	 re_rb;
+	unsigned int		 re_sync;	/* the last sync that had it */
+};
+RB_HEAD(reg_tree, reg_entry);
 
 /* The parent's own state; one instance, in portero.c. */
 struct portero {
@@ -477,6 +531,12 @@ struct portero {
 	struct event		 pc_ev_reload;	/* SIGHUPs, one reload */
 	struct ticket_key_msg	 pc_ticket[2];	/* current, previous */
 	struct reg_secrets	 pc_secrets;	/* the registrar's alone */
+	struct reg_tree		 pc_reg;	/* registered backends */
+	unsigned int		 pc_reg_n;
+	uint32_t		 pc_reg_seq;	/* the newest update relayed */
+	uint32_t		 pc_reg_done;	/* ... every worker has */
+	unsigned int		 pc_reg_sync;	/* the current sync */
+	struct event		 pc_ev_regack;	/* workers' deadline */
 	struct reg_secrets	 pc_envsecrets;	/* as the environment gave */
 	char			*pc_exe;	/* re-executed for each child */
 	int			 pc_argc;
@@ -560,13 +620,16 @@ struct cert_stamp {
 	struct timespec	 cs_ctime;
 };
 
-/* upstream.c: services, backends and pooled upstream connections. */
+/* route.c: services and their backends; upstream.c: connections to them. */
 struct upstream;
-struct route_table;
 
 struct backend {
 	struct backend_conf	 be_conf;
-	struct route_table	*be_table;
+	unsigned int		 be_refs;	/* service, requests,
+						   upstreams */
+	int			 be_gone;	/* out of its service */
+	int64_t			 be_expires;	/* registered: when, in seconds
+						   since the epoch; 0: flags */
 	struct timespec		 be_down_until;	/* passive health */
 	unsigned int		 be_backoff_ms;
 	uint64_t		 be_requests;
@@ -576,17 +639,21 @@ struct backend {
 };
 
 struct service {
+	LIST_ENTRY(service)	 sv_hash;
 	char			 sv_name[NAME_MAX_LEN];
+	size_t			 sv_namelen;
 	struct backend		**sv_backends;
 	unsigned int		 sv_nbackends;
+	unsigned int		 sv_cap;
 	unsigned int		 sv_next;	/* round robin */
+	unsigned int		 sv_refs;	/* table, requests */
+	int			 sv_gone;
 };
 
 struct route_table {
-	unsigned int		 rt_refs;	/* worker + upstreams */
-	struct backend		*rt_backends;
-	unsigned int		 rt_nbackends;
-	struct service		*rt_services;
+	unsigned int		 rt_refs;
+	LIST_HEAD(, service)	*rt_hash;	/* by name, any case */
+	size_t			 rt_nbuckets;	/* a power of two */
 	unsigned int		 rt_nservices;
 };
 
@@ -649,7 +716,6 @@ struct client {
 	struct http1_request	*cl_req;
 	struct http1_response	*cl_resp;
 	struct upstream		*cl_up;
-	struct route_table	*cl_routes;	/* held while in flight */
 	struct service		*cl_sv;
 	struct backend		*cl_be;
 	struct body		 cl_reqbody;
@@ -674,20 +740,6 @@ struct client {
 	char			 cl_host[NAME_MAX_LEN];
 	char			 cl_method[16];	/* for the log and 301 */
 	char			 cl_path[512];
-};
-
-/* minihttp.c: a fixed answer per request, for the registrar for now. */
-struct mh_client;
-struct minihttp {
-	int			 mh_status;
-	const char		*mh_reason;
-	const char		*mh_body;
-	struct worker_stats	 mh_stats;
-	TAILQ_HEAD(, mh_client)	 mh_clients;
-	int			 mh_listenfd;
-	struct acceptor		 mh_accept;
-	int			 mh_stopping;
-	void			(*mh_drained)(void);
 };
 
 /* imsg.c */
@@ -750,6 +802,17 @@ void	 parent_reload(struct portero *);
 void	 parent_reload_soon(struct portero *);
 void	 parent_set_verbose(struct portero *, int);
 
+/* regcopy.c */
+void	 regcopy_init(struct portero *);
+void	 regcopy_update(struct portero *, uint32_t, const struct reg_backend *);
+void	 regcopy_sync(struct portero *);
+void	 regcopy_sync_end(struct portero *);
+void	 regcopy_ack(struct portero *, struct child *, uint32_t);
+void	 regcopy_check(struct portero *);
+void	 regcopy_snap_start(struct portero *, struct child *);
+void	 regcopy_snap_ack(struct portero *, struct child *);
+void	 regcopy_running(struct portero *, struct child *);
+
 /* supervise.c */
 void	 parent_init_timers(struct portero *);
 void	 parent_child_broken(struct portero *, struct child *,
@@ -798,6 +861,10 @@ int	 config_setcertack(struct imsgev *, const struct cert_ack *);
 int	 config_getcertack(const struct imsg *, struct cert_ack *);
 int	 config_sethealth(struct imsgev *, const struct backend_health *);
 int	 config_gethealth(const struct imsg *, struct backend_health *);
+int	 config_setreg(struct imsgev *, uint32_t, const struct reg_backend *);
+int	 config_getreg(const struct imsg *, struct reg_backend *);
+int	 config_setseq(struct imsgev *, uint32_t, uint32_t);
+int	 config_getseq(const struct imsg *, uint32_t *);
 int	 config_setsecrets(struct imsgev *, const struct reg_secrets *);
 int	 config_getsecrets(const struct imsg *, struct reg_secrets *);
 int	 config_setstats(struct imsgev *, uint32_t,
@@ -828,17 +895,30 @@ ssize_t	 conn_write(struct conn *, const void *, size_t);
 void	 conn_watch(struct conn *, void (*)(int, short, void *), void *);
 void	 conn_close(struct conn *);
 
-/* upstream.c */
-int	 upstream_init(const struct portero_config *);
-struct route_table *route_build(const struct backend_table *);
+/* route.c */
+struct route_table *route_new(void);
+struct route_table *route_rebuild(const struct backend_table *,
+	    struct route_table *);
 void	 route_unref(struct route_table *);
 struct service *route_lookup(struct route_table *, const char *, size_t);
+struct backend *route_add(struct route_table *, const struct backend_conf *,
+	    int64_t);
+int	 route_upsert(struct route_table *, const struct backend_conf *,
+	    int64_t);
+void	 route_remove(struct route_table *, const struct backend_conf *);
+void	 service_ref(struct service *);
+void	 service_unref(struct service *);
+void	 backend_ref(struct backend *);
+void	 backend_unref(struct backend *);
 struct backend *backend_pick(struct service *);
 void	 backend_failed(struct backend *);
 void	 backend_ok(struct backend *);
 void	 backend_health_apply(struct route_table *,
 	    const struct backend_health *);
 unsigned int backend_retry_after(const struct service *);
+
+/* upstream.c */
+int	 upstream_init(const struct portero_config *);
 struct upstream *upstream_get(struct backend *, const char *, struct client *,
 	    int);
 void	 upstream_release(struct upstream *, int);
@@ -889,12 +969,6 @@ void	 tlsctx_unref(struct tlsctx *);
 struct tls *tlsctx_tls(struct tlsctx *);
 int	 tlsctx_host_ok(struct tlsctx *, const char *, const char *, size_t);
 
-/* minihttp.c */
-void	 minihttp_init(struct minihttp *, int, const char *, const char *,
-	    void (*)(void));
-void	 minihttp_listen(struct minihttp *, int);
-void	 minihttp_stop(struct minihttp *);
-
 /* worker.c */
 struct worker {
 	struct portero_config	 wk_conf;
@@ -920,8 +994,53 @@ void	 worker_client_gone(void);
 /* certloader.c */
 void	 certloader_main(void) __attribute__((noreturn));
 
-/* registrar.c */
+/* registrar.c: the registry, and requests waiting on its changes. */
+struct reg_record {
+	char		 rr_service[NAME_MAX_LEN];
+	char		 rr_host[INET6_ADDRSTRLEN];
+	int64_t		 rr_expires;
+	uint16_t	 rr_port;
+	uint8_t		 rr_tls;
+};
+
+struct reg_wait {
+	TAILQ_ENTRY(reg_wait)	 rw_entry;
+	struct reg_record	 rw_rec;
+	int			 rw_remove;
+	uint32_t		 rw_seq;
+	unsigned int		 rw_count;	/* the service's backends,
+						   after the change */
+	void			(*rw_done)(struct reg_wait *, int);
+	void			*rw_arg;
+};
+
 void	 registrar_main(void) __attribute__((noreturn));
+const struct portero_config *registrar_conf(void);
+const struct reg_secrets *registrar_secrets(void);
+int	 registry_wire(const struct reg_record *, struct reg_backend *);
+unsigned int registry_count(const char *);
+unsigned int registry_nservices(void);
+int	 registry_has(const struct reg_record *);
+void	 registry_submit(struct reg_wait *);
+void	 registry_forget(struct reg_wait *);
+void	 registry_foreach(void (*)(const struct reg_backend *, void *),
+	    void *);
+
+/* regstore.c */
+int	 regstore_open(const char *, int);
+int	 regstore_load(void (*)(const struct reg_record *, int, void *),
+	    void *);
+int	 regstore_start(void (*)(int, int, void *), void *);
+size_t	 regstore_format(char *, size_t, const struct reg_record *, int);
+int	 regstore_append(const char *, size_t);
+int	 regstore_kick(size_t (*)(char **, uint64_t));
+int	 regstore_pending(void);
+size_t	 regstore_snapline(char *, size_t, const struct reg_record *,
+	    uint64_t, size_t, int);
+
+/* regapi.c */
+void	 regapi_listen(int);
+void	 regapi_stop(void);
 
 /* secrets.c */
 int	 secrets_set(struct reg_secrets *, int, const char *, const char *);

@@ -378,6 +378,26 @@ proxy_build_uphead(struct client *cl, const char *head)
 	return (APPEND_LIT(b, "\r\n"));
 }
 
+/* The backend the request goes to, held while it is in flight. */
+static void
+proxy_set_backend(struct client *cl, struct backend *be)
+{
+	if (be != NULL)
+		backend_ref(be);
+	backend_unref(cl->cl_be);
+	cl->cl_be = be;
+}
+
+/* What routing held for the request: let go once it is answered. */
+static void
+proxy_route_release(struct client *cl)
+{
+	proxy_set_backend(cl, NULL);
+	service_unref(cl->cl_sv);
+	cl->cl_sv = NULL;
+	cl->cl_upname = NULL;
+}
+
 /*
  * Open an upstream for the request: on be, else on the next backends in
  * the rotation, skipping those that refuse at once.  Returns 0, -1 when
@@ -393,7 +413,7 @@ proxy_connect(struct client *cl, struct backend *be)
 	    tries++) {
 		if ((cl->cl_up = upstream_get(be, cl->cl_upname, cl, 0)) !=
 		    NULL) {
-			cl->cl_be = be;
+			proxy_set_backend(cl, be);
 			be->be_requests++;
 			return (0);
 		}
@@ -453,8 +473,10 @@ proxy_route(struct client *cl, int nobody)
 	}
 	if (cl->cl_upname == NULL)
 		cl->cl_upname = sv->sv_name;
+	service_ref(sv);
 	cl->cl_sv = sv;
-	if ((cl->cl_be = backend_pick(sv)) == NULL) {
+	proxy_set_backend(cl, backend_pick(sv));
+	if (cl->cl_be == NULL) {
 		proxy_reply(cl, 503, nobody);
 		return (NULL);
 	}
@@ -483,8 +505,7 @@ proxy_start(struct client *cl)
 	proxy_keep_request(cl);
 	cl->cl_keepalive = (req->flags & HTTP1_KEEP_ALIVE) &&
 	    !wk->wk_stopping;
-	cl->cl_upname = NULL;
-	cl->cl_sv = NULL;
+	proxy_route_release(cl);
 	nobody = req->framing == HTTP1_BODY_NONE;
 
 	if (req->framing == HTTP1_BODY_LENGTH && wk->wk_conf.max_body_size &&
@@ -510,8 +531,6 @@ proxy_start(struct client *cl)
 	    HTTP1_BODY_LENGTH && req->content_length == 0);
 	http1_chunked_init(&cl->cl_reqbody.bd_chunked);
 	buf_consume(cl->cl_in, req->head_len);
-	cl->cl_routes = wk->wk_routes;
-	cl->cl_routes->rt_refs++;
 	cl->cl_state = CL_PROXY;
 	cl->cl_body_read = cl->cl_body_mark = 0;
 	if (!cl->cl_reqbody.bd_done) {
@@ -1000,11 +1019,7 @@ proxy_request_done(struct client *cl)
 	cl->cl_body_sent = 0;
 	cl->cl_bytes = 0;
 	cl->cl_status = 0;
-	route_unref(cl->cl_routes);
-	cl->cl_routes = NULL;
-	cl->cl_be = NULL;
-	cl->cl_sv = NULL;
-	cl->cl_upname = NULL;
+	proxy_route_release(cl);
 }
 
 /* The response is through: pool the upstream, ready the next request. */
@@ -1087,6 +1102,7 @@ proxy_reply(struct client *cl, int status, int keep)
 	reply_log(cl);
 	if (cl->cl_state == CL_PROXY)
 		proxy_request_done(cl);
+	proxy_route_release(cl);
 	if (cl->cl_keepalive) {
 		cl->cl_state = CL_IDLE;
 		proxy_timer_set(cl, wk->wk_conf.idle_timeout);
@@ -1214,8 +1230,9 @@ proxy_close(struct client *cl)
 		upstream_release(cl->cl_up, 0);
 		cl->cl_up = NULL;
 	}
-	if (cl->cl_routes != NULL)
+	if (cl->cl_state == CL_PROXY)
 		proxy_request_done(cl);
+	proxy_route_release(cl);
 	conn_close(&cl->cl_conn);
 	if (cl->cl_tlsctx != NULL)
 		tlsctx_unref(cl->cl_tlsctx);

@@ -36,6 +36,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -679,6 +680,18 @@ sandbox_seccomp_rules(scmp_filter_ctx ctx, unsigned int p)
 
 	if (p & PROMISE_STDIO) {
 		if (sandbox_allow_list(ctx, sc_stdio, NITEMS(sc_stdio)) == -1)
+			return (-1);
+
+		/*
+		 * Threads, as pledge's "stdio" allows them: clone(2) with
+		 * CLONE_THREAD only, so never a new process.  glibc tries
+		 * clone3(2) first, whose flags seccomp cannot see: it is
+		 * told ENOSYS and falls back to clone(2).
+		 */
+		if (sandbox_rule_arg(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 0,
+		    SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD) == -1 ||
+		    sandbox_rule_arg(ctx, SCMP_ACT_ERRNO(ENOSYS),
+		    SCMP_SYS(clone3), 0, SCMP_CMP_GE, 0, 0) == -1)
 			return (-1);
 
 		/* No executable memory: nothing loads code after start-up. */

@@ -272,7 +272,8 @@ parent_shutdown(struct portero *env, int now)
 				close(env->pc_httpfd[i]);
 				env->pc_httpfd[i] = -1;
 			}
-		close(env->pc_registerfd);
+		if (env->pc_registerfd != -1)
+			close(env->pc_registerfd);
 		env->pc_registerfd = -1;
 		evtimer_del(&env->pc_ev_rekey);
 		evtimer_del(&env->pc_ev_heartbeat);

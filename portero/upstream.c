@@ -1,7 +1,6 @@
 /*
- * upstream.c: the worker's view of services and backends: routing by
- * host, round robin with passive health, and kept-alive upstream
- * connections pooled per backend.
+ * upstream.c: connections to backends, plain or TLS, kept alive and
+ * pooled per backend between requests.
  */
 
 /*
@@ -75,237 +74,6 @@ upstream_init(const struct portero_config *conf)
 }
 
 static int
-route_service_add(struct route_table *rt, struct backend *be)
-{
-	struct service	*sv;
-	unsigned int	 i;
-
-	for (i = 0; i < rt->rt_nservices; i++)
-		if (strcmp(rt->rt_services[i].sv_name,
-		    be->be_conf.be_service) == 0)
-			break;
-	sv = &rt->rt_services[i];
-	if (i == rt->rt_nservices) {
-		rt->rt_nservices++;
-		(void)strlcpy(sv->sv_name, be->be_conf.be_service,
-		    sizeof(sv->sv_name));
-	}
-	sv->sv_backends = reallocarray(sv->sv_backends, sv->sv_nbackends + 1,
-	    sizeof(*sv->sv_backends));
-	if (sv->sv_backends == NULL)
-		return (-1);
-	sv->sv_backends[sv->sv_nbackends++] = be;
-	return (0);
-}
-
-/* A new table from the parent's list; the old one lives on while used. */
-struct route_table *
-route_build(const struct backend_table *bt)
-{
-	struct route_table	*rt;
-	struct backend		*be;
-	unsigned int		 i;
-
-	if ((rt = calloc(1, sizeof(*rt))) == NULL)
-		return (NULL);
-	rt->rt_refs = 1;
-	if (bt->bt_n > 0) {
-		rt->rt_backends = calloc(bt->bt_n, sizeof(*rt->rt_backends));
-		rt->rt_services = calloc(bt->bt_n, sizeof(*rt->rt_services));
-		if (rt->rt_backends == NULL || rt->rt_services == NULL)
-			goto fail;
-	}
-	for (i = 0; i < bt->bt_n; i++) {
-		be = &rt->rt_backends[i];
-		be->be_conf = bt->bt_be[i];
-		be->be_table = rt;
-		TAILQ_INIT(&be->be_idle);
-		rt->rt_nbackends++;
-		if (route_service_add(rt, be) == -1)
-			goto fail;
-	}
-	return (rt);
- fail:
-	route_unref(rt);
-	return (NULL);
-}
-
-void
-route_unref(struct route_table *rt)
-{
-	struct upstream	*up;
-	unsigned int	 i;
-
-	if (rt == NULL || --rt->rt_refs > 0)
-		return;
-	for (i = 0; i < rt->rt_nbackends; i++)
-		while ((up = TAILQ_FIRST(&rt->rt_backends[i].be_idle)) != NULL)
-			upstream_release(up, 0);
-	if (rt->rt_refs > 0)
-		return;		/* a pooled connection held the last ref */
-	for (i = 0; i < rt->rt_nservices; i++)
-		free(rt->rt_services[i].sv_backends);
-	free(rt->rt_services);
-	free(rt->rt_backends);
-	free(rt);
-}
-
-/* host without the port; compared without regard to case */
-struct service *
-route_lookup(struct route_table *rt, const char *host, size_t hostlen)
-{
-	struct service	*sv;
-	unsigned int	 i;
-
-	for (i = 0; i < rt->rt_nservices; i++) {
-		sv = &rt->rt_services[i];
-		if (http1_caseeq(sv->sv_name, strlen(sv->sv_name), host,
-		    hostlen))
-			return (sv);
-	}
-	return (NULL);
-}
-
-static int
-backend_is_down(const struct backend *be, const struct timespec *now)
-{
-	return (timespeccmp(now, &be->be_down_until, <));
-}
-
-/* Round robin over the backends that are not marked down. */
-struct backend *
-backend_pick(struct service *sv)
-{
-	struct timespec	 now;
-	struct backend	*be;
-	unsigned int	 i;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	for (i = 0; i < sv->sv_nbackends; i++) {
-		be = sv->sv_backends[sv->sv_next++ % sv->sv_nbackends];
-		if (!backend_is_down(be, &now))
-			return (be);
-	}
-	return (NULL);
-}
-
-/* What the other workers need to know of be's health, to the parent. */
-static void
-backend_health_send(const struct backend *be, unsigned int rest_ms)
-{
-	struct backend_health	 bh;
-
-	memset(&bh, 0, sizeof(bh));
-	(void)strlcpy(bh.bh_service, be->be_conf.be_service,
-	    sizeof(bh.bh_service));
-	bh.bh_ss = be->be_conf.be_ss;
-	bh.bh_sslen = be->be_conf.be_sslen;
-	bh.bh_tls = be->be_conf.be_tls;
-	bh.bh_backoff_ms = be->be_backoff_ms;
-	bh.bh_rest_ms = rest_ms;
-	if (config_sethealth(proc_parent_iev(), &bh) == -1)
-		fatal("send to parent");
-}
-
-static void
-backend_rest(struct backend *be, unsigned int rest_ms)
-{
-	struct timespec	 now, rest, until;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	rest.tv_sec = rest_ms / 1000;
-	rest.tv_nsec = (rest_ms % 1000) * 1000000L;
-	timespecadd(&now, &rest, &until);
-	if (timespeccmp(&until, &be->be_down_until, >))
-		be->be_down_until = until;
-}
-
-/*
- * Passive health: a backend that refused us rests, longer each time, and
- * every other worker hears of it through the parent, so that the next
- * request anywhere gets 503 at once rather than another try.
- */
-void
-backend_failed(struct backend *be)
-{
-	be->be_failures++;
-	if (be->be_backoff_ms == 0)
-		be->be_backoff_ms = BACKEND_BACKOFF_MIN_MS;
-	else if (be->be_backoff_ms < BACKEND_BACKOFF_MAX_MS)
-		be->be_backoff_ms *= 2;
-	if (be->be_backoff_ms > BACKEND_BACKOFF_MAX_MS)
-		be->be_backoff_ms = BACKEND_BACKOFF_MAX_MS;
-	backend_rest(be, be->be_backoff_ms);
-	log_limited(LOG_LIMIT_UPSTREAM, "backend %s for %s failed; resting "
-	    "%u ms", be->be_conf.be_host, be->be_conf.be_service,
-	    be->be_backoff_ms);
-	backend_health_send(be, be->be_backoff_ms);
-}
-
-/* A connection got through: a backend that was resting is up again. */
-void
-backend_ok(struct backend *be)
-{
-	if (be->be_backoff_ms == 0)
-		return;
-	be->be_backoff_ms = 0;
-	backend_health_send(be, 0);
-}
-
-/*
- * What another worker found: the same backend (same service, address and
- * TLS setting) in this worker's table rests as long, or is up again.
- */
-void
-backend_health_apply(struct route_table *rt, const struct backend_health *bh)
-{
-	struct backend	*be;
-	unsigned int	 i;
-
-	for (i = 0; i < rt->rt_nbackends; i++) {
-		be = &rt->rt_backends[i];
-		if (be->be_conf.be_tls != bh->bh_tls ||
-		    be->be_conf.be_sslen != bh->bh_sslen ||
-		    memcmp(&be->be_conf.be_ss, &bh->bh_ss, bh->bh_sslen) != 0 ||
-		    strcmp(be->be_conf.be_service, bh->bh_service) != 0)
-			continue;
-		if (bh->bh_backoff_ms == 0) {
-			be->be_backoff_ms = 0;
-			memset(&be->be_down_until, 0,
-			    sizeof(be->be_down_until));
-			continue;
-		}
-		if (bh->bh_backoff_ms > be->be_backoff_ms)
-			be->be_backoff_ms = bh->bh_backoff_ms;
-		backend_rest(be, bh->bh_rest_ms);
-	}
-}
-
-/*
- * When the first of sv's backends comes back from its rest, in whole
- * seconds from now (at least 1): for Retry-After.
- */
-unsigned int
-backend_retry_after(const struct service *sv)
-{
-	struct timespec	 now, d, soonest = { 0, 0 };
-	unsigned int	 i;
-	int		 have = 0;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	for (i = 0; i < sv->sv_nbackends; i++)
-		if (!have || timespeccmp(&sv->sv_backends[i]->be_down_until,
-		    &soonest, <)) {
-			soonest = sv->sv_backends[i]->be_down_until;
-			have = 1;
-		}
-	if (!have || !timespeccmp(&soonest, &now, >))
-		return (1);
-	timespecsub(&soonest, &now, &d);
-	return (d.tv_sec + (d.tv_nsec > 0));
-}
-
-static int
 upstream_connect(struct upstream *up)
 {
 	struct backend	*be = up->up_be;
@@ -352,7 +120,7 @@ upstream_get(struct backend *be, const char *sni, struct client *cl,
 	up->up_be = be;
 	up->up_client = cl;
 	up->up_conn.c_fd = -1;
-	be->be_table->rt_refs++;
+	backend_ref(be);
 	evtimer_set(&up->up_ev_idle, upstream_idle_event, up);
 	(void)strlcpy(up->up_sni, sni, sizeof(up->up_sni));
 	if (upstream_connect(up) == -1) {
@@ -436,7 +204,7 @@ upstream_release(struct upstream *up, int keep)
 	up->up_client = NULL;
 	if (keep && up->up_state == UP_READY && be->be_nidle <
 	    UPSTREAM_IDLE_MAX && (up->up_in == NULL || up->up_in->b_len == 0) &&
-	    be->be_table == worker_env->wk_routes) {
+	    !be->be_gone) {
 		buf_put(up->up_in);
 		up->up_in = NULL;
 		TAILQ_INSERT_HEAD(&be->be_idle, up, up_entry);
@@ -448,7 +216,7 @@ upstream_release(struct upstream *up, int keep)
 	conn_close(&up->up_conn);
 	buf_put(up->up_in);
 	free(up);
-	route_unref(be->be_table);
+	backend_unref(be);
 }
 
 /* Socket news: for the client using it, or an idle one closing. */

@@ -143,6 +143,46 @@ worker_cert(struct imsg *imsg)
 		fatal("send to parent");
 }
 
+/*
+ * A registered backend, added, refreshed or removed; acknowledged, so
+ * that the registrar answers once every worker routes to it.  Before
+ * the first CFG_DONE the table is made for it: a starting worker's
+ * snapshot comes first.
+ */
+static void
+worker_registration(struct imsg *imsg)
+{
+	struct reg_backend	 rb;
+	struct backend_conf	 bc;
+	int			 ret = 0;
+
+	if (config_getreg(imsg, &rb) == -1)
+		fatalx("bad registration message");
+	memset(&bc, 0, sizeof(bc));
+	(void)strlcpy(bc.be_service, rb.rb_service, sizeof(bc.be_service));
+	(void)snprintf(bc.be_host, sizeof(bc.be_host),
+	    strchr(rb.rb_host, ':') != NULL ? "[%s]:%u" : "%s:%u",
+	    rb.rb_host, rb.rb_port);
+	bc.be_ss = rb.rb_ss;
+	bc.be_sslen = rb.rb_sslen;
+	bc.be_port = rb.rb_port;
+	bc.be_tls = rb.rb_tls;
+	if (wk.wk_routes == NULL && (wk.wk_routes = route_new()) == NULL)
+		fatal("route table");
+	if (imsg->hdr.type == IMSG_REG_REMOVE)
+		route_remove(wk.wk_routes, &bc);
+	else
+		ret = route_upsert(wk.wk_routes, &bc, rb.rb_expires);
+	if (ret == -1)
+		fatal("registered backend %s for %s", bc.be_host,
+		    bc.be_service);
+	if (imsg->hdr.type == IMSG_REG_SNAP)
+		proc_compose_parent(IMSG_REG_SNAP_ACK, 0, NULL, 0);
+	else if (config_setseq(proc_parent_iev(), IMSG_REG_ACK,
+	    rb.rb_seq) == -1)
+		fatal("send to parent");
+}
+
 static void
 worker_health(struct imsg *imsg)
 {
@@ -160,7 +200,8 @@ worker_routes_swap(void)
 	static const struct backend_table empty;	/* no backends */
 	struct route_table	*rt;
 
-	rt = route_build(wk.wk_pending != NULL ? wk.wk_pending : &empty);
+	rt = route_rebuild(wk.wk_pending != NULL ? wk.wk_pending : &empty,
+	    wk.wk_routes);
 	free(wk.wk_pending);
 	wk.wk_pending = NULL;
 	if (rt == NULL) {
@@ -222,6 +263,11 @@ worker_dispatch_parent(struct imsg *imsg)
 		break;
 	case IMSG_BACKEND_HEALTH:
 		worker_health(imsg);
+		break;
+	case IMSG_REG_UPSERT:
+	case IMSG_REG_REMOVE:
+	case IMSG_REG_SNAP:
+		worker_registration(imsg);
 		break;
 	case IMSG_STATS_REQ:
 		if (config_setstats(proc_parent_iev(), imsg->hdr.peerid,

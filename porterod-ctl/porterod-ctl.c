@@ -38,16 +38,11 @@
 #include <yajl/yajl_gen.h>
 
 #include "portero.h"
+#include "porterod-ctl.h"
 
 #ifndef nitems
 #define nitems(_a)	(sizeof((_a)) / sizeof((_a)[0]))
 #endif
-
-/*
- * The daemon answers within CTL_REPLY_TIMEOUT_MS even when a worker is
- * stuck; ten seconds only catches a daemon that is wedged itself.
- */
-#define CTL_TIMEOUT_MS		10000
 
 /* Far more records than a daemon with PORTERO_MAX_WORKERS ever sends. */
 #define CTL_MAX_RECORDS		4096
@@ -139,8 +134,6 @@ static void	 ctl_cmdname(FILE *, const struct ctl_command *);
 static int	 ctl_connect(const char *);
 static void	 ctl_request(struct imsgbuf *, const struct ctl_command *,
 		    struct ctl_listing *);
-static void	 ctl_wait(int, short, int64_t);
-static int64_t	 ctl_now_ms(void);
 static int	 ctl_recv(const struct ctl_command *, struct ctl_listing *,
 		    const struct imsg *);
 static void	 ctl_fail(const struct ctl_command *, const struct imsg *)
@@ -150,7 +143,6 @@ static int	 child_check(const struct ctl_child *);
 static void	 fmt_uptime(char *, size_t, uint64_t);
 static void	 fmt_pid(char *, size_t, uint32_t);
 static void	 fmt_time(char *, size_t, int64_t);
-static char	*ctl_vis(const char *);
 static int	 str_check(const char *, size_t);
 static void	 json_init(struct json *);
 static void	 json_finish(struct json *);
@@ -181,7 +173,11 @@ main(int argc, char *argv[])
 	const char			*sockpath = PORTERO_CONTROL_SOCKET;
 	int				 ch, fd, jflag = 0;
 
-	while ((ch = getopt(argc, argv, "js:")) != -1) {
+	/*
+	 * "+": stop at the command word, as BSD getopt(3) does; glibc's
+	 * would take the options of "token" or "register" for ours.
+	 */
+	while ((ch = getopt(argc, argv, "+js:")) != -1) {
 		switch (ch) {
 		case 'j':
 			jflag = 1;
@@ -197,6 +193,10 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc == 0)
 		usage();
+
+	/* These talk to the registration API, not to the control socket. */
+	if (regctl_command(argv[0]))
+		return (regctl_main(argc, argv, jflag));
 
 	cmd = ctl_lookup(argc, argv);
 	fd = ctl_connect(sockpath);
@@ -302,6 +302,7 @@ ctl_unknown(const char *what, int argc, char *argv[])
 		ctl_cmdname(stderr, cmd);
 		prev = cmd->cmd_words[0];
 	}
+	regctl_list(stderr);
 	fprintf(stderr, "\n");
 	exit(1);
 }
@@ -394,7 +395,7 @@ ctl_request(struct imsgbuf *ibuf, const struct ctl_command *cmd,
 }
 
 /* Waits for the socket; gives up at the deadline, not per message. */
-static void
+void
 ctl_wait(int fd, short events, int64_t deadline)
 {
 	struct pollfd	 pfd;
@@ -419,7 +420,7 @@ ctl_wait(int fd, short events, int64_t deadline)
 	}
 }
 
-static int64_t
+int64_t
 ctl_now_ms(void)
 {
 	struct timespec	 ts;
@@ -697,7 +698,7 @@ listing_certs_check(const struct ctl_listing *ls)
  * errors from the operator's files: all are shown through vis(3), so
  * neither the terminal nor the JSON sees a control or 8-bit byte.
  */
-static char *
+char *
 ctl_vis(const char *s)
 {
 	char	*out;

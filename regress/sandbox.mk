@@ -28,7 +28,7 @@ test_sandbox: unit/test_sandbox
 # sandbox.c is compiled in, as in imsg.mk, never a stale ../portero/*.o.
 unit/test_sandbox: unit/test_sandbox.c $(SANDBOX_DEPS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ unit/test_sandbox.c \
-	    $(SANDBOX_SRCS) $(LDLIBS) -lseccomp -levent
+	    $(SANDBOX_SRCS) $(LDLIBS) -lseccomp -levent -lpthread
 
 .PHONY: test_sandbox
 endif

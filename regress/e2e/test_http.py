@@ -1,6 +1,7 @@
 """
-What a worker without services serves: 404 for every host, 501 from the
-registrar, and the request counters behind `show workers`.
+What a worker without services serves: 404 for every host; what the
+registrar answers without credentials; the request counters behind
+`show workers`.
 """
 
 # Copyright (c) 2026 The portero authors
@@ -17,7 +18,8 @@ registrar, and the request counters behind `show workers`.
 # ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
 # OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
 
-from harness import check, check_answers_404, http_request, wait_until
+from harness import (check, check_answers_404, connect_refused, http_request,
+                     wait_until)
 
 
 def test_worker_answers_404_for_unknown_host(t):
@@ -33,15 +35,26 @@ def test_worker_answers_404_for_unknown_host(t):
     check(status == 404, "POST got %d" % status)
 
 
-def test_registrar_answers_501(t):
+def test_registrar_answers_without_credentials(t):
     d = t.daemon(workers=1).start()
+    code, body = t.curl("http://127.0.0.1:%d/healthz" % d.register_port)
+    check(code == 200 and '"ok"' in body, "GET /healthz: %d %r" % (
+        code, body[:100]))
     code, body = t.curl("http://127.0.0.1:%d/register" % d.register_port)
-    check(code == 501, "registrar answered %d, expected 501" % code)
+    check(code == 405, "GET /register answered %d, expected 405" % code)
     status, _, _ = http_request(d.register_port,
                                 b"POST /register HTTP/1.1\r\nHost: a\r\n"
+                                b"Content-Type: application/json\r\n"
                                 b"Content-Length: 2\r\n"
                                 b"Connection: close\r\n\r\n{}")
-    check(status == 501, "POST /register got %d, expected 501" % status)
+    check(status == 401, "POST /register without credentials got %d, "
+          "expected 401" % status)
+
+
+def test_no_register_has_no_listener(t):
+    d = t.daemon(workers=1, register=False).start()
+    check(connect_refused(d.register_port), "--no-register: something "
+          "still listens on the registration address")
 
 
 def test_show_workers_counts_requests(t):

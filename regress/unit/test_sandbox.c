@@ -40,6 +40,7 @@
 #include <event.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -876,6 +877,61 @@ t_certloader_status(void)
 
 /* registrar */
 
+/*
+ * A thread started inside the sandbox (the registrar's writer): it
+ * writes in the state directory, fsyncs, and is confined like its
+ * process: it opens nothing outside.
+ */
+static void *
+registrar_thread(void *arg)
+{
+	char	 path[PATH_MAX];
+	int	 fd, *res = arg;
+
+	path_in(path, sizeof(path), statedir, "thread.txt");
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1 || write(fd, "t\n", 2) != 2 || fsync(fd) == -1) {
+		res[0] = errno ? errno : -1;
+		return (NULL);
+	}
+	close(fd);
+	path_in(path, sizeof(path), otherdir, "other.txt");
+	res[1] = open(path, O_RDONLY | O_CLOEXEC) == -1 ? errno : 0;
+	return (NULL);
+}
+
+static void
+t_registrar_thread(void)
+{
+	pthread_t	 th;
+	int		 res[2] = { 0, 0 }, rc;
+
+	profile_registrar();
+	if ((rc = pthread_create(&th, NULL, registrar_thread, res)) != 0)
+		tfail("pthread_create: %s", strerror(rc));
+	if ((rc = pthread_join(th, NULL)) != 0)
+		tfail("pthread_join: %s", strerror(rc));
+	if (res[0] != 0)
+		tfail("the thread could not write the state directory: %s",
+		    strerror(res[0]));
+	if (landlock_abi > 0 && res[1] != EACCES)
+		tfail("the thread opened a file outside: %s",
+		    res[1] == 0 ? "it did" : strerror(res[1]));
+}
+
+/* A process is never cloned, whatever call asks for one. */
+static void
+t_worker_clone_process(void)
+{
+	long	 rc;
+
+	profile_worker();
+	rc = syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
+	if (rc == 0)
+		_exit(0);
+	tfail("clone without CLONE_THREAD returned %ld", rc);
+}
+
 static void
 t_registrar_files(void)
 {
@@ -1148,6 +1204,8 @@ static const struct tcase cases[] = {
 	{ "certloader_connect", t_certloader_connect, SIGSYS, 0, NULL },
 	{ "certloader_status", t_certloader_status, 0, 0, NULL },
 	{ "registrar_files", t_registrar_files, 0, 0, NULL },
+	{ "registrar_thread", t_registrar_thread, 0, 0, NULL },
+	{ "worker_clone_process", t_worker_clone_process, SIGSYS, 0, NULL },
 	{ "registrar_outside", t_registrar_outside, 0, NEEDS_LANDLOCK, NULL },
 	{ "registrar_accept", t_registrar_accept, 0, 0, NULL },
 	{ "registrar_execve", t_registrar_execve, SIGSYS, 0, NULL },

@@ -1,0 +1,500 @@
+/*
+ * route.c: services and their backends as a worker routes to them: a
+ * hash of services by name, round robin over the backends that are up,
+ * passive health; backends from flags and from registrations alike.
+ */
+
+/*
+ * Copyright (c) 2026 The portero authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHORS DISCLAIM ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHORS BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * Lifetimes.  A table holds its services, a service its backends; a
+ * request in flight holds its service and backend, a pooled or busy
+ * upstream connection its backend.  A backend a registration removes,
+ * or a table a reload replaces, lets go of what it holds: what requests
+ * still use lives on until they finish, marked gone, and is never
+ * picked or pooled again.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "portero.h"
+#include "http1.h"
+
+#define ROUTE_BUCKETS_MIN	64
+
+static uint32_t
+route_hash(const char *name, size_t len)
+{
+	uint32_t	 h = 2166136261U;
+	size_t		 i;
+	int		 c;
+
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)name[i];
+		if (c >= 'A' && c <= 'Z')
+			c += 'a' - 'A';
+		h = (h ^ c) * 16777619U;
+	}
+	return (h);
+}
+
+struct route_table *
+route_new(void)
+{
+	struct route_table	*rt;
+
+	if ((rt = calloc(1, sizeof(*rt))) == NULL)
+		return (NULL);
+	if ((rt->rt_hash = calloc(ROUTE_BUCKETS_MIN,
+	    sizeof(*rt->rt_hash))) == NULL) {
+		free(rt);
+		return (NULL);
+	}
+	rt->rt_nbuckets = ROUTE_BUCKETS_MIN;
+	rt->rt_refs = 1;
+	return (rt);
+}
+
+void
+backend_ref(struct backend *be)
+{
+	be->be_refs++;
+}
+
+void
+backend_unref(struct backend *be)
+{
+	if (be == NULL)
+		return;
+	if (be->be_refs == 0)
+		fatalx("backend reference count underflow");
+	if (--be->be_refs == 0)
+		free(be);
+}
+
+void
+service_ref(struct service *sv)
+{
+	sv->sv_refs++;
+}
+
+void
+service_unref(struct service *sv)
+{
+	if (sv == NULL)
+		return;
+	if (sv->sv_refs == 0)
+		fatalx("service reference count underflow");
+	if (--sv->sv_refs > 0)
+		return;
+	free(sv->sv_backends);
+	free(sv);
+}
+
+/*
+ * be leaves its service: never picked again, its idle connections
+ * closed; requests that use it finish.
+ */
+static void
+backend_drop(struct backend *be)
+{
+	struct upstream	*up;
+
+	be->be_gone = 1;
+	while ((up = TAILQ_FIRST(&be->be_idle)) != NULL) {
+		TAILQ_REMOVE(&be->be_idle, up, up_entry);
+		be->be_nidle--;
+		upstream_release(up, 0);
+	}
+	backend_unref(be);
+}
+
+/* sv leaves its table, and its backends with it. */
+static void
+service_drop(struct route_table *rt, struct service *sv)
+{
+	unsigned int	 i;
+
+	LIST_REMOVE(sv, sv_hash);
+	rt->rt_nservices--;
+	sv->sv_gone = 1;
+	for (i = 0; i < sv->sv_nbackends; i++)
+		backend_drop(sv->sv_backends[i]);
+	sv->sv_nbackends = 0;
+	service_unref(sv);
+}
+
+void
+route_unref(struct route_table *rt)
+{
+	struct service	*sv;
+	size_t		 i;
+
+	if (rt == NULL || --rt->rt_refs > 0)
+		return;
+	for (i = 0; i < rt->rt_nbuckets; i++)
+		while ((sv = LIST_FIRST(&rt->rt_hash[i])) != NULL)
+			service_drop(rt, sv);
+	free(rt->rt_hash);
+	free(rt);
+}
+
+/* host without the port; compared without regard to case */
+struct service *
+route_lookup(struct route_table *rt, const char *host, size_t hostlen)
+{
+	struct service	*sv;
+
+	LIST_FOREACH(sv, &rt->rt_hash[route_hash(host, hostlen) &
+	    (rt->rt_nbuckets - 1)], sv_hash)
+		if (sv->sv_namelen == hostlen &&
+		    http1_caseeq(sv->sv_name, sv->sv_namelen, host, hostlen))
+			return (sv);
+	return (NULL);
+}
+
+/* Twice the buckets once there are more services than buckets. */
+static void
+route_grow(struct route_table *rt)
+{
+	LIST_HEAD(, service)	*hash;
+	struct service		*sv;
+	size_t			 i, n = rt->rt_nbuckets * 2;
+
+	if ((hash = calloc(n, sizeof(*hash))) == NULL)
+		return;		/* longer chains, still right */
+	for (i = 0; i < rt->rt_nbuckets; i++)
+		while ((sv = LIST_FIRST(&rt->rt_hash[i])) != NULL) {
+			LIST_REMOVE(sv, sv_hash);
+			LIST_INSERT_HEAD(&hash[route_hash(sv->sv_name,
+			    sv->sv_namelen) & (n - 1)], sv, sv_hash);
+		}
+	free(rt->rt_hash);
+	rt->rt_hash = (void *)hash;
+	rt->rt_nbuckets = n;
+}
+
+static struct service *
+route_service(struct route_table *rt, const char *name)
+{
+	struct service	*sv;
+	size_t		 len = strlen(name);
+
+	if ((sv = route_lookup(rt, name, len)) != NULL)
+		return (sv);
+	if ((sv = calloc(1, sizeof(*sv))) == NULL)
+		return (NULL);
+	(void)strlcpy(sv->sv_name, name, sizeof(sv->sv_name));
+	sv->sv_namelen = strlen(sv->sv_name);
+	sv->sv_refs = 1;
+	if (rt->rt_nservices >= rt->rt_nbuckets)
+		route_grow(rt);
+	LIST_INSERT_HEAD(&rt->rt_hash[route_hash(sv->sv_name, sv->sv_namelen) &
+	    (rt->rt_nbuckets - 1)], sv, sv_hash);
+	rt->rt_nservices++;
+	return (sv);
+}
+
+/*
+ * A backend into its service: from flags (expires 0) or registered
+ * (expires: seconds since the epoch).  Returns it, or NULL.
+ */
+struct backend *
+route_add(struct route_table *rt, const struct backend_conf *bc,
+    int64_t expires)
+{
+	struct service	*sv;
+	struct backend	*be, **n;
+
+	if ((sv = route_service(rt, bc->be_service)) == NULL)
+		return (NULL);
+	if (sv->sv_nbackends == sv->sv_cap) {
+		if ((n = reallocarray(sv->sv_backends, sv->sv_cap * 2 + 4,
+		    sizeof(*n))) == NULL)
+			goto fail;
+		sv->sv_backends = n;
+		sv->sv_cap = sv->sv_cap * 2 + 4;
+	}
+	if ((be = calloc(1, sizeof(*be))) == NULL)
+		goto fail;
+	be->be_conf = *bc;
+	be->be_expires = expires;
+	be->be_refs = 1;
+	TAILQ_INIT(&be->be_idle);
+	sv->sv_backends[sv->sv_nbackends++] = be;
+	return (be);
+ fail:
+	if (sv->sv_nbackends == 0)
+		service_drop(rt, sv);
+	return (NULL);
+}
+
+/* A registered backend by what names it: service, address, port. */
+static struct backend *
+route_find(struct route_table *rt, const struct backend_conf *bc,
+    struct service **svp, unsigned int *idx)
+{
+	struct service	*sv;
+	struct backend	*be;
+	unsigned int	 i;
+
+	*svp = sv = route_lookup(rt, bc->be_service, strlen(bc->be_service));
+	for (i = 0; sv != NULL && i < sv->sv_nbackends; i++) {
+		be = sv->sv_backends[i];
+		if (be->be_expires != 0 && be->be_conf.be_sslen ==
+		    bc->be_sslen && memcmp(&be->be_conf.be_ss, &bc->be_ss,
+		    bc->be_sslen) == 0) {
+			*idx = i;
+			return (be);
+		}
+	}
+	return (NULL);
+}
+
+/* A registration removed or expired: out of its service, now. */
+void
+route_remove(struct route_table *rt, const struct backend_conf *bc)
+{
+	struct service	*sv;
+	struct backend	*be;
+	unsigned int	 i;
+
+	if ((be = route_find(rt, bc, &sv, &i)) == NULL)
+		return;
+	memmove(&sv->sv_backends[i], &sv->sv_backends[i + 1],
+	    (sv->sv_nbackends - i - 1) * sizeof(*sv->sv_backends));
+	sv->sv_nbackends--;
+	backend_drop(be);
+	if (sv->sv_nbackends == 0)
+		service_drop(rt, sv);
+}
+
+/*
+ * A registration, new or refreshed: a new expiry, or, when its TLS
+ * setting changed, a new backend (connections made the other way must
+ * not be reused).  -1 when out of memory.
+ */
+int
+route_upsert(struct route_table *rt, const struct backend_conf *bc,
+    int64_t expires)
+{
+	struct service	*sv;
+	struct backend	*be;
+	unsigned int	 i;
+
+	if ((be = route_find(rt, bc, &sv, &i)) != NULL) {
+		if (be->be_conf.be_tls == bc->be_tls) {
+			be->be_expires = expires;
+			return (0);
+		}
+		route_remove(rt, bc);
+	}
+	return (route_add(rt, bc, expires) == NULL ? -1 : 0);
+}
+
+/*
+ * A new table after a reload: the flags' backends as they are now, the
+ * registered ones as old has them.
+ */
+struct route_table *
+route_rebuild(const struct backend_table *bt, struct route_table *old)
+{
+	struct route_table	*rt;
+	struct service		*sv;
+	struct backend		*be;
+	size_t			 b;
+	unsigned int		 i;
+
+	if ((rt = route_new()) == NULL)
+		return (NULL);
+	for (i = 0; i < bt->bt_n; i++)
+		if (route_add(rt, &bt->bt_be[i], 0) == NULL)
+			goto fail;
+	for (b = 0; old != NULL && b < old->rt_nbuckets; b++)
+		LIST_FOREACH(sv, &old->rt_hash[b], sv_hash)
+			for (i = 0; i < sv->sv_nbackends; i++) {
+				be = sv->sv_backends[i];
+				if (be->be_expires != 0 && route_add(rt,
+				    &be->be_conf, be->be_expires) == NULL)
+					goto fail;
+			}
+	return (rt);
+ fail:
+	route_unref(rt);
+	return (NULL);
+}
+
+static int
+backend_is_down(const struct backend *be, const struct timespec *now)
+{
+	return (timespeccmp(now, &be->be_down_until, <));
+}
+
+/*
+ * Round robin over the backends that are not resting or expired (the
+ * registrar's removal may still be on its way).
+ */
+struct backend *
+backend_pick(struct service *sv)
+{
+	struct timespec	 now;
+	struct backend	*be;
+	unsigned int	 i;
+	time_t		 wall = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (i = 0; i < sv->sv_nbackends; i++) {
+		be = sv->sv_backends[sv->sv_next++ % sv->sv_nbackends];
+		if (backend_is_down(be, &now))
+			continue;
+		if (be->be_expires != 0) {
+			if (wall == 0)
+				wall = time(NULL);
+			if (be->be_expires <= wall)
+				continue;
+		}
+		return (be);
+	}
+	return (NULL);
+}
+
+/* What the other workers need to know of be's health, to the parent. */
+static void
+backend_health_send(const struct backend *be, unsigned int rest_ms)
+{
+	struct backend_health	 bh;
+
+	memset(&bh, 0, sizeof(bh));
+	(void)strlcpy(bh.bh_service, be->be_conf.be_service,
+	    sizeof(bh.bh_service));
+	bh.bh_ss = be->be_conf.be_ss;
+	bh.bh_sslen = be->be_conf.be_sslen;
+	bh.bh_tls = be->be_conf.be_tls;
+	bh.bh_backoff_ms = be->be_backoff_ms;
+	bh.bh_rest_ms = rest_ms;
+	if (config_sethealth(proc_parent_iev(), &bh) == -1)
+		fatal("send to parent");
+}
+
+static void
+backend_rest(struct backend *be, unsigned int rest_ms)
+{
+	struct timespec	 now, rest, until;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	rest.tv_sec = rest_ms / 1000;
+	rest.tv_nsec = (rest_ms % 1000) * 1000000L;
+	timespecadd(&now, &rest, &until);
+	if (timespeccmp(&until, &be->be_down_until, >))
+		be->be_down_until = until;
+}
+
+/*
+ * Passive health: a backend that refused us rests, longer each time, and
+ * every other worker hears of it through the parent, so that the next
+ * request anywhere gets 503 at once rather than another try.
+ */
+void
+backend_failed(struct backend *be)
+{
+	be->be_failures++;
+	if (be->be_backoff_ms == 0)
+		be->be_backoff_ms = BACKEND_BACKOFF_MIN_MS;
+	else if (be->be_backoff_ms < BACKEND_BACKOFF_MAX_MS)
+		be->be_backoff_ms *= 2;
+	if (be->be_backoff_ms > BACKEND_BACKOFF_MAX_MS)
+		be->be_backoff_ms = BACKEND_BACKOFF_MAX_MS;
+	backend_rest(be, be->be_backoff_ms);
+	log_limited(LOG_LIMIT_UPSTREAM, "backend %s for %s failed; resting "
+	    "%u ms", be->be_conf.be_host, be->be_conf.be_service,
+	    be->be_backoff_ms);
+	backend_health_send(be, be->be_backoff_ms);
+}
+
+/* A connection got through: a backend that was resting is up again. */
+void
+backend_ok(struct backend *be)
+{
+	if (be->be_backoff_ms == 0)
+		return;
+	be->be_backoff_ms = 0;
+	backend_health_send(be, 0);
+}
+
+/*
+ * What another worker found: the same backend (same service, address and
+ * TLS setting) in this worker's table rests as long, or is up again.
+ */
+void
+backend_health_apply(struct route_table *rt, const struct backend_health *bh)
+{
+	struct service	*sv;
+	struct backend	*be;
+	unsigned int	 i;
+
+	if ((sv = route_lookup(rt, bh->bh_service,
+	    strlen(bh->bh_service))) == NULL)
+		return;
+	for (i = 0; i < sv->sv_nbackends; i++) {
+		be = sv->sv_backends[i];
+		if (be->be_conf.be_tls != bh->bh_tls ||
+		    be->be_conf.be_sslen != bh->bh_sslen ||
+		    memcmp(&be->be_conf.be_ss, &bh->bh_ss, bh->bh_sslen) != 0)
+			continue;
+		if (bh->bh_backoff_ms == 0) {
+			be->be_backoff_ms = 0;
+			memset(&be->be_down_until, 0,
+			    sizeof(be->be_down_until));
+			continue;
+		}
+		if (bh->bh_backoff_ms > be->be_backoff_ms)
+			be->be_backoff_ms = bh->bh_backoff_ms;
+		backend_rest(be, bh->bh_rest_ms);
+	}
+}
+
+/*
+ * When the first of sv's backends comes back from its rest, in whole
+ * seconds from now (at least 1): for Retry-After.
+ */
+unsigned int
+backend_retry_after(const struct service *sv)
+{
+	struct timespec	 now, d, soonest = { 0, 0 };
+	unsigned int	 i;
+	int		 have = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (i = 0; i < sv->sv_nbackends; i++)
+		if (!have || timespeccmp(&sv->sv_backends[i]->be_down_until,
+		    &soonest, <)) {
+			soonest = sv->sv_backends[i]->be_down_until;
+			have = 1;
+		}
+	if (!have || !timespeccmp(&soonest, &now, >))
+		return (1);
+	timespecsub(&soonest, &now, &d);
+	return (d.tv_sec + (d.tv_nsec > 0));
+}
