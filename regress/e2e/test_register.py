@@ -11,9 +11,12 @@ round robin over registered backends (and alongside --backend ones), an
 IPv6 backend, expiry after the TTL, refresh, deregistration, recovery
 with the remaining TTL after a restart and after kill -9 of the whole
 tree, a corrupt state file moved aside, a respawned worker that routes
-registered services at once.  Also: secrets from the environment reach
-no other process, refusals are logged without secrets and not flooded,
-and portero refuses to start without a secret and a key.
+registered services at once, and (under strace) each registration
+written and fsync'd before its 200.  Also: --jwt-issuer, --jwt-audience,
+--jwt-leeway and the previous key; secrets from the environment reach
+no other process (environ, cmdline, and the memory of the workers and
+the certloader); refusals are logged without secrets and not flooded;
+portero refuses to start without a secret and a key.
 
 Tokens are made here (HS256 with hmac/hashlib), not by porterod-ctl.
 """
@@ -41,6 +44,7 @@ import re
 import select
 import signal
 import socket
+import subprocess
 import threading
 import time
 
@@ -490,6 +494,55 @@ def test_bad_credentials_401(t):
               "leeway (body %r)" % (a.what, a.status, a.body[:200]))
 
 
+def test_token_issuer_audience_leeway_previous_key(t):
+    prev = os.urandom(16).hex().encode()
+    pf = os.path.join(t.tmp, "jwt.key.previous")
+    fd = os.open(pf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(prev + b"\n")
+    d = _daemon(t, extra=NO_LIMIT + [
+        "--jwt-issuer", "iss.test", "--jwt-audience", "api",
+        "--jwt-leeway", "0", "--jwt-hmac-key-previous-file", pf])
+    svc = "app.test"
+    now = int(time.time())
+    ok = {"iss": "iss.test", "aud": "api"}
+
+    def c(**kw):
+        x = claims(svc)
+        x.update(ok)
+        for k, v in kw.items():
+            if v is None:
+                x.pop(k, None)
+            else:
+                x[k] = v
+        return x
+    key = d.jwt_key
+    for what, tok, status in (
+            ("iss and aud as configured", token(key, c()), 200),
+            ("aud an array holding it", token(key, c(aud=["x", "api"])),
+             200),
+            ("signed with the previous key", token(prev, c()), 200),
+            ("no iss", token(key, c(iss=None)), 401),
+            ("another iss", token(key, c(iss="evil.test")), 401),
+            ("no aud", token(key, c(aud=None)), 401),
+            ("another aud", token(key, c(aud="other")), 401),
+            ("an aud array without it", token(key, c(aud=["x", "y"])),
+             401),
+            ("exp 3 s ago with --jwt-leeway 0",
+             token(key, c(exp=now - 3)), 401),
+            ("nbf in 3 s with --jwt-leeway 0",
+             token(key, c(nbf=now + 3)), 401),
+            ("signed with neither key", token(b"x" + prev, c()), 401)):
+        a = api(d, "POST", "/register", reg_body(svc),
+                auth(d, svc, tok=tok), what="POST /register, token with "
+                + what)
+        if status == 200:
+            check(a.status == 200, "%s: status %d, expected 200 (body %r)"
+                  % (a.what, a.status, a.body[:200]))
+        else:
+            expect_error(a, status)
+
+
 def test_token_for_another_service_403(t):
     d = _daemon(t, extra=NO_LIMIT)
     a = curl(t, d.register_port, "POST", "/register",
@@ -592,8 +645,10 @@ def test_size_type_method_path(t):
         b["pad"] = "z" * (size - len(json.dumps(b)))
         data = json.dumps(b).encode()
         check(len(data) == size, "test bug: body of %d bytes" % len(data))
-        a = curl(t, p, "POST", "/register",
-                 auth(d, svc) + [("Expect", "100-continue")], data,
+        # Expect lets the 413 come before the body is sent (the
+        # registrar sends no 100 Continue: curl would wait 1 s for it)
+        exp = [("Expect", "100-continue")] if status == 413 else []
+        a = curl(t, p, "POST", "/register", auth(d, svc) + exp, data,
                  what="POST /register, body of exactly %d bytes" % size)
         if status == 200:
             check(a.status == 200, "%s: status %d, expected 200 (the limit"
@@ -937,6 +992,8 @@ def test_read_your_write_all_workers(t):
         return len(per) == 2 and all(v > 0 for v in per.values())
     check(wait_until(both, 2.0, 0.1), "show workers: requests per worker "
           "%r: the 60 requests did not reach both workers" % per)
+    # the registrations reached the workers, the secrets did not
+    check_no_secrets(t, d, d.secret, d.jwt_key)
 
 
 def test_round_robin_three_registered(t):
@@ -1073,6 +1130,78 @@ def test_kill9_recovery(t):
     _check_remaining(d2, "k9.test", 60, t_reg, be)
 
 
+def test_durable_before_200(t):
+    """strace the registrar: before each 200 to a POST, what it wrote to
+    the state dir was fsync'd (and a rename into it followed by an fsync
+    of the directory)."""
+    if not os.access("/usr/bin/strace", os.X_OK):
+        raise Skip("no strace")
+    be = EchoBackend(t, "dur")
+    d = _daemon(t, workers=1)
+    rp = d.child_pid("registrar")
+    out = os.path.join(t.tmp, "strace.out")
+    tr = t.popen(["strace", "-f", "-y", "-qq", "-s", "48", "-o", out,
+                  "-e", "trace=write,writev,pwrite64,pwritev,sendto,"
+                  "sendmsg,fsync,fdatasync,sync_file_range,rename,renameat,"
+                  "renameat2", "-p", str(rp)],
+                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def traced():
+        st = harness.proc_status(rp) or {}
+        return st.get("TracerPid") not in (None, "0")
+    if not wait_until(traced, 3.0, 0.02):
+        tr.kill()
+        raise Skip("strace could not attach to the registrar: %r" %
+                   tr.stderr.read(300) if tr.poll() is not None else "")
+    try:
+        for i in range(3):
+            register(d, "dur%d.test" % i, port=be.port)
+    finally:
+        tr.send_signal(signal.SIGINT)
+        try:
+            tr.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            tr.kill()
+    with open(out, errors="replace") as f:
+        lines = f.read().splitlines()
+    state = d.state_dir
+    call = re.compile(r"^(?:\d+\s+)?(\w+)\((\d+)?(<[^>]*>)?")
+    answers = 0
+    pending = []        # syscalls since the last answer
+    for line in lines:
+        m = call.match(line)
+        if not m:
+            continue
+        name, fdpath = m.group(1), (m.group(3) or "")[1:-1]
+        if "HTTP/1.1 200" in line:
+            answers += 1
+            wrote = [j for j, (n, p, l) in enumerate(pending)
+                     if n.startswith(("write", "pwrite")) and
+                     p.startswith(state + "/")]
+            check(wrote, "200 number %d: the registrar wrote nothing to "
+                  "the state dir before it (syscalls: %s)" % (
+                      answers, [n for n, p, l in pending]))
+            last = wrote[-1]
+            synced = [j for j, (n, p, l) in enumerate(pending)
+                      if j > last and n in ("fsync", "fdatasync") and
+                      p == pending[last][1]]
+            check(synced, "200 number %d: %s written but not fsync'd "
+                  "before the answer" % (answers, pending[last][1]))
+            for j, (n, p, l) in enumerate(pending):
+                if n.startswith("rename") and state in l:
+                    dsync = [k for k, (n2, p2, l2) in enumerate(pending)
+                             if k > j and n2 in ("fsync", "fdatasync") and
+                             p2.rstrip("/") == state.rstrip("/")]
+                    check(dsync, "200 number %d: a rename in the state dir"
+                          " (%s) not followed by an fsync of the directory"
+                          " before the answer" % (answers, l[:160]))
+            pending = []
+        else:
+            pending.append((name, fdpath, line))
+    check(answers == 3, "strace saw %d answers 200 of the registrar, "
+          "expected 3 (%d lines traced)" % (answers, len(lines)))
+
+
 def test_corrupt_state_moved_aside(t):
     be = EchoBackend(t, "new")
     d = _daemon(t, workers=1)
@@ -1136,6 +1265,68 @@ def test_respawned_worker_routes_at_once(t):
     d.check_restarts()
 
 
+def memory_holds(pid, needles):
+    """The needles (bytes) found in the process's anonymous memory
+    (heap, stack, anonymous mappings: where a copy of its environment or
+    a received secret would be), read through /proc/PID/mem."""
+    found = set()
+    with open("/proc/%d/maps" % pid) as f:
+        maps = f.read().splitlines()
+    with open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            parts = line.split()
+            if "r" not in parts[1]:
+                continue
+            path = parts[5] if len(parts) > 5 else ""
+            if path.startswith("/") or path.startswith("[v"):
+                continue        # file contents, vdso, vvar, vsyscall
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            try:
+                mem.seek(lo)
+                data = mem.read(hi - lo)
+            except OSError:
+                continue
+            found.update(n for n in needles if n in data)
+    return found
+
+
+def check_no_secrets(t, d, secret, key, roles=("worker", "certloader")):
+    """No child's environ or cmdline holds the secret or the key, nor
+    the environment's entries for them; the memory of roles holds
+    neither the secret nor the key."""
+    entries = (b"PORTERO_REGISTER_SECRET=" + secret,
+               b"PORTERO_JWT_HMAC_KEY=" + key)
+    marker = 0
+    for c in d.status()["children"]:
+        pid, what = c["pid"], "%s %s (pid %d)" % (c["role"], c["id"],
+                                                 c["pid"])
+        env = harness.proc_environ(pid)
+        cmd = harness._read("/proc/%d/cmdline" % pid) or b""
+        for n in (secret, key) + entries:
+            check(n not in env, "%s: /proc/PID/environ holds %r" % (
+                what, n[:30]))
+            check(n not in cmd, "%s: /proc/PID/cmdline holds %r" % (
+                what, n[:30]))
+        try:
+            needles = set(entries) | {harness.MARKER.encode()}
+            if c["role"] in roles:
+                needles |= {secret, key}
+            held = memory_holds(pid, needles)
+        except OSError as e:
+            t.note("%s: cannot read its memory: %s" % (what, e))
+            continue
+        if harness.MARKER.encode() in held:
+            marker += 1
+        held.discard(harness.MARKER.encode())
+        check(not held, "%s: its memory holds %s" % (
+            what, " and ".join("the secret" if n == secret else
+                               "the key" if n == key else
+                               repr(n[:30]) for n in sorted(held))))
+    if not marker:
+        t.note("no child's memory shows the test's environment marker: "
+               "the memory scan may see nothing")
+
+
 class _NoFlagDaemon(harness.Daemon):
     """A Daemon with neither secret flags nor --no-register: the secret
     and key come from the environment, or are missing."""
@@ -1161,23 +1352,7 @@ def test_secrets_from_env_reach_no_child(t):
             else:
                 os.environ[k] = v
     d.secret, d.jwt_key = secret.encode(), key.encode()
-    needles = (d.secret, d.jwt_key, b"PORTERO_REGISTER_SECRET",
-               b"PORTERO_JWT_HMAC_KEY")
-    st = d.status()
-    seen_marker = 0
-    for c in st["children"]:
-        pid = c["pid"]
-        env = harness.proc_environ(pid)
-        cmd = harness._read("/proc/%d/cmdline" % pid) or b""
-        for n in needles:
-            check(n not in env, "%s %s (pid %d): /proc/PID/environ holds "
-                  "%r" % (c["role"], c["id"], pid, n[:24]))
-            check(n not in cmd, "%s %s (pid %d): /proc/PID/cmdline holds "
-                  "%r" % (c["role"], c["id"], pid, n[:24]))
-        if harness.MARKER.encode() in env:
-            seen_marker += 1
-    if not seen_marker:
-        t.note("no child shows the test marker in /proc/PID/environ")
+    check_no_secrets(t, d, d.secret, d.jwt_key)
     be = EchoBackend(t, "env")
     register(d, "env.test", port=be.port, what="registration with the "
              "secret and key from the environment")
@@ -1186,11 +1361,8 @@ def test_secrets_from_env_reach_no_child(t):
     old = d.child_pid("worker", 1)
     os.kill(old, signal.SIGKILL)
     d.expect_restarts[("worker", 1)] = 1
-    new, _ = d.wait_respawned("worker", 1, old, 5)
-    env = harness.proc_environ(new)
-    for n in needles:
-        check(n not in env, "respawned worker 1 (pid %d): environ holds %r"
-              % (new, n[:24]))
+    d.wait_respawned("worker", 1, old, 5)
+    check_no_secrets(t, d, d.secret, d.jwt_key)
 
 
 def test_no_secret_refuses_to_start(t):
