@@ -107,7 +107,8 @@ static const struct config_opt config_opts[] = {
 	CONF_STR("jwt-audience", jwt_audience),
 	CONF_NUM("jwt-leeway", jwt_leeway, 0, 30),
 	CONF_NUM("max-ttl", max_ttl, 1, 31536000),
-	CONF_NUM("register-max-backends", register_max_backends, 1, 1000000),
+	CONF_NUM("register-max-backends", register_max_backends, 1,
+	    REGISTER_MAX_LIMIT),
 	CONF_NUM("register-max-per-service", register_max_per_service, 1,
 	    1000000),
 	CONF_NUM("register-fail-limit", register_fail_limit, 1, 1000000),
@@ -860,5 +861,56 @@ config_getstats(const struct imsg *imsg, struct worker_stats *ws)
 	if (imsg->len != sizeof(*ws))
 		return (-1);
 	memcpy(ws, imsg->data, sizeof(*ws));
+	return (0);
+}
+
+/* "show backends": a page of names from the parent ... */
+int
+config_getbackendsreq(const struct imsg *imsg, struct backends_req *br)
+{
+	size_t		 head = offsetof(struct backends_req, br_keys);
+	uint32_t	 i;
+
+	memset(br, 0, sizeof(*br));
+	if (imsg->len < head)
+		return (-1);
+	memcpy(br, imsg->data, head);
+	if (br->br_n > BACKENDS_PAGE ||
+	    imsg->len != head + br->br_n * sizeof(br->br_keys[0]))
+		return (-1);
+	memcpy(br->br_keys, (const char *)imsg->data + head,
+	    br->br_n * sizeof(br->br_keys[0]));
+	for (i = 0; i < br->br_n; i++)
+		if (memchr(br->br_keys[i].bk_service, '\0',
+		    sizeof(br->br_keys[i].bk_service)) == NULL ||
+		    br->br_keys[i].bk_sslen > sizeof(br->br_keys[i].bk_ss))
+			return (-1);
+	return (0);
+}
+
+/* ... and a worker's counters for each of them. */
+int
+config_setbackends(struct imsgev *iev, uint32_t peerid,
+    const struct backends_stats *bss)
+{
+	return (imsgev_compose(iev, IMSG_BACKENDS, peerid, 0, -1, bss,
+	    offsetof(struct backends_stats, bss_stats) +
+	    bss->bss_n * sizeof(bss->bss_stats[0])));
+}
+
+int
+config_getbackends(const struct imsg *imsg, struct backends_stats *bss)
+{
+	size_t		 head = offsetof(struct backends_stats, bss_stats);
+
+	memset(bss, 0, sizeof(*bss));
+	if (imsg->len < head)
+		return (-1);
+	memcpy(bss, imsg->data, head);
+	if (bss->bss_n > BACKENDS_PAGE ||
+	    imsg->len != head + bss->bss_n * sizeof(bss->bss_stats[0]))
+		return (-1);
+	memcpy(bss->bss_stats, (const char *)imsg->data + head,
+	    bss->bss_n * sizeof(bss->bss_stats[0]));
 	return (0);
 }

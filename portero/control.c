@@ -33,10 +33,10 @@
 #include "portero.h"
 
 /*
- * A control client.  cn_busy: a request of it is being answered (a
- * listing on its way from the workers or the certloader), so it is not
- * idle; an idle client is closed after CTL_IDLE_TIMEOUT, or sooner when
- * a new one needs its place.
+ * A control client.  While a request of it is being answered (a listing
+ * on its way from the workers or the certloader) it is busy, not idle;
+ * an idle client is closed after CTL_IDLE_TIMEOUT, or sooner when a new
+ * one needs its place.
  */
 struct ctl_conn {
 	TAILQ_ENTRY(ctl_conn)	 cn_entry;	/* oldest activity first */
@@ -45,7 +45,14 @@ struct ctl_conn {
 	uint64_t		 cn_awaited;	/* workers yet to report */
 	struct event		 cn_timeout;	/* reply and idle timer */
 	int			 cn_certs;	/* a listing is on its way */
+	struct backend_listing	*cn_backends;	/* "show backends" */
 };
+
+/*
+ * A listing's next page waits while this much is queued to its client:
+ * one that does not read holds memory of a few pages, not of the list.
+ */
+#define CTL_LISTING_QUEUED	(64 * 1024)
 
 /* The parent's control clients; only the parent runs this file. */
 static TAILQ_HEAD(, ctl_conn) ctl_conns = TAILQ_HEAD_INITIALIZER(ctl_conns);
@@ -60,6 +67,8 @@ static void	 control_conn_close(struct ctl_conn *);
 static void	 control_timeout(int, short, void *);
 static void	 control_idle(struct ctl_conn *);
 static int	 control_send_workers(struct portero *, struct ctl_conn *);
+static int	 control_backends_next(struct portero *, struct ctl_conn *);
+static int	 control_send_page(struct portero *, struct ctl_conn *);
 
 /*
  * Made before any privilege is dropped, mode 0660.  A socket that still
@@ -128,6 +137,13 @@ control_close(struct portero *env)
 		log_warn("unlink %s", ctl_path);
 }
 
+static int
+control_busy(const struct ctl_conn *cn)
+{
+	return (cn->cn_awaited != 0 || cn->cn_certs ||
+	    cn->cn_backends != NULL);
+}
+
 /*
  * At the bound, the client idle the longest makes room: idle clients
  * cannot lock porterod-ctl out.  Only when every client is waiting for
@@ -140,7 +156,7 @@ control_accept(int connfd, void *arg)
 
 	if (ctl_nconns >= CTL_MAX_CLIENTS) {
 		TAILQ_FOREACH(old, &ctl_conns, cn_entry)
-			if (old->cn_awaited == 0 && !old->cn_certs)
+			if (!control_busy(old))
 				break;
 		if (old == NULL) {
 			log_warnx("control: %u clients waiting for answers; "
@@ -180,6 +196,7 @@ static void
 control_conn_close(struct ctl_conn *cn)
 {
 	evtimer_del(&cn->cn_timeout);
+	free(cn->cn_backends);
 	imsgev_clear(&cn->cn_iev);
 	TAILQ_REMOVE(&ctl_conns, cn, cn_entry);
 	ctl_nconns--;
@@ -270,6 +287,17 @@ control_timeout(int fd, short event, void *arg)
 			control_conn_close(cn);
 		return;
 	}
+	if (cn->cn_backends != NULL && cn->cn_backends->bl_awaited != 0) {
+		listing_late(cn->cn_backends);
+		if (control_send_page(portero_env, cn) == -1)
+			control_conn_close(cn);
+		return;
+	}
+	if (cn->cn_backends != NULL) {
+		log_warnx("control: client does not read its listing; closing");
+		control_conn_close(cn);
+		return;
+	}
 	if (cn->cn_certs) {
 		/* the certloader answers, or its death fails the request */
 		control_idle(cn);
@@ -287,7 +315,7 @@ control_ask_workers(struct portero *env, struct ctl_conn *cn)
 	struct timeval	 tv;
 	unsigned int	 i;
 
-	if (cn->cn_awaited != 0)
+	if (control_busy(cn))
 		return (control_fail(cn, "a request is already in progress"));
 	for (i = 0; i < env->pc_conf.workers; i++) {
 		ch = &env->pc_workers[i];
@@ -353,6 +381,14 @@ control_child_gone(struct portero *env, struct child *ch)
 	if (ch->ch_role != PROC_WORKER)
 		return;
 	TAILQ_FOREACH_SAFE(cn, &ctl_conns, cn_entry, next) {
+		if (cn->cn_backends != NULL &&
+		    (cn->cn_backends->bl_awaited & (1ULL << ch->ch_id))) {
+			listing_gone(cn->cn_backends, ch);
+			if (cn->cn_backends->bl_awaited == 0 &&
+			    control_send_page(env, cn) == -1)
+				control_conn_close(cn);
+			continue;
+		}
 		if ((cn->cn_awaited & (1ULL << ch->ch_id)) == 0)
 			continue;
 		cn->cn_awaited &= ~(1ULL << ch->ch_id);
@@ -383,7 +419,7 @@ control_ask_certs(struct portero *env, struct ctl_conn *cn)
 {
 	struct child	*ch = &env->pc_certloader;
 
-	if (cn->cn_certs)
+	if (control_busy(cn))
 		return (control_fail(cn, "a request is already in progress"));
 	if (!ch->ch_ievset || ch->ch_state != CHILD_RUNNING)
 		return (control_fail(cn, "the certloader is not running"));
@@ -392,6 +428,84 @@ control_ask_certs(struct portero *env, struct ctl_conn *cn)
 		return (control_fail(cn, "the certloader is not answering"));
 	cn->cn_certs = 1;
 	return (0);
+}
+
+static int
+control_page_out(struct ctl_conn *cn)
+{
+	struct backend_listing	*bl = cn->cn_backends;
+	unsigned int		 i;
+
+	for (i = 0; i < bl->bl_req.br_n; i++)
+		if (control_compose(cn, IMSG_CTL_BACKEND, &bl->bl_recs[i],
+		    sizeof(bl->bl_recs[i])) == -1)
+			return (-1);
+	return (0);
+}
+
+static int
+control_ask_backends(struct portero *env, struct ctl_conn *cn)
+{
+	if (control_busy(cn))
+		return (control_fail(cn, "a request is already in progress"));
+	if ((cn->cn_backends = listing_new()) == NULL)
+		return (control_fail(cn, "out of memory"));
+	return (control_backends_next(env, cn));
+}
+
+/*
+ * Pages out while the client keeps up: a page the workers are asked
+ * about goes out when they have answered (control_backends_reply), or
+ * at the reply timeout; with no worker to ask, at once.
+ */
+static int
+control_backends_next(struct portero *env, struct ctl_conn *cn)
+{
+	struct backend_listing	*bl = cn->cn_backends;
+	struct timeval		 tv;
+
+	while (imsgbuf_queued(&cn->cn_iev.ibuf) < CTL_LISTING_QUEUED) {
+		if (listing_page(env, bl, cn->cn_id) == 0) {
+			free(bl);
+			cn->cn_backends = NULL;
+			control_idle(cn);
+			return (control_compose(cn, IMSG_CTL_END, NULL, 0));
+		}
+		if (bl->bl_awaited != 0) {
+			tv.tv_sec = CTL_REPLY_TIMEOUT_MS / 1000;
+			tv.tv_usec = (CTL_REPLY_TIMEOUT_MS % 1000) * 1000;
+			evtimer_add(&cn->cn_timeout, &tv);
+			return (0);
+		}
+		if (control_page_out(cn) == -1)
+			return (-1);
+	}
+	control_idle(cn);	/* the client has this long to read */
+	return (0);
+}
+
+/* The page as it stands, then the next. */
+static int
+control_send_page(struct portero *env, struct ctl_conn *cn)
+{
+	if (control_page_out(cn) == -1)
+		return (-1);
+	return (control_backends_next(env, cn));
+}
+
+void
+control_backends_reply(struct portero *env, struct child *ch, uint32_t id,
+    const struct backends_stats *bss)
+{
+	struct ctl_conn	*cn;
+
+	if ((cn = control_conn_byid(id)) == NULL || cn->cn_backends == NULL ||
+	    cn->cn_backends->bl_awaited == 0)
+		return;		/* the client left, or it timed out */
+	listing_answer(cn->cn_backends, ch, bss);
+	if (cn->cn_backends->bl_awaited == 0 &&
+	    control_send_page(env, cn) == -1)
+		control_conn_close(cn);
 }
 
 static int
@@ -407,6 +521,8 @@ control_request(struct portero *env, struct ctl_conn *cn, struct imsg *imsg)
 		return (control_ask_workers(env, cn));
 	case IMSG_CTL_SHOW_CERTS:
 		return (control_ask_certs(env, cn));
+	case IMSG_CTL_SHOW_BACKENDS:
+		return (control_ask_backends(env, cn));
 	case IMSG_CTL_RELOAD:
 		parent_reload(env);
 		return (control_compose(cn, IMSG_CTL_OK, NULL, 0));
@@ -433,6 +549,10 @@ control_dispatch(int fd, short event, void *arg)
 		control_conn_close(cn);
 		return;
 	}
+	/* a listing paused for the client to read resumes */
+	if (cn->cn_backends != NULL && cn->cn_backends->bl_awaited == 0 &&
+	    control_backends_next(env, cn) == -1)
+		goto fail;
 	for (;;) {
 		if ((n = imsgbuf_get(&cn->cn_iev.ibuf, &imsg)) == -1) {
 			log_warnx("control: malformed message; closing the "

@@ -21,6 +21,7 @@
  */
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "portero.h"
@@ -151,6 +152,12 @@ const struct imsg_spec imsg_specs[IMSG_TYPE_MAX] = {
 	[IMSG_STATS_REQ] = { "STATS_REQ", HOP(R_PARENT, R_WORKER), NONE, 0 },
 	[IMSG_STATS] = { "STATS", HOP(R_WORKER, R_PARENT),
 	    SIZE(struct worker_stats), 0 },
+	[IMSG_BACKENDS_REQ] = { "BACKENDS_REQ", HOP(R_PARENT, R_WORKER),
+	    offsetof(struct backends_req, br_keys),
+	    sizeof(struct backends_req), 0 },
+	[IMSG_BACKENDS] = { "BACKENDS", HOP(R_WORKER, R_PARENT),
+	    offsetof(struct backends_stats, bss_stats),
+	    sizeof(struct backends_stats), 0 },
 
 	[IMSG_CTL_SHOW_STATUS] = { "CTL_SHOW_STATUS", HOP(R_CTL, R_PARENT),
 	    NONE, 0 },
@@ -164,6 +171,10 @@ const struct imsg_spec imsg_specs[IMSG_TYPE_MAX] = {
 	[IMSG_CTL_CERT] = { "CTL_CERT",
 	    HOPS(R_CERTLOADER, R_PARENT, R_PARENT, R_CTL),
 	    SIZE(struct ctl_cert), 0 },
+	[IMSG_CTL_SHOW_BACKENDS] = { "CTL_SHOW_BACKENDS",
+	    HOP(R_CTL, R_PARENT), NONE, 0 },
+	[IMSG_CTL_BACKEND] = { "CTL_BACKEND", HOP(R_PARENT, R_CTL),
+	    SIZE(struct ctl_backend), 0 },
 	[IMSG_CTL_STATUS] = { "CTL_STATUS", HOP(R_PARENT, R_CTL),
 	    SIZE(struct ctl_status), 0 },
 	[IMSG_CTL_CHILD] = { "CTL_CHILD", HOP(R_PARENT, R_CTL),

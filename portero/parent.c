@@ -429,6 +429,7 @@ parent_dispatch_worker(struct portero *env, struct child *ch,
     struct imsg *imsg)
 {
 	struct worker_stats	 ws;
+	struct backends_stats	 bss;
 	uint32_t		 seq;
 
 	switch (imsg->hdr.type) {
@@ -449,6 +450,14 @@ parent_dispatch_worker(struct portero *env, struct child *ch,
 		break;
 	case IMSG_BACKEND_HEALTH:
 		parent_relay_health(env, ch, imsg);
+		break;
+	case IMSG_BACKENDS:
+		if (config_getbackends(imsg, &bss) == -1) {
+			parent_child_broken(env, ch, "sent malformed backend "
+			    "counters");
+			break;
+		}
+		control_backends_reply(env, ch, imsg->hdr.peerid, &bss);
 		break;
 	case IMSG_STATS:
 		if (config_getstats(imsg, &ws) == -1) {

@@ -220,6 +220,9 @@ enum imsg_type {
 	/* statistics, for the control socket */
 	IMSG_STATS_REQ,		/* parent -> worker: peerid = control id */
 	IMSG_STATS,		/* worker -> parent: struct worker_stats */
+	IMSG_BACKENDS_REQ,	/* parent -> worker: struct backends_req,
+				   peerid = control id */
+	IMSG_BACKENDS,		/* worker -> parent: struct backends_stats */
 
 	/* control socket: porterod-ctl <-> parent (<-> certloader) */
 	IMSG_CTL_SHOW_STATUS,
@@ -228,6 +231,8 @@ enum imsg_type {
 	IMSG_CTL_LOG_VERBOSE,	/* int32_t verbosity */
 	IMSG_CTL_SHOW_CERTS,	/* relayed to the certloader, peerid =
 				   control id */
+	IMSG_CTL_SHOW_BACKENDS,
+	IMSG_CTL_BACKEND,	/* struct ctl_backend */
 	IMSG_CTL_CERT,		/* struct ctl_cert, relayed back */
 	IMSG_CTL_STATUS,	/* struct ctl_status */
 	IMSG_CTL_CHILD,		/* struct ctl_child */
@@ -277,6 +282,7 @@ enum child_state {
  * (--register-allow), and its secrets, which go to the registrar alone.
  */
 #define REG_ALLOW_MAX		32
+#define REGISTER_MAX_LIMIT	1000000	/* --register-max-backends */
 #define REG_SECRET_MAX		1024	/* a shared secret or a key, bytes */
 
 struct reg_net {
@@ -456,6 +462,55 @@ struct worker_stats {
 	uint64_t	 connections;	/* open now */
 	uint64_t	 accepted;	/* since start */
 	uint64_t	 requests;	/* since start */
+};
+
+/*
+ * "show backends" goes a page at a time: the parent names up to
+ * BACKENDS_PAGE backends, from flags and registered alike, and every
+ * running worker answers with its counters for each, in that order.
+ * Both messages hold br_n (bss_n) entries and no more.
+ */
+#define BACKENDS_PAGE		32
+struct backend_key {
+	char		 bk_service[NAME_MAX_LEN];
+	struct sockaddr_storage bk_ss;
+	uint32_t	 bk_sslen;
+	uint8_t		 bk_tls;
+	uint8_t		 bk_registered;
+};
+
+struct backends_req {
+	uint32_t	 br_page;	/* echoed in the answer */
+	uint32_t	 br_n;
+	struct backend_key br_keys[BACKENDS_PAGE];
+};
+
+struct backend_stat {
+	uint64_t	 bs_requests;
+	uint64_t	 bs_failures;
+	uint32_t	 bs_down;	/* resting after failures */
+	uint32_t	 bs_pad;
+};
+
+struct backends_stats {
+	uint32_t	 bss_page;
+	uint32_t	 bss_n;
+	struct backend_stat bss_stats[BACKENDS_PAGE];
+};
+
+/* One backend as porterod-ctl gets it: counters summed over workers. */
+struct ctl_backend {
+	char		 cb_service[NAME_MAX_LEN];
+	char		 cb_host[HOSTPORT_MAX];	/* as written, or numeric */
+	int64_t		 cb_expires_in;		/* seconds, if registered */
+	uint64_t	 cb_requests;
+	uint64_t	 cb_failures;
+	uint32_t	 cb_workers;		/* workers that answered */
+	uint16_t	 cb_port;
+	uint8_t		 cb_tls;
+	uint8_t		 cb_registered;
+	uint8_t		 cb_down;
+	uint8_t		 cb_pad[7];
 };
 
 struct ctl_status {
@@ -812,6 +867,31 @@ void	 regcopy_check(struct portero *);
 void	 regcopy_snap_start(struct portero *, struct child *);
 void	 regcopy_snap_ack(struct portero *, struct child *);
 void	 regcopy_running(struct portero *, struct child *);
+const struct reg_backend *regcopy_after(struct portero *,
+	    const struct reg_backend *);
+
+/*
+ * ctlbackends.c: "show backends", a page at a time, for one control
+ * client; control.c carries the pages to it.
+ */
+struct backend_listing {
+	uint32_t		 bl_page;	/* the page asked for */
+	struct backends_req	 bl_req;	/* its backends, named */
+	struct ctl_backend	 bl_recs[BACKENDS_PAGE];	/* summed */
+	uint64_t		 bl_awaited;	/* workers yet to answer */
+	uint64_t		 bl_slow;	/* missed a page: not asked */
+	unsigned int		 bl_flag;	/* next flag backend */
+	int			 bl_inreg;	/* past them, in the registry */
+	struct reg_backend	 bl_last;	/* last registered listed */
+};
+
+struct backend_listing *listing_new(void);
+unsigned int listing_page(struct portero *, struct backend_listing *,
+	    uint32_t);
+void	 listing_answer(struct backend_listing *, struct child *,
+	    const struct backends_stats *);
+void	 listing_late(struct backend_listing *);
+void	 listing_gone(struct backend_listing *, struct child *);
 
 /* supervise.c */
 void	 parent_init_timers(struct portero *);
@@ -828,6 +908,8 @@ void	 control_close(struct portero *);
 void	 control_stats_reply(struct portero *, struct child *,
 	    uint32_t, const struct worker_stats *);
 void	 control_child_gone(struct portero *, struct child *);
+void	 control_backends_reply(struct portero *, struct child *,
+	    uint32_t, const struct backends_stats *);
 void	 control_relay(struct portero *, struct imsg *);
 
 /* config.c */
@@ -870,6 +952,10 @@ int	 config_getsecrets(const struct imsg *, struct reg_secrets *);
 int	 config_setstats(struct imsgev *, uint32_t,
 	    const struct worker_stats *);
 int	 config_getstats(const struct imsg *, struct worker_stats *);
+int	 config_getbackendsreq(const struct imsg *, struct backends_req *);
+int	 config_setbackends(struct imsgev *, uint32_t,
+	    const struct backends_stats *);
+int	 config_getbackends(const struct imsg *, struct backends_stats *);
 
 /* listener.c */
 int	 listener_parse(const char *, struct sockaddr_storage *, socklen_t *);
@@ -906,6 +992,8 @@ struct backend *route_add(struct route_table *, const struct backend_conf *,
 int	 route_upsert(struct route_table *, const struct backend_conf *,
 	    int64_t);
 void	 route_remove(struct route_table *, const struct backend_conf *);
+void	 route_stat(struct route_table *, const struct backend_key *,
+	    const struct timespec *, struct backend_stat *);
 void	 service_ref(struct service *);
 void	 service_unref(struct service *);
 void	 backend_ref(struct backend *);

@@ -234,37 +234,50 @@ regcopy_snap_start(struct portero *env, struct child *ch)
 	regcopy_snap_send(env, ch);
 }
 
-static struct reg_entry *
-regcopy_snap_next(struct portero *env, struct child *ch)
+/*
+ * The entry after last (the first if last is NULL), whether or not last
+ * is still there: a cursor that survives changes to the copy.
+ */
+const struct reg_backend *
+regcopy_after(struct portero *env, const struct reg_backend *last)
 {
 	struct reg_entry	 key, *re;
 
-	if (!ch->ch_snap_began)
-		return (RB_MIN(reg_tree, &env->pc_reg));
-	memset(&key, 0, sizeof(key));
-	key.re_rb = ch->ch_snap_last;
-	if ((re = RB_NFIND(reg_tree, &env->pc_reg, &key)) != NULL &&
-	    reg_cmp(re, &key) == 0)
-		re = RB_NEXT(reg_tree, &env->pc_reg, re);
-	return (re);
+	if (last == NULL)
+		re = RB_MIN(reg_tree, &env->pc_reg);
+	else {
+		memset(&key, 0, sizeof(key));
+		key.re_rb = *last;
+		if ((re = RB_NFIND(reg_tree, &env->pc_reg, &key)) != NULL &&
+		    reg_cmp(re, &key) == 0)
+			re = RB_NEXT(reg_tree, &env->pc_reg, re);
+	}
+	return (re == NULL ? NULL : &re->re_rb);
+}
+
+static const struct reg_backend *
+regcopy_snap_next(struct portero *env, struct child *ch)
+{
+	return (regcopy_after(env, ch->ch_snap_began ? &ch->ch_snap_last :
+	    NULL));
 }
 
 static void
 regcopy_snap_send(struct portero *env, struct child *ch)
 {
-	struct reg_entry	*re;
-	struct reg_backend	 rb;
+	const struct reg_backend	*next;
+	struct reg_backend		 rb;
 
 	while (ch->ch_ievset && ch->ch_snapping &&
 	    ch->ch_snap_inflight < REG_SNAP_WINDOW) {
-		if ((re = regcopy_snap_next(env, ch)) == NULL)
+		if ((next = regcopy_snap_next(env, ch)) == NULL)
 			break;
-		rb = re->re_rb;
+		rb = *next;
 		rb.rb_seq = 0;
 		if (parent_compose(env, ch, IMSG_REG_SNAP, 0, -1, &rb,
 		    sizeof(rb)) == -1)
 			return;
-		ch->ch_snap_last = re->re_rb;
+		ch->ch_snap_last = *next;
 		ch->ch_snap_began = 1;
 		ch->ch_snap_inflight++;
 	}

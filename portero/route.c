@@ -323,7 +323,7 @@ route_rebuild(const struct backend_table *bt, struct route_table *old)
 {
 	struct route_table	*rt;
 	struct service		*sv;
-	struct backend		*be;
+	struct backend		*be, *nbe;
 	size_t			 b;
 	unsigned int		 i;
 
@@ -336,9 +336,16 @@ route_rebuild(const struct backend_table *bt, struct route_table *old)
 		LIST_FOREACH(sv, &old->rt_hash[b], sv_hash)
 			for (i = 0; i < sv->sv_nbackends; i++) {
 				be = sv->sv_backends[i];
-				if (be->be_expires != 0 && route_add(rt,
-				    &be->be_conf, be->be_expires) == NULL)
+				if (be->be_expires == 0)
+					continue;
+				if ((nbe = route_add(rt, &be->be_conf,
+				    be->be_expires)) == NULL)
 					goto fail;
+				/* a reload is not news about the backend */
+				nbe->be_requests = be->be_requests;
+				nbe->be_failures = be->be_failures;
+				nbe->be_down_until = be->be_down_until;
+				nbe->be_backoff_ms = be->be_backoff_ms;
 			}
 	return (rt);
  fail:
@@ -350,6 +357,34 @@ static int
 backend_is_down(const struct backend *be, const struct timespec *now)
 {
 	return (timespeccmp(now, &be->be_down_until, <));
+}
+
+/*
+ * A backend's counters, for "show backends"; zeros when this worker has
+ * no such backend (an update not yet here, or one just removed).
+ */
+void
+route_stat(struct route_table *rt, const struct backend_key *bk,
+    const struct timespec *now, struct backend_stat *bs)
+{
+	struct service	*sv;
+	struct backend	*be;
+	unsigned int	 i;
+
+	memset(bs, 0, sizeof(*bs));
+	sv = route_lookup(rt, bk->bk_service, strlen(bk->bk_service));
+	for (i = 0; sv != NULL && i < sv->sv_nbackends; i++) {
+		be = sv->sv_backends[i];
+		if ((be->be_expires != 0) != (bk->bk_registered != 0) ||
+		    be->be_conf.be_tls != bk->bk_tls ||
+		    be->be_conf.be_sslen != bk->bk_sslen ||
+		    memcmp(&be->be_conf.be_ss, &bk->bk_ss, bk->bk_sslen) != 0)
+			continue;
+		bs->bs_requests = be->be_requests;
+		bs->bs_failures = be->be_failures;
+		bs->bs_down = backend_is_down(be, now);
+		return;
+	}
 }
 
 /*

@@ -194,6 +194,29 @@ worker_health(struct imsg *imsg)
 		backend_health_apply(wk.wk_routes, &bh);
 }
 
+/* A page of "show backends": this worker's counters for each. */
+static void
+worker_backends(struct imsg *imsg)
+{
+	struct backends_req	 br;
+	struct backends_stats	 bss;
+	struct timespec		 now;
+	uint32_t		 i;
+
+	if (config_getbackendsreq(imsg, &br) == -1)
+		fatalx("bad backends request");
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	memset(&bss, 0, sizeof(bss));
+	bss.bss_page = br.br_page;
+	bss.bss_n = br.br_n;
+	for (i = 0; i < br.br_n && wk.wk_routes != NULL; i++)
+		route_stat(wk.wk_routes, &br.br_keys[i], &now,
+		    &bss.bss_stats[i]);
+	if (config_setbackends(proc_parent_iev(), imsg->hdr.peerid,
+	    &bss) == -1)
+		fatal("send to parent");
+}
+
 static void
 worker_routes_swap(void)
 {
@@ -268,6 +291,9 @@ worker_dispatch_parent(struct imsg *imsg)
 	case IMSG_REG_REMOVE:
 	case IMSG_REG_SNAP:
 		worker_registration(imsg);
+		break;
+	case IMSG_BACKENDS_REQ:
+		worker_backends(imsg);
 		break;
 	case IMSG_STATS_REQ:
 		if (config_setstats(proc_parent_iev(), imsg->hdr.peerid,

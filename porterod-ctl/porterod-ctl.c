@@ -44,32 +44,12 @@
 #define nitems(_a)	(sizeof((_a)) / sizeof((_a)[0]))
 #endif
 
-/* Far more records than a daemon with PORTERO_MAX_WORKERS ever sends. */
-#define CTL_MAX_RECORDS		4096
+/* Every backend the daemon may have, from flags and registered. */
+#define CTL_MAX_RECORDS		(PORTERO_MAX_BACKENDS + REGISTER_MAX_LIMIT)
 
 #define CMD_MAXWORDS		2
 #define CMD_MAXRECORDS		2
 #define CMD_NOARG		(-1)
-
-/* One fixed-size message of a listing, as received. */
-struct ctl_record {
-	uint32_t		 rec_type;
-	union {
-		struct ctl_status	 status;
-		struct ctl_child	 child;
-		struct ctl_cert		 cert;
-	}			 rec_u;
-};
-
-struct ctl_listing {
-	struct ctl_record	*ls_recs;
-	size_t			 ls_nrecs;
-};
-
-struct json {
-	yajl_gen		 js_gen;
-	int			 js_err;
-};
 
 /* A message type that may appear in a listing, and its payload size. */
 struct ctl_part {
@@ -116,6 +96,9 @@ static const struct ctl_command ctl_commands[] = {
 	{ { "show", "certs" }, IMSG_CTL_SHOW_CERTS, CMD_NOARG,
 	    { { IMSG_CTL_CERT, sizeof(struct ctl_cert) } },
 	    NULL, listing_certs_check, listing_certs_text, listing_certs_json },
+	{ { "show", "backends" }, IMSG_CTL_SHOW_BACKENDS, CMD_NOARG,
+	    { { IMSG_CTL_BACKEND, sizeof(struct ctl_backend) } },
+	    NULL, backends_check, backends_text, backends_json },
 	{ { "reload" }, IMSG_CTL_RELOAD, CMD_NOARG,
 	    { { IMSG_NONE, 0 } },
 	    "configuration reloaded", NULL, NULL, NULL },
@@ -139,20 +122,14 @@ static int	 ctl_recv(const struct ctl_command *, struct ctl_listing *,
 static void	 ctl_fail(const struct ctl_command *, const struct imsg *)
 		    __attribute__((noreturn));
 static void	 ctl_malformed(void) __attribute__((noreturn));
+static void	 ctl_listing_free(struct ctl_listing *);
 static int	 child_check(const struct ctl_child *);
-static void	 fmt_uptime(char *, size_t, uint64_t);
 static void	 fmt_pid(char *, size_t, uint32_t);
 static void	 fmt_time(char *, size_t, int64_t);
-static int	 str_check(const char *, size_t);
 static void	 json_init(struct json *);
 static void	 json_finish(struct json *);
-static void	 json_check(struct json *, yajl_gen_status);
-static void	 json_key(struct json *, const char *);
-static void	 json_str(struct json *, const char *, const char *);
-static void	 json_uint(struct json *, const char *, uint64_t);
 static void	 json_stat(struct json *, const struct ctl_child *,
 		    const char *, uint64_t);
-static void	 json_vis(struct json *, const char *, const char *);
 
 /* portero.h declares the daemon's usage(); this is the tool's own. */
 void
@@ -235,7 +212,7 @@ main(int argc, char *argv[])
 	else
 		printf("%s\n", cmd->cmd_done);
 
-	free(ls.ls_recs);
+	ctl_listing_free(&ls);
 	if (fflush(stdout) == EOF || ferror(stdout))
 		err(1, "stdout");
 	return (0);
@@ -376,6 +353,8 @@ ctl_request(struct imsgbuf *ibuf, const struct ctl_command *cmd,
 			ctl_malformed();
 		if (n > 0) {
 			done = ctl_recv(cmd, ls, &imsg);
+			/* a long listing is fine while it keeps coming */
+			deadline = ctl_now_ms() + CTL_TIMEOUT_MS;
 			continue;
 		}
 		ctl_wait(ibuf->fd, POLLIN, deadline);
@@ -436,8 +415,8 @@ ctl_recv(const struct ctl_command *cmd, struct ctl_listing *ls,
     const struct imsg *imsg)
 {
 	const struct ctl_part	*part = NULL;
-	struct ctl_record	*recs;
-	size_t			 i;
+	struct ctl_record	*recs, *rec;
+	size_t			 i, cap;
 	int			 listing;
 
 	/* Control replies never carry one. */
@@ -468,21 +447,37 @@ ctl_recv(const struct ctl_command *cmd, struct ctl_listing *ls,
 	if (part == NULL)
 		errx(1, "unexpected message type %u from daemon",
 		    imsg->hdr.type);
-	if (imsg->len != part->part_size ||
-	    part->part_size > sizeof(ls->ls_recs[0].rec_u))
+	if (imsg->len != part->part_size)
 		ctl_malformed();
 	if (ls->ls_nrecs >= CTL_MAX_RECORDS)
 		errx(1, "too many records from daemon");
 
-	if ((recs = reallocarray(ls->ls_recs, ls->ls_nrecs + 1,
-	    sizeof(*recs))) == NULL)
+	/* doubling: a listing may run to a million backends */
+	if (ls->ls_nrecs == ls->ls_cap) {
+		cap = ls->ls_cap == 0 ? 64 : ls->ls_cap * 2;
+		if ((recs = reallocarray(ls->ls_recs, cap,
+		    sizeof(*recs))) == NULL)
+			err(1, NULL);
+		ls->ls_recs = recs;
+		ls->ls_cap = cap;
+	}
+	rec = &ls->ls_recs[ls->ls_nrecs];
+	rec->rec_type = imsg->hdr.type;
+	if ((rec->rec_data = malloc(imsg->len)) == NULL)
 		err(1, NULL);
-	ls->ls_recs = recs;
-	memset(&recs[ls->ls_nrecs], 0, sizeof(recs[0]));
-	recs[ls->ls_nrecs].rec_type = imsg->hdr.type;
-	memcpy(&recs[ls->ls_nrecs].rec_u, imsg->data, imsg->len);
+	memcpy(rec->rec_data, imsg->data, imsg->len);
 	ls->ls_nrecs++;
 	return (0);
+}
+
+static void
+ctl_listing_free(struct ctl_listing *ls)
+{
+	size_t	 i;
+
+	for (i = 0; i < ls->ls_nrecs; i++)
+		free(ls->ls_recs[i].rec_data);
+	free(ls->ls_recs);
 }
 
 static void
@@ -532,7 +527,7 @@ status_check(const struct ctl_listing *ls)
 
 	if (ls->ls_nrecs == 0 || ls->ls_recs[0].rec_type != IMSG_CTL_STATUS)
 		return (-1);
-	st = &ls->ls_recs[0].rec_u.status;
+	st = ls->ls_recs[0].rec_data;
 	if (st->version[0] == '\0' ||
 	    memchr(st->version, '\0', sizeof(st->version)) == NULL)
 		return (-1);
@@ -543,7 +538,7 @@ status_check(const struct ctl_listing *ls)
 
 	for (i = 1; i < ls->ls_nrecs; i++)
 		if (ls->ls_recs[i].rec_type != IMSG_CTL_CHILD ||
-		    child_check(&ls->ls_recs[i].rec_u.child) == -1)
+		    child_check(ls->ls_recs[i].rec_data) == -1)
 			return (-1);
 	return (0);
 }
@@ -551,17 +546,17 @@ status_check(const struct ctl_listing *ls)
 static void
 status_text(const struct ctl_listing *ls)
 {
-	const struct ctl_status	*st = &ls->ls_recs[0].rec_u.status;
+	const struct ctl_status	*st = ls->ls_recs[0].rec_data;
 	const struct ctl_child	*c;
 	char			 up[64], pid[16];
 	size_t			 i;
 
-	fmt_uptime(up, sizeof(up), st->uptime);
+	fmt_duration(up, sizeof(up), st->uptime);
 	printf("portero %s, pid %u, up %s\n", st->version, st->pid, up);
 	printf("%-11s %-3s %-6s %-9s %s\n", "ROLE", "ID", "PID", "STATE",
 	    "RESTARTS");
 	for (i = 1; i < ls->ls_nrecs; i++) {
-		c = &ls->ls_recs[i].rec_u.child;
+		c = ls->ls_recs[i].rec_data;
 		fmt_pid(pid, sizeof(pid), c->pid);
 		printf("%-11s %-3u %-6s %-9s %u\n", proc_role_name(c->role),
 		    c->id, pid, child_state_name(c->state), c->restarts);
@@ -571,7 +566,7 @@ status_text(const struct ctl_listing *ls)
 static void
 status_json(struct json *js, const struct ctl_listing *ls)
 {
-	const struct ctl_status	*st = &ls->ls_recs[0].rec_u.status;
+	const struct ctl_status	*st = ls->ls_recs[0].rec_data;
 	const struct ctl_child	*c;
 	size_t			 i;
 
@@ -582,7 +577,7 @@ status_json(struct json *js, const struct ctl_listing *ls)
 	json_key(js, "children");
 	json_check(js, yajl_gen_array_open(js->js_gen));
 	for (i = 1; i < ls->ls_nrecs; i++) {
-		c = &ls->ls_recs[i].rec_u.child;
+		c = ls->ls_recs[i].rec_data;
 		json_check(js, yajl_gen_map_open(js->js_gen));
 		json_str(js, "role", proc_role_name(c->role));
 		json_uint(js, "id", c->id);
@@ -603,7 +598,7 @@ workers_check(const struct ctl_listing *ls)
 	size_t			 i;
 
 	for (i = 0; i < ls->ls_nrecs; i++) {
-		c = &ls->ls_recs[i].rec_u.child;
+		c = ls->ls_recs[i].rec_data;
 		if (child_check(c) == -1 || c->role != PROC_WORKER)
 			return (-1);
 	}
@@ -621,7 +616,7 @@ workers_text(const struct ctl_listing *ls)
 	printf("%-3s %-6s %-9s %-8s %-11s %s\n", "ID", "PID", "STATE",
 	    "RESTARTS", "CONNECTIONS", "REQUESTS");
 	for (i = 0; i < ls->ls_nrecs; i++) {
-		c = &ls->ls_recs[i].rec_u.child;
+		c = ls->ls_recs[i].rec_data;
 		fmt_pid(pid, sizeof(pid), c->pid);
 		if (c->has_stats) {
 			snprintf(conns, sizeof(conns), "%" PRIu64,
@@ -647,7 +642,7 @@ workers_json(struct json *js, const struct ctl_listing *ls)
 	json_key(js, "workers");
 	json_check(js, yajl_gen_array_open(js->js_gen));
 	for (i = 0; i < ls->ls_nrecs; i++) {
-		c = &ls->ls_recs[i].rec_u.child;
+		c = ls->ls_recs[i].rec_data;
 		json_check(js, yajl_gen_map_open(js->js_gen));
 		json_uint(js, "id", c->id);
 		json_uint(js, "pid", c->pid);
@@ -662,7 +657,7 @@ workers_json(struct json *js, const struct ctl_listing *ls)
 }
 
 /* A string field must end inside its array. */
-static int
+int
 str_check(const char *s, size_t size)
 {
 	return (memchr(s, '\0', size) == NULL ? -1 : 0);
@@ -676,7 +671,7 @@ listing_certs_check(const struct ctl_listing *ls)
 	size_t			 i;
 
 	for (i = 0; i < ls->ls_nrecs; i++) {
-		c = &ls->ls_recs[i].rec_u.cert;
+		c = ls->ls_recs[i].rec_data;
 		if (str_check(c->cc_domain, sizeof(c->cc_domain)) == -1 ||
 		    str_check(c->cc_names, sizeof(c->cc_names)) == -1 ||
 		    str_check(c->cc_cert_file, sizeof(c->cc_cert_file)) == -1 ||
@@ -720,7 +715,7 @@ listing_certs_text(const struct ctl_listing *ls)
 	    (errs = calloc(ls->ls_nrecs + 1, sizeof(*errs))) == NULL)
 		err(1, NULL);
 	for (i = 0; i < ls->ls_nrecs; i++) {
-		c = &ls->ls_recs[i].rec_u.cert;
+		c = ls->ls_recs[i].rec_data;
 		dom[i] = ctl_vis(c->cc_domain);
 		names[i] = ctl_vis(c->cc_names[0] == '\0' ? "-" : c->cc_names);
 		errs[i] = ctl_vis(c->cc_error[0] == '\0' ? "-" : c->cc_error);
@@ -732,7 +727,7 @@ listing_certs_text(const struct ctl_listing *ls)
 	printf("%-*s  %-5s  %-20s  %-*s  %s\n", (int)dw, "DOMAIN", "STATE",
 	    "NOT AFTER (UTC)", (int)nw, "NAMES", "ERROR");
 	for (i = 0; i < ls->ls_nrecs; i++) {
-		c = &ls->ls_recs[i].rec_u.cert;
+		c = ls->ls_recs[i].rec_data;
 		fmt_time(when, sizeof(when), c->cc_not_after);
 		printf("%-*s  %-5s  %-20s  %-*s  %s\n", (int)dw, dom[i],
 		    c->cc_state, when, (int)nw, names[i], errs[i]);
@@ -757,7 +752,7 @@ listing_certs_json(struct json *js, const struct ctl_listing *ls)
 	json_key(js, "certs");
 	json_check(js, yajl_gen_array_open(js->js_gen));
 	for (i = 0; i < ls->ls_nrecs; i++) {
-		c = &ls->ls_recs[i].rec_u.cert;
+		c = ls->ls_recs[i].rec_data;
 		json_check(js, yajl_gen_map_open(js->js_gen));
 		json_vis(js, "domain", c->cc_domain);
 		json_key(js, "names");
@@ -800,8 +795,8 @@ fmt_time(char *buf, size_t len, int64_t t)
 		strlcpy(buf, "-", len);
 }
 
-static void
-fmt_uptime(char *buf, size_t len, uint64_t secs)
+void
+fmt_duration(char *buf, size_t len, uint64_t secs)
 {
 	uint64_t	 d, h, m, s;
 
@@ -860,21 +855,21 @@ json_finish(struct json *js)
 	yajl_gen_free(js->js_gen);
 }
 
-static void
+void
 json_check(struct json *js, yajl_gen_status st)
 {
 	if (st != yajl_gen_status_ok)
 		js->js_err = 1;
 }
 
-static void
+void
 json_key(struct json *js, const char *key)
 {
 	json_check(js, yajl_gen_string(js->js_gen,
 	    (const unsigned char *)key, strlen(key)));
 }
 
-static void
+void
 json_str(struct json *js, const char *key, const char *val)
 {
 	if (key != NULL)
@@ -884,7 +879,7 @@ json_str(struct json *js, const char *key, const char *val)
 }
 
 /* Past LLONG_MAX yajl_gen_integer would go negative; digits never do. */
-static void
+void
 json_uint(struct json *js, const char *key, uint64_t val)
 {
 	char	 num[24];
@@ -900,7 +895,7 @@ json_uint(struct json *js, const char *key, uint64_t val)
 }
 
 /* A string from the daemon that may hold anything, through vis(3). */
-static void
+void
 json_vis(struct json *js, const char *key, const char *val)
 {
 	char	*v;

@@ -25,6 +25,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <yajl/yajl_gen.h>
+
 /*
  * The daemon answers within CTL_REPLY_TIMEOUT_MS even when a worker is
  * stuck; ten seconds only catches a daemon that is wedged itself.  The
@@ -32,10 +34,39 @@
  */
 #define CTL_TIMEOUT_MS		10000
 
+/* One message of a listing, as received: its type, a copy of it. */
+struct ctl_record {
+	uint32_t		 rec_type;
+	void			*rec_data;
+};
+
+struct ctl_listing {
+	struct ctl_record	*ls_recs;
+	size_t			 ls_nrecs;
+	size_t			 ls_cap;
+};
+
+struct json {
+	yajl_gen		 js_gen;
+	int			 js_err;
+};
+
 /* porterod-ctl.c */
 void		 ctl_wait(int, short, int64_t);
 int64_t		 ctl_now_ms(void);
 char		*ctl_vis(const char *);
+int		 str_check(const char *, size_t);
+void		 fmt_duration(char *, size_t, uint64_t);
+void		 json_check(struct json *, yajl_gen_status);
+void		 json_key(struct json *, const char *);
+void		 json_str(struct json *, const char *, const char *);
+void		 json_uint(struct json *, const char *, uint64_t);
+void		 json_vis(struct json *, const char *, const char *);
+
+/* ctl_backends.c */
+int		 backends_check(const struct ctl_listing *);
+void		 backends_text(const struct ctl_listing *);
+void		 backends_json(struct json *, const struct ctl_listing *);
 
 /* ctl_register.c */
 int		 regctl_command(const char *);
