@@ -377,14 +377,26 @@ registry_snapshot(char **bufp, uint64_t gen)
 	return (len);
 }
 
-/* The writer is free: what waits goes. */
+/* The writer is free: what waits goes (or, while the disk fails, 503). */
 static void
 registrar_kick(void)
 {
-	int	 had = regstore_pending();
+	struct reg_wait	*rw;
+	int		 had = regstore_pending();
 
-	if (regstore_kick(registry_snapshot) && had && !regstore_pending())
-		TAILQ_CONCAT(&rg.rg_writing, &rg.rg_pending, rw_entry);
+	switch (regstore_kick(registry_snapshot)) {
+	case -1:
+		while ((rw = TAILQ_FIRST(&rg.rg_pending)) != NULL) {
+			TAILQ_REMOVE(&rg.rg_pending, rw, rw_entry);
+			registry_answer(rw, 503);
+		}
+		break;
+	case 1:
+		if (had && !regstore_pending())
+			TAILQ_CONCAT(&rg.rg_writing, &rg.rg_pending,
+			    rw_entry);
+		break;
+	}
 }
 
 /*
@@ -398,8 +410,9 @@ registrar_written(int err, int compacted, void *arg)
 	struct reg_backend	 rb;
 
 	if (compacted && err != 0)
-		log_warnx("registry: writing a new snapshot in %s: %s; "
-		    "trying again", rg.rg_conf.state_dir, strerror(err));
+		log_limited(LOG_LIMIT_REQUEST, "registry: writing a new "
+		    "snapshot in %s: %s; changes are refused until one is "
+		    "written", rg.rg_conf.state_dir, strerror(err));
 	while ((rw = TAILQ_FIRST(&rg.rg_writing)) != NULL) {
 		TAILQ_REMOVE(&rg.rg_writing, rw, rw_entry);
 		if (err != 0 || registry_wire(&rw->rw_rec, &rb) == -1) {

@@ -64,6 +64,7 @@
 #define RS_LINE_MAX		512
 #define RS_CHECK_LEN		16	/* hex digits of the hash */
 #define RS_COMPACT_MIN		1024	/* journal lines before compaction */
+#define RS_RETRY_MS		1000	/* after a failed snapshot */
 
 enum rs_job_kind {
 	RS_JOB_NONE,
@@ -95,6 +96,7 @@ struct regstore {
 	int		 rs_busy;	/* a job is with the thread */
 	enum rs_job_kind rs_busykind;
 	int		 rs_compact;	/* compact next */
+	struct timespec	 rs_failed;	/* when a snapshot last failed */
 	struct event	 rs_ev;
 	void		(*rs_done)(int, int, void *);
 	void		*rs_arg;
@@ -423,16 +425,33 @@ regstore_submit(enum rs_job_kind kind, char *buf, size_t len)
 /*
  * Give the thread what waits, if it is free: a compaction when one is
  * due (snapshot made by the caller's snap()), else the pending changes
- * in one write.  Returns 1 if a job went, 0 if none could.
+ * in one write.  Returns 1 if a job went, 0 if none could, -1 if the
+ * pending changes were dropped: a snapshot failed less than
+ * RS_RETRY_MS ago, and while the disk fails each change is refused at
+ * once rather than retried in a loop.
  */
 int
 regstore_kick(size_t (*snap)(char **, uint64_t))
 {
-	char	*buf;
-	size_t	 len;
+	struct timespec	 now, d;
+	char		*buf;
+	size_t		 len;
 
 	if (rs.rs_busy)
 		return (0);
+	if (rs.rs_compact && timespecisset(&rs.rs_failed)) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		timespecsub(&now, &rs.rs_failed, &d);
+		if (d.tv_sec * 1000 + d.tv_nsec / 1000000 < RS_RETRY_MS) {
+			if (rs.rs_pendlen == 0)
+				return (0);
+			freezero(rs.rs_pend, rs.rs_pendcap);
+			rs.rs_pend = NULL;
+			rs.rs_pendlen = rs.rs_pendcap = 0;
+			return (-1);
+		}
+		timespecclear(&rs.rs_failed);
+	}
 	if (rs.rs_compact) {
 		if ((len = snap(&buf, rs.rs_gen + 1)) == 0)
 			return (0);
@@ -494,8 +513,11 @@ regstore_event(int fd, short event, void *arg)
 		rs.rs_gen++;
 		rs.rs_jlines = 0;
 		rs.rs_compact = 0;
-	} else if (kind == RS_JOB_APPEND && err == 0 &&
-	    ++rs.rs_jlines > RS_COMPACT_MIN)
+	} else if (kind == RS_JOB_COMPACT)
+		clock_gettime(CLOCK_MONOTONIC, &rs.rs_failed);
+	else if (err != 0)
+		rs.rs_compact = 1;	/* what a failed fsync lost is unknown */
+	else if (++rs.rs_jlines > RS_COMPACT_MIN)
 		rs.rs_compact = 1;
 	rs.rs_done(err, kind == RS_JOB_COMPACT, rs.rs_arg);
 }

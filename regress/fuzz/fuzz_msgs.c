@@ -53,7 +53,12 @@ fuzz_get(const struct imsg *imsg)
 		struct cert_ack		 ca;
 		struct backend_health	 bh;
 		struct worker_stats	 ws;
+		struct reg_backend	 rb;
+		struct reg_secrets	 rs;
+		struct backends_req	 br;
+		struct backends_stats	 bss;
 	}		 u;
+	uint32_t	 i, seq;
 	const void	*data;
 	size_t		 len;
 	int32_t		 v;
@@ -98,6 +103,40 @@ fuzz_get(const struct imsg *imsg)
 		break;
 	case IMSG_STATS:
 		sink += config_getstats(imsg, &u.ws);
+		break;
+	case IMSG_REG_UPSERT:
+	case IMSG_REG_REMOVE:
+	case IMSG_REG_SNAP:
+		if (config_getreg(imsg, &u.rb) == 0 &&
+		    (strlen(u.rb.rb_service) >= sizeof(u.rb.rb_service) ||
+		    u.rb.rb_sslen > sizeof(u.rb.rb_ss)))
+			abort();
+		break;
+	case IMSG_REG_DONE:
+	case IMSG_REG_ACK:
+		sink += config_getseq(imsg, &seq);
+		break;
+	case IMSG_CFG_SECRETS:
+		if (config_getsecrets(imsg, &u.rs) == 0 &&
+		    (u.rs.rs_secret_len > REG_SECRET_MAX ||
+		    u.rs.rs_key_len > REG_SECRET_MAX ||
+		    u.rs.rs_prevkey_len > REG_SECRET_MAX))
+			abort();
+		break;
+	case IMSG_BACKENDS_REQ:
+		if (config_getbackendsreq(imsg, &u.br) == 0) {
+			if (u.br.br_n > BACKENDS_PAGE)
+				abort();
+			for (i = 0; i < u.br.br_n; i++)
+				if (strlen(u.br.br_keys[i].bk_service) >=
+				    sizeof(u.br.br_keys[i].bk_service))
+					abort();
+		}
+		break;
+	case IMSG_BACKENDS:
+		if (config_getbackends(imsg, &u.bss) == 0 &&
+		    u.bss.bss_n > BACKENDS_PAGE)
+			abort();
 		break;
 	}
 }
