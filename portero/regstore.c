@@ -516,7 +516,7 @@ regstore_event(int fd, short event, void *arg)
 	} else if (kind == RS_JOB_COMPACT)
 		clock_gettime(CLOCK_MONOTONIC, &rs.rs_failed);
 	else if (err != 0)
-		rs.rs_compact = 1;	/* what a failed fsync lost is unknown */
+		rs.rs_compact = 1;	/* what a failed fsync lost, unknown */
 	else if (++rs.rs_jlines > RS_COMPACT_MIN)
 		rs.rs_compact = 1;
 	rs.rs_done(err, kind == RS_JOB_COMPACT, rs.rs_arg);
