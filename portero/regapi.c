@@ -89,7 +89,11 @@ struct api_conn {
 	char			*ac_out;
 	size_t			 ac_outlen;
 	size_t			 ac_outoff;
+	size_t			 ac_continued;	/* of "100 Continue", sent */
 };
+
+#define API_CONTINUE		"HTTP/1.1 100 Continue\r\n\r\n"
+#define API_CONTINUE_LEN	(sizeof(API_CONTINUE) - 1)
 
 /* Failed authentications a second, per client address. */
 struct api_fail {
@@ -254,6 +258,40 @@ api_status_text(int status)
 	return (reply_status_text(status));
 }
 
+/* What must go before the answer: the rest of an interim one. */
+static int
+api_prefix(struct api_conn *ac, const char *pre, size_t len)
+{
+	char	*out;
+
+	if ((out = malloc(len + ac->ac_outlen)) == NULL)
+		return (-1);
+	memcpy(out, pre, len);
+	memcpy(out + len, ac->ac_out, ac->ac_outlen);
+	free(ac->ac_out);
+	ac->ac_out = out;
+	ac->ac_outlen += len;
+	return (0);
+}
+
+/*
+ * A client that waits for "100 Continue" before its body gets it now,
+ * unless some of the body is here already.  Whatever the socket does
+ * not take now goes before the final answer.
+ */
+static void
+api_continue(struct api_conn *ac)
+{
+	ssize_t	 n;
+
+	if ((ac->ac_req.flags & HTTP1_EXPECT_CONTINUE) == 0 ||
+	    ac->ac_req.framing == HTTP1_BODY_NONE || ac->ac_in->b_len > 0)
+		return;
+	/* not even begun: the client sends its body after a while anyway */
+	n = send(ac->ac_fd, API_CONTINUE, API_CONTINUE_LEN, MSG_NOSIGNAL);
+	ac->ac_continued = n > 0 ? (size_t)n : 0;
+}
+
 /*
  * An answer: status, the JSON body, and extra (fields, each with CRLF,
  * or "").  The connection stays for the next request unless it must
@@ -283,6 +321,13 @@ api_send(struct api_conn *ac, int status, const char *json, size_t jlen,
 	ac->ac_outlen = n;
 	ac->ac_outoff = 0;
 	ac->ac_state = API_WRITE;
+	if (ac->ac_continued > 0 && ac->ac_continued < API_CONTINUE_LEN &&
+	    api_prefix(ac, API_CONTINUE + ac->ac_continued,
+	    API_CONTINUE_LEN - ac->ac_continued) == -1) {
+		api_close(ac);
+		return;
+	}
+	ac->ac_continued = 0;
 	api_watch(ac, EV_WRITE, registrar_conf()->send_timeout);
 }
 
@@ -502,6 +547,7 @@ api_head(struct api_conn *ac)
 		return;
 	}
 	ac->ac_state = API_BODY;
+	api_continue(ac);
 }
 
 /* Body bytes from ac_in; 1 once the body is whole, 0 for more, -1. */

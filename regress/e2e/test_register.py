@@ -1456,3 +1456,26 @@ def test_refusals_logged_without_secrets(t):
                     ("the token's signature", tok.split(".")[2]),
                     ("the key", d.jwt_key.decode())):
         check(s not in log, "the log holds %s" % what)
+
+
+def test_expect_100_continue(t):
+    """A client that waits for 100 Continue gets it at once, then its
+    answer (curl waits a second for it before sending the body anyway)."""
+    be = EchoBackend(t, "cont")
+    d = _daemon(t, workers=1)
+    body = reg_body("cont.test", port=be.port)
+    t0 = time.monotonic()
+    a = curl(t, d.register_port, "POST", "/register",
+             auth(d, "cont.test") + [("Expect", "100-continue")], body,
+             what="POST /register with Expect: 100-continue")
+    took = time.monotonic() - t0
+    check(a.status == 200, "%s: status %d (body %r)" % (a.what, a.status,
+                                                         a.body[:200]))
+    with open(os.path.join(t.tmp, "curl.head"), "rb") as f:
+        head = f.read()
+    check(head.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"),
+          "%s: no 100 Continue before the answer: %r" % (a.what, head[:80]))
+    check(took < 0.8, "%s took %.2f s: the body waited for curl's timeout"
+          % (a.what, took))
+    routed(d, "cont.test", be, 1, "registered with Expect")
+    _finish(d)
