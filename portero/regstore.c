@@ -28,7 +28,9 @@
  * Each line ends in the first 16 hex digits of the SHA-256 of what
  * precedes them, so a torn or altered line is seen.  A change is
  * durable once its line is written and the journal fsync'd; the 200
- * waits for that.  When the journal has grown, a new snapshot is
+ * waits for that.  When the journal has grown past RS_COMPACT_MIN
+ * lines and past the snapshot (so that rewriting a large registry costs
+ * each change a bounded share, however large it is), a new snapshot is
  * written aside, fsync'd and renamed over the old one, the directory
  * fsync'd, and a new journal started the same way.  A journal whose
  * generation is not the snapshot's is older than it: ignored.
@@ -63,7 +65,7 @@
 #define RS_MAGIC_JOURNAL	"portero-journal 1"
 #define RS_LINE_MAX		512
 #define RS_CHECK_LEN		16	/* hex digits of the hash */
-#define RS_COMPACT_MIN		1024	/* journal lines before compaction */
+#define RS_COMPACT_MIN		1024	/* fewest journal lines to compact */
 #define RS_RETRY_MS		1000	/* after a failed snapshot */
 
 enum rs_job_kind {
@@ -78,6 +80,8 @@ struct regstore {
 	int		 rs_journalfd;
 	uint64_t	 rs_gen;
 	unsigned int	 rs_jlines;	/* journal lines since the snapshot */
+	size_t		 rs_snaplines;	/* lines of the snapshot */
+	size_t		 rs_nextlines;	/* ... of the one being written */
 
 	/* the thread's side, under rs_lock */
 	pthread_t	 rs_thread;
@@ -422,6 +426,17 @@ regstore_submit(enum rs_job_kind kind, char *buf, size_t len)
 	rs.rs_busykind = kind;
 }
 
+static size_t
+regstore_lines(const char *buf, size_t len)
+{
+	const char	*p, *end = buf + len;
+	size_t		 n = 0;
+
+	for (p = buf; (p = memchr(p, '\n', end - p)) != NULL; p++)
+		n++;
+	return (n);
+}
+
 /*
  * Give the thread what waits, if it is free: a compaction when one is
  * due (snapshot made by the caller's snap()), else the pending changes
@@ -455,6 +470,7 @@ regstore_kick(size_t (*snap)(char **, uint64_t))
 	if (rs.rs_compact) {
 		if ((len = snap(&buf, rs.rs_gen + 1)) == 0)
 			return (0);
+		rs.rs_nextlines = regstore_lines(buf, len);
 		regstore_submit(RS_JOB_COMPACT, buf, len);
 		return (1);
 	}
@@ -512,12 +528,14 @@ regstore_event(int fd, short event, void *arg)
 	if (kind == RS_JOB_COMPACT && err == 0) {
 		rs.rs_gen++;
 		rs.rs_jlines = 0;
+		rs.rs_snaplines = rs.rs_nextlines;
 		rs.rs_compact = 0;
 	} else if (kind == RS_JOB_COMPACT)
 		clock_gettime(CLOCK_MONOTONIC, &rs.rs_failed);
 	else if (err != 0)
 		rs.rs_compact = 1;	/* what a failed fsync lost, unknown */
-	else if (++rs.rs_jlines > RS_COMPACT_MIN)
+	else if (++rs.rs_jlines > RS_COMPACT_MIN &&
+	    rs.rs_jlines > rs.rs_snaplines)
 		rs.rs_compact = 1;
 	rs.rs_done(err, kind == RS_JOB_COMPACT, rs.rs_arg);
 }

@@ -24,6 +24,8 @@ by making it syscall -1, which the seccomp filter kills the process for.)
 # OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
 
 import errno
+import http.client
+import json
 import os
 import shutil
 import signal
@@ -216,4 +218,42 @@ def test_healthz_while_fsync_slow(t):
           "the POST whose fsync took 1.5 s: status %d after %.2f s" % (
               done["answer"].status, done["took"]))
     routed(d, "slow.test", be, 1, "registered through a slow fsync")
+    _finish(d)
+
+
+def test_journal_compacted_nothing_lost(t):
+    """1,100 changes: the journal is rewritten as a snapshot on the way
+    (it ends far shorter than 1,100 lines), and a restart serves every
+    backend as the last change left it."""
+    be = EchoBackend(t, "be")
+    d = t.daemon(workers=1).start()
+    conn = http.client.HTTPConnection("127.0.0.1", d.register_port,
+                                      timeout=10)
+    want = {}
+    try:
+        for i in range(1100):
+            svc, port = "c%02d.test" % (i % 40), 30000 + i % 60
+            ttl = 600 + i
+            conn.request("POST", "/register", json.dumps(reg_body(
+                svc, port=port, ttl=ttl)), dict(
+                    auth(d, svc) + [("Content-Type", "application/json")]))
+            r = conn.getresponse()
+            r.read()
+            check(r.status == 200, "change %d: status %d" % (i, r.status))
+            want[(svc, port)] = ttl
+    finally:
+        conn.close()
+    with open(os.path.join(d.state_dir, "registry.journal")) as f:
+        lines = len(f.readlines())
+    check(lines < 200, "the journal has %d lines after 1,100 changes: "
+          "never compacted" % lines)
+    _finish(d)
+    d = _restart(t, d, workers=1)
+    got = {(s, b["port"]): b["expires_in"] for s, bl in services(d).items()
+           for b in bl}
+    check(set(got) == set(want), "after a restart %d backends, expected "
+          "%d" % (len(got), len(want)))
+    off = [k for k in want if not want[k] - 5 <= got[k] <= want[k]]
+    check(not off, "backends whose TTL is not their last change's: %s" %
+          off[:5])
     _finish(d)
