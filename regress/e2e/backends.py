@@ -319,11 +319,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
-class EchoBackend:
-    """An HTTP/1.1 echo server on 127.0.0.1 in threads.  tls: a
-    (certfile, keyfile) pair to serve HTTPS."""
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
-    def __init__(self, t, name, tls=None, port=0):
+
+class EchoBackend:
+    """An HTTP/1.1 echo server on 127.0.0.1 (or host "::1") in threads.
+    tls: a (certfile, keyfile) pair to serve HTTPS."""
+
+    def __init__(self, t, name, tls=None, port=0, host="127.0.0.1"):
         self.t = t
         self.name = name
         self.lock = threading.Lock()
@@ -340,10 +344,11 @@ class EchoBackend:
             ctx.load_cert_chain(tls[0], tls[1])
             ctx.sni_callback = self._sni_cb
             self.tls_ctx = ctx
-        self.server = _Server(("127.0.0.1", port), _Handler)
+        v6 = ":" in host
+        self.server = (_Server6 if v6 else _Server)((host, port), _Handler)
         self.server.backend = self
         self.port = self.server.server_address[1]
-        self.addr = "127.0.0.1:%d" % self.port
+        self.addr = ("[%s]:%d" if v6 else "%s:%d") % (host, self.port)
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={"poll_interval": 0.05},
                                        name="backend-" + name, daemon=True)

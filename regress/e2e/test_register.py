@@ -48,7 +48,6 @@ import subprocess
 import threading
 import time
 
-import backends
 import harness
 from backends import EchoBackend, get, read_response
 from harness import Skip, check, fail, wait_until
@@ -341,38 +340,6 @@ def _finish(d):
     d.check_restarts()
     problem = d.stop()
     check(problem is None, problem)
-
-
-class _Server6(backends._Server):
-    address_family = socket.AF_INET6
-
-
-class EchoBackend6(EchoBackend):
-    """EchoBackend listening on [::1] (backends.EchoBackend binds
-    127.0.0.1 only)."""
-
-    def __init__(self, t, name):     # noqa: the parent's, on ::1
-        self.t = t
-        self.name = name
-        self.lock = threading.Lock()
-        self.requests = []
-        self.request_lines = []
-        self.errors = []
-        self.tls_errors = []
-        self.snis = []
-        self.conns = set()
-        self.connections = 0
-        self.tls_ctx = None
-        self.server = _Server6(("::1", 0), backends._Handler)
-        self.server.backend = self
-        self.port = self.server.server_address[1]
-        self.addr = "[::1]:%d" % self.port
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05},
-                                       name="backend6-" + name, daemon=True)
-        self.thread.start()
-        self.stopped = False
-        t.defer(self.stop)
 
 
 # ---------------------------------------------------------------------
@@ -1033,7 +1000,7 @@ def test_registered_alongside_flag_backend(t):
 
 def test_ipv6_backend(t):
     try:
-        be = EchoBackend6(t, "v6")
+        be = EchoBackend(t, "v6", host="::1")
     except OSError as e:
         raise Skip("cannot listen on [::1]: %s" % e)
     d = _daemon(t, workers=2)
