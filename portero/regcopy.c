@@ -71,8 +71,26 @@ regcopy_live(const struct child *ch)
 }
 
 /*
- * An update to every worker.  A running worker that had every earlier
- * one (up to prev) is behind from now on.
+ * Is rb ahead of ch's snapshot?  Then the snapshot will bring it as it
+ * is by then (or not at all, if it is gone): no update needed.
+ */
+static int
+regcopy_ahead(const struct child *ch, const struct reg_backend *rb)
+{
+	struct reg_entry	 a, b;
+
+	if (!ch->ch_snapping)
+		return (0);
+	if (!ch->ch_snap_began)
+		return (1);
+	a.re_rb = *rb;
+	b.re_rb = ch->ch_snap_last;
+	return (reg_cmp(&a, &b) > 0);
+}
+
+/*
+ * An update to every worker that needs it.  A running worker that had
+ * every earlier one (up to prev) is behind from now on.
  */
 static void
 regcopy_relay(struct portero *env, uint32_t type, const struct reg_backend *rb,
@@ -84,7 +102,7 @@ regcopy_relay(struct portero *env, uint32_t type, const struct reg_backend *rb,
 
 	for (i = 0; i < env->pc_conf.workers; i++) {
 		ch = &env->pc_workers[i];
-		if (!ch->ch_ievset)
+		if (!ch->ch_ievset || regcopy_ahead(ch, rb))
 			continue;
 		if (regcopy_live(ch) && ch->ch_reg_seq >= prev)
 			clock_gettime(CLOCK_MONOTONIC, &ch->ch_reg_wait);

@@ -38,6 +38,7 @@ Tokens are made here (HS256 with hmac/hashlib), not by porterod-ctl.
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import re
@@ -1446,3 +1447,70 @@ def test_expect_100_continue(t):
           % (a.what, took))
     routed(d, "cont.test", be, 1, "registered with Expect")
     _finish(d)
+
+
+def _keepalive_change(conn, d, method, svc, port, ttl=600):
+    body = reg_body(svc, port=port, ttl=ttl)
+    if method == "DELETE":
+        body.pop("ttl_seconds")
+    conn.request(method, "/register", json.dumps(body), dict(
+        auth(d, svc) + [("Content-Type", "application/json")]))
+    r = conn.getresponse()
+    r.read()
+    check(r.status == 200, "%s %s: status %d" % (method, svc, r.status))
+
+
+def test_changes_during_a_respawn_snapshot(t):
+    """Registrations and removals keep coming while a respawned worker
+    takes in a registry of 1,500: once it serves, it routes exactly what
+    is registered, whatever came before, during or after its snapshot."""
+    be = EchoBackend(t, "app")
+    d = _daemon(t, workers=1)
+    conn = http.client.HTTPConnection("127.0.0.1", d.register_port,
+                                      timeout=10)
+    live = set()
+    for i in range(1500):
+        _keepalive_change(conn, d, "POST", "s%04d.test" % i, be.port)
+        live.add("s%04d.test" % i)
+    gone, stop = set(), threading.Event()
+    errors = []
+
+    def churn():
+        c = http.client.HTTPConnection("127.0.0.1", d.register_port,
+                                       timeout=10)
+        i = 0
+        try:
+            while not stop.is_set() and i < 1500:
+                old, new = "s%04d.test" % i, "n%04d.test" % i
+                _keepalive_change(c, d, "DELETE", old, be.port)
+                live.discard(old)
+                gone.add(old)
+                _keepalive_change(c, d, "POST", new, be.port)
+                live.add(new)
+                i += 1
+        except Exception as e:      # reported below, in the test's thread
+            errors.append(e)
+        finally:
+            c.close()
+    th = threading.Thread(target=churn, daemon=True)
+    th.start()
+    time.sleep(0.2)
+    old = d.child_pid("worker", 0)
+    os.kill(old, signal.SIGKILL)
+    d.expect_restarts[("worker", 0)] = 1
+    d.wait_respawned("worker", 0, old, 5)
+    time.sleep(0.3)
+    stop.set()
+    th.join(20)
+    conn.close()
+    check(not errors, "changes during the respawn: %s" % errors[:1])
+    check(gone and len(gone) < 1500, "the churn made %d changes: the test "
+          "needs some, not all, to be around the respawn" % len(gone))
+    listed = set(services(d))
+    check(listed == live, "the registry lists %d services, the changes "
+          "answered 200 leave %d" % (len(listed), len(live)))
+    for svc in sorted(live):
+        routed(d, svc, be, 1, "after changes during the respawn")
+    for svc in sorted(gone)[:200]:
+        not_routed(d, svc, 1, "removed during the respawn")
+    d.check_restarts()
