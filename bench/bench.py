@@ -21,14 +21,20 @@ difference between 4,000 and 2,000 requests on one kept-alive connection
 (each from a fresh start) divided by 2,000, so that start-up, the
 handshake and shutdown cancel out.
 
-The table goes to stdout and to bench/RESULTS.md.  Knobs (environment):
+Then the registration API, portero alone (bench/registry.py): proxy CPU
+per request with 1 and with 10,000 registered backends, memory per
+registered backend, durable registrations/s from 1 and 32 clients with
+p50/p99 time to 200.
+
+The tables go to stdout and to bench/RESULTS.md.  Knobs (environment):
 BENCH_ROUNDS (3), BENCH_SECONDS (10), BENCH_WARMUP (2), BENCH_HS_SECONDS (8),
 BENCH_IDLE_CONNS (5000), BENCH_CG_REQUESTS ("2000,4000"),
 BENCH_PROXIES ("nginx,haproxy,portero"), BENCH_CALLGRIND (1),
 BENCH_PORTERO_BIN (portero), BENCH_PORTERO_ARGS (extra flags),
 BENCH_PORTERO_CG_BIN and BENCH_PORTERO_CG_ARGS (binary and extra flags
 under callgrind), BENCH_RESULTS (output file),
-BENCH_KEEP_TMP (1 keeps the temporary directory).
+BENCH_KEEP_TMP (1 keeps the temporary directory), BENCH_REGISTRY (1;
+0 skips the registration API's part) and those of bench/registry.py.
 """
 
 # Copyright (c) 2026 The portero authors
@@ -62,6 +68,8 @@ import tempfile
 import textwrap
 import time
 
+import registry
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PORTERO = os.environ.get("BENCH_PORTERO_BIN",
@@ -91,6 +99,7 @@ BODIES = [100, 16384]
 CG_REQUESTS = [int(x) for x in
                os.environ.get("BENCH_CG_REQUESTS", "2000,4000").split(",")]
 CALLGRIND = env_int("BENCH_CALLGRIND", 1)
+REGISTRY = env_int("BENCH_REGISTRY", 1)
 PROXIES = os.environ.get("BENCH_PROXIES", "nginx,haproxy,portero").split(",")
 RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(HERE, "RESULTS.md"))
 KEEP_TMP = env_int("BENCH_KEEP_TMP", 0)
@@ -941,16 +950,20 @@ def run_bench(tmp, t_start):
                 log("  %s: %s" % (px.name, e))
                 instr[px.name] = None
                 cg_errors[px.name] = str(e)
+    reg = None
+    if REGISTRY and "portero" in PROXIES:
+        reg = registry.run(sys.modules[__name__], tmp, cert, key, certdir,
+                           backend_port)
     stop(backend)
 
     med = medians(rounds)
     for name in med:
         med[name]["instr"] = instr.get(name)
     na = {px.name: px.na for px in proxies if px.na is not None}
-    report(proxies, med, rounds, na, cg_errors, time.time() - t_start)
+    report(proxies, med, rounds, na, cg_errors, reg, time.time() - t_start)
 
 
-def report(proxies, med, rounds, na, cg_errors, elapsed):
+def report(proxies, med, rounds, na, cg_errors, reg, elapsed):
     cpu, mem, osname = machine()
     v = versions(proxies)
     tbl = table(med, na)
@@ -1012,6 +1025,13 @@ Targets:
     print(targets(med))
     if notes:
         print("\n".join(notes))
+    if reg is not None:
+        reg_md, reg_tbl, reg_checks = registry.report(*reg)
+        md += "\n" + reg_md
+        print()
+        print(reg_tbl)
+        print()
+        print(reg_checks)
     with open(RESULTS, "w") as f:
         f.write(md)
     log("wrote %s in %.1f minutes" % (RESULTS, elapsed / 60))
