@@ -864,22 +864,34 @@ config_getstats(const struct imsg *imsg, struct worker_stats *ws)
 	return (0);
 }
 
-/* "show backends": a page of names from the parent ... */
+/*
+ * A page of "show backends" into dst: its head, which holds the count
+ * (*n, once copied), then that many entries of each bytes, and no more.
+ */
+static int
+config_getpage(const struct imsg *imsg, void *dst, size_t head, size_t each,
+    const uint32_t *n)
+{
+	if (imsg->len < head)
+		return (-1);
+	memcpy(dst, imsg->data, head);
+	if (*n > BACKENDS_PAGE || imsg->len != head + *n * each)
+		return (-1);
+	memcpy((char *)dst + head, (const char *)imsg->data + head,
+	    *n * each);
+	return (0);
+}
+
+/* The parent names the backends of a page ... */
 int
 config_getbackendsreq(const struct imsg *imsg, struct backends_req *br)
 {
-	size_t		 head = offsetof(struct backends_req, br_keys);
 	uint32_t	 i;
 
 	memset(br, 0, sizeof(*br));
-	if (imsg->len < head)
+	if (config_getpage(imsg, br, offsetof(struct backends_req, br_keys),
+	    sizeof(br->br_keys[0]), &br->br_n) == -1)
 		return (-1);
-	memcpy(br, imsg->data, head);
-	if (br->br_n > BACKENDS_PAGE ||
-	    imsg->len != head + br->br_n * sizeof(br->br_keys[0]))
-		return (-1);
-	memcpy(br->br_keys, (const char *)imsg->data + head,
-	    br->br_n * sizeof(br->br_keys[0]));
 	for (i = 0; i < br->br_n; i++)
 		if (memchr(br->br_keys[i].bk_service, '\0',
 		    sizeof(br->br_keys[i].bk_service)) == NULL ||
@@ -901,16 +913,7 @@ config_setbackends(struct imsgev *iev, uint32_t peerid,
 int
 config_getbackends(const struct imsg *imsg, struct backends_stats *bss)
 {
-	size_t		 head = offsetof(struct backends_stats, bss_stats);
-
 	memset(bss, 0, sizeof(*bss));
-	if (imsg->len < head)
-		return (-1);
-	memcpy(bss, imsg->data, head);
-	if (bss->bss_n > BACKENDS_PAGE ||
-	    imsg->len != head + bss->bss_n * sizeof(bss->bss_stats[0]))
-		return (-1);
-	memcpy(bss->bss_stats, (const char *)imsg->data + head,
-	    bss->bss_n * sizeof(bss->bss_stats[0]));
-	return (0);
+	return (config_getpage(imsg, bss, offsetof(struct backends_stats,
+	    bss_stats), sizeof(bss->bss_stats[0]), &bss->bss_n));
 }
