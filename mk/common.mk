@@ -15,7 +15,16 @@
 # OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
 
 CC ?=		cc
-PKGS =		libtls libevent yajl libbsd-overlay
+# The TLS library behind portero's interface (portero/ptls_$(TLS).c).
+TLS ?=		libtls
+ifeq ($(TLS),libtls)
+PKGS =		libtls
+else ifeq ($(TLS),openssl)
+PKGS =		libssl libcrypto
+else
+$(error TLS must be openssl or libtls, not $(TLS))
+endif
+PKGS +=		libevent yajl libbsd-overlay
 ifeq ($(shell uname -s),Linux)
 PKGS +=		libseccomp
 endif

@@ -21,7 +21,6 @@
  */
 
 #include <sys/types.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -30,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <tls.h>
 #include <unistd.h>
 
 #include "portero.h"
@@ -124,15 +122,13 @@ buf_consume(struct buf *b, size_t n)
 
 /*
  * Read into the free tail of b.  Returns bytes read, 0 at EOF, CONN_WANT
- * when the socket (or TLS) has nothing now, -1 on error.  A TLS peer
- * that leaves without close_notify reads as EOF: that is how most do.
+ * when the socket (or TLS) has nothing now, -1 on error.
  */
 ssize_t
 conn_read(struct conn *c, struct buf *b)
 {
 	size_t	 room;
 	ssize_t	 n;
-	int	 pending;
 
 	if (b->b_off + b->b_len == BUF_SIZE)
 		buf_compact(b);
@@ -140,22 +136,11 @@ conn_read(struct conn *c, struct buf *b)
 	if (room == 0)
 		return (CONN_WANT);
 	if (c->c_tls != NULL) {
-		n = tls_read(c->c_tls, b->b_data + b->b_off + b->b_len, room);
-		/*
-		 * As a client, a post-handshake message (a TLS 1.3 session
-		 * ticket) reads as "want more" while the record after it
-		 * may already wait in the socket, where an edge-triggered
-		 * loop would never hear of it: look while the socket holds
-		 * bytes.
-		 */
-		while (n == TLS_WANT_POLLIN && c->c_tls_client &&
-		    ioctl(c->c_fd, FIONREAD, &pending) == 0 && pending > 0)
-			n = tls_read(c->c_tls, b->b_data + b->b_off + b->b_len,
-			    room);
-		if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT)
+		n = ptls_read(c->c_tls, b->b_data + b->b_off + b->b_len, room);
+		if (n == PTLS_WANT_READ || n == PTLS_WANT_WRITE)
 			return (CONN_WANT);
 		if (n == -1)
-			return (c->c_handshaken ? 0 : -1);
+			return (-1);
 	} else {
 		n = read(c->c_fd, b->b_data + b->b_off + b->b_len, room);
 		if (n == -1)
@@ -175,8 +160,8 @@ conn_write(struct conn *c, const void *p, size_t len)
 	if (len == 0)
 		return (0);
 	if (c->c_tls != NULL) {
-		n = tls_write(c->c_tls, p, len);
-		if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT)
+		n = ptls_write(c->c_tls, p, len);
+		if (n == PTLS_WANT_READ || n == PTLS_WANT_WRITE)
 			return (CONN_WANT);
 		return (n);
 	}
@@ -208,8 +193,8 @@ conn_close(struct conn *c)
 	}
 	if (c->c_tls != NULL) {
 		/* best effort close_notify; never wait for the peer's */
-		(void)tls_close(c->c_tls);
-		tls_free(c->c_tls);
+		(void)ptls_close(c->c_tls);
+		ptls_free(c->c_tls);
 		c->c_tls = NULL;
 	}
 	if (c->c_fd != -1) {

@@ -620,14 +620,12 @@ struct buf {
 	char		 b_data[BUF_SIZE];
 };
 
-struct tls;
+struct ptls;
 struct conn {
 	int		 c_fd;
-	struct tls	*c_tls;
+	struct ptls	*c_tls;
 	struct event	 c_ev;
 	int		 c_watched;
-	int		 c_handshaken;
-	int		 c_tls_client;	/* we are the TLS client */
 };
 
 /* certs.c: certificate folders, read and checked. */
@@ -1043,6 +1041,71 @@ int	 certs_names_cover(const char *, size_t, const char *, size_t);
 int	 certs_names_check(const char *, size_t, unsigned int *);
 const char *certs_fmt_time(time_t, char *, size_t);
 
+/*
+ * ptls_*.c: TLS through one interface in the shape of libtls, with two
+ * implementations: ptls_openssl.c over libssl, ptls_libtls.c over libtls
+ * (make TLS=libtls).  No other file includes either library's header.
+ * Calls that may block return a count (or 0), PTLS_WANT_READ,
+ * PTLS_WANT_WRITE or -1 with the reason in ptls_error().  What one
+ * library cannot do fails with errno ENOTSUP.
+ */
+#define PTLS_WANT_READ		(-2)
+#define PTLS_WANT_WRITE		(-3)
+
+struct ptls_server;		/* a certificate set, with its settings */
+struct ptls_client;		/* how upstream connections verify */
+
+/* One certificate of a set, in memory: its names, cert and key PEM. */
+struct ptls_pair {
+	const char		*pp_names;	/* NUL-terminated, one by one */
+	size_t			 pp_nameslen;
+	const unsigned char	*pp_cert;
+	size_t			 pp_certlen;
+	const unsigned char	*pp_key;
+	size_t			 pp_keylen;
+	const char		*pp_domain;	/* for errors */
+};
+
+/* A server's settings; NULL strings take the defaults. */
+struct ptls_params {
+	const char		*pr_alpn;	/* "h2,http/1.1" */
+	const char		*pr_ciphers;
+	unsigned int		 pr_lifetime;	/* of sessions, seconds */
+	const struct ticket_key_msg *pr_keys;	/* newest, previous */
+};
+
+/* Signing with a key held elsewhere; not yet used by either library. */
+typedef int (*ptls_sign_fn)(void *, int, const unsigned char *, size_t,
+    unsigned char *, size_t *);
+
+int	 ptls_init(void);
+const char *ptls_library(void);
+const char *ptls_default_ca_file(void);
+struct ptls_server *ptls_server_new(const struct ptls_pair *, unsigned int,
+	    const struct ptls_params *, char *, size_t);
+void	 ptls_server_free(struct ptls_server *);
+int	 ptls_server_ticket_keys(struct ptls_server *,
+	    const struct ticket_key_msg *);
+int	 ptls_server_signer(struct ptls_server *, ptls_sign_fn, void *);
+struct ptls *ptls_accept(struct ptls_server *, int);
+struct ptls_client *ptls_client_new(const char *, size_t, int, char *,
+	    size_t);
+void	 ptls_client_free(struct ptls_client *);
+struct ptls *ptls_connect(struct ptls_client *, int, const char *, char *,
+	    size_t);
+int	 ptls_handshake(struct ptls *);
+ssize_t	 ptls_read(struct ptls *, void *, size_t);
+ssize_t	 ptls_write(struct ptls *, const void *, size_t);
+int	 ptls_close(struct ptls *);
+void	 ptls_free(struct ptls *);
+const char *ptls_error(struct ptls *);
+const char *ptls_servername(struct ptls *);
+const char *ptls_alpn(struct ptls *);
+const char *ptls_version(struct ptls *);
+const char *ptls_cipher(struct ptls *);
+int	 ptls_resumed(struct ptls *);
+int	 ptls_pair_index(struct ptls *);
+
 /* tlsctx.c */
 void	 tlsctx_init(const struct portero_config *);
 int	 tlsctx_cert_begin(const struct cert_begin *);
@@ -1054,8 +1117,8 @@ void	 tlsctx_ticket_key(const struct ticket_key_msg *);
 struct tlsctx *tlsctx_current(void);
 void	 tlsctx_ref(struct tlsctx *);
 void	 tlsctx_unref(struct tlsctx *);
-struct tls *tlsctx_tls(struct tlsctx *);
-int	 tlsctx_host_ok(struct tlsctx *, const char *, const char *, size_t);
+struct ptls *tlsctx_accept(struct tlsctx *, int);
+int	 tlsctx_host_ok(struct tlsctx *, struct ptls *, const char *, size_t);
 
 /* worker.c */
 struct worker {

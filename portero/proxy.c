@@ -33,7 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <tls.h>
 #include <unistd.h>
 
 #include "portero.h"
@@ -87,8 +86,7 @@ proxy_accept(int fd, int kind, struct tlsctx *ctx)
 
 	if (kind == LISTENER_PROXY && wk->wk_conf.cert_dir[0] != '\0') {
 		if (ctx == NULL ||
-		    tls_accept_socket(tlsctx_tls(ctx), &cl->cl_conn.c_tls,
-		    fd) == -1) {
+		    (cl->cl_conn.c_tls = tlsctx_accept(ctx, fd)) == NULL) {
 			log_debug("%s: no TLS context to accept with",
 			    cl->cl_addr);
 			proxy_close(cl);
@@ -123,17 +121,16 @@ proxy_handshake(struct client *cl)
 	const char	*sni;
 	int		 ret;
 
-	ret = tls_handshake(cl->cl_conn.c_tls);
-	if (ret == TLS_WANT_POLLIN || ret == TLS_WANT_POLLOUT)
+	ret = ptls_handshake(cl->cl_conn.c_tls);
+	if (ret == PTLS_WANT_READ || ret == PTLS_WANT_WRITE)
 		return (0);
 	if (ret == -1) {
 		log_debug("%s: TLS handshake: %s", cl->cl_addr,
-		    tls_error(cl->cl_conn.c_tls));
+		    ptls_error(cl->cl_conn.c_tls));
 		proxy_close(cl);
 		return (0);
 	}
-	cl->cl_conn.c_handshaken = 1;
-	if ((sni = tls_conn_servername(cl->cl_conn.c_tls)) != NULL)
+	if ((sni = ptls_servername(cl->cl_conn.c_tls)) != NULL)
 		(void)strlcpy(cl->cl_sni, sni, sizeof(cl->cl_sni));
 	cl->cl_state = CL_IDLE;
 	proxy_timer_set(cl, worker_env->wk_conf.idle_timeout);
@@ -448,8 +445,8 @@ proxy_route(struct client *cl, int nobody)
 		return (NULL);
 	}
 	if (cl->cl_tlsctx != NULL && (hlen == 0 ||
-	    !tlsctx_host_ok(cl->cl_tlsctx, cl->cl_sni[0] ? cl->cl_sni : NULL,
-	    cl->cl_host, hlen))) {
+	    !tlsctx_host_ok(cl->cl_tlsctx, cl->cl_conn.c_tls, cl->cl_host,
+	    hlen))) {
 		proxy_reply(cl, 421, nobody);
 		return (NULL);
 	}

@@ -22,15 +22,12 @@
 
 #include <sys/types.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <tls.h>
 
 #include "portero.h"
 
-
-#define TLSCTX_PROTOCOLS	(TLS_PROTOCOL_TLSv1_2 | TLS_PROTOCOL_TLSv1_3)
-#define TLSCTX_CIPHERS		"secure"
 #define TLSCTX_ALPN		"http/1.1"
 
 /* The names one certificate is good for, to answer tlsctx_host_ok(). */
@@ -40,8 +37,7 @@ struct tlsctx_pair {
 };
 
 struct tlsctx {
-	struct tls		*tc_tls;
-	struct tls_config	*tc_config;
+	struct ptls_server	*tc_server;
 	unsigned int		 tc_refs;
 	struct tlsctx_pair	*tc_pairs;	/* [0] is the default */
 	unsigned int		 tc_npairs;
@@ -76,21 +72,20 @@ static struct tlsctx_state	 ts;
 
 static void	 tlsctx_in_clear(void);
 static struct tlsctx *tlsctx_build(char *, size_t);
-static int	 tlsctx_config_tickets(struct tls_config *);
 static void	 tlsctx_free(struct tlsctx *);
 static void	 tlsctx_swap(struct tlsctx *);
 
 /*
- * Before the sandbox: libtls sets libssl up, which reads openssl.cnf
- * once.  Nothing else is read from disk, ever: certificates come by
- * message, the default first (the certloader orders the set and applies
- * --default-sni).
+ * Before the sandbox: the library sets libssl up, which reads
+ * openssl.cnf once.  Nothing else is read from disk, ever: certificates
+ * come by message, the default first (the certloader orders the set and
+ * applies --default-sni).
  */
 void
 tlsctx_init(const struct portero_config *conf)
 {
-	if (tls_init() == -1)
-		fatalx("tls_init");
+	if (ptls_init() == -1)
+		fatalx("TLS (%s) cannot be set up", ptls_library());
 }
 
 /*
@@ -245,59 +240,35 @@ tlsctx_in_clear(void)
 }
 
 /*
- * TLS 1.2 and 1.3 only, libtls's "secure" ciphers in our order, ALPN
- * http/1.1.  The first pair is the default, for clients without SNI or
- * with a name no certificate has.  Once libtls has built its contexts,
- * the config's copies of the keys are cleared: the handshakes use the
- * keys already loaded into libssl.
+ * The set's server context (TLS 1.2 and 1.3, ALPN http/1.1); its first
+ * pair is the default, for clients without SNI or with a name no
+ * certificate has.  The names stay here, for tlsctx_host_ok().
  */
 static struct tlsctx *
 tlsctx_build(char *err, size_t errlen)
 {
 	struct tlsctx		*tc;
 	struct tlsctx_in	*in;
-	unsigned char		*cert, *key;
+	struct ptls_pair	*pp = NULL;
+	struct ptls_params	 pr;
 	unsigned int		 i;
-	int			 rv;
 
 	if ((tc = calloc(1, sizeof(*tc))) == NULL ||
 	    (tc->tc_pairs = calloc(ts.ts_nin, sizeof(*tc->tc_pairs))) ==
-	    NULL) {
+	    NULL || (pp = calloc(ts.ts_nin, sizeof(*pp))) == NULL) {
 		(void)snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	tc->tc_refs = 1;
-	if ((tc->tc_config = tls_config_new()) == NULL) {
-		(void)snprintf(err, errlen, "tls_config_new failed");
-		goto fail;
-	}
-	if (tls_config_set_protocols(tc->tc_config, TLSCTX_PROTOCOLS) == -1 ||
-	    tls_config_set_ciphers(tc->tc_config, TLSCTX_CIPHERS) == -1 ||
-	    tls_config_set_alpn(tc->tc_config, TLSCTX_ALPN) == -1 ||
-	    tls_config_set_session_lifetime(tc->tc_config,
-	    CERT_SESSION_LIFETIME) == -1 ||
-	    tlsctx_config_tickets(tc->tc_config) == -1) {
-		(void)snprintf(err, errlen, "%s",
-		    tls_config_error(tc->tc_config));
-		goto fail;
-	}
-	tls_config_prefer_ciphers_server(tc->tc_config);
-
 	for (i = 0; i < ts.ts_nin; i++) {
 		in = &ts.ts_in[i];
-		cert = in->ti_buf + in->ti_nameslen;
-		key = cert + in->ti_certlen;
-		if (i == 0)
-			rv = tls_config_set_keypair_mem(tc->tc_config, cert,
-			    in->ti_certlen, key, in->ti_keylen);
-		else
-			rv = tls_config_add_keypair_mem(tc->tc_config, cert,
-			    in->ti_certlen, key, in->ti_keylen);
-		if (rv == -1) {
-			(void)snprintf(err, errlen, "%s: %s", in->ti_domain,
-			    tls_config_error(tc->tc_config));
-			goto fail;
-		}
+		pp[i].pp_names = (const char *)in->ti_buf;
+		pp[i].pp_nameslen = in->ti_nameslen;
+		pp[i].pp_cert = in->ti_buf + in->ti_nameslen;
+		pp[i].pp_certlen = in->ti_certlen;
+		pp[i].pp_key = pp[i].pp_cert + in->ti_certlen;
+		pp[i].pp_keylen = in->ti_keylen;
+		pp[i].pp_domain = in->ti_domain;
 		if ((tc->tc_pairs[i].tp_names = malloc(in->ti_nameslen)) ==
 		    NULL) {
 			(void)snprintf(err, errlen, "out of memory");
@@ -307,58 +278,26 @@ tlsctx_build(char *err, size_t errlen)
 		tc->tc_pairs[i].tp_nameslen = in->ti_nameslen;
 		tc->tc_npairs++;
 	}
-
-	if ((tc->tc_tls = tls_server()) == NULL) {
-		(void)snprintf(err, errlen, "tls_server failed");
+	memset(&pr, 0, sizeof(pr));
+	pr.pr_alpn = TLSCTX_ALPN;
+	pr.pr_lifetime = CERT_SESSION_LIFETIME;
+	pr.pr_keys = ts.ts_havekeys ? ts.ts_keys : NULL;
+	if ((tc->tc_server = ptls_server_new(pp, ts.ts_nin, &pr, err,
+	    errlen)) == NULL)
 		goto fail;
-	}
-	if (tls_configure(tc->tc_tls, tc->tc_config) == -1) {
-		(void)snprintf(err, errlen, "%s", tls_error(tc->tc_tls));
-		goto fail;
-	}
-	tls_config_clear_keys(tc->tc_config);
+	free(pp);
 	return (tc);
  fail:
-	if (tc != NULL) {
-		if (tc->tc_config != NULL)
-			tls_config_clear_keys(tc->tc_config);
+	free(pp);
+	if (tc != NULL)
 		tlsctx_free(tc);
-	}
 	return (NULL);
 }
 
 /*
- * Session tickets as relayd has them: the parent makes the keys and one
- * session-id context for all workers, so a session from one worker
- * resumes on any other.  libtls takes the newest key it was given to
- * issue tickets, so the previous key goes in first.
- */
-static int
-tlsctx_config_tickets(struct tls_config *cfg)
-{
-	int	 i;
-
-	if (!ts.ts_havekeys)
-		return (0);
-	if (tls_config_set_session_id(cfg, ts.ts_keys[0].tk_sessid,
-	    sizeof(ts.ts_keys[0].tk_sessid)) == -1)
-		return (-1);
-	for (i = 1; i >= 0; i--) {
-		if (ts.ts_keys[i].tk_rev == 0)
-			continue;
-		if (tls_config_add_ticket_key(cfg, ts.ts_keys[i].tk_rev,
-		    ts.ts_keys[i].tk_key, sizeof(ts.ts_keys[i].tk_key)) == -1)
-			return (-1);
-	}
-	return (0);
-}
-
-/*
- * IMSG_TLS_TICKET_KEY: keep the newest two.  A newer key also goes
- * straight into the context in service (libtls looks keys up in its
- * config at each handshake); an older one, which a restarted worker
- * may get after the newest, is only kept for contexts built later,
- * since libtls would take it for the newest.
+ * IMSG_TLS_TICKET_KEY: keep the newest two.  A newer key also goes to
+ * the context in service; an older one, which a restarted worker may
+ * get after the newest, is kept for contexts built later.
  */
 void
 tlsctx_ticket_key(const struct ticket_key_msg *tk)
@@ -372,11 +311,9 @@ tlsctx_ticket_key(const struct ticket_key_msg *tk)
 		ts.ts_keys[1] = ts.ts_keys[0];
 		ts.ts_keys[0] = *tk;
 		ts.ts_havekeys = 1;
-		if (ts.ts_current != NULL && tls_config_add_ticket_key(
-		    ts.ts_current->tc_config, tk->tk_rev,
-		    (unsigned char *)tk->tk_key, sizeof(tk->tk_key)) == -1)
-			log_warnx("ticket key %u: %s", tk->tk_rev,
-			    tls_config_error(ts.ts_current->tc_config));
+		if (ts.ts_current != NULL && ptls_server_ticket_keys(
+		    ts.ts_current->tc_server, ts.ts_keys) == -1)
+			log_warnx("ticket key %u refused", tk->tk_rev);
 	} else if (tk->tk_rev > ts.ts_keys[1].tk_rev)
 		ts.ts_keys[1] = *tk;
 }
@@ -389,8 +326,9 @@ tlsctx_current(void)
 }
 
 /*
- * A connection holds a reference from accept until its handshake is
- * over: libtls's SNI and ALPN callbacks use the server context.
+ * A connection holds a reference from accept until it closes: the
+ * library's SNI and ALPN callbacks use the server context during the
+ * handshake, and tlsctx_host_ok() its names after.
  */
 void
 tlsctx_ref(struct tlsctx *tc)
@@ -409,10 +347,10 @@ tlsctx_unref(struct tlsctx *tc)
 		tlsctx_free(tc);
 }
 
-struct tls *
-tlsctx_tls(struct tlsctx *tc)
+struct ptls *
+tlsctx_accept(struct tlsctx *tc, int fd)
 {
-	return (tc->tc_tls);
+	return (ptls_accept(tc->tc_server, fd));
 }
 
 static void
@@ -429,8 +367,7 @@ tlsctx_free(struct tlsctx *tc)
 {
 	unsigned int	 i;
 
-	tls_free(tc->tc_tls);
-	tls_config_free(tc->tc_config);
+	ptls_server_free(tc->tc_server);
 	if (tc->tc_pairs != NULL)
 		for (i = 0; i < tc->tc_npairs; i++)
 			free(tc->tc_pairs[i].tp_names);
@@ -440,27 +377,18 @@ tlsctx_free(struct tlsctx *tc)
 
 /*
  * For 421 Misdirected Request: may this connection carry a request for
- * host?  Only if the certificate it got covers host.  Which one it got
- * is libtls's choice, made again here: libretls tries every pair but
- * the first in order and takes the first whose names cover the SNI
- * name; failing that, or without SNI, the first pair.  host comes
+ * host?  Only if the certificate it got covers host.  host comes
  * without a port, in any case.
  */
 int
-tlsctx_host_ok(struct tlsctx *tc, const char *sni, const char *host,
+tlsctx_host_ok(struct tlsctx *tc, struct ptls *p, const char *host,
     size_t hostlen)
 {
-	unsigned int	 i, pick = 0;
+	int	 pick;
 
-	if (tc == NULL || tc->tc_npairs == 0 || hostlen == 0)
+	if (tc == NULL || hostlen == 0 || (pick = ptls_pair_index(p)) < 0 ||
+	    (unsigned int)pick >= tc->tc_npairs)
 		return (0);
-	if (sni != NULL)
-		for (i = 1; i < tc->tc_npairs; i++)
-			if (certs_names_cover(tc->tc_pairs[i].tp_names,
-			    tc->tc_pairs[i].tp_nameslen, sni, strlen(sni))) {
-				pick = i;
-				break;
-			}
 	/* "example.com." is example.com */
 	if (hostlen > 1 && host[hostlen - 1] == '.')
 		hostlen--;

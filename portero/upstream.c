@@ -26,9 +26,10 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <tls.h>
 #include <unistd.h>
 
 #include "portero.h"
@@ -36,41 +37,79 @@
 
 #define UPSTREAM_IDLE_MAX	64	/* pooled connections per backend */
 #define UPSTREAM_IDLE_TIMEOUT	55	/* below common backend timeouts */
+#define UPSTREAM_CA_MAX		(16 * 1024 * 1024)
 
 /* The client side of upstream TLS, built once before the sandbox. */
-static struct tls_config	*upstream_tlsconf;
+static struct ptls_client	*upstream_tls;
 
 static void	 upstream_idle_event(int, short, void *);
 static void	 upstream_event(int, short, void *);
 
+/* A CA bundle, whole, into memory: workers may open no file later. */
+static char *
+upstream_read_ca(const char *path, size_t *lenp)
+{
+	char	*buf = NULL, *nbuf;
+	size_t	 len = 0, size = 0;
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (NULL);
+	for (;;) {
+		if (len == size) {
+			if (size >= UPSTREAM_CA_MAX) {
+				errno = EFBIG;
+				goto fail;
+			}
+			size = size == 0 ? 256 * 1024 : size * 2;
+			if ((nbuf = realloc(buf, size)) == NULL)
+				goto fail;
+			buf = nbuf;
+		}
+		if ((n = read(fd, buf + len, size - len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	*lenp = len;
+	return (buf);
+ fail:
+	n = errno;
+	close(fd);
+	free(buf);
+	errno = n;
+	return (NULL);
+}
+
 int
 upstream_init(const struct portero_config *conf)
 {
-	const char	*ca;
+	const char	*path = NULL;
+	char		*ca = NULL, err[256];
+	size_t		 calen = 0;
 
-	if ((upstream_tlsconf = tls_config_new()) == NULL)
-		return (-1);
-	if (tls_config_set_protocols(upstream_tlsconf,
-	    TLS_PROTOCOL_TLSv1_2 | TLS_PROTOCOL_TLSv1_3) == -1)
-		goto fail;
-	if (conf->upstream_insecure) {
-		tls_config_insecure_noverifycert(upstream_tlsconf);
-		tls_config_insecure_noverifyname(upstream_tlsconf);
-		return (0);
+	if (!conf->upstream_insecure) {
+		path = conf->upstream_ca[0] != '\0' ? conf->upstream_ca :
+		    ptls_default_ca_file();
+		if ((ca = upstream_read_ca(path, &calen)) == NULL) {
+			log_warn("upstream CA %s", path);
+			return (-1);
+		}
 	}
-	/* loaded into memory now: workers may open no file later */
-	ca = conf->upstream_ca[0] != '\0' ? conf->upstream_ca :
-	    tls_default_ca_cert_file();
-	if (tls_config_set_ca_file(upstream_tlsconf, ca) == -1) {
-		log_warnx("upstream CA %s: %s", ca,
-		    tls_config_error(upstream_tlsconf));
-		goto fail;
+	upstream_tls = ptls_client_new(ca, calen, !conf->upstream_insecure,
+	    err, sizeof(err));
+	free(ca);
+	if (upstream_tls == NULL) {
+		log_warnx("upstream CA %s: %s", path ? path : "-", err);
+		return (-1);
 	}
 	return (0);
- fail:
-	tls_config_free(upstream_tlsconf);
-	upstream_tlsconf = NULL;
-	return (-1);
 }
 
 static int
@@ -143,6 +182,7 @@ int
 upstream_ready(struct upstream *up)
 {
 	socklen_t	 len = sizeof(int);
+	char		 err[256];
 	int		 error = 0, ret;
 
 	switch (up->up_state) {
@@ -161,31 +201,25 @@ upstream_ready(struct upstream *up)
 			up->up_state = UP_READY;
 			return (1);
 		}
-		if ((up->up_conn.c_tls = tls_client()) == NULL ||
-		    tls_configure(up->up_conn.c_tls, upstream_tlsconf) == -1 ||
-		    tls_connect_socket(up->up_conn.c_tls, up->up_conn.c_fd,
-		    up->up_sni) == -1) {
+		if ((up->up_conn.c_tls = ptls_connect(upstream_tls,
+		    up->up_conn.c_fd, up->up_sni, err, sizeof(err))) == NULL) {
 			log_limited(LOG_LIMIT_UPSTREAM, "upstream TLS to %s: "
-			    "%s", up->up_be->be_conf.be_host,
-			    up->up_conn.c_tls ? tls_error(up->up_conn.c_tls) :
-			    "no memory");
+			    "%s", up->up_be->be_conf.be_host, err);
 			return (-1);
 		}
-		up->up_conn.c_tls_client = 1;
 		up->up_state = UP_HANDSHAKE;
 		/* FALLTHROUGH */
 	case UP_HANDSHAKE:
-		ret = tls_handshake(up->up_conn.c_tls);
-		if (ret == TLS_WANT_POLLIN || ret == TLS_WANT_POLLOUT)
+		ret = ptls_handshake(up->up_conn.c_tls);
+		if (ret == PTLS_WANT_READ || ret == PTLS_WANT_WRITE)
 			return (0);
 		if (ret == -1) {
 			log_limited(LOG_LIMIT_UPSTREAM, "upstream TLS to %s "
 			    "(%s): %s", up->up_be->be_conf.be_host,
-			    up->up_sni, tls_error(up->up_conn.c_tls));
+			    up->up_sni, ptls_error(up->up_conn.c_tls));
 			errno = EPROTO;
 			return (-1);
 		}
-		up->up_conn.c_handshaken = 1;
 		up->up_state = UP_READY;
 		return (1);
 	case UP_READY:

@@ -18,14 +18,16 @@
 UNIT_TESTS +=	unit/test_certs
 
 # the worker's receiving side: the message table and config_get*()
-CERTS_SRCS =	../portero/certs.c ../portero/tlsctx.c ../portero/config.c \
+CERTS_SRCS =	../portero/certs.c ../portero/tlsctx.c \
+		../portero/ptls_$(TLS).c ../portero/config.c \
 		../portero/names.c ../portero/imsg.c ../portero/proc.c \
 		../portero/listener.c ../portero/sandbox.c ../portero/secrets.c \
 		unit/logstub.c
 CERTS_DEPS =	$(CERTS_SRCS) ../portero/portero.h \
 		../mk/common.mk certs.mk
-# certs.c checks keys and certificates with libcrypto; tlsctx.c is libtls.
-CERTS_LIBS !=	pkg-config --libs libcrypto
+# certs.c checks keys and certificates with libcrypto; the test's own TLS
+# client is libtls, whichever library the daemon's side is built with.
+CERTS_LIBS !=	pkg-config --libs libtls libcrypto
 
 test_certs: unit/test_certs
 

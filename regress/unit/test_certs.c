@@ -925,10 +925,11 @@ struct hs_result {
  */
 static int
 handshake(struct tlsctx *tc, const char *sni, uint32_t protos,
-    void (*between)(void), struct hs_result *res)
+    void (*between)(struct ptls *), struct hs_result *res)
 {
 	struct tls_config	*cc;
-	struct tls		*c, *conn = NULL;
+	struct tls		*c;
+	struct ptls		*conn;
 	struct hs_result	 r;
 	const char		*s;
 	int			 sp[2], pp[2], rv;
@@ -968,17 +969,17 @@ handshake(struct tlsctx *tc, const char *sni, uint32_t protos,
 	close(sp[1]);
 	close(pp[1]);
 	rv = -1;
-	if (tls_accept_socket(tlsctx_tls(tc), &conn, sp[0]) == 0) {
-		while ((rv = tls_handshake(conn)) == TLS_WANT_POLLIN ||
-		    rv == TLS_WANT_POLLOUT)
+	if ((conn = tlsctx_accept(tc, sp[0])) != NULL) {
+		while ((rv = ptls_handshake(conn)) == PTLS_WANT_READ ||
+		    rv == PTLS_WANT_WRITE)
 			;
 		if (rv == 0) {
 			if (between != NULL)
-				between();
-			(void)tls_write(conn, "hello", 5);
+				between(conn);
+			(void)ptls_write(conn, "hello", 5);
 		}
-		(void)tls_close(conn);
-		tls_free(conn);
+		(void)ptls_close(conn);
+		ptls_free(conn);
 	}
 	close(sp[0]);
 	if (read(pp[0], res, sizeof(*res)) != sizeof(*res))
@@ -1009,13 +1010,31 @@ expect_cert(const char *test, struct tlsctx *tc, const char *sni,
 		pass(test);
 }
 
+/* What expect_host() asks of a connection, between handshake and write. */
+static struct tlsctx	*host_tc;
+static const char	*host_name;
+static int		 host_ok;
+
+static void
+check_host(struct ptls *conn)
+{
+	host_ok = tlsctx_host_ok(host_tc, conn, host_name, strlen(host_name));
+}
+
 static void
 expect_host(const char *test, struct tlsctx *tc, const char *sni,
     const char *host, int want)
 {
-	if (tlsctx_host_ok(tc, sni, host, strlen(host)) != want)
-		failf(test, "SNI %s, Host %s: want %d", sni ? sni : "-", host,
-		    want);
+	struct hs_result	 r;
+
+	host_tc = tc;
+	host_name = host;
+	host_ok = -1;
+	if (handshake(tc, sni, TLS_PROTOCOLS_ALL, check_host, &r) == -1)
+		failf(test, "handshake with SNI %s failed", sni ? sni : "-");
+	else if (host_ok != want)
+		failf(test, "SNI %s, Host %s: %d, want %d", sni ? sni : "-",
+		    host, host_ok, want);
 	else
 		pass(test);
 }
@@ -1037,7 +1056,7 @@ static struct tlsctx	*swapped_old;
 
 /* Under an open connection: a new set in, the old context let go. */
 static void
-swap_under(void)
+swap_under(struct ptls *conn)
 {
 	if (feed_pair("ec.test", "ec.crt", "ec8.key", NULL, 700) == -1 ||
 	    feed_set() == -1)
