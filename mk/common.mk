@@ -15,8 +15,14 @@
 # OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
 
 CC ?=		cc
-# The TLS library behind portero's interface (portero/ptls_$(TLS).c).
+# The TLS library behind portero's interface (portero/ptls_$(TLS).c):
+# libssl on Linux, where libtls is libretls and cannot resume sessions,
+# release buffers or share a client context; libtls on OpenBSD.
+ifeq ($(shell uname -s),OpenBSD)
 TLS ?=		libtls
+else
+TLS ?=		openssl
+endif
 ifeq ($(TLS),libtls)
 PKGS =		libtls
 else ifeq ($(TLS),openssl)

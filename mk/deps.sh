@@ -25,13 +25,13 @@ usage() {
 
 [ $# -eq 1 ] || usage
 
-build="make gcc pkg-config libtls-dev libevent-dev libyajl-dev libbsd-dev
-    libseccomp-dev libnghttp2-dev"
+build="make gcc pkg-config libssl-dev libtls-dev libevent-dev libyajl-dev
+    libbsd-dev libseccomp-dev libnghttp2-dev"
 run="$build openssl"
 # clang and its runtime for the libFuzzer targets
 test="$build openssl curl python3 mandoc clang libclang-rt-14-dev
     nghttp2-client valgrind"
-bench="$test wrk nginx haproxy linux-perf libssl-dev"
+bench="$test wrk nginx haproxy linux-perf"
 
 case $1 in
 build)	want=$build ;;

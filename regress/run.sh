@@ -29,7 +29,7 @@ cleanup() {
 	    $(pgrep -f "^portero: " 2>/dev/null); do
 		exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || continue
 		case "$exe" in
-		"$top"/*) kill -9 "$pid" 2>/dev/null ;;
+		"$top"/*|"$out"/*) kill -9 "$pid" 2>/dev/null ;;
 		esac
 	done
 	rm -rf "$out"
@@ -75,11 +75,21 @@ fi
 
 part e2e python3 e2e/run.py
 
+# The other TLS library: built from a copy of the tree with make
+# TLS=libtls, its TLS and proxy tests run against that daemon.
+part libtls_build sh -c "cp -R '$top/portero' '$top/mk' '$out/' &&
+    make -s -C '$out/portero' clean >/dev/null &&
+    make -s -C '$out/portero' TLS=libtls && echo PASS libtls_build"
+if [ "$(cat "$out/status.libtls_build")" -eq 0 ]; then
+	part e2e_libtls env PORTERO="$out/portero/portero" \
+	    python3 e2e/run.py tls/ proxy/
+fi
+
 # The run itself must leave no daemon behind.
 left=""
 for pid in $(pgrep -f "^portero: " 2>/dev/null); do
 	exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || continue
-	case "$exe" in "$top"/*) left="$left $pid" ;; esac
+	case "$exe" in "$top"/*|"$out"/*) left="$left $pid" ;; esac
 done
 if [ -z "$left" ]; then
 	echo "PASS no_leftover_processes" | tee -a "$log"

@@ -961,7 +961,11 @@ handshake(struct tlsctx *tc, const char *sni, uint32_t protos,
 				strlcpy(r.alpn, s, sizeof(r.alpn));
 			if ((s = tls_conn_version(c)) != NULL)
 				strlcpy(r.version, s, sizeof(r.version));
-			if ((n = tls_read(c, r.data, sizeof(r.data) - 1)) < 0)
+			/* a TLS 1.3 ticket first reads as "want more" */
+			while ((n = tls_read(c, r.data, sizeof(r.data) -
+			    1)) == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT)
+				;
+			if (n < 0)
 				r.data[0] = '\0';
 		}
 		_exit(write(pp[1], &r, sizeof(r)) == sizeof(r) ? 0 : 1);

@@ -1,0 +1,746 @@
+/*
+ * ptls_openssl.c: the TLS interface over OpenSSL 3's libssl, the default
+ * on Linux.  Each certificate of a set is a server context of its own,
+ * chosen in the SNI callback; tickets are sealed with the parent's keys,
+ * so sessions resume on any worker; one client context serves every
+ * upstream connection.
+ *
+ * The error queue: SSL_get_error() is right only if the queue was empty
+ * before the call, so every path that leaves something in it (a failure,
+ * loading PEM) empties it before it returns; the success path of reads
+ * and writes never touches it.
+ */
+
+/*
+ * Copyright (c) 2026 The portero authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHORS DISCLAIM ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHORS BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "portero.h"
+
+#if OPENSSL_VERSION_NUMBER < 0x300000e0L
+#error "OpenSSL 3.0.14 or newer is needed (CVE-2024-4741 in SSL_free_buffers)"
+#endif
+
+/* TLS 1.2 suites: ECDHE with AEAD only.  TLS 1.3's are all AEAD. */
+#define PTLS_CIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20"
+#define PTLS_GROUPS	"X25519:P-256:P-384"
+#define PTLS_ALPN	"http/1.1"
+#define PTLS_ERRLEN	256
+
+struct ptls_server {
+	SSL_CTX			**ps_ctx;	/* one per pair; [0] default */
+	struct ptls_names	*ps_names;
+	unsigned int		 ps_npairs;
+	unsigned char		 ps_alpn[256];	/* wire format */
+	size_t			 ps_alpnlen;
+	struct ticket_key_msg	 ps_keys[2];	/* newest, previous */
+};
+
+struct ptls_names {
+	char		*pn_names;
+	size_t		 pn_len;
+};
+
+struct ptls_client {
+	SSL_CTX		*pc_ctx;
+	int		 pc_verify;
+};
+
+struct ptls {
+	SSL		*p_ssl;
+	int		 p_handshaken;
+	int		 p_pair;
+	char		 p_err[PTLS_ERRLEN];
+};
+
+/* Where an SSL_CTX keeps its ptls_server; where an SSL keeps its ptls. */
+static int	 ptls_ctx_index = -1;
+static int	 ptls_ssl_index = -1;
+
+/* Fetched once, before the sandbox: a fetch may load a provider. */
+static EVP_MAC		*ptls_hmac;
+static EVP_CIPHER	*ptls_aes;
+
+static int	 ptls_servername_cb(SSL *, int *, void *);
+static int	 ptls_alpn_cb(SSL *, const unsigned char **, unsigned char *,
+		    const unsigned char *, unsigned int, void *);
+static int	 ptls_ticket_cb(SSL *, unsigned char *, unsigned char *,
+		    EVP_CIPHER_CTX *, EVP_MAC_CTX *, int);
+
+int
+ptls_init(void)
+{
+	if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL) == 0)
+		return (-1);
+	ptls_ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	ptls_ssl_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	ptls_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	ptls_aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+	if (ptls_ctx_index == -1 || ptls_ssl_index == -1 ||
+	    ptls_hmac == NULL || ptls_aes == NULL) {
+		ERR_clear_error();
+		return (-1);
+	}
+	return (0);
+}
+
+const char *
+ptls_library(void)
+{
+	return (OpenSSL_version(OPENSSL_VERSION));
+}
+
+const char *
+ptls_default_ca_file(void)
+{
+	return (X509_get_default_cert_file());
+}
+
+/* The first error in the queue, which is then emptied. */
+static void
+ptls_errstr(char *err, size_t errlen, const char *what)
+{
+	unsigned long	 e;
+	char		 buf[PTLS_ERRLEN];
+
+	if ((e = ERR_peek_error()) != 0) {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		(void)snprintf(err, errlen, "%s: %s", what, buf);
+	} else
+		(void)snprintf(err, errlen, "%s", what);
+	ERR_clear_error();
+}
+
+/* "h2,http/1.1" as ALPN's wire format: length-prefixed names. */
+static int
+ptls_alpn_wire(const char *list, unsigned char *out, size_t outlen,
+    size_t *lenp)
+{
+	const char	*p, *end;
+	size_t		 n, len = 0;
+
+	for (p = list; *p != '\0'; p = *end == ',' ? end + 1 : end) {
+		end = p + strcspn(p, ",");
+		n = end - p;
+		if (n == 0 || n > 255 || len + 1 + n > outlen)
+			return (-1);
+		out[len++] = (unsigned char)n;
+		memcpy(out + len, p, n);
+		len += n;
+	}
+	*lenp = len;
+	return (0);
+}
+
+/* The leaf, then the chain, then the key, all from memory. */
+static int
+ptls_ctx_pair(SSL_CTX *ctx, const struct ptls_pair *pp, char *err,
+    size_t errlen)
+{
+	BIO		*bio;
+	X509		*x;
+	EVP_PKEY	*key = NULL;
+	int		 n = 0, ok = 0;
+
+	if ((bio = BIO_new_mem_buf(pp->pp_cert, pp->pp_certlen)) == NULL)
+		goto done;
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if ((n++ == 0 ? SSL_CTX_use_certificate(ctx, x) :
+		    SSL_CTX_add0_chain_cert(ctx, x)) != 1) {
+			X509_free(x);
+			goto done;
+		}
+		if (n == 1)
+			X509_free(x);	/* use_certificate took its own */
+	}
+	ERR_clear_error();	/* the end of the PEM */
+	BIO_free(bio);
+	bio = NULL;
+	if (n == 0 || (bio = BIO_new_mem_buf(pp->pp_key,
+	    pp->pp_keylen)) == NULL)
+		goto done;
+	if ((key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL ||
+	    SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		goto done;
+	ok = 1;
+ done:
+	BIO_free(bio);
+	EVP_PKEY_free(key);
+	if (!ok)
+		ptls_errstr(err, errlen, pp->pp_domain);
+	return (ok ? 0 : -1);
+}
+
+/*
+ * A pair's context, with all a connection needs whichever context it
+ * started on: the SNI callback switches contexts, and OpenSSL then
+ * takes the certificate and session-id context from the new one, the
+ * rest (protocols, ciphers, callbacks) from the first.
+ */
+static SSL_CTX *
+ptls_ctx_new(struct ptls_server *ps, const struct ptls_params *pr,
+    char *err, size_t errlen)
+{
+	SSL_CTX		*ctx;
+	const char	*ciphers;
+
+	ciphers = pr->pr_ciphers != NULL ? pr->pr_ciphers : PTLS_CIPHERS;
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
+	    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, ciphers) != 1 ||
+	    SSL_CTX_set1_groups_list(ctx, PTLS_GROUPS) != 1 ||
+	    SSL_CTX_set_ex_data(ctx, ptls_ctx_index, ps) != 1 ||
+	    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ptls_ticket_cb) != 1) {
+		ptls_errstr(err, errlen, "server context");
+		SSL_CTX_free(ctx);
+		return (NULL);
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
+	    SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* tickets only: a session cache would be one worker's */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_timeout(ctx, pr->pr_lifetime);
+	(void)SSL_CTX_set_num_tickets(ctx, 1);	/* one per handshake will do */
+	SSL_CTX_set_tlsext_servername_callback(ctx, ptls_servername_cb);
+	SSL_CTX_set_alpn_select_cb(ctx, ptls_alpn_cb, ps);
+	return (ctx);
+}
+
+static int
+ptls_server_pairs(struct ptls_server *ps, const struct ptls_pair *pp,
+    unsigned int n, const struct ptls_params *pr, char *err, size_t errlen)
+{
+	unsigned int	 i;
+
+	for (i = 0; i < n; i++) {
+		if ((ps->ps_ctx[i] = ptls_ctx_new(ps, pr, err, errlen)) ==
+		    NULL)
+			return (-1);
+		ps->ps_npairs++;
+		if (ptls_ctx_pair(ps->ps_ctx[i], &pp[i], err, errlen) == -1)
+			return (-1);
+		if ((ps->ps_names[i].pn_names = malloc(pp[i].pp_nameslen)) ==
+		    NULL) {
+			(void)snprintf(err, errlen, "out of memory");
+			return (-1);
+		}
+		memcpy(ps->ps_names[i].pn_names, pp[i].pp_names,
+		    pp[i].pp_nameslen);
+		ps->ps_names[i].pn_len = pp[i].pp_nameslen;
+	}
+	return (0);
+}
+
+struct ptls_server *
+ptls_server_new(const struct ptls_pair *pp, unsigned int n,
+    const struct ptls_params *pr, char *err, size_t errlen)
+{
+	struct ptls_server	*ps;
+
+	if (n == 0) {
+		(void)snprintf(err, errlen, "no certificate");
+		return (NULL);
+	}
+	if ((ps = calloc(1, sizeof(*ps))) == NULL ||
+	    (ps->ps_ctx = calloc(n, sizeof(*ps->ps_ctx))) == NULL ||
+	    (ps->ps_names = calloc(n, sizeof(*ps->ps_names))) == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (ptls_alpn_wire(pr->pr_alpn != NULL ? pr->pr_alpn : PTLS_ALPN,
+	    ps->ps_alpn, sizeof(ps->ps_alpn), &ps->ps_alpnlen) == -1) {
+		(void)snprintf(err, errlen, "bad ALPN list");
+		goto fail;
+	}
+	if (pr->pr_keys != NULL)
+		memcpy(ps->ps_keys, pr->pr_keys, sizeof(ps->ps_keys));
+	if (ptls_server_pairs(ps, pp, n, pr, err, errlen) == -1)
+		goto fail;
+	if (ptls_server_ticket_keys(ps, ps->ps_keys) == -1) {
+		ptls_errstr(err, errlen, "session-id context");
+		goto fail;
+	}
+	return (ps);
+ fail:
+	ptls_server_free(ps);
+	return (NULL);
+}
+
+void
+ptls_server_free(struct ptls_server *ps)
+{
+	unsigned int	 i;
+
+	if (ps == NULL)
+		return;
+	for (i = 0; i < ps->ps_npairs; i++) {
+		SSL_CTX_free(ps->ps_ctx[i]);
+		free(ps->ps_names[i].pn_names);
+	}
+	free(ps->ps_ctx);
+	free(ps->ps_names);
+	explicit_bzero(ps->ps_keys, sizeof(ps->ps_keys));
+	free(ps);
+}
+
+/*
+ * New keys, in place: the callback reads them at each handshake.  The
+ * session-id context (the same in every worker) goes on every context,
+ * since a switched connection takes it from its certificate's.
+ */
+int
+ptls_server_ticket_keys(struct ptls_server *ps,
+    const struct ticket_key_msg *k)
+{
+	unsigned int	 i;
+
+	if (k != ps->ps_keys)
+		memcpy(ps->ps_keys, k, sizeof(ps->ps_keys));
+	if (ps->ps_keys[0].tk_rev == 0)
+		return (0);
+	for (i = 0; i < ps->ps_npairs; i++)
+		if (SSL_CTX_set_session_id_context(ps->ps_ctx[i],
+		    ps->ps_keys[0].tk_sessid,
+		    sizeof(ps->ps_keys[0].tk_sessid)) != 1) {
+			ERR_clear_error();
+			return (-1);
+		}
+	return (0);
+}
+
+int
+ptls_server_signer(struct ptls_server *ps, ptls_sign_fn fn, void *arg)
+{
+	errno = ENOTSUP;
+	return (-1);
+}
+
+/*
+ * A ticket key's parts: a name of 16 bytes made of its revision, the
+ * HMAC key from the first 16 bytes of the secret, the AES-256 key from
+ * the last 32.
+ */
+static void
+ptls_ticket_name(const struct ticket_key_msg *k, unsigned char *name)
+{
+	memset(name, 0, 16);
+	memcpy(name, "ptk1", 4);
+	name[4] = k->tk_rev >> 24;
+	name[5] = k->tk_rev >> 16;
+	name[6] = k->tk_rev >> 8;
+	name[7] = k->tk_rev;
+	memcpy(name + 8, k->tk_key, 8);
+}
+
+static int
+ptls_ticket_keys(const struct ticket_key_msg *k, EVP_CIPHER_CTX *cctx,
+    EVP_MAC_CTX *hctx, unsigned char *iv, int enc)
+{
+	OSSL_PARAM	 params[2];
+
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_init(hctx, k->tk_key, 16, params) != 1 ||
+	    EVP_CipherInit_ex(cctx, ptls_aes, NULL, k->tk_key + 16, iv,
+	    enc) != 1) {
+		ERR_clear_error();
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Issue with the newest key, accept the previous too (a renewed ticket
+ * then), refuse others: the client does a full handshake.
+ */
+static int
+ptls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
+    EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+	struct ptls_server	*ps;
+	unsigned char		 kn[16];
+	int			 i;
+
+	ps = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ptls_ctx_index);
+	if (ps == NULL || ps->ps_keys[0].tk_rev == 0)
+		return (enc ? -1 : 0);
+	if (enc) {
+		ptls_ticket_name(&ps->ps_keys[0], name);
+		if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1 ||
+		    ptls_ticket_keys(&ps->ps_keys[0], cctx, hctx, iv, 1) == -1)
+			return (-1);
+		return (1);
+	}
+	for (i = 0; i < 2; i++) {
+		if (ps->ps_keys[i].tk_rev == 0)
+			continue;
+		ptls_ticket_name(&ps->ps_keys[i], kn);
+		if (memcmp(kn, name, sizeof(kn)) != 0)
+			continue;
+		if (ptls_ticket_keys(&ps->ps_keys[i], cctx, hctx, iv, 0) == -1)
+			return (-1);
+		return (i == 0 ? 1 : 2);
+	}
+	return (0);
+}
+
+/*
+ * The first pair but the default whose names cover the name the client
+ * sent, else the default: libretls's choice, kept so that both builds
+ * serve the same certificate.
+ */
+static int
+ptls_servername_cb(SSL *ssl, int *alert, void *arg)
+{
+	struct ptls_server	*ps;
+	struct ptls		*p;
+	const char		*sni;
+	unsigned int		 i;
+
+	ps = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ptls_ctx_index);
+	p = SSL_get_ex_data(ssl, ptls_ssl_index);
+	if (ps == NULL || p == NULL ||
+	    (sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) ==
+	    NULL)
+		return (SSL_TLSEXT_ERR_NOACK);
+	for (i = 1; i < ps->ps_npairs; i++)
+		if (certs_names_cover(ps->ps_names[i].pn_names,
+		    ps->ps_names[i].pn_len, sni, strlen(sni)))
+			break;
+	if (i == ps->ps_npairs)
+		return (SSL_TLSEXT_ERR_OK);
+	if (SSL_set_SSL_CTX(ssl, ps->ps_ctx[i]) == NULL) {
+		ERR_clear_error();
+		*alert = SSL_AD_INTERNAL_ERROR;
+		return (SSL_TLSEXT_ERR_ALERT_FATAL);
+	}
+	p->p_pair = i;
+	return (SSL_TLSEXT_ERR_OK);
+}
+
+/* The server's order wins; no common protocol is no ALPN, not an alert. */
+static int
+ptls_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	struct ptls_server	*ps = arg;
+	unsigned char		*sel;
+
+	if (SSL_select_next_proto(&sel, outlen, ps->ps_alpn, ps->ps_alpnlen,
+	    in, inlen) != OPENSSL_NPN_NEGOTIATED)
+		return (SSL_TLSEXT_ERR_NOACK);
+	*out = sel;
+	return (SSL_TLSEXT_ERR_OK);
+}
+
+static struct ptls *
+ptls_new(SSL_CTX *ctx, int fd)
+{
+	struct ptls	*p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return (NULL);
+	if ((p->p_ssl = SSL_new(ctx)) == NULL ||
+	    SSL_set_fd(p->p_ssl, fd) != 1 ||
+	    SSL_set_ex_data(p->p_ssl, ptls_ssl_index, p) != 1) {
+		ERR_clear_error();
+		ptls_free(p);
+		return (NULL);
+	}
+	return (p);
+}
+
+struct ptls *
+ptls_accept(struct ptls_server *ps, int fd)
+{
+	struct ptls	*p;
+
+	if ((p = ptls_new(ps->ps_ctx[0], fd)) == NULL)
+		return (NULL);
+	SSL_set_accept_state(p->p_ssl);
+	return (p);
+}
+
+/* The CA bundle's certificates into ctx's store, from memory. */
+static int
+ptls_client_ca(SSL_CTX *ctx, const char *ca, size_t calen)
+{
+	X509_STORE	*store = SSL_CTX_get_cert_store(ctx);
+	BIO		*bio;
+	X509		*x;
+	int		 n = 0;
+
+	if ((bio = BIO_new_mem_buf(ca, calen)) == NULL)
+		return (-1);
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (X509_STORE_add_cert(store, x) == 1)
+			n++;
+		X509_free(x);
+	}
+	BIO_free(bio);
+	ERR_clear_error();
+	return (n > 0 ? 0 : -1);
+}
+
+/* Once per worker: the CA bundle parsed once, not per connection. */
+struct ptls_client *
+ptls_client_new(const char *ca, size_t calen, int verify, char *err,
+    size_t errlen)
+{
+	struct ptls_client	*pc;
+
+	if ((pc = calloc(1, sizeof(*pc))) == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return (NULL);
+	}
+	pc->pc_verify = verify;
+	if ((pc->pc_ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+	    SSL_CTX_set_min_proto_version(pc->pc_ctx, TLS1_2_VERSION) != 1) {
+		ptls_errstr(err, errlen, "client context");
+		goto fail;
+	}
+	SSL_CTX_set_options(pc->pc_ctx, SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(pc->pc_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_verify(pc->pc_ctx, verify ? SSL_VERIFY_PEER :
+	    SSL_VERIFY_NONE, NULL);
+	if (verify && ptls_client_ca(pc->pc_ctx, ca, calen) == -1) {
+		(void)snprintf(err, errlen, "no certificate in the CA bundle");
+		goto fail;
+	}
+	return (pc);
+ fail:
+	ptls_client_free(pc);
+	return (NULL);
+}
+
+void
+ptls_client_free(struct ptls_client *pc)
+{
+	if (pc == NULL)
+		return;
+	SSL_CTX_free(pc->pc_ctx);
+	free(pc);
+}
+
+/* SNI for a name, never for an address; the peer must be that name. */
+struct ptls *
+ptls_connect(struct ptls_client *pc, int fd, const char *servername,
+    char *err, size_t errlen)
+{
+	struct ptls	*p;
+	struct in6_addr	 a6;
+	int		 ip;
+
+	if ((p = ptls_new(pc->pc_ctx, fd)) == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return (NULL);
+	}
+	ip = inet_pton(AF_INET, servername, &a6) == 1 ||
+	    inet_pton(AF_INET6, servername, &a6) == 1;
+	if ((!ip && SSL_set_tlsext_host_name(p->p_ssl, servername) != 1) ||
+	    (pc->pc_verify && !ip && SSL_set1_host(p->p_ssl, servername) !=
+	    1) || (pc->pc_verify && ip && X509_VERIFY_PARAM_set1_ip_asc(
+	    SSL_get0_param(p->p_ssl), servername) != 1)) {
+		ptls_errstr(err, errlen, servername);
+		ptls_free(p);
+		return (NULL);
+	}
+	SSL_set_connect_state(p->p_ssl);
+	return (p);
+}
+
+/*
+ * What an I/O call's result means.  A failure's reason goes into the
+ * connection's error string and the queue is emptied.
+ */
+static int
+ptls_result(struct ptls *p, int rv, const char *what)
+{
+	int	 e;
+
+	switch ((e = SSL_get_error(p->p_ssl, rv))) {
+	case SSL_ERROR_WANT_READ:
+		return (PTLS_WANT_READ);
+	case SSL_ERROR_WANT_WRITE:
+		return (PTLS_WANT_WRITE);
+	case SSL_ERROR_ZERO_RETURN:
+		return (0);
+	case SSL_ERROR_SYSCALL:
+		if (ERR_peek_error() == 0) {
+			(void)snprintf(p->p_err, sizeof(p->p_err), "%s: %s",
+			    what, errno != 0 ? strerror(errno) :
+			    "connection closed");
+			return (-1);
+		}
+		/* FALLTHROUGH */
+	default:
+		if (e == SSL_ERROR_SSL &&
+		    SSL_get_verify_result(p->p_ssl) != X509_V_OK) {
+			(void)snprintf(p->p_err, sizeof(p->p_err),
+			    "%s: certificate: %s", what,
+			    X509_verify_cert_error_string(
+			    SSL_get_verify_result(p->p_ssl)));
+			ERR_clear_error();
+		} else
+			ptls_errstr(p->p_err, sizeof(p->p_err), what);
+		return (-1);
+	}
+}
+
+int
+ptls_handshake(struct ptls *p)
+{
+	int	 rv;
+
+	if (p->p_handshaken)
+		return (0);
+	if ((rv = SSL_do_handshake(p->p_ssl)) == 1) {
+		p->p_handshaken = 1;
+		return (0);
+	}
+	errno = 0;
+	rv = ptls_result(p, rv, "handshake");
+	return (rv == 0 ? -1 : rv);
+}
+
+/* The peer's close, with close_notify or without, reads as 0. */
+ssize_t
+ptls_read(struct ptls *p, void *buf, size_t len)
+{
+	size_t	 n;
+	int	 rv;
+
+	if ((rv = SSL_read_ex(p->p_ssl, buf, len, &n)) == 1)
+		return ((ssize_t)n);
+	errno = 0;
+	return (ptls_result(p, rv, "read"));
+}
+
+ssize_t
+ptls_write(struct ptls *p, const void *buf, size_t len)
+{
+	size_t	 n;
+	int	 rv;
+
+	if ((rv = SSL_write_ex(p->p_ssl, buf, len, &n)) == 1)
+		return ((ssize_t)n);
+	errno = 0;
+	rv = ptls_result(p, rv, "write");
+	return (rv == 0 ? -1 : rv);
+}
+
+/* close_notify, best effort: never wait for the peer's. */
+int
+ptls_close(struct ptls *p)
+{
+	int	 rv;
+
+	if (!p->p_handshaken || (SSL_get_shutdown(p->p_ssl) &
+	    SSL_SENT_SHUTDOWN))
+		return (0);
+	if ((rv = SSL_shutdown(p->p_ssl)) >= 0)
+		return (0);
+	rv = ptls_result(p, rv, "close");
+	return (rv == 0 ? 0 : rv);
+}
+
+void
+ptls_free(struct ptls *p)
+{
+	if (p == NULL)
+		return;
+	SSL_free(p->p_ssl);
+	free(p);
+}
+
+const char *
+ptls_error(struct ptls *p)
+{
+	if (p == NULL || p->p_err[0] == '\0')
+		return ("unknown error");
+	return (p->p_err);
+}
+
+const char *
+ptls_servername(struct ptls *p)
+{
+	return (SSL_get_servername(p->p_ssl, TLSEXT_NAMETYPE_host_name));
+}
+
+const char *
+ptls_alpn(struct ptls *p)
+{
+	static char	 alpn[256];
+	const unsigned char *sel;
+	unsigned int	 len;
+
+	SSL_get0_alpn_selected(p->p_ssl, &sel, &len);
+	if (sel == NULL || len == 0)
+		return (NULL);
+	memcpy(alpn, sel, len);
+	alpn[len] = '\0';
+	return (alpn);
+}
+
+const char *
+ptls_version(struct ptls *p)
+{
+	return (SSL_get_version(p->p_ssl));
+}
+
+const char *
+ptls_cipher(struct ptls *p)
+{
+	return (SSL_get_cipher_name(p->p_ssl));
+}
+
+int
+ptls_resumed(struct ptls *p)
+{
+	return (SSL_session_reused(p->p_ssl));
+}
+
+/* The pair the SNI callback chose: the default unless it switched. */
+int
+ptls_pair_index(struct ptls *p)
+{
+	return (p->p_pair);
+}
