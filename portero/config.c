@@ -74,6 +74,7 @@ static const struct config_opt config_opts[] = {
 	CONF_STR("listen-addr", listen_addr),
 	CONF_STR("register-addr", register_addr),
 	CONF_STR("tls-cert-dir", cert_dir),
+	CONF_NUM("tls-ticket-rotate", tls_ticket_rotate, 1, 86400),
 	CONF_NUM("workers", workers, 1, PORTERO_MAX_WORKERS),
 	CONF_STR("user", user),
 	CONF_STR("chroot-dir", chroot_dir),
@@ -151,6 +152,7 @@ config_defaults(struct portero_config *conf)
 		ncpu = PORTERO_MAX_WORKERS;
 	conf->workers = ncpu;
 	conf->drain_timeout = PORTERO_DRAIN_TIMEOUT;
+	conf->tls_ticket_rotate = PORTERO_TICKET_ROTATE;
 	conf->cert_scan_interval = 30;
 	conf->header_timeout = 10;
 	conf->idle_timeout = 60;

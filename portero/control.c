@@ -252,6 +252,7 @@ control_send_status(struct portero *env, struct ctl_conn *cn)
 
 	memset(&cs, 0, sizeof(cs));
 	(void)strlcpy(cs.version, PORTERO_VERSION, sizeof(cs.version));
+	(void)strlcpy(cs.tls, ptls_library(), sizeof(cs.tls));
 	cs.pid = getpid();
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	cs.uptime = now.tv_sec - env->pc_started.tv_sec;

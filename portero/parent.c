@@ -241,7 +241,7 @@ parent_rekey(int fd, short event, void *arg)
 {
 	struct portero	*env = arg;
 	struct child	*ch;
-	struct timeval	 tv = { PORTERO_TICKET_ROTATE, 0 };
+	struct timeval	 tv = { env->pc_conf.tls_ticket_rotate, 0 };
 	unsigned int	 i;
 
 	if (env->pc_ticket[0].tk_rev == 0)
@@ -500,6 +500,7 @@ parent_reload_take(struct portero_config *conf,
 		log_warnx("reload: listeners, workers, user and directories "
 		    "change only on restart; keeping the running ones");
 	conf->drain_timeout = newconf->drain_timeout;
+	conf->tls_ticket_rotate = newconf->tls_ticket_rotate;
 	conf->cert_scan_interval = newconf->cert_scan_interval;
 	conf->header_timeout = newconf->header_timeout;
 	conf->idle_timeout = newconf->idle_timeout;

@@ -50,7 +50,7 @@
 #define PORTERO_MAX_WORKERS	64
 #define PORTERO_DRAIN_TIMEOUT	10	/* seconds */
 #define PORTERO_NOFILE		65536
-#define PORTERO_TICKET_ROTATE	3600	/* seconds */
+#define PORTERO_TICKET_ROTATE	3600	/* seconds, --tls-ticket-rotate */
 #define PROC_PARENT_FD		3	/* a child's channel to the parent */
 
 #define HOSTPORT_MAX		256	/* "host:port", "[v6]:port" */
@@ -322,6 +322,7 @@ struct portero_config {
 	char		 access_log[CONF_PATH_MAX];	/* "" = syslog */
 	uint32_t	 workers;
 	uint32_t	 drain_timeout;
+	uint32_t	 tls_ticket_rotate;	/* seconds */
 	uint32_t	 cert_scan_interval;
 	uint32_t	 header_timeout;
 	uint32_t	 idle_timeout;
@@ -462,6 +463,8 @@ struct worker_stats {
 	uint64_t	 connections;	/* open now */
 	uint64_t	 accepted;	/* since start */
 	uint64_t	 requests;	/* since start */
+	uint64_t	 handshakes;	/* full TLS handshakes, since start */
+	uint64_t	 resumed;	/* resumed ones */
 };
 
 /*
@@ -515,6 +518,7 @@ struct ctl_backend {
 
 struct ctl_status {
 	char		 version[32];
+	char		 tls[64];	/* the TLS library, with its version */
 	uint32_t	 pid;
 	uint64_t	 uptime;	/* seconds */
 };
@@ -642,7 +646,6 @@ struct conn {
 #define CERT_MAX_DOMAINS	4096		/* folders a scan looks at */
 #define CERT_HASH_LEN		32		/* SHA-256 */
 #define CERT_ERROR_LEN		2048	/* a path and a reason */
-#define CERT_SESSION_LIFETIME	7200	/* seconds; twice the rekey time */
 
 /*
  * One domain's certificate and key as read from its folder and checked.
@@ -1108,6 +1111,7 @@ int	 ptls_pair_index(struct ptls *);
 
 /* tlsctx.c */
 void	 tlsctx_init(const struct portero_config *);
+void	 tlsctx_config(const struct portero_config *);
 int	 tlsctx_cert_begin(const struct cert_begin *);
 int	 tlsctx_cert_add(const struct cert_msg *);
 int	 tlsctx_cert_data(const void *, size_t);

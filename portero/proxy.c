@@ -130,6 +130,10 @@ proxy_handshake(struct client *cl)
 		proxy_close(cl);
 		return (0);
 	}
+	if (ptls_resumed(cl->cl_conn.c_tls))
+		worker_env->wk_stats.resumed++;
+	else
+		worker_env->wk_stats.handshakes++;
 	if ((sni = ptls_servername(cl->cl_conn.c_tls)) != NULL)
 		(void)strlcpy(cl->cl_sni, sni, sizeof(cl->cl_sni));
 	cl->cl_state = CL_IDLE;

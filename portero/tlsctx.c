@@ -65,6 +65,7 @@ struct tlsctx_state {
 	int			 ts_ours;	/* the last message was */
 	struct ticket_key_msg	 ts_keys[2];	/* newest, previous */
 	int			 ts_havekeys;
+	unsigned int		 ts_rotate;	/* --tls-ticket-rotate */
 };
 
 /* This worker's contexts. */
@@ -86,6 +87,14 @@ tlsctx_init(const struct portero_config *conf)
 {
 	if (ptls_init() == -1)
 		fatalx("TLS (%s) cannot be set up", ptls_library());
+	tlsctx_config(conf);
+}
+
+/* The settings sets built from now on take. */
+void
+tlsctx_config(const struct portero_config *conf)
+{
+	ts.ts_rotate = conf->tls_ticket_rotate;
 }
 
 /*
@@ -280,7 +289,8 @@ tlsctx_build(char *err, size_t errlen)
 	}
 	memset(&pr, 0, sizeof(pr));
 	pr.pr_alpn = TLSCTX_ALPN;
-	pr.pr_lifetime = CERT_SESSION_LIFETIME;
+	/* a ticket stays good while its key is newest or previous */
+	pr.pr_lifetime = 2 * ts.ts_rotate;
 	pr.pr_keys = ts.ts_havekeys ? ts.ts_keys : NULL;
 	if ((tc->tc_server = ptls_server_new(pp, ts.ts_nin, &pr, err,
 	    errlen)) == NULL)

@@ -257,6 +257,7 @@ worker_dispatch_parent(struct imsg *imsg)
 	case IMSG_CFG_DONE:
 		if (!wk.wk_sandboxed)
 			worker_init();
+		tlsctx_config(&wk.wk_conf);
 		worker_routes_swap();
 		proc_compose_parent(IMSG_CFG_DONE, 0, NULL, 0);
 		break;

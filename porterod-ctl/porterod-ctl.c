@@ -518,6 +518,20 @@ child_check(const struct ctl_child *c)
 	return (0);
 }
 
+/* Not empty, terminated, printable: printed as it is, text and JSON. */
+static int
+printable_check(const char *s, size_t size)
+{
+	size_t	 i;
+
+	if (s[0] == '\0' || memchr(s, '\0', size) == NULL)
+		return (-1);
+	for (i = 0; s[i] != '\0'; i++)
+		if (!isprint((unsigned char)s[i]))
+			return (-1);
+	return (0);
+}
+
 /* One STATUS first, then children. */
 static int
 status_check(const struct ctl_listing *ls)
@@ -528,13 +542,9 @@ status_check(const struct ctl_listing *ls)
 	if (ls->ls_nrecs == 0 || ls->ls_recs[0].rec_type != IMSG_CTL_STATUS)
 		return (-1);
 	st = ls->ls_recs[0].rec_data;
-	if (st->version[0] == '\0' ||
-	    memchr(st->version, '\0', sizeof(st->version)) == NULL)
+	if (printable_check(st->version, sizeof(st->version)) == -1 ||
+	    printable_check(st->tls, sizeof(st->tls)) == -1)
 		return (-1);
-	/* Printed as it is, in text and in JSON. */
-	for (i = 0; st->version[i] != '\0'; i++)
-		if (!isprint((unsigned char)st->version[i]))
-			return (-1);
 
 	for (i = 1; i < ls->ls_nrecs; i++)
 		if (ls->ls_recs[i].rec_type != IMSG_CTL_CHILD ||
@@ -552,7 +562,8 @@ status_text(const struct ctl_listing *ls)
 	size_t			 i;
 
 	fmt_duration(up, sizeof(up), st->uptime);
-	printf("portero %s, pid %u, up %s\n", st->version, st->pid, up);
+	printf("portero %s (%s), pid %u, up %s\n", st->version, st->tls,
+	    st->pid, up);
 	printf("%-11s %-3s %-6s %-9s %s\n", "ROLE", "ID", "PID", "STATE",
 	    "RESTARTS");
 	for (i = 1; i < ls->ls_nrecs; i++) {
@@ -572,6 +583,7 @@ status_json(struct json *js, const struct ctl_listing *ls)
 
 	json_check(js, yajl_gen_map_open(js->js_gen));
 	json_str(js, "version", st->version);
+	json_str(js, "tls", st->tls);
 	json_uint(js, "pid", st->pid);
 	json_uint(js, "uptime", st->uptime);
 	json_key(js, "children");
@@ -605,30 +617,36 @@ workers_check(const struct ctl_listing *ls)
 	return (0);
 }
 
-/* A worker that missed the daemon's deadline shows "-" for its stats. */
+/* A counter, or "-" when the worker missed the daemon's deadline. */
+static void
+fmt_stat(char *buf, size_t len, const struct ctl_child *c, uint64_t v)
+{
+	if (c->has_stats)
+		snprintf(buf, len, "%" PRIu64, v);
+	else
+		strlcpy(buf, "-", len);
+}
+
 static void
 workers_text(const struct ctl_listing *ls)
 {
 	const struct ctl_child	*c;
-	char			 pid[16], conns[24], reqs[24];
+	char			 pid[16], conns[24], reqs[24], hs[24], res[24];
 	size_t			 i;
 
-	printf("%-3s %-6s %-9s %-8s %-11s %s\n", "ID", "PID", "STATE",
-	    "RESTARTS", "CONNECTIONS", "REQUESTS");
+	printf("%-3s %-6s %-9s %-8s %-11s %-10s %-10s %s\n", "ID", "PID",
+	    "STATE", "RESTARTS", "CONNECTIONS", "REQUESTS", "HANDSHAKES",
+	    "RESUMED");
 	for (i = 0; i < ls->ls_nrecs; i++) {
 		c = ls->ls_recs[i].rec_data;
 		fmt_pid(pid, sizeof(pid), c->pid);
-		if (c->has_stats) {
-			snprintf(conns, sizeof(conns), "%" PRIu64,
-			    c->stats.connections);
-			snprintf(reqs, sizeof(reqs), "%" PRIu64,
-			    c->stats.requests);
-		} else {
-			strlcpy(conns, "-", sizeof(conns));
-			strlcpy(reqs, "-", sizeof(reqs));
-		}
-		printf("%-3u %-6s %-9s %-8u %-11s %s\n", c->id, pid,
-		    child_state_name(c->state), c->restarts, conns, reqs);
+		fmt_stat(conns, sizeof(conns), c, c->stats.connections);
+		fmt_stat(reqs, sizeof(reqs), c, c->stats.requests);
+		fmt_stat(hs, sizeof(hs), c, c->stats.handshakes);
+		fmt_stat(res, sizeof(res), c, c->stats.resumed);
+		printf("%-3u %-6s %-9s %-8u %-11s %-10s %-10s %s\n", c->id,
+		    pid, child_state_name(c->state), c->restarts, conns, reqs,
+		    hs, res);
 	}
 }
 
@@ -650,6 +668,8 @@ workers_json(struct json *js, const struct ctl_listing *ls)
 		json_uint(js, "restarts", c->restarts);
 		json_stat(js, c, "connections", c->stats.connections);
 		json_stat(js, c, "requests", c->stats.requests);
+		json_stat(js, c, "handshakes", c->stats.handshakes);
+		json_stat(js, c, "resumed", c->stats.resumed);
 		json_check(js, yajl_gen_map_close(js->js_gen));
 	}
 	json_check(js, yajl_gen_array_close(js->js_gen));

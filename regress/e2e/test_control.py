@@ -35,10 +35,13 @@ def test_show_status_json_shape(t):
     d = t.daemon(workers=2).start()
     st = d.status()
     check(isinstance(st, dict), "show status -j is not an object: %r" % st)
-    for k in ("version", "pid", "uptime", "children"):
+    for k in ("version", "tls", "pid", "uptime", "children"):
         check(k in st, "show status -j lacks %r: %r" % (k, st))
-    check(isinstance(st["version"], str) and st["version"],
-          "version %r is not a non-empty string" % st["version"])
+    for k in ("version", "tls"):
+        check(isinstance(st[k], str) and st[k],
+              "%s %r is not a non-empty string" % (k, st[k]))
+    check(st["tls"] == "libtls" or st["tls"].startswith("OpenSSL 3."),
+          "tls %r: neither libtls nor OpenSSL 3" % st["tls"])
     check(_is_int(st["pid"]) and st["pid"] == d.pid,
           "pid %r, expected the integer %d" % (st["pid"], d.pid))
     check(_is_int(st["uptime"]) and st["uptime"] >= 0,
@@ -90,9 +93,10 @@ def test_show_workers_json_shape_and_text(t):
     pm = pid_map(d)
     for w in ws:
         for k in ("id", "pid", "state", "restarts", "connections",
-                  "requests"):
+                  "requests", "handshakes", "resumed"):
             check(k in w, "worker %r lacks %r" % (w, k))
-        for k in ("id", "pid", "restarts", "connections", "requests"):
+        for k in ("id", "pid", "restarts", "connections", "requests",
+                  "handshakes", "resumed"):
             check(_is_int(w[k]), "worker %s: %s %r is not an integer" % (
                 w["id"], k, w[k]))
         check(w["state"] == "running", "worker %s state %r" % (

@@ -497,66 +497,119 @@ def test_tls_versions_and_alpn(t):
     check(r.status == 200, "without ALPN: status %d" % r.status)
 
 
-def test_session_resumption(t):
-    """openssl s_client -sess_out, then -sess_in six times over two
-    workers: every one should say Reused."""
+def _workers(d):
+    return {w["id"]: w for w in d.ctl_json("show", "workers")["workers"]}
+
+
+def _skip_libtls(d):
+    if d.status()["tls"] == "libtls":
+        raise Skip("built with libtls: libretls resumes no session "
+                   "(portero(8), CAVEATS)")
+
+
+def _reused(out):
+    return re.search(r"^Reused,", out, re.M) is not None
+
+
+def test_session_resumption_across_workers(t):
+    """A TLS 1.2 and a TLS 1.3 session, each made with one worker,
+    resume with -sess_in, and on the other worker too: show workers
+    counts the full handshake on one and a resumption on the other."""
     w = World(t)
     w.folder("a.test")
     w.backend("a.test")
     d = w.start(workers=2, wait_sni="a.test")
+    _skip_libtls(d)
     p = d.listen_port
     req = b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
-    results = {}
     for flag in ("-tls1_2", "-tls1_3"):
         sess = os.path.join(t.tmp, "sess%s.pem" % flag)
-        rc, out = openssl_client(t, p, ["-servername", "a.test", flag,
-                                        "-CAfile", w.ca.cert, "-ign_eof",
-                                        "-msg", "-tlsextdebug",
-                                        "-sess_out", sess], stdin=req)
-        check(rc == 0, "%s first connection: rc %d: %s" % (flag, rc,
-                                                           out[-400:]))
-        # NewSessionTicket messages, by their length (handshake header
-        # included: 10 bytes in TLS 1.2 is a ticket of 0 bytes)
-        tickets = [int(x, 16) for x in re.findall(
-            r"<<< TLS 1\.[23], Handshake \[length ([0-9a-f]{4})\], "
-            r"NewSessionTicket", out)]
-        ext = bool(re.search(r'TLS server extension "session ticket"',
-                             out))
-        sid = re.search(r"Session-ID: ([0-9A-F]*)", out)
-        have_file = os.path.exists(sess)
-        t.note("%s: server acknowledged the ticket extension: %s; "
-               "NewSessionTicket lengths (with 4-byte header): %s; "
-               "Session-ID %r; s_client wrote a session: %s" % (
-                   flag, ext, tickets, sid.group(1) if sid else None,
-                   have_file))
-        reused = 0
-        for i in range(6):
-            if not have_file:
-                break
-            rc, out = openssl_client(t, p, ["-servername", "a.test", flag,
-                                            "-CAfile", w.ca.cert,
-                                            "-ign_eof", "-sess_in", sess],
+        args = ["-servername", "a.test", flag, "-CAfile", w.ca.cert,
+                "-ign_eof"]
+        before = _workers(d)
+        rc, out = openssl_client(t, p, args + ["-sess_out", sess],
+                                 stdin=req)
+        check(rc == 0 and os.path.exists(sess), "%s first connection: rc "
+              "%d, no session saved: %s" % (flag, rc, out[-300:]))
+        after = _workers(d)
+        made = [i for i in after if after[i]["handshakes"] ==
+                before[i]["handshakes"] + 1]
+        check(len(made) == 1, "%s: no worker counted the full handshake: "
+              "%r then %r" % (flag, before, after))
+        other = 1 - made[0]
+        crossed = False
+        for i in range(40):
+            was = _workers(d)[other]["resumed"]
+            rc, out = openssl_client(t, p, args + ["-sess_in", sess],
                                      stdin=req)
-            if re.search(r"^Reused,", out, re.M):
-                reused += 1
-        results[flag] = (reused, tickets)
-    summary = ", ".join("%s: %d of 6 reused" % (f, r[0])
-                        for f, r in results.items())
-    t.note("session resumption: " + summary)
-    if all(r[0] == 0 for r in results.values()):
-        empty = all(all(n <= 10 for n in r[1]) for r in results.values())
-        if empty:
-            # the library, not portero: say so plainly, and pass for
-            # nothing (a libtls whose tickets work turns this into a
-            # real check of resumption across workers)
-            raise Skip("no session resumed: the libtls here (libretls "
-                       "over OpenSSL 3) issues empty session tickets, "
-                       "even within one process")
-        fail("no session resumed although tickets were issued (%s)" %
-             {f: r[1] for f, r in results.items()})
-    for f, r in results.items():
-        check(r[0] == 6, "%s: only %d of 6 connections resumed across 2 "
-              "workers" % (f, r[0]))
+            check(rc == 0 and _reused(out), "%s: resumption %d: not "
+                  "reused: %s" % (flag, i, out[-300:]))
+            if _workers(d)[other]["resumed"] == was + 1:
+                crossed = True
+                break
+        check(crossed, "%s: 40 resumptions of a session made on worker %d"
+              ", none on worker %d" % (flag, made[0], other))
+
+
+def _ticket_rev(out):
+    """The key revision of the last ticket s_client printed: portero
+    names a key "ptk1" and its revision, big-endian."""
+    dumps = re.findall(r"TLS session ticket:\s*\n\s*0000 - "
+                       r"((?:[0-9a-f]{2}[ -]){8})", out)
+    if not dumps:
+        return None
+    b = bytes(int(x, 16) for x in re.findall(r"[0-9a-f]{2}", dumps[-1]))
+    return int.from_bytes(b[4:8], "big") if b[:4] == b"ptk1" else None
+
+
+def test_ticket_key_rotation(t):
+    """--tls-ticket-rotate 2: tickets advertise 4 s; a ticket whose key
+    is no longer the newest but the one before still resumes; two keys
+    on it does not."""
+    w = World(t)
+    w.folder("a.test")
+    w.backend("a.test")
+    d = w.start(workers=2, extra=["--tls-ticket-rotate", "2"],
+                wait_sni="a.test")
+    _skip_libtls(d)
+    p = d.listen_port
+    req = b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
+    sess = os.path.join(t.tmp, "sess.pem")
+    args = ["-servername", "a.test", "-tls1_3", "-CAfile", w.ca.cert,
+            "-ign_eof"]
+
+    def new_session(path):
+        rc, out = openssl_client(t, p, args + ["-sess_out", path],
+                                 stdin=req)
+        rev = _ticket_rev(out)
+        check(rc == 0 and rev is not None, "no portero ticket in: %s" %
+              out[-600:])
+        check(re.search(r"lifetime hint: 4 \(seconds\)", out),
+              "the ticket does not advertise 4 s: %s" % out[-600:])
+        return rev
+    # a session made just after a rotation, so that the times below
+    # fall between rotations
+    first = new_session(sess)
+    deadline = time.monotonic() + 5
+    while True:
+        rev = new_session(sess)
+        if rev != first:
+            break
+        check(time.monotonic() < deadline, "the ticket key did not change "
+              "in 5 s with --tls-ticket-rotate 2")
+        time.sleep(0.1)
+    made = time.monotonic()
+    time.sleep(max(0, made + 2.6 - time.monotonic()))
+    newest = new_session(os.path.join(t.tmp, "probe.pem"))
+    check(newest == rev + 1, "2.6 s after key %d, tickets use key %d" % (
+        rev, newest))
+    rc, out = openssl_client(t, p, args + ["-sess_in", sess], stdin=req)
+    check(rc == 0 and _reused(out), "a ticket of the previous key (%d, "
+          "newest %d) was not resumed: %s" % (rev, newest, out[-300:]))
+    time.sleep(max(0, made + 4.6 - time.monotonic()))
+    rc, out = openssl_client(t, p, args + ["-sess_in", sess], stdin=req)
+    check(rc == 0 and not _reused(out), "a ticket two keys old was "
+          "resumed")
 
 
 # ---------------------------------------------------------------------

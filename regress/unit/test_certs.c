@@ -1077,9 +1077,12 @@ test_tlsctx(void)
 	struct cert_ack		 ca;
 	struct hs_result	 r;
 	struct tlsctx		*tc, *old;
+	struct portero_config	 conf;
 	char			 buf[27];
 
-	tlsctx_init(NULL);
+	memset(&conf, 0, sizeof(conf));
+	conf.tls_ticket_rotate = PORTERO_TICKET_ROTATE;
+	tlsctx_init(&conf);
 	if (tlsctx_current() != NULL) {
 		failf("tlsctx_empty_start", "a context before any set");
 		return;
