@@ -782,6 +782,8 @@ struct client {
 	int			 cl_retried;
 	int			 cl_continue;	/* owes a 100 Continue */
 	int			 cl_dead;
+	int			 cl_lean;	/* 1: idle since a sweep;
+						   2: its TLS buffers freed */
 	int			 cl_status;
 	uint64_t		 cl_bytes;
 	uint64_t		 cl_body_sent;
@@ -1024,6 +1026,7 @@ void	 reply_log(struct client *);
 
 /* proxy.c */
 void	 proxy_accept(int, int, struct tlsctx *);
+void	 proxy_sweep(void);
 void	 proxy_event(int, short, void *);
 void	 proxy_upstream_event(struct client *);
 void	 proxy_stop(void);
@@ -1108,6 +1111,7 @@ const char *ptls_version(struct ptls *);
 const char *ptls_cipher(struct ptls *);
 int	 ptls_resumed(struct ptls *);
 int	 ptls_pair_index(struct ptls *);
+int	 ptls_idle(struct ptls *);
 
 /* tlsctx.c */
 void	 tlsctx_init(const struct portero_config *);
@@ -1136,6 +1140,7 @@ struct worker {
 	struct acceptor		 wk_accept;
 	struct acceptor		 wk_accept_http;
 	struct event		 wk_ev_drain;
+	struct event		 wk_ev_sweep;	/* frees idle buffers */
 	struct route_table	*wk_routes;
 	struct backend_table	*wk_pending;	/* backends being received */
 	struct worker_stats	 wk_stats;

@@ -103,6 +103,28 @@ proxy_accept(int fd, int kind, struct tlsctx *ctx)
 	proxy_pump(cl);
 }
 
+/*
+ * Once a second: a TLS connection found idle (between requests, holding
+ * no buffer of ours) at two sweeps in a row gives back its record
+ * buffers.  One between requests of a busy connection would cost a free
+ * and a malloc per request; one idle for a second has time to spare.
+ */
+void
+proxy_sweep(void)
+{
+	struct client	*cl;
+
+	TAILQ_FOREACH(cl, &worker_env->wk_clients, cl_entry) {
+		if (cl->cl_state != CL_IDLE || cl->cl_in != NULL ||
+		    cl->cl_conn.c_tls == NULL || cl->cl_lean == 2)
+			continue;
+		if (cl->cl_lean == 0)
+			cl->cl_lean = 1;
+		else if (ptls_idle(cl->cl_conn.c_tls) == 0)
+			cl->cl_lean = 2;
+	}
+}
+
 void
 proxy_event(int fd, short event, void *arg)
 {
@@ -134,6 +156,8 @@ proxy_handshake(struct client *cl)
 		worker_env->wk_stats.resumed++;
 	else
 		worker_env->wk_stats.handshakes++;
+	/* most new connections wait a moment for their first request */
+	(void)ptls_idle(cl->cl_conn.c_tls);
 	if ((sni = ptls_servername(cl->cl_conn.c_tls)) != NULL)
 		(void)strlcpy(cl->cl_sni, sni, sizeof(cl->cl_sni));
 	cl->cl_state = CL_IDLE;
@@ -159,6 +183,7 @@ proxy_read_idle(struct client *cl)
 		buf_put(b);
 		return (n);
 	}
+	cl->cl_lean = 0;
 	if (cl->cl_req == NULL &&
 	    (cl->cl_req = calloc(1, sizeof(*cl->cl_req))) == NULL) {
 		buf_put(b);

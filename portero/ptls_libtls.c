@@ -482,3 +482,11 @@ ptls_pair_index(struct ptls *p)
 {
 	return (p->p_pair);
 }
+
+/* libtls keeps its buffers: it offers no way to the SSL object. */
+int
+ptls_idle(struct ptls *p)
+{
+	errno = ENOTSUP;
+	return (-1);
+}

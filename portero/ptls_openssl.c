@@ -494,6 +494,8 @@ ptls_accept(struct ptls_server *ps, int fd)
 	if ((p = ptls_new(ps->ps_ctx[0], fd)) == NULL)
 		return (NULL);
 	SSL_set_accept_state(p->p_ssl);
+	/* a handshake's buffers go as soon as they are empty */
+	SSL_set_mode(p->p_ssl, SSL_MODE_RELEASE_BUFFERS);
 	return (p);
 }
 
@@ -634,6 +636,8 @@ ptls_handshake(struct ptls *p)
 		return (0);
 	if ((rv = SSL_do_handshake(p->p_ssl)) == 1) {
 		p->p_handshaken = 1;
+		/* ... but a transfer keeps its own, at no malloc a record */
+		SSL_clear_mode(p->p_ssl, SSL_MODE_RELEASE_BUFFERS);
 		return (0);
 	}
 	errno = 0;
@@ -736,6 +740,21 @@ int
 ptls_resumed(struct ptls *p)
 {
 	return (SSL_session_reused(p->p_ssl));
+}
+
+/*
+ * A connection with nothing to do gives back its record buffers (34 KiB
+ * or so); the next read or write takes new ones.  Refused while data is
+ * buffered: then at the next idle point.
+ */
+int
+ptls_idle(struct ptls *p)
+{
+	if (SSL_free_buffers(p->p_ssl) != 1) {
+		ERR_clear_error();
+		return (-1);
+	}
+	return (0);
 }
 
 /* The pair the SNI callback chose: the default unless it switched. */

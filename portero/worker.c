@@ -39,6 +39,7 @@ struct worker		*worker_env = &wk;
 static void	 worker_dispatch_parent(struct imsg *);
 static void	 worker_accept(int, void *);
 static void	 worker_shutdown(void);
+static void	 worker_sweep(int, short, void *);
 static void	 worker_drain_expired(int, short, void *);
 
 void
@@ -267,6 +268,8 @@ worker_dispatch_parent(struct imsg *imsg)
 		acceptor_init(&wk.wk_accept, wk.wk_listenfd, 16,
 		    worker_accept, (void *)(intptr_t)LISTENER_PROXY);
 		acceptor_start(&wk.wk_accept);
+		evtimer_set(&wk.wk_ev_sweep, worker_sweep, NULL);
+		worker_sweep(-1, 0, NULL);
 		if (wk.wk_httpfd != -1) {
 			acceptor_init(&wk.wk_accept_http, wk.wk_httpfd, 16,
 			    worker_accept,
@@ -318,6 +321,15 @@ worker_accept(int fd, void *arg)
 
 /* Stop accepting; what is in flight gets the drain timeout to finish. */
 static void
+worker_sweep(int fd, short event, void *arg)
+{
+	struct timeval	 tv = { 1, 0 };
+
+	proxy_sweep();
+	evtimer_add(&wk.wk_ev_sweep, &tv);
+}
+
+static void
 worker_shutdown(void)
 {
 	struct timeval	 tv;
@@ -326,6 +338,8 @@ worker_shutdown(void)
 		return;
 	log_debug("draining");
 	wk.wk_stopping = 1;
+	if (evtimer_initialized(&wk.wk_ev_sweep))
+		evtimer_del(&wk.wk_ev_sweep);
 	if (wk.wk_listenfd != -1) {
 		acceptor_stop(&wk.wk_accept);
 		close(wk.wk_listenfd);

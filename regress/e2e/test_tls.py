@@ -612,6 +612,31 @@ def test_ticket_key_rotation(t):
           "resumed")
 
 
+def test_idle_connection_buffers_given_back(t):
+    """A keep-alive TLS connection idle across two buffer sweeps (its
+    record buffers given back) and one fresh from its handshake both
+    carry requests and large answers as before."""
+    w = World(t)
+    w.folder("a.test")
+    w.backend("a.test")
+    d = w.start(workers=1, wait_sni="a.test")
+    s = w.connect("a.test")
+    f = s.makefile("rb")
+    try:
+        for i, (pause, size) in enumerate(((0, 100), (2.5, 20000),
+                                           (2.5, 100))):
+            time.sleep(pause)
+            s.sendall(b"GET /bytes/%d HTTP/1.1\r\nHost: a.test\r\n\r\n"
+                      % size)
+            r = read_response(f)
+            check(r.status == 200 and len(r.body) >= size,
+                  "request %d after %.1f s idle: status %d, %d bytes" % (
+                      i, pause, r.status, len(r.body)))
+    finally:
+        f.close()
+        s.close()
+
+
 # ---------------------------------------------------------------------
 # hostile clients
 
