@@ -689,6 +689,27 @@ certs_name_match(const char *pattern, const char *name, size_t namelen)
 	return (strncasecmp(dot, suffix, strlen(suffix)) == 0);
 }
 
+/*
+ * The certificate for a client's SNI name: the first pair but the
+ * default (pair 0) whose names cover it, else the default.  This is
+ * libretls's choice; the OpenSSL build makes the same, so that both
+ * serve the same certificate.
+ */
+unsigned int
+certs_names_pick(const struct ptls_names *pn, unsigned int n,
+    const char *sni)
+{
+	unsigned int	 i;
+
+	if (sni == NULL)
+		return (0);
+	for (i = 1; i < n; i++)
+		if (certs_names_cover(pn[i].pn_names, pn[i].pn_len, sni,
+		    strlen(sni)))
+			return (i);
+	return (0);
+}
+
 /* Is name covered by one of names (NUL-terminated, back to back)? */
 int
 certs_names_cover(const char *names, size_t nameslen, const char *name,

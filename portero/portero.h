@@ -632,6 +632,8 @@ struct conn {
 	int		 c_watched;
 };
 
+struct ptls_names;
+
 /* certs.c: certificate folders, read and checked. */
 /*
  * A domain folder holds these two files.  Folder names are domain names;
@@ -1045,6 +1047,8 @@ void	 certs_pair_free(struct cert_pair *);
 int	 certs_name_match(const char *, const char *, size_t);
 int	 certs_names_cover(const char *, size_t, const char *, size_t);
 int	 certs_names_check(const char *, size_t, unsigned int *);
+unsigned int certs_names_pick(const struct ptls_names *, unsigned int,
+	    const char *);
 const char *certs_fmt_time(time_t, char *, size_t);
 
 /*
@@ -1070,6 +1074,12 @@ struct ptls_pair {
 	const unsigned char	*pp_key;
 	size_t			 pp_keylen;
 	const char		*pp_domain;	/* for errors */
+};
+
+/* A pair's names, kept by a server to choose its certificate. */
+struct ptls_names {
+	char			*pn_names;
+	size_t			 pn_len;
 };
 
 /* A server's settings; NULL strings take the defaults. */

@@ -37,12 +37,6 @@
 #define PTLS_CIPHERS	"secure"
 #define PTLS_ALPN	"http/1.1"
 
-/* A pair's names, to make libtls's choice of certificate again. */
-struct ptls_names {
-	char		*pn_names;
-	size_t		 pn_len;
-};
-
 struct ptls_server {
 	struct tls		*ps_tls;
 	struct tls_config	*ps_config;
@@ -340,28 +334,6 @@ ptls_want(ssize_t n)
 	return (0);
 }
 
-/*
- * libretls picks the first pair but the default whose names cover the
- * SNI name, else the default: made again here, once, at the end of the
- * handshake, while the server is still referenced.
- */
-static void
-ptls_pick(struct ptls *p)
-{
-	struct ptls_server	*ps = p->p_server;
-	const char		*sni;
-	unsigned int		 i;
-
-	p->p_pair = 0;
-	if ((sni = tls_conn_servername(p->p_tls)) == NULL)
-		return;
-	for (i = 1; i < ps->ps_npairs; i++)
-		if (certs_names_cover(ps->ps_names[i].pn_names,
-		    ps->ps_names[i].pn_len, sni, strlen(sni))) {
-			p->p_pair = i;
-			return;
-		}
-}
 
 int
 ptls_handshake(struct ptls *p)
@@ -374,8 +346,10 @@ ptls_handshake(struct ptls *p)
 	if (rv == -1)
 		return (-1);
 	p->p_handshaken = 1;
+	/* libtls's choice, made again while the server is referenced */
 	if (p->p_server != NULL) {
-		ptls_pick(p);
+		p->p_pair = certs_names_pick(p->p_server->ps_names,
+		    p->p_server->ps_npairs, tls_conn_servername(p->p_tls));
 		p->p_server = NULL;
 	}
 	return (0);

@@ -67,11 +67,6 @@ struct ptls_server {
 	struct ticket_key_msg	 ps_keys[2];	/* newest, previous */
 };
 
-struct ptls_names {
-	char		*pn_names;
-	size_t		 pn_len;
-};
-
 struct ptls_client {
 	SSL_CTX		*pc_ctx;
 	int		 pc_verify;
@@ -420,11 +415,7 @@ ptls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 	return (0);
 }
 
-/*
- * The first pair but the default whose names cover the name the client
- * sent, else the default: libretls's choice, kept so that both builds
- * serve the same certificate.
- */
+/* The certificate for the name the client sent (certs_names_pick()). */
 static int
 ptls_servername_cb(SSL *ssl, int *alert, void *arg)
 {
@@ -439,11 +430,7 @@ ptls_servername_cb(SSL *ssl, int *alert, void *arg)
 	    (sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) ==
 	    NULL)
 		return (SSL_TLSEXT_ERR_NOACK);
-	for (i = 1; i < ps->ps_npairs; i++)
-		if (certs_names_cover(ps->ps_names[i].pn_names,
-		    ps->ps_names[i].pn_len, sni, strlen(sni)))
-			break;
-	if (i == ps->ps_npairs)
+	if ((i = certs_names_pick(ps->ps_names, ps->ps_npairs, sni)) == 0)
 		return (SSL_TLSEXT_ERR_OK);
 	if (SSL_set_SSL_CTX(ssl, ps->ps_ctx[i]) == NULL) {
 		ERR_clear_error();
