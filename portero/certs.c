@@ -20,7 +20,11 @@
  */
 
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -56,6 +60,7 @@ static int	 certs_key(struct cert_pair *, const char *, EVP_PKEY **,
 static int	 certs_names(struct cert_pair *, X509 *, const char *, char *,
 		    size_t);
 static int	 certs_names_add(struct cert_pair *, const char *, size_t);
+static int	 certs_names_add_ip(struct cert_pair *, const ASN1_STRING *);
 static int	 certs_name_ok(const char *, size_t);
 static int	 certs_asn1_time(const ASN1_TIME *, time_t *);
 static int	 certs_nopass(char *, int, int, void *);
@@ -534,7 +539,10 @@ certs_key(struct cert_pair *cp, const char *dirpath, EVP_PKEY **pkeyp,
 /*
  * The names clients may ask for, as libtls matches them: the DNS names
  * of subjectAltName, or the common name when there is no DNS or IP
- * address name at all.  The folder's domain must be among them.
+ * address name at all; and the IP addresses, as "IP:" and the address,
+ * which no SNI name can equal: they count only for a Host that is an
+ * address (certs_names_cover_host()).  The folder's domain must be
+ * among them.
  */
 static int
 certs_names(struct cert_pair *cp, X509 *leaf, const char *dirpath,
@@ -556,8 +564,11 @@ certs_names(struct cert_pair *cp, X509 *leaf, const char *dirpath,
 	n = gens == NULL ? 0 : sk_GENERAL_NAME_num(gens);
 	for (i = 0; i < n; i++) {
 		gen = sk_GENERAL_NAME_value(gens, i);
-		if (gen->type == GEN_IPADD)
+		if (gen->type == GEN_IPADD) {
 			any = 1;
+			if (certs_names_add_ip(cp, gen->d.iPAddress) == -1)
+				goto nomem;
+		}
 		if (gen->type != GEN_DNS)
 			continue;
 		any = 1;
@@ -595,8 +606,8 @@ certs_names(struct cert_pair *cp, X509 *leaf, const char *dirpath,
 		    cp->cp_nnames, CERT_MAX_NAMES);
 		return (-1);
 	}
-	if (!certs_names_cover(cp->cp_names, cp->cp_nameslen, cp->cp_domain,
-	    strlen(cp->cp_domain))) {
+	if (!certs_names_cover_host(cp->cp_names, cp->cp_nameslen,
+	    cp->cp_domain, strlen(cp->cp_domain))) {
 		(void)snprintf(err, errlen, "%s/%s: certificate is not for %s "
 		    "(it names %s%s)", dirpath, CERT_FILE, cp->cp_domain,
 		    cp->cp_names, cp->cp_nnames > 1 ? ", ..." : "");
@@ -723,6 +734,68 @@ certs_names_cover(const char *names, size_t nameslen, const char *name,
 			return (1);
 	}
 	return (0);
+}
+
+/* An IP address name, as "IP:" and its usual text; others are skipped. */
+static int
+certs_names_add_ip(struct cert_pair *cp, const ASN1_STRING *ip)
+{
+	char	 buf[3 + INET6_ADDRSTRLEN];
+	int	 af;
+
+	switch (ASN1_STRING_length(ip)) {
+	case 4:
+		af = AF_INET;
+		break;
+	case 16:
+		af = AF_INET6;
+		break;
+	default:
+		return (0);
+	}
+	memcpy(buf, "IP:", 3);
+	if (inet_ntop(af, ASN1_STRING_get0_data(ip), buf + 3,
+	    sizeof(buf) - 3) == NULL)
+		return (0);
+	return (certs_names_add(cp, buf, strlen(buf)));
+}
+
+/*
+ * Is a request's host covered by names?  An address ("192.0.2.1",
+ * "[2001:db8::1]") only by an IP name for the same address, however
+ * it is written; a DNS name as certs_names_cover() says, with a final
+ * dot ignored.  host need not be NUL-terminated.
+ */
+int
+certs_names_cover_host(const char *names, size_t nameslen, const char *host,
+    size_t hostlen)
+{
+	struct in6_addr	 addr;
+	char		 lit[INET6_ADDRSTRLEN], ipname[3 + INET6_ADDRSTRLEN];
+	int		 af = AF_INET;
+
+	if (hostlen > 1 && host[0] == '[' && host[hostlen - 1] == ']') {
+		host++;
+		hostlen -= 2;
+		af = AF_INET6;
+	}
+	if (hostlen < sizeof(lit)) {
+		memcpy(lit, host, hostlen);
+		lit[hostlen] = '\0';
+		if (inet_pton(af, lit, &addr) == 1) {
+			memcpy(ipname, "IP:", 3);
+			if (inet_ntop(af, &addr, ipname + 3,
+			    sizeof(ipname) - 3) == NULL)
+				return (0);
+			return (certs_names_cover(names, nameslen, ipname,
+			    strlen(ipname)));
+		}
+	}
+	if (af == AF_INET6)
+		return (0);	/* brackets around no address */
+	if (hostlen > 1 && host[hostlen - 1] == '.')
+		hostlen--;
+	return (certs_names_cover(names, nameslen, host, hostlen));
 }
 
 /*

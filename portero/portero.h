@@ -1046,6 +1046,7 @@ int	 certs_check(struct cert_pair *, const char *, time_t, char *,
 void	 certs_pair_free(struct cert_pair *);
 int	 certs_name_match(const char *, const char *, size_t);
 int	 certs_names_cover(const char *, size_t, const char *, size_t);
+int	 certs_names_cover_host(const char *, size_t, const char *, size_t);
 int	 certs_names_check(const char *, size_t, unsigned int *);
 unsigned int certs_names_pick(const struct ptls_names *, unsigned int,
 	    const char *);

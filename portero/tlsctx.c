@@ -387,8 +387,10 @@ tlsctx_free(struct tlsctx *tc)
 
 /*
  * For 421 Misdirected Request: may this connection carry a request for
- * host?  Only if the certificate it got covers host.  host comes
- * without a port, in any case.
+ * host?  Only if the certificate it got covers host, when the client
+ * asked for a name.  Without SNI nothing was promised (a client that
+ * connects by address sends none), so its requests are routed by Host,
+ * as nginx does.  host comes without a port, in any case.
  */
 int
 tlsctx_host_ok(struct tlsctx *tc, struct ptls *p, const char *host,
@@ -399,9 +401,8 @@ tlsctx_host_ok(struct tlsctx *tc, struct ptls *p, const char *host,
 	if (tc == NULL || hostlen == 0 || (pick = ptls_pair_index(p)) < 0 ||
 	    (unsigned int)pick >= tc->tc_npairs)
 		return (0);
-	/* "example.com." is example.com */
-	if (hostlen > 1 && host[hostlen - 1] == '.')
-		hostlen--;
-	return (certs_names_cover(tc->tc_pairs[pick].tp_names,
+	if (ptls_servername(p) == NULL)
+		return (1);
+	return (certs_names_cover_host(tc->tc_pairs[pick].tp_names,
 	    tc->tc_pairs[pick].tp_nameslen, host, hostlen));
 }

@@ -595,7 +595,8 @@ class TestCA:
 
     def issue(self, cn, names=None, kind="ec", outdir=None, expired=False,
               key_format="pkcs8"):
-        """A server certificate for cn with DNS names (default [cn]);
+        """A server certificate for cn with DNS names (default [cn];
+        "IP:192.0.2.1" makes an IP address name);
         returns (cert path, key path) in outdir (default: the CA's
         directory).  key_format: pkcs8, or traditional (SEC1 for EC,
         PKCS#1 for RSA)."""
@@ -618,7 +619,8 @@ class TestCA:
                     "keyUsage = critical,digitalSignature,keyEncipherment\n"
                     "extendedKeyUsage = serverAuth\n"
                     "subjectAltName = %s\n" % ",".join(
-                        "DNS:" + n for n in names))
+                        n if n.startswith("IP:") else "DNS:" + n
+                        for n in names))
         if expired:
             dates = ["-startdate", "20200101000000Z",
                      "-enddate", "20200201000000Z"]

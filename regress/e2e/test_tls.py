@@ -455,6 +455,42 @@ def test_misdirected_request_421(t):
         t.note("the connection closed after the 421")
 
 
+def test_no_sni_routed_by_host_and_ip_names(t):
+    """A client that connects by address sends no SNI: it gets the
+    default certificate and its requests are routed by Host; an IP
+    address in subjectAltName covers a Host that is that address."""
+    w = World(t)
+    w.folder("a.test", names=["a.test", "IP:127.0.0.1", "IP:::1"])
+    w.folder("b.test")
+    for svc in ("a.test", "b.test", "127.0.0.1"):
+        w.backend(svc)
+    w.start(workers=1, wait_sni="a.test",
+            extra=["--default-sni", "a.test"])
+    wait_served(w, "b.test", "b.test")
+    s = w.connect(None)
+    check(peer_fingerprint(s) == w.fp("a.test"), "no SNI: not the default "
+          "certificate")
+    s.close()
+    for host, svc in (("b.test", "b.test"), ("127.0.0.1", "127.0.0.1"),
+                      ("a.test", "a.test")):
+        r = https(w, None, host, "/nosni")
+        check(r.status == 200 and r.json()["name"] == svc, "no SNI, Host "
+              "%s: status %d, expected 200 from %s" % (host, r.status, svc))
+    # with SNI the certificate must cover the Host, IP names included
+    for host, want in (("127.0.0.1", 200), ("127.0.0.1:443", 200),
+                       ("127.000.000.001", 421), ("[::1]", 404),
+                       ("127.0.0.2", 421), ("b.test", 421)):
+        r = https(w, "a.test", host, "/ipsan")
+        check(r.status == want, "SNI a.test, Host %s: status %d, expected "
+              "%d" % (host, r.status, want))
+    r = https(w, "b.test", "127.0.0.1", "/ipsan")
+    check(r.status == 421, "SNI b.test (no IP name), Host 127.0.0.1: "
+          "status %d, expected 421" % r.status)
+    st = certs_by_domain(w.d).get("a.test")
+    check(st is not None and "IP:127.0.0.1" in str(st), "show certs does "
+          "not list a.test's IP name: %r" % st)
+
+
 # ---------------------------------------------------------------------
 # protocol
 
