@@ -70,11 +70,16 @@ struct config_opt {
 #define CONF_FLAG(name, field)						\
 	{ name, OPT_FLAG, offsetof(struct portero_config, field), 0, 0, 0 }
 
+static int	 config_check_tls(const struct portero_config *);
+
 static const struct config_opt config_opts[] = {
 	CONF_STR("listen-addr", listen_addr),
 	CONF_STR("register-addr", register_addr),
 	CONF_STR("tls-cert-dir", cert_dir),
 	CONF_NUM("tls-ticket-rotate", tls_ticket_rotate, 1, 86400),
+	CONF_STR("tls-ciphers", tls_ciphers),
+	CONF_STR("tls-ciphersuites", tls_ciphersuites),
+	CONF_STR("tls-groups", tls_groups),
 	CONF_NUM("workers", workers, 1, PORTERO_MAX_WORKERS),
 	CONF_STR("user", user),
 	CONF_STR("chroot-dir", chroot_dir),
@@ -505,7 +510,38 @@ config_check(const struct portero_config *conf)
 		    "absolute paths");
 		ret = -1;
 	}
+	if (config_check_tls(conf) == -1)
+		ret = -1;
 	return (ret);
+}
+
+/* The TLS lists, as the library in this build reads them. */
+static int
+config_check_tls(const struct portero_config *conf)
+{
+	struct ptls_params	 pr;
+	char			 err[256];
+
+	config_tls_params(conf, &pr);
+	if (ptls_params_check(&pr, err, sizeof(err)) == -1) {
+		log_warnx("TLS settings (%s): %s", ptls_library(), err);
+		return (-1);
+	}
+	return (0);
+}
+
+/* The flags' TLS lists as a server's settings; "" is the default. */
+void
+config_tls_params(const struct portero_config *conf,
+    struct ptls_params *pr)
+{
+	memset(pr, 0, sizeof(*pr));
+	if (conf->tls_ciphers[0] != '\0')
+		pr->pr_ciphers = conf->tls_ciphers;
+	if (conf->tls_ciphersuites[0] != '\0')
+		pr->pr_ciphersuites = conf->tls_ciphersuites;
+	if (conf->tls_groups[0] != '\0')
+		pr->pr_groups = conf->tls_groups;
 }
 
 /*
@@ -543,6 +579,9 @@ config_getglobal(struct portero_config *conf, const struct imsg *imsg)
 	conf->default_service[sizeof(conf->default_service) - 1] = '\0';
 	conf->upstream_ca[sizeof(conf->upstream_ca) - 1] = '\0';
 	conf->access_log[sizeof(conf->access_log) - 1] = '\0';
+	conf->tls_ciphers[sizeof(conf->tls_ciphers) - 1] = '\0';
+	conf->tls_ciphersuites[sizeof(conf->tls_ciphersuites) - 1] = '\0';
+	conf->tls_groups[sizeof(conf->tls_groups) - 1] = '\0';
 	conf->register_secret_file[sizeof(conf->register_secret_file) - 1] =
 	    '\0';
 	conf->jwt_key_file[sizeof(conf->jwt_key_file) - 1] = '\0';

@@ -499,6 +499,12 @@ parent_reload_take(struct portero_config *conf,
 	    newconf->workers != conf->workers)
 		log_warnx("reload: listeners, workers, user and directories "
 		    "change only on restart; keeping the running ones");
+	if (strcmp(newconf->tls_ciphers, conf->tls_ciphers) != 0 ||
+	    strcmp(newconf->tls_ciphersuites, conf->tls_ciphersuites) != 0 ||
+	    strcmp(newconf->tls_groups, conf->tls_groups) != 0)
+		log_warnx("reload: --tls-ciphers, --tls-ciphersuites and "
+		    "--tls-groups change only on restart; keeping the "
+		    "running ones");
 	conf->drain_timeout = newconf->drain_timeout;
 	conf->tls_ticket_rotate = newconf->tls_ticket_rotate;
 	conf->cert_scan_interval = newconf->cert_scan_interval;

@@ -282,6 +282,7 @@ enum child_state {
  * (--register-allow), and its secrets, which go to the registrar alone.
  */
 #define REG_ALLOW_MAX		32
+#define TLS_LIST_MAX		256	/* --tls-ciphers and the like */
 #define REGISTER_MAX_LIMIT	1000000	/* --register-max-backends */
 #define REG_SECRET_MAX		1024	/* a shared secret or a key, bytes */
 
@@ -320,6 +321,9 @@ struct portero_config {
 	char		 default_service[NAME_MAX_LEN];
 	char		 upstream_ca[CONF_PATH_MAX];	/* "" = system */
 	char		 access_log[CONF_PATH_MAX];	/* "" = syslog */
+	char		 tls_ciphers[TLS_LIST_MAX];	/* "" = default */
+	char		 tls_ciphersuites[TLS_LIST_MAX];
+	char		 tls_groups[TLS_LIST_MAX];
 	uint32_t	 workers;
 	uint32_t	 drain_timeout;
 	uint32_t	 tls_ticket_rotate;	/* seconds */
@@ -633,6 +637,7 @@ struct conn {
 };
 
 struct ptls_names;
+struct ptls_params;
 
 /* certs.c: certificate folders, read and checked. */
 /*
@@ -922,6 +927,8 @@ void	 config_defaults(struct portero_config *);
 int	 config_parse_args(struct portero_config *, struct backend_table *,
 	    struct reg_secrets *, int, char **, int *);
 int	 config_check(const struct portero_config *);
+void	 config_tls_params(const struct portero_config *,
+	    struct ptls_params *);
 void	 usage(void) __attribute__((noreturn));
 int	 config_setglobal(struct imsgev *, const struct portero_config *);
 int	 config_getglobal(struct portero_config *, const struct imsg *);
@@ -1086,7 +1093,9 @@ struct ptls_names {
 /* A server's settings; NULL strings take the defaults. */
 struct ptls_params {
 	const char		*pr_alpn;	/* "h2,http/1.1" */
-	const char		*pr_ciphers;
+	const char		*pr_ciphers;	/* TLS 1.2 */
+	const char		*pr_ciphersuites;	/* TLS 1.3 */
+	const char		*pr_groups;	/* "X25519:P-256" */
 	unsigned int		 pr_lifetime;	/* of sessions, seconds */
 	const struct ticket_key_msg *pr_keys;	/* newest, previous */
 };
@@ -1101,6 +1110,7 @@ const char *ptls_default_ca_file(void);
 struct ptls_server *ptls_server_new(const struct ptls_pair *, unsigned int,
 	    const struct ptls_params *, char *, size_t);
 void	 ptls_server_free(struct ptls_server *);
+int	 ptls_params_check(const struct ptls_params *, char *, size_t);
 int	 ptls_server_ticket_keys(struct ptls_server *,
 	    const struct ticket_key_msg *);
 int	 ptls_server_signer(struct ptls_server *, ptls_sign_fn, void *);

@@ -34,7 +34,8 @@
 #include "portero.h"
 
 #define PTLS_PROTOCOLS	(TLS_PROTOCOL_TLSv1_2 | TLS_PROTOCOL_TLSv1_3)
-#define PTLS_CIPHERS	"secure"
+/* TLS 1.2 suites: ECDHE with AEAD only, as the OpenSSL build offers. */
+#define PTLS_CIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20"
 #define PTLS_ALPN	"http/1.1"
 
 struct ptls_server {
@@ -101,14 +102,60 @@ ptls_config_tickets(struct tls_config *cfg, const struct ticket_key_msg *k)
 	return (0);
 }
 
+/* libtls separates groups with commas; the flag, like OpenSSL, colons. */
+static int
+ptls_config_lists(struct tls_config *cfg, const struct ptls_params *pr)
+{
+	char	 groups[TLS_LIST_MAX], *p;
+
+	if (tls_config_set_ciphers(cfg, pr->pr_ciphers != NULL ?
+	    pr->pr_ciphers : PTLS_CIPHERS) == -1)
+		return (-1);
+	if (pr->pr_groups == NULL)
+		return (0);
+	if (strlcpy(groups, pr->pr_groups, sizeof(groups)) >= sizeof(groups))
+		return (-1);
+	for (p = groups; (p = strchr(p, ':')) != NULL; p++)
+		*p = ',';
+	return (tls_config_set_ecdhecurves(cfg, groups));
+}
+
+/*
+ * Are the lists good?  libtls has no way to choose TLS 1.3 suites:
+ * asking for one is an error, not a silent default.
+ */
+int
+ptls_params_check(const struct ptls_params *pr, char *err, size_t errlen)
+{
+	struct tls_config	*cfg;
+	int			 rv = 0;
+
+	if (pr->pr_ciphersuites != NULL) {
+		(void)snprintf(err, errlen, "--tls-ciphersuites: not "
+		    "supported by libtls");
+		return (-1);
+	}
+	if (tls_init() == -1 || (cfg = tls_config_new()) == NULL) {
+		(void)snprintf(err, errlen, "cannot set up the library");
+		return (-1);
+	}
+	if (ptls_config_lists(cfg, pr) == -1) {
+		(void)snprintf(err, errlen, "--tls-ciphers or --tls-groups: "
+		    "%s", tls_config_error(cfg) != NULL ?
+		    tls_config_error(cfg) : "too long");
+		rv = -1;
+	}
+	tls_config_free(cfg);
+	return (rv);
+}
+
 static int
 ptls_server_settings(struct ptls_server *ps, const struct ptls_params *pr)
 {
 	struct tls_config	*cfg = ps->ps_config;
 
 	if (tls_config_set_protocols(cfg, PTLS_PROTOCOLS) == -1 ||
-	    tls_config_set_ciphers(cfg, pr->pr_ciphers != NULL ?
-	    pr->pr_ciphers : PTLS_CIPHERS) == -1 ||
+	    ptls_config_lists(cfg, pr) == -1 ||
 	    tls_config_set_alpn(cfg, pr->pr_alpn != NULL ? pr->pr_alpn :
 	    PTLS_ALPN) == -1 ||
 	    tls_config_set_session_lifetime(cfg, pr->pr_lifetime) == -1 ||

@@ -96,6 +96,10 @@ static int	 ptls_ticket_cb(SSL *, unsigned char *, unsigned char *,
 int
 ptls_init(void)
 {
+	static int	 ready;
+
+	if (ready)
+		return (0);	/* once per process */
 	if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL) == 0)
 		return (-1);
 	ptls_ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
@@ -107,6 +111,7 @@ ptls_init(void)
 		ERR_clear_error();
 		return (-1);
 	}
+	ready = 1;
 	return (0);
 }
 
@@ -198,6 +203,56 @@ ptls_ctx_pair(SSL_CTX *ctx, const struct ptls_pair *pp, char *err,
 	return (ok ? 0 : -1);
 }
 
+/* Protocols, TLS 1.2 ciphers, TLS 1.3 suites, groups: flags or ours. */
+static int
+ptls_ctx_lists(SSL_CTX *ctx, const struct ptls_params *pr)
+{
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, pr->pr_ciphers != NULL ?
+	    pr->pr_ciphers : PTLS_CIPHERS) != 1 ||
+	    (pr->pr_ciphersuites != NULL &&
+	    SSL_CTX_set_ciphersuites(ctx, pr->pr_ciphersuites) != 1) ||
+	    SSL_CTX_set1_groups_list(ctx, pr->pr_groups != NULL ?
+	    pr->pr_groups : PTLS_GROUPS) != 1)
+		return (-1);
+	return (0);
+}
+
+/*
+ * Are the lists good?  In the parent, for -n and before a reload: each
+ * is tried on a context of its own, to name the one that is not.
+ */
+int
+ptls_params_check(const struct ptls_params *pr, char *err, size_t errlen)
+{
+	SSL_CTX		*ctx;
+	const char	*what = NULL;
+
+	if (ptls_init() == -1) {
+		(void)snprintf(err, errlen, "cannot set up the library");
+		return (-1);
+	}
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		ptls_errstr(err, errlen, "server context");
+		return (-1);
+	}
+	if (pr->pr_ciphers != NULL &&
+	    SSL_CTX_set_cipher_list(ctx, pr->pr_ciphers) != 1)
+		what = "--tls-ciphers: no usable cipher";
+	else if (pr->pr_ciphersuites != NULL &&
+	    SSL_CTX_set_ciphersuites(ctx, pr->pr_ciphersuites) != 1)
+		what = "--tls-ciphersuites: no usable TLS 1.3 suite";
+	else if (pr->pr_groups != NULL &&
+	    SSL_CTX_set1_groups_list(ctx, pr->pr_groups) != 1)
+		what = "--tls-groups: unknown group";
+	SSL_CTX_free(ctx);
+	if (what != NULL) {
+		ptls_errstr(err, errlen, what);
+		return (-1);
+	}
+	return (0);
+}
+
 /*
  * A pair's context, with all a connection needs whichever context it
  * started on: the SNI callback switches contexts, and OpenSSL then
@@ -209,13 +264,9 @@ ptls_ctx_new(struct ptls_server *ps, const struct ptls_params *pr,
     char *err, size_t errlen)
 {
 	SSL_CTX		*ctx;
-	const char	*ciphers;
 
-	ciphers = pr->pr_ciphers != NULL ? pr->pr_ciphers : PTLS_CIPHERS;
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
-	    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-	    SSL_CTX_set_cipher_list(ctx, ciphers) != 1 ||
-	    SSL_CTX_set1_groups_list(ctx, PTLS_GROUPS) != 1 ||
+	    ptls_ctx_lists(ctx, pr) == -1 ||
 	    SSL_CTX_set_ex_data(ctx, ptls_ctx_index, ps) != 1 ||
 	    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ptls_ticket_cb) != 1) {
 		ptls_errstr(err, errlen, "server context");

@@ -66,6 +66,9 @@ struct tlsctx_state {
 	struct ticket_key_msg	 ts_keys[2];	/* newest, previous */
 	int			 ts_havekeys;
 	unsigned int		 ts_rotate;	/* --tls-ticket-rotate */
+	char			 ts_ciphers[TLS_LIST_MAX];
+	char			 ts_ciphersuites[TLS_LIST_MAX];
+	char			 ts_groups[TLS_LIST_MAX];
 };
 
 /* This worker's contexts. */
@@ -90,11 +93,20 @@ tlsctx_init(const struct portero_config *conf)
 	tlsctx_config(conf);
 }
 
-/* The settings sets built from now on take. */
+/*
+ * The settings sets built from now on take.  The lists change only on
+ * restart (the parent keeps them at a reload), so the set in service
+ * always has the ones here.
+ */
 void
 tlsctx_config(const struct portero_config *conf)
 {
 	ts.ts_rotate = conf->tls_ticket_rotate;
+	(void)strlcpy(ts.ts_ciphers, conf->tls_ciphers,
+	    sizeof(ts.ts_ciphers));
+	(void)strlcpy(ts.ts_ciphersuites, conf->tls_ciphersuites,
+	    sizeof(ts.ts_ciphersuites));
+	(void)strlcpy(ts.ts_groups, conf->tls_groups, sizeof(ts.ts_groups));
 }
 
 /*
@@ -289,6 +301,10 @@ tlsctx_build(char *err, size_t errlen)
 	}
 	memset(&pr, 0, sizeof(pr));
 	pr.pr_alpn = TLSCTX_ALPN;
+	pr.pr_ciphers = ts.ts_ciphers[0] != '\0' ? ts.ts_ciphers : NULL;
+	pr.pr_ciphersuites = ts.ts_ciphersuites[0] != '\0' ?
+	    ts.ts_ciphersuites : NULL;
+	pr.pr_groups = ts.ts_groups[0] != '\0' ? ts.ts_groups : NULL;
 	/* a ticket stays good while its key is newest or previous */
 	pr.pr_lifetime = 2 * ts.ts_rotate;
 	pr.pr_keys = ts.ts_havekeys ? ts.ts_keys : NULL;

@@ -537,6 +537,105 @@ def _workers(d):
     return {w["id"]: w for w in d.ctl_json("show", "workers")["workers"]}
 
 
+def _cipher_of(out):
+    m = re.search(r"Cipher is (\S+)", out)
+    return m.group(1) if m and m.group(1) != "(NONE)" else None
+
+
+def test_default_ciphers_aead_only(t):
+    """TLS 1.2 offers ECDHE with AES-GCM or ChaCha20-Poly1305 alone: a
+    client that offers only CBC suites or RSA key exchange gets no
+    handshake."""
+    w = World(t)
+    w.folder("a.test")
+    w.backend("a.test")
+    d = w.start(workers=1, wait_sni="a.test")
+    base = ["-servername", "a.test", "-CAfile", w.ca.cert, "-tls1_2"]
+    for cipher in ("ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384",
+                   "AES128-GCM-SHA256"):
+        rc, out = openssl_client(t, d.listen_port, base + ["-cipher",
+                                                           cipher])
+        check(rc != 0 and _cipher_of(out) is None, "TLS 1.2 with only %s: "
+              "handshake made (cipher %s)" % (cipher, _cipher_of(out)))
+    for cipher in ("ECDHE-ECDSA-AES128-GCM-SHA256",
+                   "ECDHE-ECDSA-CHACHA20-POLY1305"):
+        rc, out = openssl_client(t, d.listen_port, base + ["-cipher",
+                                                           cipher])
+        check(rc == 0 and _cipher_of(out) == cipher, "TLS 1.2 with %s: rc "
+              "%d, cipher %s" % (cipher, rc, _cipher_of(out)))
+    # the server's order wins: AES-256-GCM before the client's first
+    rc, out = openssl_client(t, d.listen_port, base + [
+        "-cipher", "ECDHE-ECDSA-CHACHA20-POLY1305:"
+        "ECDHE-ECDSA-AES256-GCM-SHA384"])
+    check(_cipher_of(out) == "ECDHE-ECDSA-AES256-GCM-SHA384",
+          "server preference: got %s" % _cipher_of(out))
+
+
+def test_tls_cipher_and_group_flags(t):
+    """--tls-ciphers, --tls-ciphersuites and --tls-groups change what is
+    offered; the TLS 1.3 list is refused, with a reason, by libtls."""
+    w = World(t)
+    w.folder("a.test")
+    w.backend("a.test")
+    d = w.start(workers=1, wait_sni="a.test", extra=[
+        "--tls-ciphers", "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "--tls-groups", "P-384:P-256"])
+    libtls = d.status()["tls"] == "libtls"
+    base = ["-servername", "a.test", "-CAfile", w.ca.cert]
+    rc, out = openssl_client(t, d.listen_port, base + [
+        "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"])
+    check(rc != 0 and _cipher_of(out) is None, "--tls-ciphers AES256 only: "
+          "an AES128 client got %s" % _cipher_of(out))
+    rc, out = openssl_client(t, d.listen_port, base + [
+        "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256:"
+        "ECDHE-ECDSA-AES256-GCM-SHA384"])
+    check(_cipher_of(out) == "ECDHE-ECDSA-AES256-GCM-SHA384",
+          "--tls-ciphers: got %s" % _cipher_of(out))
+    rc, out = openssl_client(t, d.listen_port, base + ["-groups", "X25519"])
+    check(rc != 0 and _cipher_of(out) is None, "--tls-groups P-384:P-256: "
+          "an X25519-only client got a handshake")
+    rc, out = openssl_client(t, d.listen_port, base + ["-groups",
+                                                        "X25519:P-256"])
+    check(rc == 0 and re.search(r"(Server|Peer) Temp Key: ECDH, "
+                                r"(P-256|prime256v1)", out),
+          "--tls-groups: an X25519:P-256 client: rc %d: %s" % (
+              rc, out[-400:]))
+    d.stop()
+    ts = ["--tls-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"]
+    r = t.run(d.argv(checkonly=True) + ts, timeout=10)
+    out = (r.stdout + r.stderr).decode() if isinstance(r.stdout, bytes) \
+        else r.stdout + r.stderr
+    if libtls:
+        check(r.returncode == 1 and "not supported by libtls" in out,
+              "libtls: -n --tls-ciphersuites: exit %d, %r" % (
+                  r.returncode, out[-300:]))
+        return
+    d2 = t.daemon(workers=1, cert_dir=w.certdir, extra_args=ts).start()
+    wait_until(lambda: openssl_client(t, d2.listen_port, base)[0] == 0, 5)
+    rc, out = openssl_client(t, d2.listen_port, base + [
+        "-tls1_3", "-ciphersuites",
+        "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256"])
+    check(rc == 0 and _cipher_of(out) == "TLS_CHACHA20_POLY1305_SHA256",
+          "--tls-ciphersuites: rc %d, cipher %s" % (rc, _cipher_of(out)))
+
+
+def test_checkonly_tls_lists(t):
+    d = t.daemon(workers=1)
+    from test_config import _checkonly
+    for extra, word in ((["--tls-ciphers", "NO-SUCH-CIPHER"],
+                         "--tls-ciphers"),
+                        (["--tls-groups", "X25519:NOPE"], "--tls-groups"),
+                        (["--tls-ciphersuites", "TLS_NOPE"],
+                         "--tls-ciphersuites")):
+        r, out = _checkonly(t, d, extra)
+        check(r.returncode == 1 and word in out, "-n %s: exit %d, output "
+              "%r" % (" ".join(extra), r.returncode, out[-300:]))
+    r, out = _checkonly(t, d, ["--tls-ciphers", "ECDHE+AESGCM",
+                               "--tls-groups", "X25519"])
+    check(r.returncode == 0, "-n with good TLS lists: exit %d, %r" % (
+        r.returncode, out[-300:]))
+
+
 def _skip_libtls(d):
     if d.status()["tls"] == "libtls":
         raise Skip("built with libtls: libretls resumes no session "
