@@ -3,7 +3,9 @@
 style.py: the house style that a machine can check, over every source
 file of the tree: style(9)'s "return (x)", no declarations inside
 "for (", C lines within 80 columns, and the ISC licence on every source
-file.  One PASS or FAIL line per rule, with the first offenders.
+file; and that the TLS libraries' headers are included by their
+implementation of the TLS interface alone (portero/ptls_*.c).  One PASS
+or FAIL line per rule, with the first offenders.
 """
 
 # Copyright (c) 2026 The portero authors
@@ -35,6 +37,10 @@ FOR_DECL = re.compile(
     r"\bfor\s*\(\s*(const\s+)?(unsigned|signed|int|long|short|char|"
     r"size_t|ssize_t|u?int\d+_t|struct\s+\w+|enum\s+\w+|\w+_t)\b[\s*]*"
     r"\w+\s*[=;]")
+# Only the TLS interface's implementations see the TLS libraries.
+TLS_HEADER = re.compile(r"^\s*#\s*include\s*[<\"](tls\.h|openssl/ssl\.h|"
+                        r"openssl/tls1\.h|openssl/ssl3\.h)[>\"]", re.M)
+TLS_IMPL = re.compile(r"^portero/ptls_\w+\.c$")
 
 
 def files():
@@ -121,7 +127,8 @@ def bare_returns(code):
 
 def main():
     rules = {"style_return_parens": [], "style_for_declaration": [],
-             "style_80_columns": [], "style_licence": []}
+             "style_80_columns": [], "style_licence": [],
+             "style_tls_headers": []}
     for name in files():
         path = os.path.join(TOP, name)
         try:
@@ -133,6 +140,10 @@ def main():
             rules["style_licence"].append(name)
         if not C_FILE.search(name):
             continue
+        for m in TLS_HEADER.finditer(src):
+            if name.startswith("portero/") and not TLS_IMPL.match(name):
+                rules["style_tls_headers"].append(
+                    "%s:%d" % (name, src.count("\n", 0, m.start()) + 1))
         code = strip_c(src)
         for ln in bare_returns(code):
             rules["style_return_parens"].append("%s:%d" % (name, ln))
