@@ -54,6 +54,10 @@ struct ld_domain {
 	char			 d_dup[NAME_MAX_LEN];	/* a second folder
 							   for it, logged */
 	unsigned int		 d_dupgen;
+	struct cert_ocsp	 d_ocsp;	/* stapled; co_der NULL: none */
+	struct cert_stamp	 d_ocsp_stamp;	/* ocsp.der, as last read */
+	int			 d_ocsp_read;	/* d_ocsp_stamp is set */
+	char			 d_ocsp_error[CERT_ERROR_LEN];	/* logged */
 };
 RB_HEAD(ld_domains, ld_domain);
 
@@ -129,6 +133,10 @@ static void	 certloader_check(struct ld_domain *, int, const char *,
 static void	 certloader_error(struct ld_domain *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 static void	 certloader_fixed(struct ld_domain *, const char *);
+static void	 certloader_ocsp(struct ld_domain *, int, const char *,
+		    time_t, int);
+static void	 certloader_ocsp_drop(struct ld_domain *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
 static void	 certloader_domain_free(struct ld_domain *);
 static size_t	 certloader_order(struct ld_domain **, size_t);
 static struct ld_set *certloader_build(void);
@@ -447,7 +455,7 @@ certloader_check(struct ld_domain *d, int rootfd, const char *path,
 	struct cert_pair	*cp = NULL;
 	struct cert_stamp	 cs[2];
 	char			 err[CERT_ERROR_LEN], when[32];
-	int			 fd;
+	int			 fd, renewed = 0;
 
 	if ((fd = openat(rootfd, d->d_dir, O_RDONLY | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC)) == -1) {
@@ -492,6 +500,7 @@ certloader_check(struct ld_domain *d, int rootfd, const char *path,
 	memcpy(d->d_stamp, cs, sizeof(d->d_stamp));
 	d->d_error[0] = '\0';
 	ld.ld_changed = 1;
+	renewed = 1;
 	goto done;
 
  expiry:
@@ -507,7 +516,74 @@ certloader_check(struct ld_domain *d, int rootfd, const char *path,
 		certs_pair_free(cp);
 		free(cp);
 	}
+	if (d->d_good != NULL)
+		certloader_ocsp(d, fd, path, now, renewed);
 	close(fd);
+}
+
+/*
+ * The domain's ocsp.der, for the pair in service: read again when the
+ * file or the pair changed, else only time can spoil it.  A response
+ * that is missing, wrong or out of date is not stapled; clients then
+ * ask the responder themselves, as they would without stapling.
+ */
+static void
+certloader_ocsp(struct ld_domain *d, int fd, const char *path, time_t now,
+    int renewed)
+{
+	struct cert_ocsp	 co;
+	struct cert_stamp	 cs;
+	char			 err[CERT_ERROR_LEN], when[32];
+
+	if (certs_stat(fd, CERT_OCSP_FILE, &cs) == -1) {
+		if (d->d_ocsp.co_der != NULL)
+			certloader_ocsp_drop(d, "%s/%s: removed; no longer "
+			    "stapled", path, CERT_OCSP_FILE);
+		d->d_ocsp_read = 0;
+		d->d_ocsp_error[0] = '\0';
+		return;
+	}
+	if (!renewed && d->d_ocsp_read &&
+	    certs_stamp_equal(&cs, &d->d_ocsp_stamp)) {
+		if (d->d_ocsp.co_der != NULL && d->d_ocsp.co_next <= now)
+			certloader_ocsp_drop(d, "%s/%s: out of date since %s; "
+			    "no longer stapled", path, CERT_OCSP_FILE,
+			    certs_fmt_time(d->d_ocsp.co_next, when,
+			    sizeof(when)));
+		return;
+	}
+	d->d_ocsp_read = 1;
+	if (certs_ocsp_load(fd, path, d->d_good, now, &co, &d->d_ocsp_stamp,
+	    err, sizeof(err)) == -1) {
+		certloader_ocsp_drop(d, "%s", err);
+		return;
+	}
+	certs_ocsp_free(&d->d_ocsp);
+	d->d_ocsp = co;
+	d->d_ocsp_error[0] = '\0';
+	ld.ld_changed = 1;
+	log_info("%s/%s: stapled, good until %s", path, CERT_OCSP_FILE,
+	    certs_fmt_time(co.co_next, when, sizeof(when)));
+}
+
+/* No staple for d, with one line in the log for a new reason. */
+static void
+certloader_ocsp_drop(struct ld_domain *d, const char *fmt, ...)
+{
+	char	 err[CERT_ERROR_LEN];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(err, sizeof(err), fmt, ap);
+	va_end(ap);
+	if (d->d_ocsp.co_der != NULL) {
+		certs_ocsp_free(&d->d_ocsp);
+		ld.ld_changed = 1;
+	}
+	if (strcmp(err, d->d_ocsp_error) == 0)
+		return;
+	log_warnx("%s", err);
+	(void)strlcpy(d->d_ocsp_error, err, sizeof(d->d_ocsp_error));
 }
 
 /* One line per new error: a scan that finds the same says nothing. */
@@ -545,6 +621,7 @@ certloader_domain_free(struct ld_domain *d)
 		certs_pair_free(d->d_good);
 		free(d->d_good);
 	}
+	certs_ocsp_free(&d->d_ocsp);
 	free(d);
 }
 
@@ -621,7 +698,8 @@ certloader_build(void)
 		n = certloader_order(v, CERT_MAX_DOMAINS);
 	for (i = 0; i < n; i++) {
 		cp = v[i]->d_good;
-		len = cp->cp_nameslen + cp->cp_certlen + cp->cp_keylen;
+		len = cp->cp_nameslen + cp->cp_certlen + cp->cp_keylen +
+		    v[i]->d_ocsp.co_len;
 		bytes += len;
 		nmsgs += 1 + (len + IMSG_MAX_PAYLOAD - 1) / IMSG_MAX_PAYLOAD;
 	}
@@ -650,15 +728,20 @@ certloader_build(void)
 		cm.cm_names_len = cp->cp_nameslen;
 		cm.cm_cert_len = cp->cp_certlen;
 		cm.cm_key_len = cp->cp_keylen;
+		cm.cm_ocsp_len = v[i]->d_ocsp.co_len;
 		certloader_put(ls, IMSG_CERT_ADD, &cm, sizeof(cm));
-		/* names, cert and key as one run of bytes, in chunks */
+		/* names, cert, key and staple as one run, in chunks */
 		off = ls->ls_len;
 		memcpy(ls->ls_buf + off, cp->cp_names, cp->cp_nameslen);
 		off += cp->cp_nameslen;
 		memcpy(ls->ls_buf + off, cp->cp_cert, cp->cp_certlen);
 		off += cp->cp_certlen;
 		memcpy(ls->ls_buf + off, cp->cp_key, cp->cp_keylen);
-		len = off + cp->cp_keylen - ls->ls_len;
+		off += cp->cp_keylen;
+		if (cm.cm_ocsp_len > 0)
+			memcpy(ls->ls_buf + off, v[i]->d_ocsp.co_der,
+			    cm.cm_ocsp_len);
+		len = off + cm.cm_ocsp_len - ls->ls_len;
 		for (off = 0; off < len; off += part) {
 			part = len - off < IMSG_MAX_PAYLOAD ? len - off :
 			    IMSG_MAX_PAYLOAD;
@@ -869,6 +952,10 @@ certloader_show(uint32_t peerid)
 		    d->d_error[0] != '\0' ? "stale" : "ok",
 		    sizeof(cc.cc_state));
 		(void)strlcpy(cc.cc_error, d->d_error, sizeof(cc.cc_error));
+		if (d->d_ocsp.co_der != NULL)
+			cc.cc_ocsp_until = d->d_ocsp.co_next;
+		(void)strlcpy(cc.cc_ocsp_error, d->d_ocsp_error,
+		    sizeof(cc.cc_ocsp_error));
 		proc_compose_parent(IMSG_CTL_CERT, peerid, &cc, sizeof(cc));
 	}
 	proc_compose_parent(IMSG_CTL_END, peerid, NULL, 0);

@@ -40,6 +40,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -65,6 +66,11 @@ static int	 certs_name_ok(const char *, size_t);
 static int	 certs_asn1_time(const ASN1_TIME *, time_t *);
 static int	 certs_nopass(char *, int, int, void *);
 static const char *certs_ssl_reason(void);
+static int	 certs_ocsp_verify(const struct cert_pair *, const char *,
+		    const unsigned char *, size_t, time_t, time_t *, char *,
+		    size_t);
+static int	 certs_ocsp_issuer(const struct cert_pair *, X509 **,
+		    X509 **);
 
 /*
  * libcrypto reads openssl.cnf and sets up its providers the first time
@@ -817,6 +823,126 @@ certs_names_check(const char *names, size_t len, unsigned int *countp)
 	}
 	*countp = count;
 	return (0);
+}
+
+/*
+ * A domain's ocsp.der, read and checked against its good pair (see
+ * certs_ocsp_verify()).  The error names the file and the reason.
+ */
+int
+certs_ocsp_load(int dirfd, const char *dirpath, const struct cert_pair *cp,
+    time_t now, struct cert_ocsp *co, struct cert_stamp *cs, char *err,
+    size_t errlen)
+{
+	char	*buf;
+	size_t	 len;
+
+	memset(co, 0, sizeof(*co));
+	if (certs_read(dirfd, dirpath, CERT_OCSP_FILE, &buf, &len, cs, err,
+	    errlen) == -1)
+		return (-1);
+	if (certs_ocsp_verify(cp, dirpath, (unsigned char *)buf, len, now,
+	    &co->co_next, err, errlen) == -1) {
+		free(buf);
+		return (-1);
+	}
+	co->co_der = (unsigned char *)buf;
+	co->co_len = len;
+	return (0);
+}
+
+void
+certs_ocsp_free(struct cert_ocsp *co)
+{
+	free(co->co_der);
+	memset(co, 0, sizeof(*co));
+}
+
+/* The leaf and its issuer, the next certificate of cert.pem. */
+static int
+certs_ocsp_issuer(const struct cert_pair *cp, X509 **leafp, X509 **issuerp)
+{
+	BIO	*bio;
+
+	*leafp = *issuerp = NULL;
+	if ((bio = BIO_new_mem_buf(cp->cp_cert, cp->cp_certlen)) == NULL)
+		return (-1);
+	*leafp = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	if (*leafp != NULL)
+		*issuerp = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	ERR_clear_error();
+	return (*issuerp != NULL && X509_check_issued(*issuerp, *leafp) ==
+	    X509_V_OK ? 0 : -1);
+}
+
+/*
+ * Worth stapling: a successful response, signed by the certificate's
+ * issuer or a responder it delegated to, that answers "good" for this
+ * certificate and is valid now.  Without the issuer in cert.pem there
+ * is nothing to check the signature against: refused, not trusted.
+ */
+static int
+certs_ocsp_verify(const struct cert_pair *cp, const char *dirpath,
+    const unsigned char *der, size_t len, time_t now, time_t *nextp,
+    char *err, size_t errlen)
+{
+	OCSP_RESPONSE		*resp = NULL;
+	OCSP_BASICRESP		*bs = NULL;
+	OCSP_CERTID		*id = NULL;
+	X509			*leaf = NULL, *issuer = NULL;
+	X509_STORE		*store = NULL;
+	STACK_OF(X509)		*signers = NULL;
+	ASN1_GENERALIZEDTIME	*thisupd, *nextupd;
+	const char		*why = NULL;
+	int			 status, reason, rv = -1;
+
+	if (certs_ocsp_issuer(cp, &leaf, &issuer) == -1)
+		why = "cert.pem holds no issuer certificate after the leaf "
+		    "to check it against";
+	else if ((resp = d2i_OCSP_RESPONSE(NULL, &der, len)) == NULL)
+		why = "not a DER OCSP response";
+	else if (OCSP_response_status(resp) !=
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL)
+		why = OCSP_response_status_str(OCSP_response_status(resp));
+	else if ((bs = OCSP_response_get1_basic(resp)) == NULL)
+		why = "not a basic OCSP response";
+	else if ((id = OCSP_cert_to_id(NULL, leaf, issuer)) == NULL ||
+	    OCSP_resp_find_status(bs, id, &status, &reason, NULL, &thisupd,
+	    &nextupd) != 1)
+		why = "does not answer for this certificate";
+	else if ((store = X509_STORE_new()) == NULL ||
+	    X509_STORE_add_cert(store, issuer) != 1 ||
+	    X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN) != 1 ||
+	    (signers = sk_X509_new_null()) == NULL ||
+	    sk_X509_push(signers, issuer) == 0)
+		why = certs_ssl_reason();
+	else if (OCSP_basic_verify(bs, signers, store, OCSP_TRUSTOTHER) != 1)
+		why = "not signed by the certificate's issuer";
+	else if (status != V_OCSP_CERTSTATUS_GOOD)
+		why = status == V_OCSP_CERTSTATUS_REVOKED ?
+		    "the certificate is revoked" : "the certificate's status "
+		    "is unknown";
+	else if (nextupd == NULL)
+		why = "has no next update time";
+	else if (OCSP_check_validity(thisupd, nextupd, CERT_OCSP_LEEWAY,
+	    -1) != 1 || certs_asn1_time(nextupd, nextp) == -1 ||
+	    *nextp <= now)
+		why = "not valid now (out of date or not yet valid)";
+	else
+		rv = 0;
+	if (rv == -1)
+		(void)snprintf(err, errlen, "%s/%s: %s; not stapled", dirpath,
+		    CERT_OCSP_FILE, why);
+	sk_X509_free(signers);
+	X509_STORE_free(store);
+	OCSP_CERTID_free(id);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	X509_free(leaf);
+	X509_free(issuer);
+	ERR_clear_error();
+	return (rv);
 }
 
 void

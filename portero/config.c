@@ -758,8 +758,9 @@ config_getcert(const struct imsg *imsg, struct cert_msg *cm)
 	    cm->cm_key_len == 0 || cm->cm_names_len > CERT_MAX_BYTES ||
 	    cm->cm_cert_len > CERT_MAX_BYTES ||
 	    cm->cm_key_len > CERT_MAX_BYTES ||
-	    (uint64_t)cm->cm_names_len + cm->cm_cert_len + cm->cm_key_len >
-	    CERT_MAX_BYTES)
+	    cm->cm_ocsp_len > CERT_MAX_BYTES ||
+	    (uint64_t)cm->cm_names_len + cm->cm_cert_len + cm->cm_key_len +
+	    cm->cm_ocsp_len > CERT_MAX_BYTES)
 		return (-1);
 	return (0);
 }

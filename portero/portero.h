@@ -413,7 +413,7 @@ struct backend_table {
 };
 
 #define CERT_MAX_NAMES		64
-#define CERT_MAX_BYTES		(1024 * 1024)	/* names + cert + key */
+#define CERT_MAX_BYTES		(1024 * 1024)	/* names, cert, key, staple */
 #define CERT_SET_MAX		(64 * 1024 * 1024)	/* a whole set */
 #define CERT_WINDOW		8	/* messages in flight to a worker */
 
@@ -433,6 +433,7 @@ struct cert_msg {
 	uint32_t	 cm_names_len;	/* NUL-terminated names, back to back */
 	uint32_t	 cm_cert_len;
 	uint32_t	 cm_key_len;
+	uint32_t	 cm_ocsp_len;	/* 0: nothing to staple */
 };
 
 #define TICKET_KEY_SIZE		48
@@ -450,6 +451,8 @@ struct ctl_cert {
 	char		 cc_key_file[512];
 	char		 cc_state[16];		/* "ok", "error", "stale" */
 	char		 cc_error[256];		/* last error, "" if none */
+	int64_t		 cc_ocsp_until;		/* stapled until; 0: none */
+	char		 cc_ocsp_error[256];	/* why not, "" if none */
 };
 
 enum listener_kind {
@@ -647,6 +650,8 @@ struct ptls_params;
  */
 #define CERT_FILE		"cert.pem"	/* leaf first, then chain */
 #define CERT_KEY_FILE		"privkey.pem"
+#define CERT_OCSP_FILE		"ocsp.der"	/* optional, stapled */
+#define CERT_OCSP_LEEWAY	300	/* seconds of clock skew allowed */
 #define CERT_WILDCARD_DIR	"_wildcard."
 
 #define CERT_FILE_MAX		(256 * 1024)	/* each of the two files */
@@ -672,6 +677,13 @@ struct cert_pair {
 	unsigned int	 cp_nnames;
 	time_t		 cp_not_after;
 	unsigned char	 cp_hash[CERT_HASH_LEN];
+};
+
+/* An OCSP response checked for its certificate, to staple. */
+struct cert_ocsp {
+	unsigned char	*co_der;
+	size_t		 co_len;
+	time_t		 co_next;	/* its nextUpdate: stale after */
 };
 
 /* What certs_load() saw of a file, to tell a changed one from the same. */
@@ -1051,6 +1063,9 @@ int	 certs_load(int, const char *, struct cert_pair *,
 int	 certs_check(struct cert_pair *, const char *, time_t, char *,
 	    size_t);
 void	 certs_pair_free(struct cert_pair *);
+int	 certs_ocsp_load(int, const char *, const struct cert_pair *,
+	    time_t, struct cert_ocsp *, struct cert_stamp *, char *, size_t);
+void	 certs_ocsp_free(struct cert_ocsp *);
 int	 certs_name_match(const char *, const char *, size_t);
 int	 certs_names_cover(const char *, size_t, const char *, size_t);
 int	 certs_names_cover_host(const char *, size_t, const char *, size_t);
@@ -1081,6 +1096,8 @@ struct ptls_pair {
 	size_t			 pp_certlen;
 	const unsigned char	*pp_key;
 	size_t			 pp_keylen;
+	const unsigned char	*pp_ocsp;	/* DER to staple, or none */
+	size_t			 pp_ocsplen;
 	const char		*pp_domain;	/* for errors */
 };
 

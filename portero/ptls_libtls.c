@@ -173,14 +173,15 @@ ptls_server_pairs(struct ptls_server *ps, const struct ptls_pair *pp,
 	int		 rv;
 
 	for (i = 0; i < n; i++) {
+		/* a staple of 0 bytes is none */
 		if (i == 0)
-			rv = tls_config_set_keypair_mem(ps->ps_config,
+			rv = tls_config_set_keypair_ocsp_mem(ps->ps_config,
 			    pp[i].pp_cert, pp[i].pp_certlen, pp[i].pp_key,
-			    pp[i].pp_keylen);
+			    pp[i].pp_keylen, pp[i].pp_ocsp, pp[i].pp_ocsplen);
 		else
-			rv = tls_config_add_keypair_mem(ps->ps_config,
+			rv = tls_config_add_keypair_ocsp_mem(ps->ps_config,
 			    pp[i].pp_cert, pp[i].pp_certlen, pp[i].pp_key,
-			    pp[i].pp_keylen);
+			    pp[i].pp_keylen, pp[i].pp_ocsp, pp[i].pp_ocsplen);
 		if (rv == -1) {
 			(void)snprintf(err, errlen, "%s: %s", pp[i].pp_domain,
 			    tls_config_error(ps->ps_config));

@@ -58,9 +58,16 @@
 #define PTLS_ALPN	"http/1.1"
 #define PTLS_ERRLEN	256
 
+/* A pair's OCSP response, stapled for clients that ask. */
+struct ptls_staple {
+	unsigned char		*st_der;
+	size_t			 st_len;
+};
+
 struct ptls_server {
 	SSL_CTX			**ps_ctx;	/* one per pair; [0] default */
 	struct ptls_names	*ps_names;
+	struct ptls_staple	*ps_staples;
 	unsigned int		 ps_npairs;
 	unsigned char		 ps_alpn[256];	/* wire format */
 	size_t			 ps_alpnlen;
@@ -92,6 +99,7 @@ static int	 ptls_alpn_cb(SSL *, const unsigned char **, unsigned char *,
 		    const unsigned char *, unsigned int, void *);
 static int	 ptls_ticket_cb(SSL *, unsigned char *, unsigned char *,
 		    EVP_CIPHER_CTX *, EVP_MAC_CTX *, int);
+static int	 ptls_status_cb(SSL *, void *);
 
 int
 ptls_init(void)
@@ -284,6 +292,7 @@ ptls_ctx_new(struct ptls_server *ps, const struct ptls_params *pr,
 	(void)SSL_CTX_set_num_tickets(ctx, 1);	/* one per handshake will do */
 	SSL_CTX_set_tlsext_servername_callback(ctx, ptls_servername_cb);
 	SSL_CTX_set_alpn_select_cb(ctx, ptls_alpn_cb, ps);
+	SSL_CTX_set_tlsext_status_cb(ctx, ptls_status_cb);
 	return (ctx);
 }
 
@@ -308,6 +317,16 @@ ptls_server_pairs(struct ptls_server *ps, const struct ptls_pair *pp,
 		memcpy(ps->ps_names[i].pn_names, pp[i].pp_names,
 		    pp[i].pp_nameslen);
 		ps->ps_names[i].pn_len = pp[i].pp_nameslen;
+		if (pp[i].pp_ocsplen == 0)
+			continue;
+		if ((ps->ps_staples[i].st_der = malloc(pp[i].pp_ocsplen)) ==
+		    NULL) {
+			(void)snprintf(err, errlen, "out of memory");
+			return (-1);
+		}
+		memcpy(ps->ps_staples[i].st_der, pp[i].pp_ocsp,
+		    pp[i].pp_ocsplen);
+		ps->ps_staples[i].st_len = pp[i].pp_ocsplen;
 	}
 	return (0);
 }
@@ -324,7 +343,8 @@ ptls_server_new(const struct ptls_pair *pp, unsigned int n,
 	}
 	if ((ps = calloc(1, sizeof(*ps))) == NULL ||
 	    (ps->ps_ctx = calloc(n, sizeof(*ps->ps_ctx))) == NULL ||
-	    (ps->ps_names = calloc(n, sizeof(*ps->ps_names))) == NULL) {
+	    (ps->ps_names = calloc(n, sizeof(*ps->ps_names))) == NULL ||
+	    (ps->ps_staples = calloc(n, sizeof(*ps->ps_staples))) == NULL) {
 		(void)snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -357,9 +377,11 @@ ptls_server_free(struct ptls_server *ps)
 	for (i = 0; i < ps->ps_npairs; i++) {
 		SSL_CTX_free(ps->ps_ctx[i]);
 		free(ps->ps_names[i].pn_names);
+		free(ps->ps_staples[i].st_der);
 	}
 	free(ps->ps_ctx);
 	free(ps->ps_names);
+	free(ps->ps_staples);
 	explicit_bzero(ps->ps_keys, sizeof(ps->ps_keys));
 	free(ps);
 }
@@ -489,6 +511,35 @@ ptls_servername_cb(SSL *ssl, int *alert, void *arg)
 		return (SSL_TLSEXT_ERR_ALERT_FATAL);
 	}
 	p->p_pair = i;
+	return (SSL_TLSEXT_ERR_OK);
+}
+
+/*
+ * A client that asks for the certificate's status gets the chosen
+ * pair's response, if it has one; OpenSSL frees the copy.
+ */
+static int
+ptls_status_cb(SSL *ssl, void *arg)
+{
+	struct ptls_server	*ps;
+	struct ptls		*p;
+	struct ptls_staple	*st;
+	unsigned char		*der;
+
+	ps = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ptls_ctx_index);
+	p = SSL_get_ex_data(ssl, ptls_ssl_index);
+	if (ps == NULL || p == NULL || (unsigned int)p->p_pair >=
+	    ps->ps_npairs)
+		return (SSL_TLSEXT_ERR_NOACK);
+	st = &ps->ps_staples[p->p_pair];
+	if (st->st_len == 0 ||
+	    (der = OPENSSL_memdup(st->st_der, st->st_len)) == NULL)
+		return (SSL_TLSEXT_ERR_NOACK);
+	if (SSL_set_tlsext_status_ocsp_resp(ssl, der, st->st_len) != 1) {
+		OPENSSL_free(der);
+		ERR_clear_error();
+		return (SSL_TLSEXT_ERR_NOACK);
+	}
 	return (SSL_TLSEXT_ERR_OK);
 }
 

@@ -50,7 +50,8 @@ struct tlsctx_in {
 	size_t		 ti_nameslen;
 	size_t		 ti_certlen;
 	size_t		 ti_keylen;
-	size_t		 ti_len;	/* the sum of the three */
+	size_t		 ti_ocsplen;	/* 0: no staple */
+	size_t		 ti_len;	/* the sum of the four */
 	size_t		 ti_off;	/* received so far */
 };
 
@@ -163,7 +164,8 @@ tlsctx_cert_add(const struct cert_msg *cm)
 	if (ts.ts_nin > 0 &&
 	    ts.ts_in[ts.ts_nin - 1].ti_off != ts.ts_in[ts.ts_nin - 1].ti_len)
 		return (-1);
-	len = (size_t)cm->cm_names_len + cm->cm_cert_len + cm->cm_key_len;
+	len = (size_t)cm->cm_names_len + cm->cm_cert_len + cm->cm_key_len +
+	    cm->cm_ocsp_len;
 	if (ts.ts_nin >= ts.ts_begin.cb_npairs ||
 	    len > ts.ts_begin.cb_bytes - ts.ts_inbytes)
 		return (-1);
@@ -180,6 +182,7 @@ tlsctx_cert_add(const struct cert_msg *cm)
 	in->ti_nameslen = cm->cm_names_len;
 	in->ti_certlen = cm->cm_cert_len;
 	in->ti_keylen = cm->cm_key_len;
+	in->ti_ocsplen = cm->cm_ocsp_len;
 	in->ti_len = len;
 	ts.ts_nin++;
 	ts.ts_inbytes += len;
@@ -289,6 +292,8 @@ tlsctx_build(char *err, size_t errlen)
 		pp[i].pp_certlen = in->ti_certlen;
 		pp[i].pp_key = pp[i].pp_cert + in->ti_certlen;
 		pp[i].pp_keylen = in->ti_keylen;
+		pp[i].pp_ocsp = pp[i].pp_key + in->ti_keylen;
+		pp[i].pp_ocsplen = in->ti_ocsplen;
 		pp[i].pp_domain = in->ti_domain;
 		if ((tc->tc_pairs[i].tp_names = malloc(in->ti_nameslen)) ==
 		    NULL) {

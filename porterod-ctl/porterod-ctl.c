@@ -697,7 +697,9 @@ listing_certs_check(const struct ctl_listing *ls)
 		    str_check(c->cc_cert_file, sizeof(c->cc_cert_file)) == -1 ||
 		    str_check(c->cc_key_file, sizeof(c->cc_key_file)) == -1 ||
 		    str_check(c->cc_state, sizeof(c->cc_state)) == -1 ||
-		    str_check(c->cc_error, sizeof(c->cc_error)) == -1)
+		    str_check(c->cc_error, sizeof(c->cc_error)) == -1 ||
+		    str_check(c->cc_ocsp_error, sizeof(c->cc_ocsp_error)) ==
+		    -1)
 			return (-1);
 		if (c->cc_domain[0] == '\0' ||
 		    (strcmp(c->cc_state, "ok") != 0 &&
@@ -727,7 +729,7 @@ static void
 listing_certs_text(const struct ctl_listing *ls)
 {
 	const struct ctl_cert	*c;
-	char			**dom, **names, **errs, when[32];
+	char			**dom, **names, **errs, when[32], until[32];
 	size_t			 i, dw = strlen("DOMAIN"), nw = strlen("NAMES");
 
 	if ((dom = calloc(ls->ls_nrecs + 1, sizeof(*dom))) == NULL ||
@@ -738,19 +740,22 @@ listing_certs_text(const struct ctl_listing *ls)
 		c = ls->ls_recs[i].rec_data;
 		dom[i] = ctl_vis(c->cc_domain);
 		names[i] = ctl_vis(c->cc_names[0] == '\0' ? "-" : c->cc_names);
-		errs[i] = ctl_vis(c->cc_error[0] == '\0' ? "-" : c->cc_error);
+		errs[i] = ctl_vis(c->cc_error[0] != '\0' ? c->cc_error :
+		    c->cc_ocsp_error[0] != '\0' ? c->cc_ocsp_error : "-");
 		if (strlen(dom[i]) > dw)
 			dw = strlen(dom[i]);
 		if (strlen(names[i]) > nw)
 			nw = strlen(names[i]);
 	}
-	printf("%-*s  %-5s  %-20s  %-*s  %s\n", (int)dw, "DOMAIN", "STATE",
-	    "NOT AFTER (UTC)", (int)nw, "NAMES", "ERROR");
+	printf("%-*s  %-5s  %-20s  %-20s  %-*s  %s\n", (int)dw, "DOMAIN",
+	    "STATE", "NOT AFTER (UTC)", "OCSP UNTIL (UTC)", (int)nw, "NAMES",
+	    "ERROR");
 	for (i = 0; i < ls->ls_nrecs; i++) {
 		c = ls->ls_recs[i].rec_data;
 		fmt_time(when, sizeof(when), c->cc_not_after);
-		printf("%-*s  %-5s  %-20s  %-*s  %s\n", (int)dw, dom[i],
-		    c->cc_state, when, (int)nw, names[i], errs[i]);
+		fmt_time(until, sizeof(until), c->cc_ocsp_until);
+		printf("%-*s  %-5s  %-20s  %-20s  %-*s  %s\n", (int)dw, dom[i],
+		    c->cc_state, when, until, (int)nw, names[i], errs[i]);
 		free(dom[i]);
 		free(names[i]);
 		free(errs[i]);
@@ -795,6 +800,18 @@ listing_certs_json(struct json *js, const struct ctl_listing *ls)
 			json_check(js, yajl_gen_null(js->js_gen));
 		else
 			json_vis(js, NULL, c->cc_error);
+		json_key(js, "ocsp_until");
+		if (c->cc_ocsp_until == 0)
+			json_check(js, yajl_gen_null(js->js_gen));
+		else {
+			fmt_time(when, sizeof(when), c->cc_ocsp_until);
+			json_str(js, NULL, when);
+		}
+		json_key(js, "ocsp_error");
+		if (c->cc_ocsp_error[0] == '\0')
+			json_check(js, yajl_gen_null(js->js_gen));
+		else
+			json_vis(js, NULL, c->cc_ocsp_error);
 		json_vis(js, "cert_file", c->cc_cert_file);
 		json_vis(js, "key_file", c->cc_key_file);
 		json_check(js, yajl_gen_map_close(js->js_gen));

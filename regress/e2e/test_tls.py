@@ -636,6 +636,108 @@ def test_checkonly_tls_lists(t):
         r.returncode, out[-300:]))
 
 
+def _ocsp_response(t, ca, cert, out):
+    """An OCSP response from the test CA for cert, as a responder would
+    make it, into out."""
+    from backends import _openssl
+    req = out + ".req"
+    _openssl(t, ["ocsp", "-issuer", ca.cert, "-cert", cert, "-no_nonce",
+                 "-reqout", req])
+    _openssl(t, ["ocsp", "-index", os.path.join(ca.dir, "index.txt"),
+                 "-rsigner", ca.cert, "-rkey", ca.key, "-CA", ca.cert,
+                 "-reqin", req, "-respout", out, "-ndays", "1"])
+    with open(out, "rb") as f:
+        return f.read()
+
+
+def _stapled(t, w, sni):
+    rc, out = openssl_client(t, w.d.listen_port, [
+        "-servername", sni, "-CAfile", w.ca.cert, "-status"])
+    check(rc == 0, "s_client -status %s: rc %d: %s" % (sni, rc, out[-400:]))
+    if "OCSP response: no response sent" in out:
+        return None
+    m = re.search(r"Cert Status: (\w+)", out)
+    check(m and "OCSP Response Status: successful" in out,
+          "SNI %s: a staple that does not read: %s" % (sni, out[-800:]))
+    return m.group(1)
+
+
+def test_ocsp_stapling(t):
+    """A folder's ocsp.der is stapled when it answers good for its
+    certificate and is signed by its issuer; a response for another
+    certificate, one without the issuer to check it, or one that says
+    revoked is logged and not stapled, and the certificate serves on."""
+    from backends import _openssl
+    w = World(t)
+    with open(w.ca.cert, "rb") as f:
+        capem = f.read()
+    for dom in ("a.test", "b.test", "c.test", "d.test"):
+        w.folder(dom)
+        w.backend(dom)
+        path = os.path.join(w.certdir, dom)
+        if dom != "b.test":     # b.test: the leaf alone, no issuer
+            with open(w.certs[dom], "rb") as f:
+                write_atomic(os.path.join(path, "cert.pem"),
+                             f.read() + capem)
+    resp = {d: _ocsp_response(t, w.ca, w.certs[d],
+                              os.path.join(t.tmp, d + ".ocsp"))
+            for d in ("a.test", "b.test", "d.test")}
+    write_atomic(os.path.join(w.certdir, "a.test", "ocsp.der"),
+                 resp["a.test"])
+    write_atomic(os.path.join(w.certdir, "b.test", "ocsp.der"),
+                 resp["b.test"])
+    write_atomic(os.path.join(w.certdir, "c.test", "ocsp.der"),
+                 resp["a.test"])                 # another certificate's
+    fix_cert_perms(w.certdir)
+    w.start(workers=2, wait_sni="a.test")
+    for dom in ("b.test", "c.test", "d.test"):
+        wait_served(w, dom, dom)
+    for _ in range(4):          # both workers
+        check(_stapled(t, w, "a.test") == "good", "a.test: no good staple")
+    for dom in ("b.test", "c.test", "d.test"):
+        check(_stapled(t, w, dom) is None, "%s: stapled a response that "
+              "should have been refused" % dom)
+    certs = certs_by_domain(w.d)
+    check(certs["a.test"].get("ocsp_until") and
+          certs["a.test"].get("ocsp_error") is None,
+          "show certs a.test: %r" % certs["a.test"])
+    for dom, word in (("b.test", "issuer"), ("c.test", "does not answer")):
+        st = certs[dom]
+        check(st["state"] == "ok" and st.get("ocsp_until") is None and
+              word in (st.get("ocsp_error") or ""),
+              "show certs %s: %r, expected state ok, no staple and an "
+              "OCSP error with %r" % (dom, st, word))
+    # a response that appears later is taken at the next reload
+    write_atomic(os.path.join(w.certdir, "d.test", "ocsp.der"),
+                 resp["d.test"])
+    fix_cert_perms(w.certdir)
+    w.d.ctl("reload")
+    check(wait_until(lambda: _stapled(t, w, "d.test") == "good", 5),
+          "d.test: ocsp.der added, never stapled")
+    # revoked: the new response is refused and the old staple goes too
+    _openssl(t, ["ca", "-config", os.path.join(w.ca.dir, "ca.cnf"),
+                 "-revoke", w.certs["d.test"]])
+    write_atomic(os.path.join(w.certdir, "d.test", "ocsp.der"),
+                 _ocsp_response(t, w.ca, w.certs["d.test"],
+                                os.path.join(t.tmp, "d2.ocsp")))
+    fix_cert_perms(w.certdir)
+    w.d.ctl("reload")
+    check(wait_until(lambda: _stapled(t, w, "d.test") is None, 5),
+          "d.test: a revoked response replaced a good one and is "
+          "still stapled (or the old one is)")
+    st = certs_by_domain(w.d)["d.test"]
+    check("revoked" in (st.get("ocsp_error") or "") and
+          st["state"] == "ok", "show certs d.test: %r" % st)
+    r = https(w, "d.test", "d.test", "/after-revoked-staple")
+    check(r.status == 200, "d.test after its staple was refused: %d"
+          % r.status)
+    # removed: no staple, and no error
+    os.unlink(os.path.join(w.certdir, "a.test", "ocsp.der"))
+    w.d.ctl("reload")
+    check(wait_until(lambda: _stapled(t, w, "a.test") is None, 5),
+          "a.test: ocsp.der removed, still stapled")
+
+
 def _skip_libtls(d):
     if d.status()["tls"] == "libtls":
         raise Skip("built with libtls: libretls resumes no session "
