@@ -2,11 +2,13 @@
  * tlsload.c: the TLS clients the benchmark needs that wrk and h2load are
  * not (they resume sessions, or cannot hold connections idle).
  *
- *   tlsload handshakes [-c conc] [-t secs] addr port sni
+ *   tlsload handshakes [-r] [-c conc] [-t secs] addr port sni
  *	Full TLS handshakes in a loop, `conc' at a time, for `secs' seconds:
  *	connect, handshake (never offering a session, so never resumed),
  *	send close_notify, read until the server closes, close.  Prints
- *	"handshakes N resumed R errors E seconds S".
+ *	"handshakes N resumed R errors E seconds S".  With -r, every
+ *	handshake offers the newest session the server gave (a ticket):
+ *	resumed handshakes, once the first has been made.
  *
  *   tlsload idle [-c conc] [-n count] [-t secs] addr port sni
  *	Opens `count' TLS connections (handshakes complete, `conc' at a time)
@@ -76,6 +78,8 @@ static SSL_CTX			*ctx;
 static int			 ep;
 static unsigned long		 n_done, n_resumed, n_errors, n_dropped;
 static unsigned long		 n_up;
+static int			 resume;	/* -r */
+static SSL_SESSION		*last_session;	/* the newest, with -r */
 
 static double
 now(void)
@@ -90,7 +94,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: tlsload handshakes [-c conc] [-t secs] addr port sni\n"
+	    "usage: tlsload handshakes [-r] [-c conc] [-t secs] addr port "
+	    "sni\n"
 	    "       tlsload idle [-c conc] [-n count] [-t secs] addr port sni\n"
 	    "       tlsload requests [-n count] [-s size] [-H host] [-t secs] "
 	    "addr port sni\n");
@@ -108,6 +113,8 @@ raise_nofile(void)
 	}
 }
 
+static int	 new_session(SSL *, SSL_SESSION *);
+
 static void
 init_tls(void)
 {
@@ -117,9 +124,24 @@ init_tls(void)
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	/* no client-side cache and no SSL_set_session(): never resumes */
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (!resume) {
+		/* no client cache and no SSL_set_session(): never resumes */
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		return;
+	}
+	/* TLS 1.3 tickets come after the handshake: keep each new one */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, new_session);
+}
+
+static int
+new_session(SSL *ssl __attribute__((__unused__)), SSL_SESSION *sess)
+{
+	SSL_SESSION_free(last_session);
+	last_session = sess;
+	return (1);	/* we keep the reference */
 }
 
 static int
@@ -207,7 +229,9 @@ conn_step(struct conn *c, int keep_idle)
 			goto fail;
 		if ((c->ssl = SSL_new(ctx)) == NULL ||
 		    !SSL_set_fd(c->ssl, c->fd) ||
-		    !SSL_set_tlsext_host_name(c->ssl, sni))
+		    !SSL_set_tlsext_host_name(c->ssl, sni) ||
+		    (last_session != NULL &&
+		    !SSL_set_session(c->ssl, last_session)))
 			goto fail;
 		SSL_set_connect_state(c->ssl);
 		c->st = ST_HANDSHAKE;
@@ -520,8 +544,11 @@ main(int argc, char **argv)
 	mode = argv[1];
 	argc--;
 	argv++;
-	while ((ch = getopt(argc, argv, "c:H:n:s:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:H:n:rs:t:")) != -1) {
 		switch (ch) {
+		case 'r':
+			resume = 1;
+			break;
 		case 'c':
 			conc = atoi(optarg);
 			break;

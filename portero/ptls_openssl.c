@@ -454,8 +454,10 @@ ptls_ticket_keys(const struct ticket_key_msg *k, EVP_CIPHER_CTX *cctx,
 }
 
 /*
- * Issue with the newest key, accept the previous too (a renewed ticket
- * then), refuse others: the client does a full handshake.
+ * Issue with the newest key, accept the previous too, refuse others:
+ * the client does a full handshake.  A resumed session always gets a
+ * new ticket (2, "renew"): without one, a TLS 1.3 client, which uses
+ * a ticket once, makes a full handshake every other time.
  */
 static int
 ptls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
@@ -483,7 +485,7 @@ ptls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 			continue;
 		if (ptls_ticket_keys(&ps->ps_keys[i], cctx, hctx, iv, 0) == -1)
 			return (-1);
-		return (i == 0 ? 1 : 2);
+		return (2);
 	}
 	return (0);
 }

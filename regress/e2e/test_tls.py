@@ -788,6 +788,34 @@ def test_session_resumption_across_workers(t):
               ", none on worker %d" % (flag, made[0], other))
 
 
+def test_resumed_session_gets_a_new_ticket(t):
+    """A resumed handshake brings a new ticket, which resumes in turn: a
+    TLS 1.3 client uses each ticket once, so without a new one every
+    other handshake would be full."""
+    w = World(t)
+    w.folder("a.test")
+    w.backend("a.test")
+    d = w.start(workers=1, wait_sni="a.test")
+    _skip_libtls(d)
+    req = b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
+    # (TLS 1.2 tickets may be used again; s_client saves no renewed one)
+    for flag in ("-tls1_3",):
+        args = ["-servername", "a.test", flag, "-CAfile", w.ca.cert,
+                "-ign_eof"]
+        prev = None
+        for i in range(4):
+            sess = os.path.join(t.tmp, "chain%s-%d.pem" % (flag, i))
+            rc, out = openssl_client(t, d.listen_port, args + (
+                ["-sess_in", prev] if prev else []) + ["-sess_out", sess],
+                stdin=req)
+            check(rc == 0 and os.path.exists(sess), "%s step %d: rc %d, "
+                  "no new session saved (no ticket came): %s" % (
+                      flag, i, rc, out[-300:]))
+            check(i == 0 or _reused(out), "%s step %d: the ticket from the "
+                  "step before did not resume: %s" % (flag, i, out[-300:]))
+            prev = sess
+
+
 def _ticket_rev(out):
     """The key revision of the last ticket s_client printed: portero
     names a key "ptk1" and its revision, big-endian."""
