@@ -813,7 +813,6 @@ struct client {
 	struct event		 cl_ev_timer;
 	struct event		 cl_ev_body;	/* the request body's pace */
 	char			 cl_addr[64];
-	char			 cl_sni[NAME_MAX_LEN];
 	char			 cl_host[NAME_MAX_LEN];
 	char			 cl_method[16];	/* for the log and 301 */
 	char			 cl_path[512];

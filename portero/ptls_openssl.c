@@ -83,7 +83,7 @@ struct ptls {
 	SSL		*p_ssl;
 	int		 p_handshaken;
 	int		 p_pair;
-	char		 p_err[PTLS_ERRLEN];
+	char		*p_err;		/* made at the first failure */
 };
 
 /* Where an SSL_CTX keeps its ptls_server; where an SSL keeps its ptls. */
@@ -687,7 +687,7 @@ ptls_connect(struct ptls_client *pc, int fd, const char *servername,
 static int
 ptls_result(struct ptls *p, int rv, const char *what)
 {
-	int	 e;
+	int	 e, saved = errno;
 
 	switch ((e = SSL_get_error(p->p_ssl, rv))) {
 	case SSL_ERROR_WANT_READ:
@@ -696,26 +696,24 @@ ptls_result(struct ptls *p, int rv, const char *what)
 		return (PTLS_WANT_WRITE);
 	case SSL_ERROR_ZERO_RETURN:
 		return (0);
-	case SSL_ERROR_SYSCALL:
-		if (ERR_peek_error() == 0) {
-			(void)snprintf(p->p_err, sizeof(p->p_err), "%s: %s",
-			    what, errno != 0 ? strerror(errno) :
-			    "connection closed");
-			return (-1);
-		}
-		/* FALLTHROUGH */
-	default:
-		if (e == SSL_ERROR_SSL &&
-		    SSL_get_verify_result(p->p_ssl) != X509_V_OK) {
-			(void)snprintf(p->p_err, sizeof(p->p_err),
-			    "%s: certificate: %s", what,
-			    X509_verify_cert_error_string(
-			    SSL_get_verify_result(p->p_ssl)));
-			ERR_clear_error();
-		} else
-			ptls_errstr(p->p_err, sizeof(p->p_err), what);
+	}
+	/* most connections never fail: their string is made now */
+	if (p->p_err == NULL && (p->p_err = malloc(PTLS_ERRLEN)) == NULL) {
+		ERR_clear_error();
 		return (-1);
 	}
+	if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+		(void)snprintf(p->p_err, PTLS_ERRLEN, "%s: %s", what,
+		    saved != 0 ? strerror(saved) : "connection closed");
+	else if (e == SSL_ERROR_SSL &&
+	    SSL_get_verify_result(p->p_ssl) != X509_V_OK) {
+		(void)snprintf(p->p_err, PTLS_ERRLEN, "%s: certificate: %s",
+		    what, X509_verify_cert_error_string(
+		    SSL_get_verify_result(p->p_ssl)));
+		ERR_clear_error();
+	} else
+		ptls_errstr(p->p_err, PTLS_ERRLEN, what);
+	return (-1);
 }
 
 int
@@ -783,13 +781,14 @@ ptls_free(struct ptls *p)
 	if (p == NULL)
 		return;
 	SSL_free(p->p_ssl);
+	free(p->p_err);
 	free(p);
 }
 
 const char *
 ptls_error(struct ptls *p)
 {
-	if (p == NULL || p->p_err[0] == '\0')
+	if (p == NULL || p->p_err == NULL || p->p_err[0] == '\0')
 		return ("unknown error");
 	return (p->p_err);
 }

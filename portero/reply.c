@@ -137,6 +137,7 @@ reply_log(struct client *cl)
 {
 	struct worker		*wk = worker_env;
 	struct timespec		 now, d;
+	const char		*sni = NULL;
 	char			 line[REPLY_LOG_MAX];
 	int			 n;
 
@@ -144,8 +145,11 @@ reply_log(struct client *cl)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	timespecsub(&now, &cl->cl_start, &d);
+	if (cl->cl_conn.c_tls != NULL)
+		sni = ptls_servername(cl->cl_conn.c_tls);
 	n = snprintf(line, sizeof(line), "%s %s %s %s %s %d %llu %s "
-	    "%lld.%03ld\n", cl->cl_addr, cl->cl_sni[0] ? cl->cl_sni : "-",
+	    "%lld.%03ld\n", cl->cl_addr, sni != NULL && *sni != '\0' ? sni :
+	    "-",
 	    cl->cl_host[0] ? cl->cl_host : "-", cl->cl_method, cl->cl_path,
 	    cl->cl_status, (unsigned long long)cl->cl_bytes,
 	    cl->cl_be != NULL ? cl->cl_be->be_conf.be_host : "-",
