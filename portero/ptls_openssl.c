@@ -617,7 +617,9 @@ ptls_client_session_cb(SSL *ssl, SSL_SESSION *sess)
 
 /*
  * Offer a session before the handshake.  One from another client
- * context, or one no longer good, fails with EINVAL: drop it.
+ * context, or one no longer good, fails with EINVAL: drop it.  (OpenSSL
+ * marks a session not resumable when a connection that used it ends
+ * with a fatal alert.)
  */
 int
 ptls_session_offer(struct ptls *p, struct ptls_session *pe)

@@ -164,7 +164,7 @@ upstream_session_offer(struct upstream *up)
 			continue;
 		if (ptls_session_offer(up->up_conn.c_tls,
 		    us->us_slots[i].us_sess) == -1) {
-			/* made by an older client context */
+			/* an older client context's, or spoilt */
 			ptls_session_free(us->us_slots[i].us_sess);
 			us->us_slots[i].us_sess = NULL;
 		}
