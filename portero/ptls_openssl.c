@@ -617,16 +617,30 @@ ptls_client_session_cb(SSL *ssl, SSL_SESSION *sess)
 
 /*
  * Offer a session before the handshake.  One from another client
- * context, or one no longer good, fails with EINVAL: drop it.  (OpenSSL
- * marks a session not resumable when a connection that used it ends
- * with a fatal alert.)
+ * context, or one no longer good, fails with EINVAL: drop it.  Each
+ * connection gets a copy: OpenSSL marks the session of a connection
+ * that ends with a fatal alert not resumable, and one such connection
+ * in a burst would otherwise spoil it for every other until a new
+ * ticket comes.
  */
 int
 ptls_session_offer(struct ptls *p, struct ptls_session *pe)
 {
+	SSL_SESSION	*copy;
+	int		 ok;
+
 	if (pe->pe_serial != p->p_serial ||
-	    !SSL_SESSION_is_resumable(pe->pe_sess) ||
-	    SSL_set_session(p->p_ssl, pe->pe_sess) != 1) {
+	    !SSL_SESSION_is_resumable(pe->pe_sess)) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if ((copy = SSL_SESSION_dup(pe->pe_sess)) == NULL) {
+		ERR_clear_error();
+		return (0);	/* a full handshake, this once */
+	}
+	ok = SSL_set_session(p->p_ssl, copy);
+	SSL_SESSION_free(copy);
+	if (ok != 1) {
 		ERR_clear_error();
 		errno = EINVAL;
 		return (-1);

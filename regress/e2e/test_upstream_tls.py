@@ -109,7 +109,9 @@ def test_burst_200_new_connections(t):
     be = EchoBackend(t, "tls-up", tls=ca.issue("up.test"), peek_hello=True)
     d = _daemon(t, [("up.test", be.addr)], ca.cert, workers=2)
     n = 200
+    resumed = 0
     for wave in (1, 2):
+        before = resumed
         _burst(d, n, wave)
         conns = _conns(be)
         check(len(conns) == n * wave, "the backend saw %d TLS handshakes "
@@ -125,8 +127,10 @@ def test_burst_200_new_connections(t):
                    sum(1 for c in conns if c["offered"]),
                    sum(1 for c in conns if c["resumed"])))
     if not _libtls(d):
-        check(resumed > 0, "no upstream session resumed in the second "
-              "wave")
+        # every connection of the second wave has a session to offer
+        check(resumed - before >= n // 2, "only %d of %d upstream "
+              "handshakes of the second wave resumed" % (
+                  resumed - before, n))
 
 
 def test_sessions_resume_per_backend_and_name(t):
