@@ -959,3 +959,53 @@ config_getbackends(const struct imsg *imsg, struct backends_stats *bss)
 	return (config_getpage(imsg, bss, offsetof(struct backends_stats,
 	    bss_stats), sizeof(bss->bss_stats[0]), &bss->bss_n));
 }
+
+/*
+ * The upstream CA bundle, parent -> worker: its description, the bytes
+ * in chunks a message can hold, the end.
+ */
+int
+config_setupstreamca(struct imsgev *iev, const struct upstream_ca_msg *uc,
+    const char *ca)
+{
+	size_t	 off, n;
+
+	if (imsgev_compose(iev, IMSG_UPSTREAM_CA, 0, 0, -1, uc,
+	    sizeof(*uc)) == -1)
+		return (-1);
+	for (off = 0; off < uc->uc_len; off += n) {
+		n = uc->uc_len - off;
+		if (n > IMSG_MAX_PAYLOAD)
+			n = IMSG_MAX_PAYLOAD;
+		if (imsgev_compose(iev, IMSG_UPSTREAM_CA_DATA, 0, 0, -1,
+		    ca + off, n) == -1)
+			return (-1);
+	}
+	return (imsgev_compose(iev, IMSG_UPSTREAM_CA_END, 0, 0, -1, NULL,
+	    0));
+}
+
+int
+config_getupstreamca(const struct imsg *imsg, struct upstream_ca_msg *uc)
+{
+	if (imsg->len != sizeof(*uc))
+		return (-1);
+	memcpy(uc, imsg->data, sizeof(*uc));
+	if (memchr(uc->uc_path, '\0', sizeof(uc->uc_path)) == NULL ||
+	    uc->uc_verify > 1 || uc->uc_len > UPSTREAM_CA_MAX ||
+	    (uc->uc_verify && uc->uc_len == 0) ||
+	    (!uc->uc_verify && uc->uc_len != 0))
+		return (-1);
+	return (0);
+}
+
+int
+config_getupstreamcadata(const struct imsg *imsg, const void **data,
+    size_t *len)
+{
+	if (imsg->len == 0 || imsg->len > IMSG_MAX_PAYLOAD)
+		return (-1);
+	*data = imsg->data;
+	*len = imsg->len;
+	return (0);
+}

@@ -131,6 +131,13 @@ const struct imsg_spec imsg_specs[IMSG_TYPE_MAX] = {
 	    HOPS(R_WORKER, R_PARENT, R_PARENT, R_WORKER),
 	    SIZE(struct backend_health), 0 },
 
+	[IMSG_UPSTREAM_CA] = { "UPSTREAM_CA", HOP(R_PARENT, R_WORKER),
+	    SIZE(struct upstream_ca_msg), 0 },
+	[IMSG_UPSTREAM_CA_DATA] = { "UPSTREAM_CA_DATA",
+	    HOP(R_PARENT, R_WORKER), BYTES, 0 },
+	[IMSG_UPSTREAM_CA_END] = { "UPSTREAM_CA_END", HOP(R_PARENT, R_WORKER),
+	    NONE, 0 },
+
 	[IMSG_REG_UPSERT] = { "REG_UPSERT",
 	    HOPS(R_REGISTRAR, R_PARENT, R_PARENT, R_WORKER),
 	    SIZE(struct reg_backend), 0 },

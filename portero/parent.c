@@ -108,6 +108,7 @@ parent_start_child(struct portero *env, struct child *ch)
 	ch->ch_pid = pid;
 	ch->ch_state = CHILD_STARTING;
 	ch->ch_cfg_sent = ch->ch_cfg_again = 0;
+	ch->ch_ca_gen = 0;
 	clock_gettime(CLOCK_MONOTONIC, &ch->ch_started);
 	ch->ch_pong = ch->ch_started;
 	memset(&ch->ch_stats, 0, sizeof(ch->ch_stats));
@@ -154,6 +155,26 @@ parent_sent(struct portero *env, struct child *ch, int ret)
 	return (-1);
 }
 
+/* The upstream CA bundle, to a worker that does not have this one. */
+static int
+parent_send_ca(struct portero *env, struct child *ch)
+{
+	struct upstream_ca_msg	 uc;
+
+	if (ch->ch_ca_gen == env->pc_ca_gen)
+		return (0);
+	memset(&uc, 0, sizeof(uc));
+	uc.uc_gen = env->pc_ca_gen;
+	uc.uc_verify = env->pc_ca_verify;
+	uc.uc_len = env->pc_calen;
+	(void)strlcpy(uc.uc_path, env->pc_ca_path, sizeof(uc.uc_path));
+	if (parent_sent(env, ch, config_setupstreamca(&ch->ch_iev, &uc,
+	    env->pc_ca)) == -1)
+		return (-1);
+	ch->ch_ca_gen = env->pc_ca_gen;
+	return (0);
+}
+
 /*
  * What only workers get: the backend table every time (the worker swaps
  * it in whole at CFG_DONE), and at start its sockets, the access log,
@@ -170,6 +191,8 @@ parent_send_worker(struct portero *env, struct child *ch)
 		if (parent_sent(env, ch, config_setbackend(iev,
 		    &env->pc_backends.bt_be[i])) == -1)
 			return (-1);
+	if (parent_send_ca(env, ch) == -1)
+		return (-1);
 	if (ch->ch_state != CHILD_STARTING)
 		return (0);
 	if (parent_sent(env, ch, config_setlistener(iev, ch->ch_listenfd,
@@ -589,6 +612,14 @@ parent_reload(struct portero *env)
 		freezero(newrs, sizeof(*newrs));
 		return;
 	}
+	/* a CA bundle that cannot be read leaves the running one */
+	if (parent_load_ca(env, &newconf) == -1)
+		log_warnx("reload: keeping the running upstream CA bundle");
+	else {
+		memcpy(env->pc_conf.upstream_ca, newconf.upstream_ca,
+		    sizeof(env->pc_conf.upstream_ca));
+		env->pc_conf.upstream_insecure = newconf.upstream_insecure;
+	}
 	parent_reload_take(&env->pc_conf, &newconf);
 	env->pc_backends = *newbt;
 	free(newbt);
@@ -617,4 +648,98 @@ parent_set_verbose(struct portero *env, int verbose)
 		if (ch->ch_ievset)
 			(void)parent_sent(env, ch, config_setverbose(
 			    &ch->ch_iev, IMSG_LOG_VERBOSE, verbose));
+}
+
+/* A whole file into memory, up to max bytes. */
+static char *
+parent_read_file(const char *path, size_t max, size_t *lenp)
+{
+	char	*buf = NULL, *nbuf;
+	size_t	 len = 0, size = 0;
+	ssize_t	 n;
+	int	 fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (NULL);
+	for (;;) {
+		if (len == size) {
+			if (size >= max) {
+				errno = EFBIG;
+				goto fail;
+			}
+			size = size == 0 ? 256 * 1024 : size * 2;
+			if (size > max)
+				size = max;
+			if ((nbuf = realloc(buf, size)) == NULL)
+				goto fail;
+			buf = nbuf;
+		}
+		if ((n = read(fd, buf + len, size - len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	*lenp = len;
+	return (buf);
+ fail:
+	saved = errno;
+	close(fd);
+	free(buf);
+	errno = saved;
+	return (NULL);
+}
+
+/*
+ * The upstream CA bundle is read here, so that workers open no file: at
+ * start, where a failure is fatal to the caller, and on reload, where it
+ * keeps the running one.  Workers are sent it when it has changed (or
+ * the verify setting has); they parse it once each.
+ */
+int
+parent_load_ca(struct portero *env, const struct portero_config *conf)
+{
+	const char	*path = "";
+	char		*ca = NULL;
+	size_t		 len = 0;
+	int		 verify = !conf->upstream_insecure;
+
+	if (verify) {
+		path = conf->upstream_ca[0] != '\0' ? conf->upstream_ca :
+		    ptls_default_ca_file();
+		if ((ca = parent_read_file(path, UPSTREAM_CA_MAX, &len)) ==
+		    NULL) {
+			log_warn("upstream CA %s", path);
+			return (-1);
+		}
+		if (memmem(ca, len, "-----BEGIN CERTIFICATE-----", 27) ==
+		    NULL) {
+			log_warnx("upstream CA %s: no certificate in it",
+			    path);
+			free(ca);
+			return (-1);
+		}
+	}
+	if (env->pc_ca_gen != 0 && verify == env->pc_ca_verify &&
+	    len == env->pc_calen && (len == 0 ||
+	    memcmp(ca, env->pc_ca, len) == 0)) {
+		free(ca);
+		return (0);
+	}
+	free(env->pc_ca);
+	env->pc_ca = ca;
+	env->pc_calen = len;
+	env->pc_ca_verify = verify;
+	(void)strlcpy(env->pc_ca_path, path, sizeof(env->pc_ca_path));
+	env->pc_ca_gen++;
+	if (!verify)
+		log_warnx("--upstream-insecure: upstream certificates are "
+		    "not verified");
+	else if (env->pc_ca_gen > 1)
+		log_info("upstream CA %s: a new bundle, %zu bytes", path, len);
+	return (0);
 }

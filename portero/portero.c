@@ -78,6 +78,8 @@ main(int argc, char *argv[])
 	if (config_check(conf) == -1 ||
 	    secrets_load(conf, &env->pc_secrets, &env->pc_envsecrets) == -1)
 		exit(1);
+	if (parent_load_ca(env, conf) == -1)
+		fatalx("cannot read the upstream CA bundle");
 	if (checkonly) {
 		fprintf(stderr, "configuration OK\n");
 		exit(0);

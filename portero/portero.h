@@ -197,6 +197,16 @@ enum imsg_type {
 	IMSG_BACKEND_HEALTH,	/* struct backend_health */
 
 	/*
+	 * The upstream CA bundle, read by the parent: to a worker with its
+	 * first configuration and with any that changes the bundle or the
+	 * verify setting: UPSTREAM_CA, the bundle in UPSTREAM_CA_DATA
+	 * chunks, UPSTREAM_CA_END.  It takes effect at CFG_DONE.
+	 */
+	IMSG_UPSTREAM_CA,	/* struct upstream_ca_msg */
+	IMSG_UPSTREAM_CA_DATA,	/* bytes */
+	IMSG_UPSTREAM_CA_END,
+
+	/*
 	 * Registered backends.  The registrar sends each change it has
 	 * made durable (REG_UPSERT, REG_REMOVE: struct reg_backend with its
 	 * update number) to the parent, which keeps a copy, relays it to
@@ -406,6 +416,18 @@ struct backend_health {
 	uint8_t		 bh_tls;
 };
 
+/*
+ * A bundle is whole in a worker's queue (IMSG_WQUEUE_MAX) with room to
+ * spare; Debian's is 220 KB.
+ */
+#define UPSTREAM_CA_MAX		(4 * 1024 * 1024)
+struct upstream_ca_msg {
+	uint32_t	 uc_gen;	/* the parent's count of bundles */
+	uint32_t	 uc_verify;	/* 0: --upstream-insecure, no bundle */
+	uint32_t	 uc_len;	/* bytes of the bundle to come */
+	char		 uc_path[CONF_PATH_MAX];	/* for log lines */
+};
+
 #define PORTERO_MAX_BACKENDS	256
 struct backend_table {
 	unsigned int		 bt_n;
@@ -472,6 +494,8 @@ struct worker_stats {
 	uint64_t	 requests;	/* since start */
 	uint64_t	 handshakes;	/* full TLS handshakes, since start */
 	uint64_t	 resumed;	/* resumed ones */
+	uint64_t	 upstream_handshakes;	/* full, to backends */
+	uint64_t	 upstream_resumed;	/* resumed ones */
 };
 
 /*
@@ -566,6 +590,7 @@ struct child {
 	int		 ch_snap_began;
 	uint32_t	 ch_snap_inflight; /* sent, unacknowledged */
 	struct reg_backend ch_snap_last; /* the last one sent */
+	uint32_t	 ch_ca_gen;	/* upstream CA bundle it was sent */
 };
 
 /* The parent's copy of the registry (regcopy.c). */
@@ -607,6 +632,11 @@ struct portero {
 	char			*pc_exe;	/* re-executed for each child */
 	int			 pc_argc;
 	char			**pc_argv;
+	char			*pc_ca;		/* upstream CA bundle */
+	size_t			 pc_calen;
+	uint32_t		 pc_ca_gen;	/* bumped when it changes */
+	int			 pc_ca_verify;
+	char			 pc_ca_path[CONF_PATH_MAX];
 };
 
 /* listener.c: a listening socket being accepted on. */
@@ -697,6 +727,7 @@ struct cert_stamp {
 
 /* route.c: services and their backends; upstream.c: connections to them. */
 struct upstream;
+struct upstream_sessions;
 
 struct backend {
 	struct backend_conf	 be_conf;
@@ -711,6 +742,7 @@ struct backend {
 	uint64_t		 be_failures;
 	TAILQ_HEAD(, upstream)	 be_idle;	/* kept-alive, unused */
 	unsigned int		 be_nidle;
+	struct upstream_sessions *be_sessions;	/* TLS, to resume */
 };
 
 struct service {
@@ -877,6 +909,7 @@ void	 parent_broadcast(struct portero *, uint32_t, const void *, size_t);
 void	 parent_reload(struct portero *);
 void	 parent_reload_soon(struct portero *);
 void	 parent_set_verbose(struct portero *, int);
+int	 parent_load_ca(struct portero *, const struct portero_config *);
 
 /* regcopy.c */
 void	 regcopy_init(struct portero *);
@@ -979,6 +1012,11 @@ int	 config_getbackendsreq(const struct imsg *, struct backends_req *);
 int	 config_setbackends(struct imsgev *, uint32_t,
 	    const struct backends_stats *);
 int	 config_getbackends(const struct imsg *, struct backends_stats *);
+int	 config_setupstreamca(struct imsgev *, const struct upstream_ca_msg *,
+	    const char *);
+int	 config_getupstreamca(const struct imsg *, struct upstream_ca_msg *);
+int	 config_getupstreamcadata(const struct imsg *, const void **,
+	    size_t *);
 
 /* listener.c */
 int	 listener_parse(const char *, struct sockaddr_storage *, socklen_t *);
@@ -1029,7 +1067,11 @@ void	 backend_health_apply(struct route_table *,
 unsigned int backend_retry_after(const struct service *);
 
 /* upstream.c */
-int	 upstream_init(const struct portero_config *);
+int	 upstream_ca_begin(const struct upstream_ca_msg *);
+int	 upstream_ca_data(const void *, size_t);
+int	 upstream_ca_end(void);
+void	 upstream_ca_apply(void);
+void	 upstream_sessions_free(struct backend *);
 struct upstream *upstream_get(struct backend *, const char *, struct client *,
 	    int);
 void	 upstream_release(struct upstream *, int);
@@ -1086,6 +1128,7 @@ const char *certs_fmt_time(time_t, char *, size_t);
 
 struct ptls_server;		/* a certificate set, with its settings */
 struct ptls_client;		/* how upstream connections verify */
+struct ptls_session;		/* a client session, to resume with */
 
 /* One certificate of a set, in memory: its names, cert and key PEM. */
 struct ptls_pair {
@@ -1149,6 +1192,9 @@ const char *ptls_cipher(struct ptls *);
 int	 ptls_resumed(struct ptls *);
 int	 ptls_pair_index(struct ptls *);
 int	 ptls_idle(struct ptls *);
+int	 ptls_session_offer(struct ptls *, struct ptls_session *);
+struct ptls_session *ptls_session_take(struct ptls *);
+void	 ptls_session_free(struct ptls_session *);
 
 /* tlsctx.c */
 void	 tlsctx_init(const struct portero_config *);

@@ -512,3 +512,27 @@ ptls_idle(struct ptls *p)
 	errno = ENOTSUP;
 	return (-1);
 }
+
+/*
+ * libtls has no call to get or set a client session: upstream
+ * connections always make a full handshake.
+ */
+int
+ptls_session_offer(struct ptls *p, struct ptls_session *pe)
+{
+	errno = ENOTSUP;
+	return (-1);
+}
+
+struct ptls_session *
+ptls_session_take(struct ptls *p)
+{
+	errno = ENOTSUP;
+	return (NULL);
+}
+
+void
+ptls_session_free(struct ptls_session *pe)
+{
+	/* none is ever made */
+}

@@ -3,7 +3,7 @@
  * on Linux.  Each certificate of a set is a server context of its own,
  * chosen in the SNI callback; tickets are sealed with the parent's keys,
  * so sessions resume on any worker; one client context serves every
- * upstream connection.
+ * upstream connection, and hands its sessions to their owner to resume.
  *
  * The error queue: SSL_get_error() is right only if the queue was empty
  * before the call, so every path that leaves something in it (a failure,
@@ -77,6 +77,16 @@ struct ptls_server {
 struct ptls_client {
 	SSL_CTX		*pc_ctx;
 	int		 pc_verify;
+	uint64_t	 pc_serial;	/* its sessions carry it */
+};
+
+/*
+ * A client session: resumed only through the context that made it, for
+ * a session skips verification, which another CA or setting might fail.
+ */
+struct ptls_session {
+	SSL_SESSION	*pe_sess;
+	uint64_t	 pe_serial;
 };
 
 struct ptls {
@@ -84,6 +94,8 @@ struct ptls {
 	int		 p_handshaken;
 	int		 p_pair;
 	char		*p_err;		/* made at the first failure */
+	SSL_SESSION	*p_sess;	/* the newest from the server */
+	uint64_t	 p_serial;	/* of its client context */
 };
 
 /* Where an SSL_CTX keeps its ptls_server; where an SSL keeps its ptls. */
@@ -100,6 +112,10 @@ static int	 ptls_alpn_cb(SSL *, const unsigned char **, unsigned char *,
 static int	 ptls_ticket_cb(SSL *, unsigned char *, unsigned char *,
 		    EVP_CIPHER_CTX *, EVP_MAC_CTX *, int);
 static int	 ptls_status_cb(SSL *, void *);
+static int	 ptls_client_session_cb(SSL *, SSL_SESSION *);
+
+/* Client contexts are numbered, so a session finds its own. */
+static uint64_t	 ptls_client_serial;
 
 int
 ptls_init(void)
@@ -634,6 +650,15 @@ ptls_client_new(const char *ca, size_t calen, int verify, char *err,
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_verify(pc->pc_ctx, verify ? SSL_VERIFY_PEER :
 	    SSL_VERIFY_NONE, NULL);
+	/*
+	 * No cache inside OpenSSL: sessions go to the connection, and from
+	 * it to its owner, who knows which backend and name they are for.
+	 * A TLS 1.3 ticket comes after the handshake: the callback sees it.
+	 */
+	SSL_CTX_set_session_cache_mode(pc->pc_ctx, SSL_SESS_CACHE_CLIENT |
+	    SSL_SESS_CACHE_NO_INTERNAL);
+	SSL_CTX_sess_set_new_cb(pc->pc_ctx, ptls_client_session_cb);
+	pc->pc_serial = ++ptls_client_serial;
 	if (verify && ptls_client_ca(pc->pc_ctx, ca, calen) == -1) {
 		(void)snprintf(err, errlen, "no certificate in the CA bundle");
 		goto fail;
@@ -676,8 +701,78 @@ ptls_connect(struct ptls_client *pc, int fd, const char *servername,
 		ptls_free(p);
 		return (NULL);
 	}
+	p->p_serial = pc->pc_serial;
 	SSL_set_connect_state(p->p_ssl);
 	return (p);
+}
+
+/* A session from the server: the connection keeps the newest. */
+static int
+ptls_client_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+	struct ptls	*p;
+
+	if ((p = SSL_get_ex_data(ssl, ptls_ssl_index)) == NULL)
+		return (0);
+	SSL_SESSION_free(p->p_sess);
+	p->p_sess = sess;
+	return (1);		/* the reference is ours */
+}
+
+/*
+ * Offer a session before the handshake.  One from another client
+ * context, or one no longer good, fails with EINVAL: drop it.  Each
+ * connection gets a copy: OpenSSL marks the session of a connection
+ * that ends with a fatal alert not resumable, and one such connection
+ * in a burst would otherwise spoil it for every other until a new
+ * ticket comes.
+ */
+int
+ptls_session_offer(struct ptls *p, struct ptls_session *pe)
+{
+	SSL_SESSION	*copy;
+	int		 ok;
+
+	if (pe->pe_serial != p->p_serial ||
+	    !SSL_SESSION_is_resumable(pe->pe_sess)) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if ((copy = SSL_SESSION_dup(pe->pe_sess)) == NULL) {
+		ERR_clear_error();
+		return (0);	/* a full handshake, this once */
+	}
+	ok = SSL_set_session(p->p_ssl, copy);
+	SSL_SESSION_free(copy);
+	if (ok != 1) {
+		ERR_clear_error();
+		errno = EINVAL;
+		return (-1);
+	}
+	return (0);
+}
+
+/* The newest session the server gave, if any, now the caller's. */
+struct ptls_session *
+ptls_session_take(struct ptls *p)
+{
+	struct ptls_session	*pe;
+
+	if (p->p_sess == NULL || (pe = malloc(sizeof(*pe))) == NULL)
+		return (NULL);
+	pe->pe_sess = p->p_sess;
+	pe->pe_serial = p->p_serial;
+	p->p_sess = NULL;
+	return (pe);
+}
+
+void
+ptls_session_free(struct ptls_session *pe)
+{
+	if (pe == NULL)
+		return;
+	SSL_SESSION_free(pe->pe_sess);
+	free(pe);
 }
 
 /*
@@ -782,6 +877,7 @@ ptls_free(struct ptls *p)
 		return;
 	SSL_free(p->p_ssl);
 	free(p->p_err);
+	SSL_SESSION_free(p->p_sess);
 	free(p);
 }
 

@@ -90,8 +90,10 @@ backend_unref(struct backend *be)
 		return;
 	if (be->be_refs == 0)
 		fatalx("backend reference count underflow");
-	if (--be->be_refs == 0)
+	if (--be->be_refs == 0) {
+		upstream_sessions_free(be);
 		free(be);
+	}
 }
 
 void

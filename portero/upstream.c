@@ -26,7 +26,6 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,79 +36,188 @@
 
 #define UPSTREAM_IDLE_MAX	64	/* pooled connections per backend */
 #define UPSTREAM_IDLE_TIMEOUT	55	/* below common backend timeouts */
-#define UPSTREAM_CA_MAX		(16 * 1024 * 1024)
+#define UPSTREAM_SESS_MAX	4	/* names per backend with a session */
 
-/* The client side of upstream TLS, built once before the sandbox. */
+/*
+ * The client side of upstream TLS, built from the bundle the parent
+ * sent (workers open no file); NULL until one came, and then TLS
+ * upstream connections are refused, never made unverified.
+ */
 static struct ptls_client	*upstream_tls;
+
+/* A bundle being received, and one received but not yet applied. */
+static struct {
+	struct upstream_ca_msg	 ui_msg;
+	char			*ui_buf;
+	size_t			 ui_off;
+	int			 ui_state;
+#define UI_IDLE		0
+#define UI_RECEIVING	1
+#define UI_FAILED	2	/* out of memory: this bundle is skipped */
+#define UI_READY	3
+} upstream_in;
+
+/*
+ * Sessions to resume, per backend, keyed by the TLS name: one made for a
+ * name is never offered for another, nor to another backend.
+ */
+struct upstream_sessions {
+	struct {
+		char			 us_name[NAME_MAX_LEN];
+		struct ptls_session	*us_sess;
+	} us_slots[UPSTREAM_SESS_MAX];
+	unsigned int	 us_next;	/* the slot a new name takes */
+};
 
 static void	 upstream_idle_event(int, short, void *);
 static void	 upstream_event(int, short, void *);
 
-/* A CA bundle, whole, into memory: workers may open no file later. */
-static char *
-upstream_read_ca(const char *path, size_t *lenp)
+int
+upstream_ca_begin(const struct upstream_ca_msg *uc)
 {
-	char	*buf = NULL, *nbuf;
-	size_t	 len = 0, size = 0;
-	ssize_t	 n;
-	int	 fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (NULL);
-	for (;;) {
-		if (len == size) {
-			if (size >= UPSTREAM_CA_MAX) {
-				errno = EFBIG;
-				goto fail;
-			}
-			size = size == 0 ? 256 * 1024 : size * 2;
-			if ((nbuf = realloc(buf, size)) == NULL)
-				goto fail;
-			buf = nbuf;
-		}
-		if ((n = read(fd, buf + len, size - len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += n;
+	if (upstream_in.ui_state == UI_RECEIVING)
+		return (-1);
+	free(upstream_in.ui_buf);
+	upstream_in.ui_buf = NULL;
+	upstream_in.ui_msg = *uc;
+	upstream_in.ui_off = 0;
+	upstream_in.ui_state = UI_RECEIVING;
+	if (uc->uc_len > 0 && (upstream_in.ui_buf = malloc(uc->uc_len)) ==
+	    NULL) {
+		log_warn("upstream CA %s", uc->uc_path);
+		upstream_in.ui_state = UI_FAILED;
 	}
-	close(fd);
-	*lenp = len;
-	return (buf);
- fail:
-	n = errno;
-	close(fd);
-	free(buf);
-	errno = n;
-	return (NULL);
+	return (0);
 }
 
 int
-upstream_init(const struct portero_config *conf)
+upstream_ca_data(const void *data, size_t len)
 {
-	const char	*path = NULL;
-	char		*ca = NULL, err[256];
-	size_t		 calen = 0;
-
-	if (!conf->upstream_insecure) {
-		path = conf->upstream_ca[0] != '\0' ? conf->upstream_ca :
-		    ptls_default_ca_file();
-		if ((ca = upstream_read_ca(path, &calen)) == NULL) {
-			log_warn("upstream CA %s", path);
-			return (-1);
-		}
-	}
-	upstream_tls = ptls_client_new(ca, calen, !conf->upstream_insecure,
-	    err, sizeof(err));
-	free(ca);
-	if (upstream_tls == NULL) {
-		log_warnx("upstream CA %s: %s", path ? path : "-", err);
+	if (upstream_in.ui_state == UI_FAILED)
+		return (0);
+	if (upstream_in.ui_state != UI_RECEIVING ||
+	    len > upstream_in.ui_msg.uc_len - upstream_in.ui_off)
 		return (-1);
-	}
+	memcpy(upstream_in.ui_buf + upstream_in.ui_off, data, len);
+	upstream_in.ui_off += len;
 	return (0);
+}
+
+int
+upstream_ca_end(void)
+{
+	if (upstream_in.ui_state == UI_FAILED) {
+		upstream_in.ui_state = UI_IDLE;
+		return (0);
+	}
+	if (upstream_in.ui_state != UI_RECEIVING ||
+	    upstream_in.ui_off != upstream_in.ui_msg.uc_len)
+		return (-1);
+	upstream_in.ui_state = UI_READY;
+	return (0);
+}
+
+/*
+ * With the configuration it came with: a new client context from the
+ * bundle, parsed once.  Connections made with the old one keep it to
+ * their end; its sessions are not offered again.  A bundle that does
+ * not parse leaves the running one.
+ */
+void
+upstream_ca_apply(void)
+{
+	struct upstream_ca_msg	*uc = &upstream_in.ui_msg;
+	struct ptls_client	*pc;
+	char			 err[256];
+
+	if (upstream_in.ui_state != UI_READY)
+		return;
+	upstream_in.ui_state = UI_IDLE;
+	pc = ptls_client_new(upstream_in.ui_buf, uc->uc_len, uc->uc_verify,
+	    err, sizeof(err));
+	free(upstream_in.ui_buf);
+	upstream_in.ui_buf = NULL;
+	if (pc == NULL) {
+		log_warnx("upstream CA %s: %s; %s", uc->uc_path, err,
+		    upstream_tls != NULL ? "keeping the running one" :
+		    "TLS backends are refused");
+		return;
+	}
+	ptls_client_free(upstream_tls);
+	upstream_tls = pc;
+	log_debug("upstream TLS: %s", uc->uc_verify ? uc->uc_path :
+	    "not verified");
+}
+
+/* The session for this connection's backend and name, if one is kept. */
+static void
+upstream_session_offer(struct upstream *up)
+{
+	struct upstream_sessions	*us = up->up_be->be_sessions;
+	unsigned int			 i;
+
+	if (us == NULL)
+		return;
+	for (i = 0; i < UPSTREAM_SESS_MAX; i++) {
+		if (us->us_slots[i].us_sess == NULL ||
+		    strcmp(us->us_slots[i].us_name, up->up_sni) != 0)
+			continue;
+		if (ptls_session_offer(up->up_conn.c_tls,
+		    us->us_slots[i].us_sess) == -1) {
+			/* an older client context's, or spoilt */
+			ptls_session_free(us->us_slots[i].us_sess);
+			us->us_slots[i].us_sess = NULL;
+		}
+		return;
+	}
+}
+
+/*
+ * The newest session the backend gave this connection, kept for the
+ * next one to the same backend and name.  Tickets may come any time
+ * after the handshake: asked after it and when the connection is let go.
+ */
+static void
+upstream_session_save(struct upstream *up)
+{
+	struct upstream_sessions	*us;
+	struct ptls_session		*pe;
+	unsigned int			 i;
+
+	if (up->up_conn.c_tls == NULL ||
+	    (pe = ptls_session_take(up->up_conn.c_tls)) == NULL)
+		return;
+	if ((us = up->up_be->be_sessions) == NULL &&
+	    (us = up->up_be->be_sessions = calloc(1, sizeof(*us))) == NULL) {
+		ptls_session_free(pe);
+		return;
+	}
+	for (i = 0; i < UPSTREAM_SESS_MAX; i++)
+		if (us->us_slots[i].us_sess != NULL &&
+		    strcmp(us->us_slots[i].us_name, up->up_sni) == 0)
+			break;
+	if (i == UPSTREAM_SESS_MAX) {
+		i = us->us_next;
+		us->us_next = (us->us_next + 1) % UPSTREAM_SESS_MAX;
+		(void)strlcpy(us->us_slots[i].us_name, up->up_sni,
+		    sizeof(us->us_slots[i].us_name));
+	}
+	ptls_session_free(us->us_slots[i].us_sess);
+	us->us_slots[i].us_sess = pe;
+}
+
+/* A backend's last reference is going: its sessions with it. */
+void
+upstream_sessions_free(struct backend *be)
+{
+	unsigned int	 i;
+
+	if (be->be_sessions == NULL)
+		return;
+	for (i = 0; i < UPSTREAM_SESS_MAX; i++)
+		ptls_session_free(be->be_sessions->us_slots[i].us_sess);
+	free(be->be_sessions);
+	be->be_sessions = NULL;
 }
 
 static int
@@ -201,12 +309,19 @@ upstream_ready(struct upstream *up)
 			up->up_state = UP_READY;
 			return (1);
 		}
+		if (upstream_tls == NULL) {
+			log_limited(LOG_LIMIT_UPSTREAM, "upstream TLS to %s: "
+			    "no CA bundle", up->up_be->be_conf.be_host);
+			errno = EPROTO;
+			return (-1);
+		}
 		if ((up->up_conn.c_tls = ptls_connect(upstream_tls,
 		    up->up_conn.c_fd, up->up_sni, err, sizeof(err))) == NULL) {
 			log_limited(LOG_LIMIT_UPSTREAM, "upstream TLS to %s: "
 			    "%s", up->up_be->be_conf.be_host, err);
 			return (-1);
 		}
+		upstream_session_offer(up);
 		up->up_state = UP_HANDSHAKE;
 		/* FALLTHROUGH */
 	case UP_HANDSHAKE:
@@ -220,6 +335,11 @@ upstream_ready(struct upstream *up)
 			errno = EPROTO;
 			return (-1);
 		}
+		if (ptls_resumed(up->up_conn.c_tls))
+			worker_env->wk_stats.upstream_resumed++;
+		else
+			worker_env->wk_stats.upstream_handshakes++;
+		upstream_session_save(up);
 		up->up_state = UP_READY;
 		return (1);
 	case UP_READY:
@@ -236,6 +356,8 @@ upstream_release(struct upstream *up, int keep)
 	struct timeval	 tv = { UPSTREAM_IDLE_TIMEOUT, 0 };
 
 	up->up_client = NULL;
+	if (up->up_state == UP_READY)
+		upstream_session_save(up);
 	if (keep && up->up_state == UP_READY && be->be_nidle <
 	    UPSTREAM_IDLE_MAX && (up->up_in == NULL || up->up_in->b_len == 0) &&
 	    !be->be_gone) {

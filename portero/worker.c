@@ -54,18 +54,15 @@ worker_main(unsigned int id)
 }
 
 /*
- * Give up everything before the first client byte can arrive.  What
- * must come from files (the upstream CA bundle) is read first.
+ * Give up everything before the first client byte can arrive.  Nothing
+ * comes from files: the upstream CA bundle came by message, and its
+ * client context is built while TLS is being set up.
  */
 static void
 worker_init(void)
 {
-	if (upstream_init(&wk.wk_conf) == -1)
-		fatalx("cannot set up upstream TLS");
-	if (wk.wk_conf.upstream_insecure)
-		log_warnx("--upstream-insecure: upstream certificates are "
-		    "not verified");
 	tlsctx_init(&wk.wk_conf);
+	upstream_ca_apply();
 	proc_drop_privileges(&wk.wk_conf, wk.wk_conf.chroot_dir);
 	proc_sandbox(PROMISES_WORKER);
 	wk.wk_sandboxed = 1;
@@ -142,6 +139,38 @@ worker_cert(struct imsg *imsg)
 		return;		/* not ours */
 	if (config_setcertack(proc_parent_iev(), &ca) == -1)
 		fatal("send to parent");
+}
+
+/*
+ * The upstream CA bundle, in chunks; applied with the configuration it
+ * came with.  Out of step means the parent is: fatal.
+ */
+static void
+worker_upstream_ca(struct imsg *imsg)
+{
+	struct upstream_ca_msg	 uc;
+	const void		*data;
+	size_t			 len;
+	int			 ret;
+
+	switch (imsg->hdr.type) {
+	case IMSG_UPSTREAM_CA:
+		if (config_getupstreamca(imsg, &uc) == -1)
+			fatalx("bad upstream CA message");
+		ret = upstream_ca_begin(&uc);
+		break;
+	case IMSG_UPSTREAM_CA_DATA:
+		if (config_getupstreamcadata(imsg, &data, &len) == -1)
+			fatalx("bad upstream CA message");
+		ret = upstream_ca_data(data, len);
+		break;
+	default:
+		ret = upstream_ca_end();
+		break;
+	}
+	if (ret == -1)
+		fatalx("upstream CA %s out of step",
+		    imsg_name(imsg->hdr.type));
 }
 
 /*
@@ -258,6 +287,7 @@ worker_dispatch_parent(struct imsg *imsg)
 	case IMSG_CFG_DONE:
 		if (!wk.wk_sandboxed)
 			worker_init();
+		upstream_ca_apply();
 		tlsctx_config(&wk.wk_conf);
 		worker_routes_swap();
 		proc_compose_parent(IMSG_CFG_DONE, 0, NULL, 0);
@@ -290,6 +320,11 @@ worker_dispatch_parent(struct imsg *imsg)
 		break;
 	case IMSG_BACKEND_HEALTH:
 		worker_health(imsg);
+		break;
+	case IMSG_UPSTREAM_CA:
+	case IMSG_UPSTREAM_CA_DATA:
+	case IMSG_UPSTREAM_CA_END:
+		worker_upstream_ca(imsg);
 		break;
 	case IMSG_REG_UPSERT:
 	case IMSG_REG_REMOVE:

@@ -632,11 +632,12 @@ workers_text(const struct ctl_listing *ls)
 {
 	const struct ctl_child	*c;
 	char			 pid[16], conns[24], reqs[24], hs[24], res[24];
+	char			 uhs[24], ures[24];
 	size_t			 i;
 
-	printf("%-3s %-6s %-9s %-8s %-11s %-10s %-10s %s\n", "ID", "PID",
-	    "STATE", "RESTARTS", "CONNECTIONS", "REQUESTS", "HANDSHAKES",
-	    "RESUMED");
+	printf("%-3s %-6s %-9s %-8s %-11s %-10s %-10s %-10s %-10s %s\n",
+	    "ID", "PID", "STATE", "RESTARTS", "CONNECTIONS", "REQUESTS",
+	    "HANDSHAKES", "RESUMED", "UP-HS", "UP-RESUMED");
 	for (i = 0; i < ls->ls_nrecs; i++) {
 		c = ls->ls_recs[i].rec_data;
 		fmt_pid(pid, sizeof(pid), c->pid);
@@ -644,9 +645,11 @@ workers_text(const struct ctl_listing *ls)
 		fmt_stat(reqs, sizeof(reqs), c, c->stats.requests);
 		fmt_stat(hs, sizeof(hs), c, c->stats.handshakes);
 		fmt_stat(res, sizeof(res), c, c->stats.resumed);
-		printf("%-3u %-6s %-9s %-8u %-11s %-10s %-10s %s\n", c->id,
-		    pid, child_state_name(c->state), c->restarts, conns, reqs,
-		    hs, res);
+		fmt_stat(uhs, sizeof(uhs), c, c->stats.upstream_handshakes);
+		fmt_stat(ures, sizeof(ures), c, c->stats.upstream_resumed);
+		printf("%-3u %-6s %-9s %-8u %-11s %-10s %-10s %-10s %-10s "
+		    "%s\n", c->id, pid, child_state_name(c->state),
+		    c->restarts, conns, reqs, hs, res, uhs, ures);
 	}
 }
 
@@ -670,6 +673,9 @@ workers_json(struct json *js, const struct ctl_listing *ls)
 		json_stat(js, c, "requests", c->stats.requests);
 		json_stat(js, c, "handshakes", c->stats.handshakes);
 		json_stat(js, c, "resumed", c->stats.resumed);
+		json_stat(js, c, "upstream_handshakes",
+		    c->stats.upstream_handshakes);
+		json_stat(js, c, "upstream_resumed", c->stats.upstream_resumed);
 		json_check(js, yajl_gen_map_close(js->js_gen));
 	}
 	json_check(js, yajl_gen_array_close(js->js_gen));

@@ -109,6 +109,7 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             be.conns.add(sock)
             be.connections += 1
         if be.tls_ctx is not None:
+            hello = client_hello_peek(sock) if be.peek_hello else None
             # the handshake happens in the handler's thread, on first use
             try:
                 sock = be.tls_ctx.wrap_socket(
@@ -116,6 +117,7 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             except (OSError, ssl.SSLError):
                 sock.close()
                 raise
+            sock.client_hello = hello
             with be.lock:
                 be.conns.add(sock)
         return sock, addr
@@ -155,6 +157,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.server.backend.tls_errors.append(str(e))
                 self.close_connection = True
                 raise
+            hello = getattr(self.connection, "client_hello", None) or {}
+            with self.server.backend.lock:
+                self.server.backend.tls_conns.append({
+                    "sni": hello.get("sni"),
+                    "offered": hello.get("offered"),
+                    "resumed": self.connection.session_reused})
 
     # --- the body
 
@@ -243,6 +251,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             "body_start": first[:64].decode("latin-1"),
             "client_port": self.client_address[1],
         }
+        if be.tls_ctx is not None:
+            info["tls_resumed"] = self.connection.session_reused
         with be.lock:
             be.requests.append(info)
         close = "close" in query.split("&")
@@ -325,9 +335,13 @@ class _Server6(_Server):
 
 class EchoBackend:
     """An HTTP/1.1 echo server on 127.0.0.1 (or host "::1") in threads.
-    tls: a (certfile, keyfile) pair to serve HTTPS."""
+    tls: a (certfile, keyfile) pair to serve HTTPS.  tls_conns lists each
+    TLS connection's handshake: its SNI and whether it offered a session
+    (with peek_hello, read off the ClientHello; else None) and resumed.
+    """
 
-    def __init__(self, t, name, tls=None, port=0, host="127.0.0.1"):
+    def __init__(self, t, name, tls=None, port=0, host="127.0.0.1",
+                 peek_hello=False):
         self.t = t
         self.name = name
         self.lock = threading.Lock()
@@ -335,6 +349,8 @@ class EchoBackend:
         self.request_lines = []     # every request line parsed
         self.errors = []
         self.tls_errors = []
+        self.tls_conns = []
+        self.peek_hello = peek_hello
         self.snis = []
         self.conns = set()
         self.connections = 0
@@ -388,6 +404,57 @@ class EchoBackend:
 
     def __repr__(self):
         return "EchoBackend(%s, %s)" % (self.name, self.addr)
+
+
+def parse_client_hello(data):
+    """{"sni": name or None, "offered": bool} of a TLS ClientHello
+    record, or None if data is not a whole one.  A client offers a
+    session with a pre_shared_key (TLS 1.3) or a non-empty session_ticket
+    extension (TLS 1.2); TLS 1.3 clients send a random session id
+    anyway, so the id says nothing."""
+    if len(data) < 9 or data[0] != 22 or data[5] != 1:
+        return None
+    end = 5 + int.from_bytes(data[3:5], "big")
+    if len(data) < end:
+        return None
+    p = 9 + 2 + 32
+    p += 1 + data[p]                                    # session id
+    p += 2 + int.from_bytes(data[p:p + 2], "big")       # cipher suites
+    p += 1 + data[p]                                    # compression
+    xend = p + 2 + int.from_bytes(data[p:p + 2], "big")
+    p += 2
+    out = {"sni": None, "offered": False}
+    while p + 4 <= xend:
+        typ = int.from_bytes(data[p:p + 2], "big")
+        n = int.from_bytes(data[p + 2:p + 4], "big")
+        body = data[p + 4:p + 4 + n]
+        if typ == 0 and len(body) >= 5:
+            k = int.from_bytes(body[3:5], "big")
+            out["sni"] = body[5:5 + k].decode("ascii", "replace")
+        elif typ == 41 or (typ == 35 and n > 0):
+            out["offered"] = True
+        p += 4 + n
+    return out
+
+
+def client_hello_peek(sock, timeout=5.0):
+    """The ClientHello waiting on a new socket, parsed, left unread."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([sock], [], [], 0.05)
+        if not r:
+            continue
+        try:
+            data = sock.recv(16384, socket.MSG_PEEK)
+        except OSError:
+            return None
+        if not data:
+            return None
+        hello = parse_client_hello(data)
+        if hello is not None:
+            return hello
+    return None
 
 
 # ---------------------------------------------------------------------
