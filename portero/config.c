@@ -70,8 +70,6 @@ struct config_opt {
 #define CONF_FLAG(name, field)						\
 	{ name, OPT_FLAG, offsetof(struct portero_config, field), 0, 0, 0 }
 
-static int	 config_check_tls(const struct portero_config *);
-
 static const struct config_opt config_opts[] = {
 	CONF_STR("listen-addr", listen_addr),
 	CONF_STR("register-addr", register_addr),
@@ -510,38 +508,7 @@ config_check(const struct portero_config *conf)
 		    "absolute paths");
 		ret = -1;
 	}
-	if (config_check_tls(conf) == -1)
-		ret = -1;
 	return (ret);
-}
-
-/* The TLS lists, as the library in this build reads them. */
-static int
-config_check_tls(const struct portero_config *conf)
-{
-	struct ptls_params	 pr;
-	char			 err[256];
-
-	config_tls_params(conf, &pr);
-	if (ptls_params_check(&pr, err, sizeof(err)) == -1) {
-		log_warnx("TLS settings (%s): %s", ptls_library(), err);
-		return (-1);
-	}
-	return (0);
-}
-
-/* The flags' TLS lists as a server's settings; "" is the default. */
-void
-config_tls_params(const struct portero_config *conf,
-    struct ptls_params *pr)
-{
-	memset(pr, 0, sizeof(*pr));
-	if (conf->tls_ciphers[0] != '\0')
-		pr->pr_ciphers = conf->tls_ciphers;
-	if (conf->tls_ciphersuites[0] != '\0')
-		pr->pr_ciphersuites = conf->tls_ciphersuites;
-	if (conf->tls_groups[0] != '\0')
-		pr->pr_groups = conf->tls_groups;
 }
 
 /*

@@ -605,6 +605,7 @@ parent_reload(struct portero *env)
 	/* the API is on or off until a restart; its key files are read anew */
 	if (config_parse_args(&newconf, newbt, newrs, env->pc_argc,
 	    env->pc_argv, &checkonly) == -1 || config_check(&newconf) == -1 ||
+	    tlsctx_check(&newconf) == -1 ||
 	    ((newconf.no_register = env->pc_conf.no_register) == 0 &&
 	    secrets_load(&newconf, newrs, &env->pc_envsecrets) == -1)) {
 		log_warnx("reload failed; keeping the running configuration");

@@ -75,7 +75,7 @@ main(int argc, char *argv[])
 	if (config_parse_args(conf, &env->pc_backends, &env->pc_secrets, argc,
 	    argv, &checkonly) == -1)
 		usage();
-	if (config_check(conf) == -1 ||
+	if (config_check(conf) == -1 || tlsctx_check(conf) == -1 ||
 	    secrets_load(conf, &env->pc_secrets, &env->pc_envsecrets) == -1)
 		exit(1);
 	if (parent_load_ca(env, conf) == -1)

@@ -971,8 +971,6 @@ void	 config_defaults(struct portero_config *);
 int	 config_parse_args(struct portero_config *, struct backend_table *,
 	    struct reg_secrets *, int, char **, int *);
 int	 config_check(const struct portero_config *);
-void	 config_tls_params(const struct portero_config *,
-	    struct ptls_params *);
 void	 usage(void) __attribute__((noreturn));
 int	 config_setglobal(struct imsgev *, const struct portero_config *);
 int	 config_getglobal(struct portero_config *, const struct imsg *);
@@ -1210,6 +1208,7 @@ void	 tlsctx_ref(struct tlsctx *);
 void	 tlsctx_unref(struct tlsctx *);
 struct ptls *tlsctx_accept(struct tlsctx *, int);
 int	 tlsctx_host_ok(struct tlsctx *, struct ptls *, const char *, size_t);
+int	 tlsctx_check(const struct portero_config *);
 
 /* worker.c */
 struct worker {

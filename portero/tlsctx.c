@@ -427,3 +427,27 @@ tlsctx_host_ok(struct tlsctx *tc, struct ptls *p, const char *host,
 	return (certs_names_cover_host(tc->tc_pairs[pick].tp_names,
 	    tc->tc_pairs[pick].tp_nameslen, host, hostlen));
 }
+
+/*
+ * In the parent, at start, for -n and before a reload: are the flags'
+ * TLS lists good, as the library of this build reads them?
+ */
+int
+tlsctx_check(const struct portero_config *conf)
+{
+	struct ptls_params	 pr;
+	char			 err[256];
+
+	memset(&pr, 0, sizeof(pr));
+	if (conf->tls_ciphers[0] != '\0')
+		pr.pr_ciphers = conf->tls_ciphers;
+	if (conf->tls_ciphersuites[0] != '\0')
+		pr.pr_ciphersuites = conf->tls_ciphersuites;
+	if (conf->tls_groups[0] != '\0')
+		pr.pr_groups = conf->tls_groups;
+	if (ptls_params_check(&pr, err, sizeof(err)) == -1) {
+		log_warnx("TLS settings (%s): %s", ptls_library(), err);
+		return (-1);
+	}
+	return (0);
+}
