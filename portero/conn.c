@@ -39,6 +39,8 @@ static unsigned int	 buf_nfree;
 
 #define BUF_KEEP_FREE	256
 
+static void	 conn_event(int, short, void *);
+
 struct buf *
 buf_get(void)
 {
@@ -133,7 +135,7 @@ conn_read(struct conn *c, struct buf *b)
 	if (b->b_off + b->b_len == BUF_SIZE)
 		buf_compact(b);
 	room = BUF_SIZE - b->b_off - b->b_len;
-	if (room == 0)
+	if (room == 0 || c->c_drained)
 		return (CONN_WANT);
 	if (c->c_tls != NULL) {
 		n = ptls_read(c->c_tls, b->b_data + b->b_off + b->b_len, room);
@@ -141,11 +143,13 @@ conn_read(struct conn *c, struct buf *b)
 			return (CONN_WANT);
 		if (n == -1)
 			return (-1);
+		c->c_drained = n > 0 && ptls_drained(c->c_tls);
 	} else {
 		n = read(c->c_fd, b->b_data + b->b_off + b->b_len, room);
 		if (n == -1)
 			return ((errno == EAGAIN || errno == EINTR) ?
 			    CONN_WANT : -1);
+		c->c_drained = n > 0 && (size_t)n < room;
 	}
 	b->b_len += n;
 	return (n);
@@ -173,15 +177,30 @@ conn_write(struct conn *c, const void *p, size_t len)
 
 /*
  * Edge-triggered: one registration for the connection's life, and the
- * owner keeps going until the socket says it would block.
+ * owner keeps going until the socket says it would block, or a read
+ * got less than it asked for (c_drained): the socket was empty then,
+ * and bytes that came since make a new edge.  That spares the read
+ * that would only say EAGAIN, one system call a request.
  */
 void
 conn_watch(struct conn *c, void (*cb)(int, short, void *), void *arg)
 {
+	c->c_cb = cb;
+	c->c_arg = arg;
 	event_set(&c->c_ev, c->c_fd, EV_READ | EV_WRITE | EV_PERSIST | EV_ET,
-	    cb, arg);
+	    conn_event, c);
 	event_add(&c->c_ev, NULL);
 	c->c_watched = 1;
+}
+
+static void
+conn_event(int fd, short event, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (event & EV_READ)
+		c->c_drained = 0;
+	c->c_cb(fd, event, c->c_arg);
 }
 
 void

@@ -666,7 +666,10 @@ struct conn {
 	int		 c_fd;
 	struct ptls	*c_tls;
 	struct event	 c_ev;
+	void		(*c_cb)(int, short, void *);	/* the owner's */
+	void		*c_arg;
 	int		 c_watched;
+	int		 c_drained;	/* read empty until the next event */
 };
 
 struct ptls_names;
@@ -1179,6 +1182,7 @@ struct ptls *ptls_connect(struct ptls_client *, int, const char *, char *,
 	    size_t);
 int	 ptls_handshake(struct ptls *);
 ssize_t	 ptls_read(struct ptls *, void *, size_t);
+int	 ptls_drained(struct ptls *);
 ssize_t	 ptls_write(struct ptls *, const void *, size_t);
 int	 ptls_close(struct ptls *);
 void	 ptls_free(struct ptls *);

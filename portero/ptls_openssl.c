@@ -94,6 +94,7 @@ struct ptls {
 	int		 p_handshaken;
 	int		 p_pair;
 	char		*p_err;		/* made at the first failure */
+	int		 p_short;	/* the last socket read was short */
 	SSL_SESSION	*p_sess;	/* the newest from the server */
 	uint64_t	 p_serial;	/* of its client context */
 };
@@ -112,6 +113,8 @@ static int	 ptls_alpn_cb(SSL *, const unsigned char **, unsigned char *,
 static int	 ptls_ticket_cb(SSL *, unsigned char *, unsigned char *,
 		    EVP_CIPHER_CTX *, EVP_MAC_CTX *, int);
 static int	 ptls_status_cb(SSL *, void *);
+static long	 ptls_bio_cb(BIO *, int, const char *, size_t, int, long,
+		    int, size_t *);
 static int	 ptls_client_session_cb(SSL *, SSL_SESSION *);
 
 /* Client contexts are numbered, so a session finds its own. */
@@ -302,6 +305,8 @@ ptls_ctx_new(struct ptls_server *ps, const struct ptls_params *pr,
 	    SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* a record in one read, not its header and then its body */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	/* tickets only: a session cache would be one worker's */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_timeout(ctx, pr->pr_lifetime);
@@ -590,7 +595,26 @@ ptls_new(SSL_CTX *ctx, int fd)
 		ptls_free(p);
 		return (NULL);
 	}
+	BIO_set_callback_ex(SSL_get_rbio(p->p_ssl), ptls_bio_cb);
+	BIO_set_callback_arg(SSL_get_rbio(p->p_ssl), (char *)p);
 	return (p);
+}
+
+/*
+ * Watches the socket reads libssl makes: with read-ahead it asks for
+ * all the room it has, so fewer bytes than asked means the socket was
+ * empty then (ptls_drained()).
+ */
+static long
+ptls_bio_cb(BIO *bio, int oper, const char *argp, size_t len, int argi,
+    long argl, int ret, size_t *done)
+{
+	struct ptls	*p;
+
+	if (oper == (BIO_CB_READ | BIO_CB_RETURN) &&
+	    (p = (struct ptls *)BIO_get_callback_arg(bio)) != NULL)
+		p->p_short = ret <= 0 || *done < len;
+	return (ret);
 }
 
 struct ptls *
@@ -840,6 +864,17 @@ ptls_read(struct ptls *p, void *buf, size_t len)
 		return ((ssize_t)n);
 	errno = 0;
 	return (ptls_result(p, rv, "read"));
+}
+
+/*
+ * Did the last read empty the socket, with nothing left in the library?
+ * Then an edge-triggered owner may wait for the next event instead of
+ * reading again only to hear EAGAIN: one read call a request less.
+ */
+int
+ptls_drained(struct ptls *p)
+{
+	return (p->p_short && !SSL_has_pending(p->p_ssl));
 }
 
 ssize_t
