@@ -1049,6 +1049,10 @@ int	 certs_names_cover(const char *, size_t, const char *, size_t);
 int	 certs_names_check(const char *, size_t, unsigned int *);
 unsigned int certs_names_pick(const struct ptls_names *, unsigned int,
 	    const char *);
+struct certs_sni;		/* a set's names by hash, for SNI */
+struct certs_sni *certs_sni_new(const struct ptls_names *, unsigned int);
+void	 certs_sni_free(struct certs_sni *);
+unsigned int certs_sni_pick(const struct certs_sni *, const char *);
 const char *certs_fmt_time(time_t, char *, size_t);
 
 /*
