@@ -1092,6 +1092,9 @@ struct ptls_params {
 	const char		*pr_ciphers;
 	unsigned int		 pr_lifetime;	/* of sessions, seconds */
 	const struct ticket_key_msg *pr_keys;	/* newest, previous */
+	struct ptls_server	*pr_prev;	/* the set in service: what
+						   did not change is taken
+						   over, not built again */
 };
 
 /* Signing with a key held elsewhere; not yet used by either library. */
@@ -1104,6 +1107,7 @@ const char *ptls_default_ca_file(void);
 struct ptls_server *ptls_server_new(const struct ptls_pair *, unsigned int,
 	    const struct ptls_params *, char *, size_t);
 void	 ptls_server_free(struct ptls_server *);
+unsigned int ptls_server_built(const struct ptls_server *);
 int	 ptls_server_ticket_keys(struct ptls_server *,
 	    const struct ticket_key_msg *);
 int	 ptls_server_signer(struct ptls_server *, ptls_sign_fn, void *);

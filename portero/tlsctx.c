@@ -1,7 +1,8 @@
 /*
- * tlsctx.c: a worker's TLS server contexts: one built from each whole
- * certificate set the certloader sends, swapped in at once, freed when
- * the last connection that uses it lets go.
+ * tlsctx.c: a worker's TLS server contexts: one made from each whole
+ * certificate set the certloader sends (taking over what did not change
+ * from the set in service), swapped in at once, freed when the last
+ * connection that uses it lets go.
  */
 
 /*
@@ -23,6 +24,7 @@
 #include <sys/types.h>
 
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,6 +208,7 @@ int
 tlsctx_cert_end(void)
 {
 	struct tlsctx	*tc;
+	struct timespec	 t0, t1;
 	char		 err[CERT_ERROR_LEN];
 
 	if (!tlsctx_cert_ours())
@@ -223,12 +226,17 @@ tlsctx_cert_end(void)
 		tlsctx_swap(NULL);
 		return (0);
 	}
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((tc = tlsctx_build(err, sizeof(err))) == NULL)
 		log_warnx("new certificate set refused: %s; keeping the "
 		    "certificates in service", err);
 	else {
-		log_debug("certificate set in service: %u domains, default "
-		    "%s", tc->tc_npairs, ts.ts_in[0].ti_domain);
+		(void)clock_gettime(CLOCK_MONOTONIC, &t1);
+		log_debug("certificate set in service: %u domains (%u "
+		    "contexts built), default %s, in %lld ms", tc->tc_npairs,
+		    ptls_server_built(tc->tc_server), ts.ts_in[0].ti_domain,
+		    (long long)(t1.tv_sec - t0.tv_sec) * 1000 +
+		    (t1.tv_nsec - t0.tv_nsec) / 1000000);
 		tlsctx_swap(tc);
 	}
 	tlsctx_in_clear();
@@ -292,6 +300,8 @@ tlsctx_build(char *err, size_t errlen)
 	/* a ticket stays good while its key is newest or previous */
 	pr.pr_lifetime = 2 * ts.ts_rotate;
 	pr.pr_keys = ts.ts_havekeys ? ts.ts_keys : NULL;
+	/* the certificates that did not change are taken over */
+	pr.pr_prev = ts.ts_current != NULL ? ts.ts_current->tc_server : NULL;
 	if ((tc->tc_server = ptls_server_new(pp, ts.ts_nin, &pr, err,
 	    errlen)) == NULL)
 		goto fail;
