@@ -6,12 +6,13 @@ certificates and BENCH_CERT_WORKERS (2) workers.  Nothing is pinned
 unless BENCH_CERT_PIN is 1 (portero's tree on one CPU, the client on the
 other, as bench.py does): on one CPU the parent relaying the set and the
 certloader rescanning delay the workers by the scheduler's slices, which
-is not the event-loop stall measured here.  The client holds BENCH_CERT_CONNS (8) kept-alive
-TLS connections (both workers should have some) and sends tiny requests
-on each, one in flight at a time, the next BENCH_CERT_INTERVAL_MS (2)
-after the last (a host with no service: portero answers 404 itself, no
-backend involved), one select loop for all of them, and records how
-long each request waited for its response.
+is not the event-loop stall measured here.  The client holds
+BENCH_CERT_CONNS (8) kept-alive TLS connections (both workers should
+have some) and sends tiny requests on each, one in flight at a time,
+the next BENCH_CERT_INTERVAL_MS (2) after the last (a host with no
+service: portero answers 404 itself, no backend involved), one select
+loop for all of them, and records how long each request waited for its
+response.
 
 Per round: a quiet window of BENCH_CERT_WINDOW (3) seconds, nothing
 changed, for the noise floor; then a window in which one certificate is
@@ -396,12 +397,12 @@ def report(rounds, first, last):
             "window without a change, and in one around a change\nof one "
             "certificate (replaced on disk, porterod-ctl reload).\n\n"
             "%s\n\nLongest wait during a change: median %.1f ms, worst "
-            "%.1f "
-            "ms; target: at most %.0f ms: %s.\n\nWorkers' log, start: %s"
-            "\n\nWorkers' log, last change: %s\n" % (
-                NDOMAINS, WORKERS, CONNS, INTERVAL * 1000, WINDOW, "\n".join(rows), med,
-                worst, TARGET_MS, "met" if worst <= TARGET_MS else
-                "NOT met", "; ".join(first), "; ".join(last)))
+            "%.1f ms; target: at most %.0f ms: %s.\n\nWorkers' log, "
+            "start: %s\n\nWorkers' log, last change: %s\n" % (
+                NDOMAINS, WORKERS, CONNS, INTERVAL * 1000, WINDOW,
+                "\n".join(rows), med, worst, TARGET_MS,
+                "met" if worst <= TARGET_MS else "NOT met",
+                "; ".join(first), "; ".join(last)))
 
 
 if __name__ == "__main__":
