@@ -102,7 +102,9 @@ tlsctx_config(const struct portero_config *conf)
 /*
  * IMSG_CERT_BEGIN: a new set; whatever part of another one came is
  * dropped.  Each message of the set is counted, for the certloader's
- * window (tlsctx_cert_progress()).
+ * window (tlsctx_cert_progress()).  Room for its pairs is made now
+ * (config_getcertbegin() bounds their number), so that no CERT_ADD
+ * copies the ones before it.
  */
 int
 tlsctx_cert_begin(const struct cert_begin *cb)
@@ -110,6 +112,9 @@ tlsctx_cert_begin(const struct cert_begin *cb)
 	if (cb->cb_transfer == 0)
 		return (-1);
 	tlsctx_in_clear();
+	if (cb->cb_npairs > 0 && (ts.ts_in = calloc(cb->cb_npairs,
+	    sizeof(*ts.ts_in))) == NULL)
+		fatal("certificate set");
 	ts.ts_begin = *cb;
 	ts.ts_ack.ca_transfer = cb->cb_transfer;
 	ts.ts_ack.ca_count = 1;
@@ -144,7 +149,7 @@ tlsctx_cert_progress(struct cert_ack *ca)
 int
 tlsctx_cert_add(const struct cert_msg *cm)
 {
-	struct tlsctx_in	*in, *newin;
+	struct tlsctx_in	*in;
 	size_t			 len;
 
 	if (!tlsctx_cert_ours())
@@ -158,10 +163,6 @@ tlsctx_cert_add(const struct cert_msg *cm)
 	    len > ts.ts_begin.cb_bytes - ts.ts_inbytes)
 		return (-1);
 
-	if ((newin = reallocarray(ts.ts_in, ts.ts_nin + 1,
-	    sizeof(*newin))) == NULL)
-		fatal("certificate set");
-	ts.ts_in = newin;
 	in = &ts.ts_in[ts.ts_nin];
 	memset(in, 0, sizeof(*in));
 	if ((in->ti_buf = malloc(len)) == NULL)
