@@ -69,6 +69,7 @@ import tempfile
 import textwrap
 import time
 
+import certstall
 import registry
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -984,6 +985,9 @@ def run_bench(tmp, t_start):
         med[name]["instr"] = instr.get(name)
     na = {px.name: px.na for px in proxies if px.na is not None}
     report(proxies, med, rounds, na, cg_errors, reg, time.time() - t_start)
+    # the stall of a certificate change, appended (bench/certstall.py)
+    if env_int("BENCH_CERTSTALL", 1) and "portero" in PROXIES:
+        certstall.run(sys.modules[__name__], tmp)
 
 
 def report(proxies, med, rounds, na, cg_errors, reg, elapsed):

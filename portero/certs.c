@@ -727,6 +727,143 @@ certs_names_pick(const struct ptls_names *pn, unsigned int n,
 	return (0);
 }
 
+/*
+ * The same choice by hash, for sets of thousands of names: at most two
+ * lookups a handshake (the name itself, and the wildcard its first label
+ * would match) instead of a scan of every name.  A name's entry holds
+ * the first pair but the default that has it; the earlier of the two
+ * found is the pair certs_names_pick() would take.
+ */
+struct certs_sni_ent {
+	const char	*se_name;	/* in the caller's names; NULL: free */
+	size_t		 se_len;
+	uint32_t	 se_hash;
+	unsigned int	 se_pair;
+	int		 se_wild;	/* ".example.com" of "*.example.com" */
+};
+
+struct certs_sni {
+	struct certs_sni_ent	*sn_ent;
+	size_t			 sn_mask;
+};
+
+/* FNV-1a over the lower-case bytes: names match ignoring case. */
+static uint32_t
+certs_sni_hash(const char *s, size_t len, int wild)
+{
+	uint32_t	 h = wild ? 0x811c9dc5 ^ 0x2a : 0x811c9dc5;
+	size_t		 i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)tolower((unsigned char)s[i]);
+		h *= 16777619;
+	}
+	return (h);
+}
+
+static struct certs_sni_ent *
+certs_sni_slot(const struct certs_sni *sn, const char *s, size_t len,
+    int wild)
+{
+	struct certs_sni_ent	*e;
+	uint32_t		 h = certs_sni_hash(s, len, wild);
+	size_t			 i;
+
+	for (i = h & sn->sn_mask;; i = (i + 1) & sn->sn_mask) {
+		e = &sn->sn_ent[i];
+		if (e->se_name == NULL || (e->se_hash == h &&
+		    e->se_wild == wild && e->se_len == len &&
+		    strncasecmp(e->se_name, s, len) == 0))
+			return (e);
+	}
+}
+
+/* The first pair to have a key keeps it. */
+static void
+certs_sni_add(struct certs_sni *sn, const char *s, size_t len, int wild,
+    unsigned int pair)
+{
+	struct certs_sni_ent	*e;
+
+	if ((e = certs_sni_slot(sn, s, len, wild))->se_name != NULL)
+		return;
+	e->se_name = s;
+	e->se_len = len;
+	e->se_hash = certs_sni_hash(s, len, wild);
+	e->se_wild = wild;
+	e->se_pair = pair;
+}
+
+/*
+ * The table of a set's names; it points into pn, which must outlive it.
+ * A wildcard is entered only where certs_name_match() would honour it;
+ * every name is entered as itself too, as it matches itself.
+ */
+struct certs_sni *
+certs_sni_new(const struct ptls_names *pn, unsigned int n)
+{
+	struct certs_sni	*sn;
+	const char		*s;
+	size_t			 count = 0, size = 16, off, len;
+	unsigned int		 i;
+
+	for (i = 1; i < n; i++)
+		for (off = 0; off < pn[i].pn_len; off += len + 1) {
+			len = strnlen(pn[i].pn_names + off,
+			    pn[i].pn_len - off);
+			count += 2;	/* itself, and maybe a wildcard */
+		}
+	while (size < 2 * count)
+		size *= 2;
+	if ((sn = calloc(1, sizeof(*sn))) == NULL ||
+	    (sn->sn_ent = calloc(size, sizeof(*sn->sn_ent))) == NULL) {
+		free(sn);
+		return (NULL);
+	}
+	sn->sn_mask = size - 1;
+	for (i = 1; i < n; i++)
+		for (off = 0; off < pn[i].pn_len; off += len + 1) {
+			s = pn[i].pn_names + off;
+			len = strnlen(s, pn[i].pn_len - off);
+			if (len == 0)
+				continue;
+			certs_sni_add(sn, s, len, 0, i);
+			if (len > 3 && s[0] == '*' && s[1] == '.' &&
+			    s[2] != '.' && memchr(s + 2, '.', len - 2) != NULL)
+				certs_sni_add(sn, s + 1, len - 1, 1, i);
+		}
+	return (sn);
+}
+
+void
+certs_sni_free(struct certs_sni *sn)
+{
+	if (sn == NULL)
+		return;
+	free(sn->sn_ent);
+	free(sn);
+}
+
+/* certs_names_pick()'s answer, by hash. */
+unsigned int
+certs_sni_pick(const struct certs_sni *sn, const char *sni)
+{
+	const struct certs_sni_ent	*e;
+	const char			*dot;
+	size_t				 len;
+	unsigned int			 pick = 0;
+
+	if (sn == NULL || sni == NULL || (len = strlen(sni)) == 0)
+		return (0);
+	if ((e = certs_sni_slot(sn, sni, len, 0))->se_name != NULL)
+		pick = e->se_pair;
+	if (sni[0] != '.' && (dot = memchr(sni, '.', len)) != NULL &&
+	    (e = certs_sni_slot(sn, dot, len - (dot - sni), 1))->se_name !=
+	    NULL && (pick == 0 || e->se_pair < pick))
+		pick = e->se_pair;
+	return (pick);
+}
+
 /* Is name covered by one of names (NUL-terminated, back to back)? */
 int
 certs_names_cover(const char *names, size_t nameslen, const char *name,

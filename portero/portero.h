@@ -1114,6 +1114,10 @@ int	 certs_names_cover_host(const char *, size_t, const char *, size_t);
 int	 certs_names_check(const char *, size_t, unsigned int *);
 unsigned int certs_names_pick(const struct ptls_names *, unsigned int,
 	    const char *);
+struct certs_sni;		/* a set's names by hash, for SNI */
+struct certs_sni *certs_sni_new(const struct ptls_names *, unsigned int);
+void	 certs_sni_free(struct certs_sni *);
+unsigned int certs_sni_pick(const struct certs_sni *, const char *);
 const char *certs_fmt_time(time_t, char *, size_t);
 
 /*
@@ -1158,6 +1162,9 @@ struct ptls_params {
 	const char		*pr_groups;	/* "X25519:P-256" */
 	unsigned int		 pr_lifetime;	/* of sessions, seconds */
 	const struct ticket_key_msg *pr_keys;	/* newest, previous */
+	struct ptls_server	*pr_prev;	/* the set in service: what
+						   did not change is taken
+						   over, not built again */
 };
 
 /* Signing with a key held elsewhere; not yet used by either library. */
@@ -1171,6 +1178,7 @@ struct ptls_server *ptls_server_new(const struct ptls_pair *, unsigned int,
 	    const struct ptls_params *, char *, size_t);
 void	 ptls_server_free(struct ptls_server *);
 int	 ptls_params_check(const struct ptls_params *, char *, size_t);
+unsigned int ptls_server_built(const struct ptls_server *);
 int	 ptls_server_ticket_keys(struct ptls_server *,
 	    const struct ticket_key_msg *);
 int	 ptls_server_signer(struct ptls_server *, ptls_sign_fn, void *);

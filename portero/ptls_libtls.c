@@ -42,6 +42,7 @@ struct ptls_server {
 	struct tls		*ps_tls;
 	struct tls_config	*ps_config;
 	struct ptls_names	*ps_names;	/* [0] is the default */
+	struct certs_sni	*ps_sni;
 	unsigned int		 ps_npairs;
 };
 
@@ -204,6 +205,9 @@ ptls_server_pairs(struct ptls_server *ps, const struct ptls_pair *pp,
  * The first pair is the default, for clients without SNI or with a name
  * no certificate has.  Once libtls has built its contexts, the config's
  * copies of the keys are cleared: handshakes use the keys in libssl.
+ * libtls builds every context of a set in tls_configure() and cannot
+ * share one between configs, so pr_prev is of no use here: each set is
+ * built whole, and a worker stalls for it (portero(8), CAVEATS).
  */
 struct ptls_server *
 ptls_server_new(const struct ptls_pair *pp, unsigned int n,
@@ -224,6 +228,10 @@ ptls_server_new(const struct ptls_pair *pp, unsigned int n,
 	}
 	if (ptls_server_pairs(ps, pp, n, err, errlen) == -1)
 		goto fail;
+	if ((ps->ps_sni = certs_sni_new(ps->ps_names, n)) == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if ((ps->ps_tls = tls_server()) == NULL) {
 		(void)snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -255,7 +263,15 @@ ptls_server_free(struct ptls_server *ps)
 		for (i = 0; i < ps->ps_npairs; i++)
 			free(ps->ps_names[i].pn_names);
 	free(ps->ps_names);
+	certs_sni_free(ps->ps_sni);
 	free(ps);
+}
+
+/* Every context of a set is built anew (see ptls_server_new()). */
+unsigned int
+ptls_server_built(const struct ptls_server *ps)
+{
+	return (ps->ps_npairs);
 }
 
 /*
@@ -396,8 +412,8 @@ ptls_handshake(struct ptls *p)
 	p->p_handshaken = 1;
 	/* libtls's choice, made again while the server is referenced */
 	if (p->p_server != NULL) {
-		p->p_pair = certs_names_pick(p->p_server->ps_names,
-		    p->p_server->ps_npairs, tls_conn_servername(p->p_tls));
+		p->p_pair = certs_sni_pick(p->p_server->ps_sni,
+		    tls_conn_servername(p->p_tls));
 		p->p_server = NULL;
 	}
 	return (0);

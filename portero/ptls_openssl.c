@@ -1,9 +1,11 @@
 /*
  * ptls_openssl.c: the TLS interface over OpenSSL 3's libssl, the default
  * on Linux.  Each certificate of a set is a server context of its own,
- * chosen in the SNI callback; tickets are sealed with the parent's keys,
- * so sessions resume on any worker; one client context serves every
- * upstream connection, and hands its sessions to their owner to resume.
+ * chosen by hash in the SNI callback and kept by the next set while the
+ * certificate is unchanged, so a change costs what changed; tickets are
+ * sealed with the parent's keys, so sessions resume on any worker; one
+ * client context serves every upstream connection, and hands its
+ * sessions to their owner to resume.
  *
  * The error queue: SSL_get_error() is right only if the queue was empty
  * before the call, so every path that leaves something in it (a failure,
@@ -57,6 +59,7 @@
 #define PTLS_GROUPS	"X25519:P-256:P-384"
 #define PTLS_ALPN	"http/1.1"
 #define PTLS_ERRLEN	256
+#define PTLS_DIGEST_LEN	32	/* SHA-256 */
 
 /* A pair's OCSP response, stapled for clients that ask. */
 struct ptls_staple {
@@ -64,11 +67,22 @@ struct ptls_staple {
 	size_t			 st_len;
 };
 
+/*
+ * A pair's context may serve several sets (the one in service and those
+ * connections still hold): it knows no set.  Callbacks reach the set
+ * through the connection (struct ptls, the SSL's ex_data).  ps_digest[i]
+ * says what ps_ctx[i] was made of, for the next set to recognise it.
+ * Staples belong to the set: a new response needs no new context.
+ */
 struct ptls_server {
-	SSL_CTX			**ps_ctx;	/* one per pair; [0] default */
+	SSL_CTX			**ps_ctx;	/* one per pair; [0] default;
+						   a reference each */
+	unsigned char		(*ps_digest)[PTLS_DIGEST_LEN];
 	struct ptls_names	*ps_names;
 	struct ptls_staple	*ps_staples;
+	struct certs_sni	*ps_sni;
 	unsigned int		 ps_npairs;
+	unsigned int		 ps_built;	/* contexts not taken over */
 	unsigned char		 ps_alpn[256];	/* wire format */
 	size_t			 ps_alpnlen;
 	struct ticket_key_msg	 ps_keys[2];	/* newest, previous */
@@ -91,6 +105,7 @@ struct ptls_session {
 
 struct ptls {
 	SSL		*p_ssl;
+	struct ptls_server *p_server;	/* a server connection's set */
 	int		 p_handshaken;
 	int		 p_pair;
 	char		*p_err;		/* made at the first failure */
@@ -99,13 +114,13 @@ struct ptls {
 	uint64_t	 p_serial;	/* of its client context */
 };
 
-/* Where an SSL_CTX keeps its ptls_server; where an SSL keeps its ptls. */
-static int	 ptls_ctx_index = -1;
+/* Where an SSL keeps its ptls. */
 static int	 ptls_ssl_index = -1;
 
 /* Fetched once, before the sandbox: a fetch may load a provider. */
 static EVP_MAC		*ptls_hmac;
 static EVP_CIPHER	*ptls_aes;
+static EVP_MD		*ptls_sha256;
 
 static int	 ptls_servername_cb(SSL *, int *, void *);
 static int	 ptls_alpn_cb(SSL *, const unsigned char **, unsigned char *,
@@ -129,12 +144,12 @@ ptls_init(void)
 		return (0);	/* once per process */
 	if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL) == 0)
 		return (-1);
-	ptls_ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	ptls_ssl_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	ptls_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	ptls_aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
-	if (ptls_ctx_index == -1 || ptls_ssl_index == -1 ||
-	    ptls_hmac == NULL || ptls_aes == NULL) {
+	ptls_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (ptls_ssl_index == -1 || ptls_hmac == NULL || ptls_aes == NULL ||
+	    ptls_sha256 == NULL) {
 		ERR_clear_error();
 		return (-1);
 	}
@@ -284,17 +299,18 @@ ptls_params_check(const struct ptls_params *pr, char *err, size_t errlen)
  * A pair's context, with all a connection needs whichever context it
  * started on: the SNI callback switches contexts, and OpenSSL then
  * takes the certificate and session-id context from the new one, the
- * rest (protocols, ciphers, callbacks) from the first.
+ * rest (protocols, ciphers, session lifetime, the ticket callback) from
+ * the first.  Every context of a set is made with the set's settings
+ * (they are part of its digest, ptls_pair_digest()), so the first has
+ * what the chosen one would; callbacks find the set through the SSL.
  */
 static SSL_CTX *
-ptls_ctx_new(struct ptls_server *ps, const struct ptls_params *pr,
-    char *err, size_t errlen)
+ptls_ctx_new(const struct ptls_params *pr, char *err, size_t errlen)
 {
 	SSL_CTX		*ctx;
 
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
 	    ptls_ctx_lists(ctx, pr) == -1 ||
-	    SSL_CTX_set_ex_data(ctx, ptls_ctx_index, ps) != 1 ||
 	    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ptls_ticket_cb) != 1) {
 		ptls_errstr(err, errlen, "server context");
 		SSL_CTX_free(ctx);
@@ -312,28 +328,152 @@ ptls_ctx_new(struct ptls_server *ps, const struct ptls_params *pr,
 	SSL_CTX_set_timeout(ctx, pr->pr_lifetime);
 	(void)SSL_CTX_set_num_tickets(ctx, 1);	/* one per handshake will do */
 	SSL_CTX_set_tlsext_servername_callback(ctx, ptls_servername_cb);
-	SSL_CTX_set_alpn_select_cb(ctx, ptls_alpn_cb, ps);
+	SSL_CTX_set_alpn_select_cb(ctx, ptls_alpn_cb, NULL);
 	SSL_CTX_set_tlsext_status_cb(ctx, ptls_status_cb);
 	return (ctx);
+}
+
+/*
+ * What a pair's context is made of: the settings, the names, the cert
+ * and the key.  SHA-256 runs at over a GB/s, so a set of a thousand
+ * pairs is told from its predecessor in about a millisecond; only the
+ * digest of the key stays, never the key.
+ */
+static int
+ptls_pair_digest(EVP_MD_CTX *md, const struct ptls_pair *pp,
+    const struct ptls_params *pr, unsigned char *out)
+{
+	const char	*ciphers, *suites, *groups;
+	uint64_t	 lens[3];
+	unsigned char	 life[4];
+
+	ciphers = pr->pr_ciphers != NULL ? pr->pr_ciphers : PTLS_CIPHERS;
+	suites = pr->pr_ciphersuites != NULL ? pr->pr_ciphersuites : "";
+	groups = pr->pr_groups != NULL ? pr->pr_groups : PTLS_GROUPS;
+	life[0] = pr->pr_lifetime >> 24;
+	life[1] = pr->pr_lifetime >> 16;
+	life[2] = pr->pr_lifetime >> 8;
+	life[3] = pr->pr_lifetime;
+	lens[0] = pp->pp_nameslen;	/* where one part ends and the next */
+	lens[1] = pp->pp_certlen;
+	lens[2] = pp->pp_keylen;
+	if (EVP_DigestInit_ex(md, ptls_sha256, NULL) != 1 ||
+	    EVP_DigestUpdate(md, life, sizeof(life)) != 1 ||
+	    EVP_DigestUpdate(md, ciphers, strlen(ciphers) + 1) != 1 ||
+	    EVP_DigestUpdate(md, suites, strlen(suites) + 1) != 1 ||
+	    EVP_DigestUpdate(md, groups, strlen(groups) + 1) != 1 ||
+	    EVP_DigestUpdate(md, lens, sizeof(lens)) != 1 ||
+	    EVP_DigestUpdate(md, pp->pp_names, pp->pp_nameslen) != 1 ||
+	    EVP_DigestUpdate(md, pp->pp_cert, pp->pp_certlen) != 1 ||
+	    EVP_DigestUpdate(md, pp->pp_key, pp->pp_keylen) != 1 ||
+	    EVP_DigestFinal_ex(md, out, NULL) != 1) {
+		ERR_clear_error();
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * The previous set's contexts by digest: an open-addressed table of
+ * indices + 1, twice the pairs in size.  NULL (nothing taken over) if
+ * there is no previous set or no memory.
+ */
+static unsigned int *
+ptls_prev_index(const struct ptls_server *prev, size_t *maskp)
+{
+	unsigned int	*slot;
+	size_t		 size = 16, i;
+	unsigned int	 j;
+
+	if (prev == NULL)
+		return (NULL);
+	while (size < 2 * (size_t)prev->ps_npairs)
+		size *= 2;
+	if ((slot = calloc(size, sizeof(*slot))) == NULL)
+		return (NULL);
+	for (j = 0; j < prev->ps_npairs; j++) {
+		memcpy(&i, prev->ps_digest[j], sizeof(i));
+		for (i &= size - 1; slot[i] != 0; i = (i + 1) & (size - 1))
+			;
+		slot[i] = j + 1;
+	}
+	*maskp = size - 1;
+	return (slot);
+}
+
+/* The previous set's context made of digest d, with a reference. */
+static SSL_CTX *
+ptls_prev_ctx(const struct ptls_server *prev, const unsigned int *slot,
+    size_t mask, const unsigned char *d)
+{
+	SSL_CTX		*ctx;
+	size_t		 i;
+
+	if (slot == NULL)
+		return (NULL);
+	memcpy(&i, d, sizeof(i));
+	for (i &= mask; slot[i] != 0; i = (i + 1) & mask) {
+		if (memcmp(prev->ps_digest[slot[i] - 1], d,
+		    PTLS_DIGEST_LEN) != 0)
+			continue;
+		ctx = prev->ps_ctx[slot[i] - 1];
+		if (SSL_CTX_up_ref(ctx) != 1)
+			return (NULL);
+		return (ctx);
+	}
+	return (NULL);
+}
+
+/* Pair i's context: the previous set's if unchanged, else a new one. */
+static int
+ptls_server_ctx(struct ptls_server *ps, unsigned int i,
+    const struct ptls_pair *pp, const struct ptls_params *pr,
+    const unsigned int *slot, size_t mask, char *err, size_t errlen)
+{
+	if ((ps->ps_ctx[i] = ptls_prev_ctx(pr->pr_prev, slot, mask,
+	    ps->ps_digest[i])) != NULL)
+		return (0);
+	if ((ps->ps_ctx[i] = ptls_ctx_new(pr, err, errlen)) == NULL)
+		return (-1);
+	ps->ps_built++;
+	if (ptls_ctx_pair(ps->ps_ctx[i], pp, err, errlen) == -1) {
+		SSL_CTX_free(ps->ps_ctx[i]);
+		ps->ps_ctx[i] = NULL;
+		return (-1);
+	}
+	return (0);
 }
 
 static int
 ptls_server_pairs(struct ptls_server *ps, const struct ptls_pair *pp,
     unsigned int n, const struct ptls_params *pr, char *err, size_t errlen)
 {
+	EVP_MD_CTX	*md;
+	unsigned int	*slot;
+	size_t		 mask = 0;
 	unsigned int	 i;
+	int		 rv = -1;
 
+	if ((md = EVP_MD_CTX_new()) == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return (-1);
+	}
+	slot = ptls_prev_index(pr->pr_prev, &mask);
 	for (i = 0; i < n; i++) {
-		if ((ps->ps_ctx[i] = ptls_ctx_new(ps, pr, err, errlen)) ==
-		    NULL)
-			return (-1);
+		if (ptls_pair_digest(md, &pp[i], pr, ps->ps_digest[i]) ==
+		    -1) {
+			(void)snprintf(err, errlen, "%s: digest",
+			    pp[i].pp_domain);
+			goto done;
+		}
+		if (ptls_server_ctx(ps, i, &pp[i], pr, slot, mask, err,
+		    errlen) == -1)
+			goto done;
 		ps->ps_npairs++;
-		if (ptls_ctx_pair(ps->ps_ctx[i], &pp[i], err, errlen) == -1)
-			return (-1);
 		if ((ps->ps_names[i].pn_names = malloc(pp[i].pp_nameslen)) ==
 		    NULL) {
 			(void)snprintf(err, errlen, "out of memory");
-			return (-1);
+			goto done;
 		}
 		memcpy(ps->ps_names[i].pn_names, pp[i].pp_names,
 		    pp[i].pp_nameslen);
@@ -349,7 +489,15 @@ ptls_server_pairs(struct ptls_server *ps, const struct ptls_pair *pp,
 		    pp[i].pp_ocsplen);
 		ps->ps_staples[i].st_len = pp[i].pp_ocsplen;
 	}
-	return (0);
+	if ((ps->ps_sni = certs_sni_new(ps->ps_names, n)) == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	rv = 0;
+ done:
+	free(slot);
+	EVP_MD_CTX_free(md);
+	return (rv);
 }
 
 struct ptls_server *
@@ -364,6 +512,7 @@ ptls_server_new(const struct ptls_pair *pp, unsigned int n,
 	}
 	if ((ps = calloc(1, sizeof(*ps))) == NULL ||
 	    (ps->ps_ctx = calloc(n, sizeof(*ps->ps_ctx))) == NULL ||
+	    (ps->ps_digest = calloc(n, sizeof(*ps->ps_digest))) == NULL ||
 	    (ps->ps_names = calloc(n, sizeof(*ps->ps_names))) == NULL ||
 	    (ps->ps_staples = calloc(n, sizeof(*ps->ps_staples))) == NULL) {
 		(void)snprintf(err, errlen, "out of memory");
@@ -400,17 +549,28 @@ ptls_server_free(struct ptls_server *ps)
 		free(ps->ps_names[i].pn_names);
 		free(ps->ps_staples[i].st_der);
 	}
+	certs_sni_free(ps->ps_sni);
 	free(ps->ps_ctx);
+	free(ps->ps_digest);
 	free(ps->ps_names);
 	free(ps->ps_staples);
 	explicit_bzero(ps->ps_keys, sizeof(ps->ps_keys));
 	free(ps);
 }
 
+/* How many contexts the set built; the others it took over. */
+unsigned int
+ptls_server_built(const struct ptls_server *ps)
+{
+	return (ps->ps_built);
+}
+
 /*
  * New keys, in place: the callback reads them at each handshake.  The
  * session-id context (the same in every worker) goes on every context,
- * since a switched connection takes it from its certificate's.
+ * since a switched connection takes it from its certificate's; a
+ * context shared with older sets gets it too, which is harmless, as it
+ * is the same for all.
  */
 int
 ptls_server_ticket_keys(struct ptls_server *ps,
@@ -484,11 +644,14 @@ static int
 ptls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
     EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
 {
-	struct ptls_server	*ps;
+	struct ptls_server	*ps = NULL;
+	struct ptls		*p;
 	unsigned char		 kn[16];
 	int			 i;
 
-	ps = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ptls_ctx_index);
+	/* the keys are the connection's set's, whichever context it has */
+	if ((p = SSL_get_ex_data(ssl, ptls_ssl_index)) != NULL)
+		ps = p->p_server;
 	if (ps == NULL || ps->ps_keys[0].tk_rev == 0)
 		return (enc ? -1 : 0);
 	if (enc) {
@@ -511,7 +674,7 @@ ptls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 	return (0);
 }
 
-/* The certificate for the name the client sent (certs_names_pick()). */
+/* The certificate for the name the client sent (certs_sni_pick()). */
 static int
 ptls_servername_cb(SSL *ssl, int *alert, void *arg)
 {
@@ -520,13 +683,12 @@ ptls_servername_cb(SSL *ssl, int *alert, void *arg)
 	const char		*sni;
 	unsigned int		 i;
 
-	ps = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ptls_ctx_index);
-	p = SSL_get_ex_data(ssl, ptls_ssl_index);
-	if (ps == NULL || p == NULL ||
+	if ((p = SSL_get_ex_data(ssl, ptls_ssl_index)) == NULL ||
+	    (ps = p->p_server) == NULL ||
 	    (sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) ==
 	    NULL)
 		return (SSL_TLSEXT_ERR_NOACK);
-	if ((i = certs_names_pick(ps->ps_names, ps->ps_npairs, sni)) == 0)
+	if ((i = certs_sni_pick(ps->ps_sni, sni)) == 0)
 		return (SSL_TLSEXT_ERR_OK);
 	if (SSL_set_SSL_CTX(ssl, ps->ps_ctx[i]) == NULL) {
 		ERR_clear_error();
@@ -549,10 +711,9 @@ ptls_status_cb(SSL *ssl, void *arg)
 	struct ptls_staple	*st;
 	unsigned char		*der;
 
-	ps = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ptls_ctx_index);
-	p = SSL_get_ex_data(ssl, ptls_ssl_index);
-	if (ps == NULL || p == NULL || (unsigned int)p->p_pair >=
-	    ps->ps_npairs)
+	if ((p = SSL_get_ex_data(ssl, ptls_ssl_index)) == NULL ||
+	    (ps = p->p_server) == NULL ||
+	    (unsigned int)p->p_pair >= ps->ps_npairs)
 		return (SSL_TLSEXT_ERR_NOACK);
 	st = &ps->ps_staples[p->p_pair];
 	if (st->st_len == 0 ||
@@ -571,9 +732,13 @@ static int
 ptls_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     const unsigned char *in, unsigned int inlen, void *arg)
 {
-	struct ptls_server	*ps = arg;
+	struct ptls_server	*ps;
+	struct ptls		*p;
 	unsigned char		*sel;
 
+	if ((p = SSL_get_ex_data(ssl, ptls_ssl_index)) == NULL ||
+	    (ps = p->p_server) == NULL)
+		return (SSL_TLSEXT_ERR_NOACK);
 	if (SSL_select_next_proto(&sel, outlen, ps->ps_alpn, ps->ps_alpnlen,
 	    in, inlen) != OPENSSL_NPN_NEGOTIATED)
 		return (SSL_TLSEXT_ERR_NOACK);
@@ -624,6 +789,7 @@ ptls_accept(struct ptls_server *ps, int fd)
 
 	if ((p = ptls_new(ps->ps_ctx[0], fd)) == NULL)
 		return (NULL);
+	p->p_server = ps;	/* the caller holds the set for the handshake */
 	SSL_set_accept_state(p->p_ssl);
 	/* a handshake's buffers go as soon as they are empty */
 	SSL_set_mode(p->p_ssl, SSL_MODE_RELEASE_BUFFERS);

@@ -1,7 +1,8 @@
 /*
- * tlsctx.c: a worker's TLS server contexts: one built from each whole
- * certificate set the certloader sends, swapped in at once, freed when
- * the last connection that uses it lets go.
+ * tlsctx.c: a worker's TLS server contexts: one made from each whole
+ * certificate set the certloader sends (taking over what did not change
+ * from the set in service), swapped in at once, freed when the last
+ * connection that uses it lets go.
  */
 
 /*
@@ -23,6 +24,7 @@
 #include <sys/types.h>
 
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,7 +115,9 @@ tlsctx_config(const struct portero_config *conf)
 /*
  * IMSG_CERT_BEGIN: a new set; whatever part of another one came is
  * dropped.  Each message of the set is counted, for the certloader's
- * window (tlsctx_cert_progress()).
+ * window (tlsctx_cert_progress()).  Room for its pairs is made now
+ * (config_getcertbegin() bounds their number), so that no CERT_ADD
+ * copies the ones before it.
  */
 int
 tlsctx_cert_begin(const struct cert_begin *cb)
@@ -121,6 +125,9 @@ tlsctx_cert_begin(const struct cert_begin *cb)
 	if (cb->cb_transfer == 0)
 		return (-1);
 	tlsctx_in_clear();
+	if (cb->cb_npairs > 0 && (ts.ts_in = calloc(cb->cb_npairs,
+	    sizeof(*ts.ts_in))) == NULL)
+		fatal("certificate set");
 	ts.ts_begin = *cb;
 	ts.ts_ack.ca_transfer = cb->cb_transfer;
 	ts.ts_ack.ca_count = 1;
@@ -155,7 +162,7 @@ tlsctx_cert_progress(struct cert_ack *ca)
 int
 tlsctx_cert_add(const struct cert_msg *cm)
 {
-	struct tlsctx_in	*in, *newin;
+	struct tlsctx_in	*in;
 	size_t			 len;
 
 	if (!tlsctx_cert_ours())
@@ -170,10 +177,6 @@ tlsctx_cert_add(const struct cert_msg *cm)
 	    len > ts.ts_begin.cb_bytes - ts.ts_inbytes)
 		return (-1);
 
-	if ((newin = reallocarray(ts.ts_in, ts.ts_nin + 1,
-	    sizeof(*newin))) == NULL)
-		fatal("certificate set");
-	ts.ts_in = newin;
 	in = &ts.ts_in[ts.ts_nin];
 	memset(in, 0, sizeof(*in));
 	if ((in->ti_buf = malloc(len)) == NULL)
@@ -221,6 +224,7 @@ int
 tlsctx_cert_end(void)
 {
 	struct tlsctx	*tc;
+	struct timespec	 t0, t1;
 	char		 err[CERT_ERROR_LEN];
 
 	if (!tlsctx_cert_ours())
@@ -238,12 +242,17 @@ tlsctx_cert_end(void)
 		tlsctx_swap(NULL);
 		return (0);
 	}
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((tc = tlsctx_build(err, sizeof(err))) == NULL)
 		log_warnx("new certificate set refused: %s; keeping the "
 		    "certificates in service", err);
 	else {
-		log_debug("certificate set in service: %u domains, default "
-		    "%s", tc->tc_npairs, ts.ts_in[0].ti_domain);
+		(void)clock_gettime(CLOCK_MONOTONIC, &t1);
+		log_debug("certificate set in service: %u domains (%u "
+		    "contexts built), default %s, in %lld ms", tc->tc_npairs,
+		    ptls_server_built(tc->tc_server), ts.ts_in[0].ti_domain,
+		    (long long)(t1.tv_sec - t0.tv_sec) * 1000 +
+		    (t1.tv_nsec - t0.tv_nsec) / 1000000);
 		tlsctx_swap(tc);
 	}
 	tlsctx_in_clear();
@@ -313,6 +322,8 @@ tlsctx_build(char *err, size_t errlen)
 	/* a ticket stays good while its key is newest or previous */
 	pr.pr_lifetime = 2 * ts.ts_rotate;
 	pr.pr_keys = ts.ts_havekeys ? ts.ts_keys : NULL;
+	/* the certificates that did not change are taken over */
+	pr.pr_prev = ts.ts_current != NULL ? ts.ts_current->tc_server : NULL;
 	if ((tc->tc_server = ptls_server_new(pp, ts.ts_nin, &pr, err,
 	    errlen)) == NULL)
 		goto fail;

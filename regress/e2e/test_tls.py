@@ -25,12 +25,15 @@ import re
 import shutil
 import socket
 import ssl
+import threading
 import time
 
 from backends import (EchoBackend, TestCA, cert_fingerprint, cert_folder,
-                      fix_cert_perms, header_map, make_cert_dir,
+                      cert_folders_fast, fix_cert_perms, header_map,
+                      make_cert_dir,
                       peer_fingerprint, peer_names, read_response,
-                      tls_connect, wait_closed, write_atomic)
+                      tls_client_ctx, tls_connect, wait_closed,
+                      write_atomic)
 from harness import Skip, check, fail, wait_until
 
 
@@ -418,6 +421,122 @@ def test_broken_replacement_keeps_old_certificate(t):
 
 # ---------------------------------------------------------------------
 # routing on TLS
+
+class Hammer:
+    """New TLS handshakes, back to back, with names in turn, each
+    checked against the certificate it should get, in a thread."""
+
+    def __init__(self, w, want):
+        self.w = w
+        self.want = want                # sni -> fingerprint
+        self.count = 0
+        self.errors = []
+        self.stop = threading.Event()
+        self.ctx = tls_client_ctx(w.ca.cert, True)
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        names = sorted(self.want)
+        i = 0
+        while not self.stop.is_set() and len(self.errors) < 10:
+            sni = names[i % len(names)]
+            i += 1
+            try:
+                raw = socket.create_connection(
+                    ("127.0.0.1", self.w.d.listen_port), timeout=5)
+                with self.ctx.wrap_socket(raw, server_hostname=sni) as s:
+                    fp = peer_fingerprint(s)
+            except (OSError, ssl.SSLError) as e:
+                self.errors.append("%s: %s" % (sni, e))
+                continue
+            if fp != self.want[sni]:
+                self.errors.append("%s: another certificate" % sni)
+            self.count += 1
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join(30)
+        check(not self.thread.is_alive(), "the hammering client hangs")
+
+
+def _built_lines(d, npairs, built):
+    pat = re.compile(r"certificate set in service: %d domains \(%d "
+                     r"contexts built\)" % (npairs, built))
+    return [l for l in d.log_lines() if pat.search(l)]
+
+
+def test_many_certificates_one_changed(t):
+    """300 domains, a wildcard and an exact name under it; one
+    certificate replaced on disk and reloaded: its name gets the new
+    certificate on every worker, the others keep theirs, each worker
+    builds one context (the rest are taken over), a client hammering
+    other names meanwhile sees no failed handshake, nothing respawns.
+    SNI through the hash table: exact before wildcard, one label only,
+    case ignored, the default for the rest."""
+    w = World(t)
+    doms = [["m%03d.many.test" % i] for i in range(300)]
+    doms += [["*.wild.many.test"], ["x.wild.many.test", "Y.many.test"]]
+    fps = cert_folders_fast(w.ca, w.certdir, doms)
+    npairs = len(doms)
+    w.d = d = t.daemon(workers=2, cert_dir=w.certdir, verbose=True,
+                       extra_args=["--cert-scan-interval", "0",
+                                   "--default-sni", "m000.many.test"])
+    d.start()
+    check(wait_until(lambda: len(_built_lines(d, npairs, npairs)) == 2,
+                     30, 0.1), "both workers did not build the %d pairs:"
+          " %s" % (npairs, d.log_tail(5)))
+    for sni, dom in (("m299.many.test", "m299.many.test"),
+                     ("M007.Many.Test", "m007.many.test"),
+                     ("x.wild.many.test", "x.wild.many.test"),
+                     ("y.many.test", "x.wild.many.test"),
+                     ("z.wild.many.test", "*.wild.many.test"),
+                     ("Z.WILD.many.test", "*.wild.many.test"),
+                     ("a.z.wild.many.test", "m000.many.test"),
+                     ("wild.many.test", "m000.many.test"),
+                     ("nowhere.test", "m000.many.test")):
+        got = served_fp(w, sni)
+        check(got == fps[dom], "SNI %s: not %s's certificate" % (sni, dom))
+
+    # libtls cannot share a context between sets: it builds them all
+    built = npairs if d.status()["tls"] == "libtls" else 1
+    changed = "m150.many.test"
+    want = {n[0]: fps[n[0]] for n in doms if n[0] != changed and
+            not n[0].startswith("*")}
+    want["z.wild.many.test"] = fps["*.wild.many.test"]
+    hammer = Hammer(w, want)
+    try:
+        check(wait_until(lambda: hammer.count >= 20 or hammer.errors, 30,
+                         0.05), "the hammering client made no handshake")
+        had = len(_built_lines(d, npairs, built))
+        new = cert_folders_fast(w.ca, w.certdir, [[changed]])[changed]
+        d.ctl("reload")
+        check(wait_until(lambda: len(_built_lines(d, npairs, built)) ==
+                         had + 2, 20, 0.05), "the workers did not build "
+              "%d context(s) for the change: %s" % (built, d.log_tail(6)))
+        during = hammer.count
+        check(wait_until(lambda: hammer.count >= during + 20 or
+                         hammer.errors, 30, 0.05),
+              "no handshake after the change")
+    finally:
+        hammer.finish()
+    check(not hammer.errors, "%d handshakes, failures: %s" % (
+        hammer.count, hammer.errors[:3]))
+    t.note("%d handshakes with other names around the change"
+           % hammer.count)
+    for line in _built_lines(d, npairs, built)[had:]:
+        t.note(line[line.find("certificate set"):])
+    for _ in range(6):                  # both workers, most likely
+        check(served_fp(w, changed) == new, "%s: not the new certificate"
+              % changed)
+    for sni in ("m000.many.test", "m149.many.test", "m151.many.test",
+                "x.wild.many.test"):
+        check(served_fp(w, sni) == fps[sni], "%s: certificate changed"
+              % sni)
+    check(served_fp(w, "q.wild.many.test") == fps["*.wild.many.test"],
+          "the wildcard's certificate changed")
+    d.check_restarts()
+
 
 def test_misdirected_request_421(t):
     w = World(t)

@@ -707,6 +707,77 @@ test_match(void)
 		pass("names_cover");
 }
 
+/*
+ * certs_sni_pick() must answer as certs_names_pick() does, for every
+ * name against a set with the default's names, exact names, wildcards
+ * (valid and not), names two pairs share, and any case.
+ */
+static void
+test_sni_table(void)
+{
+	static const char	 names0[] = "d.test\0*.w.test\0";
+	static const char	 names1[] = "a.test\0B.Test\0";
+	static const char	 names2[] = "*.w.test\0x.w.test\0";
+	static const char	 names3[] = "x.w.test\0*.test\0*.com\0";
+	static const char	 names4[] = "*..v.test\0*.v.test\0a.test\0";
+	static const char	 names5[] = "*.w.TEST\0d.test\0y.z.w.test\0";
+	static const char	*sni[] = { "a.test", "A.TEST", "b.test",
+	    "B.TEST", "c.test", "d.test", "x.w.test", "X.W.test",
+	    "y.w.test", "w.test", ".w.test", "y.z.w.test", "Y.Z.W.TEST",
+	    "q.z.w.test", "*.w.test", "*.test", "foo.com", "com", "*.com",
+	    "v.test", "a.v.test", "a..v.test", "*..v.test", "test", ".test",
+	    "a.test.", "", "a", "..", ".", "x..w.test", "e.test", NULL };
+	struct ptls_names	 pn[6];
+	struct certs_sni	*sn;
+	char			 many[40];
+	unsigned int		 i, n, want, got;
+	int			 bad = 0;
+
+	pn[0].pn_names = (char *)names0;
+	pn[0].pn_len = sizeof(names0) - 1;
+	pn[1].pn_names = (char *)names1;
+	pn[1].pn_len = sizeof(names1) - 1;
+	pn[2].pn_names = (char *)names2;
+	pn[2].pn_len = sizeof(names2) - 1;
+	pn[3].pn_names = (char *)names3;
+	pn[3].pn_len = sizeof(names3) - 1;
+	pn[4].pn_names = (char *)names4;
+	pn[4].pn_len = sizeof(names4) - 1;
+	pn[5].pn_names = (char *)names5;
+	pn[5].pn_len = sizeof(names5) - 1;
+	for (n = 0; n <= 6; n++) {
+		if ((sn = certs_sni_new(pn, n)) == NULL) {
+			failf("sni_table", "no table of %u pairs", n);
+			return;
+		}
+		for (i = 0; sni[i] != NULL; i++) {
+			want = certs_names_pick(pn, n, sni[i]);
+			if ((got = certs_sni_pick(sn, sni[i])) != want) {
+				failf("sni_table", "%u pairs, SNI \"%s\": "
+				    "pair %u, want %u", n, sni[i], got, want);
+				bad = 1;
+			}
+		}
+		if (certs_sni_pick(sn, NULL) != 0) {
+			failf("sni_table", "no SNI: not the default");
+			bad = 1;
+		}
+		/* many probes that miss: the table stays right when full */
+		for (i = 0; i < 2000 && !bad; i++) {
+			(void)snprintf(many, sizeof(many), "h%u.%s", i,
+			    i % 2 ? "w.test" : "nowhere.test");
+			if (certs_sni_pick(sn, many) !=
+			    certs_names_pick(pn, n, many)) {
+				failf("sni_table", "SNI %s", many);
+				bad = 1;
+			}
+		}
+		certs_sni_free(sn);
+	}
+	if (!bad)
+		pass("sni_table");
+}
+
 static void
 test_names_check(void)
 {
@@ -1303,6 +1374,7 @@ main(void)
 	test_domain();
 	test_match();
 	test_names_check();
+	test_sni_table();
 	test_good();
 	test_bad();
 	test_hash_stamps();
