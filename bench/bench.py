@@ -35,7 +35,10 @@ BENCH_PORTERO_BIN (portero), BENCH_PORTERO_ARGS (extra flags),
 BENCH_PORTERO_CG_BIN and BENCH_PORTERO_CG_ARGS (binary and extra flags
 under callgrind), BENCH_RESULTS (output file),
 BENCH_KEEP_TMP (1 keeps the temporary directory), BENCH_REGISTRY (1;
-0 skips the registration API's part) and those of bench/registry.py.
+0 skips the registration API's part) and those of bench/registry.py,
+BENCH_CERTSTALL (1; 0 skips bench/certstall.py, the stall of a
+certificate change) and BENCH_UPSTREAM (1; 0 skips bench/upstream_tls.py,
+CPU per new upstream TLS connection) and those of the two scripts.
 """
 
 # Copyright (c) 2026 The portero authors
@@ -988,6 +991,13 @@ def run_bench(tmp, t_start):
     # the stall of a certificate change, appended (bench/certstall.py)
     if env_int("BENCH_CERTSTALL", 1) and "portero" in PROXIES:
         certstall.run(sys.modules[__name__], tmp)
+    # CPU per new upstream TLS connection, appended (bench/upstream_tls.py)
+    if env_int("BENCH_UPSTREAM", 1) and "portero" in PROXIES:
+        env = dict(os.environ, BENCH_UPSTREAM_RESULTS=RESULTS)
+        rc = subprocess.call([sys.executable, os.path.join(
+            HERE, "upstream_tls.py")], env=env)
+        if rc != 0:
+            log("upstream_tls.py failed (exit %d)" % rc)
 
 
 def report(proxies, med, rounds, na, cg_errors, reg, elapsed):

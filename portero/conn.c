@@ -40,6 +40,7 @@ static unsigned int	 buf_nfree;
 #define BUF_KEEP_FREE	256
 
 static void	 conn_event(int, short, void *);
+static int	 conn_early_close(struct conn *);
 
 struct buf *
 buf_get(void)
@@ -143,13 +144,15 @@ conn_read(struct conn *c, struct buf *b)
 			return (CONN_WANT);
 		if (n == -1)
 			return (-1);
-		c->c_drained = n > 0 && ptls_drained(c->c_tls);
+		c->c_drained = n > 0 && conn_early_close(c) &&
+		    ptls_drained(c->c_tls);
 	} else {
 		n = read(c->c_fd, b->b_data + b->b_off + b->b_len, room);
 		if (n == -1)
 			return ((errno == EAGAIN || errno == EINTR) ?
 			    CONN_WANT : -1);
-		c->c_drained = n > 0 && (size_t)n < room;
+		c->c_drained = n > 0 && conn_early_close(c) &&
+		    (size_t)n < room;
 	}
 	b->b_len += n;
 	return (n);
@@ -180,15 +183,22 @@ conn_write(struct conn *c, const void *p, size_t len)
  * owner keeps going until the socket says it would block, or a read
  * got less than it asked for (c_drained): the socket was empty then,
  * and bytes that came since make a new edge.  That spares the read
- * that would only say EAGAIN, one system call a request.
+ * that would only say EAGAIN, one system call a request.  A FIN that
+ * came with the last bytes makes no new edge, though: only where the
+ * event loop reports the peer's close (EV_CLOSED, epoll's EPOLLRDHUP)
+ * is a short read taken for an empty socket, and never after a FIN.
  */
 void
 conn_watch(struct conn *c, void (*cb)(int, short, void *), void *arg)
 {
+	short	 events = EV_READ | EV_WRITE | EV_PERSIST | EV_ET;
+
+#ifdef EV_CLOSED
+	events |= EV_CLOSED;
+#endif
 	c->c_cb = cb;
 	c->c_arg = arg;
-	event_set(&c->c_ev, c->c_fd, EV_READ | EV_WRITE | EV_PERSIST | EV_ET,
-	    conn_event, c);
+	event_set(&c->c_ev, c->c_fd, events, conn_event, c);
 	event_add(&c->c_ev, NULL);
 	c->c_watched = 1;
 }
@@ -198,9 +208,31 @@ conn_event(int fd, short event, void *arg)
 {
 	struct conn	*c = arg;
 
+#ifdef EV_CLOSED
+	if (event & EV_CLOSED) {
+		c->c_rdhup = 1;
+		event = (event & ~EV_CLOSED) | EV_READ;
+	}
+#endif
 	if (event & EV_READ)
 		c->c_drained = 0;
 	c->c_cb(fd, event, c->c_arg);
+}
+
+/* May a short read be taken for an empty socket?  See conn_watch(). */
+static int
+conn_early_close(struct conn *c)
+{
+#ifdef EV_CLOSED
+	static int	 early = -1;
+
+	if (early == -1)
+		early = (event_base_get_features(event_get_base(&c->c_ev)) &
+		    EV_FEATURE_EARLY_CLOSE) != 0;
+	return (early && c->c_watched && !c->c_rdhup);
+#else
+	return (0);
+#endif
 }
 
 void

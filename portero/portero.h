@@ -670,6 +670,7 @@ struct conn {
 	void		*c_arg;
 	int		 c_watched;
 	int		 c_drained;	/* read empty until the next event */
+	int		 c_rdhup;	/* the peer's FIN has come */
 };
 
 struct ptls_names;
