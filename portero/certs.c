@@ -922,7 +922,9 @@ certs_names_cover_host(const char *names, size_t nameslen, const char *host,
 		hostlen -= 2;
 		af = AF_INET6;
 	}
-	if (hostlen < sizeof(lit)) {
+	/* an address starts with a digit, or is in brackets */
+	if (hostlen < sizeof(lit) && (af == AF_INET6 ||
+	    (hostlen > 0 && isdigit((unsigned char)host[0])))) {
 		memcpy(lit, host, hostlen);
 		lit[hostlen] = '\0';
 		if (inet_pton(af, lit, &addr) == 1) {

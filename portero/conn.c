@@ -82,6 +82,25 @@ buf_compact(struct buf *b)
 	b->b_off = 0;
 }
 
+/*
+ * Room for len more bytes at the end of b, counted in at once: the
+ * caller fills them.  NULL if they do not fit.
+ */
+char *
+buf_reserve(struct buf *b, size_t len)
+{
+	char	*p;
+
+	if (b->b_off + b->b_len + len > BUF_SIZE) {
+		buf_compact(b);
+		if (b->b_len + len > BUF_SIZE)
+			return (NULL);
+	}
+	p = b->b_data + b->b_off + b->b_len;
+	b->b_len += len;
+	return (p);
+}
+
 /* Append to a buffer; -1 if it does not fit. */
 int
 buf_append(struct buf *b, const char *p, size_t len)

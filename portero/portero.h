@@ -729,6 +729,19 @@ struct cert_stamp {
 	struct timespec	 cs_ctime;
 };
 
+/* timer.c: a timeout whose deadline moves often, cheaply. */
+struct timer {
+	struct event	 tm_ev;
+	void		(*tm_cb)(int, short, void *);
+	void		*tm_arg;
+	uint64_t	 tm_deadline;	/* monotonic ms; 0: none */
+	uint64_t	 tm_armed;	/* when tm_ev goes off; 0: not armed */
+};
+void	 timer_init(struct timer *, void (*)(int, short, void *), void *);
+void	 timer_set(struct timer *, unsigned int);
+void	 timer_stop(struct timer *);
+void	 timer_del(struct timer *);
+
 /* route.c: services and their backends; upstream.c: connections to them. */
 struct upstream;
 struct upstream_sessions;
@@ -783,7 +796,7 @@ struct upstream {
 	struct client		*up_client;	/* NULL while idle */
 	struct buf		*up_in;		/* bytes from the backend */
 	int			 up_reused;	/* came from the pool */
-	struct event		 up_ev_idle;
+	struct timer		 up_ev_idle;
 	char			 up_sni[NAME_MAX_LEN];
 };
 
@@ -846,8 +859,8 @@ struct client {
 	uint64_t		 cl_body_mark;	/* ... when the window began */
 	const char		*cl_upname;	/* SNI and Host upstream */
 	struct timespec		 cl_start;
-	struct event		 cl_ev_timer;
-	struct event		 cl_ev_body;	/* the request body's pace */
+	struct timer		 cl_ev_timer;
+	struct timer		 cl_ev_body;	/* the request body's pace */
 	char			 cl_addr[64];
 	char			 cl_host[NAME_MAX_LEN];
 	char			 cl_method[16];	/* for the log and 301 */
@@ -1035,6 +1048,7 @@ void	 buf_put(struct buf *);
 void	 buf_compact(struct buf *);
 void	 buf_consume(struct buf *, size_t);
 int	 buf_append(struct buf *, const char *, size_t);
+char	*buf_reserve(struct buf *, size_t);
 int	 buf_appendf(struct buf *, const char *, ...)
 	    __attribute__((__format__ (printf, 2, 3)));
 /* A string literal, its length counted by the compiler. */

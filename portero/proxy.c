@@ -58,9 +58,7 @@ static int	 proxy_start(struct client *);
 static void
 proxy_timer_set(struct client *cl, unsigned int secs)
 {
-	struct timeval	 tv = { secs, 0 };
-
-	evtimer_add(&cl->cl_ev_timer, &tv);
+	timer_set(&cl->cl_ev_timer, secs);
 }
 
 void
@@ -85,8 +83,8 @@ proxy_accept(int fd, int kind, struct tlsctx *ctx)
 	cl->cl_conn.c_fd = fd;
 	cl->cl_kind = kind;
 	cl->cl_state = CL_IDLE;
-	evtimer_set(&cl->cl_ev_timer, proxy_timer, cl);
-	evtimer_set(&cl->cl_ev_body, proxy_body_timer, cl);
+	timer_init(&cl->cl_ev_timer, proxy_timer, cl);
+	timer_init(&cl->cl_ev_body, proxy_body_timer, cl);
 	TAILQ_INSERT_TAIL(&wk->wk_clients, cl, cl_entry);
 	wk->wk_stats.connections++;
 	wk->wk_stats.accepted++;
@@ -323,11 +321,19 @@ proxy_head(struct client *cl)
 static int
 proxy_copy_field(struct buf *b, const char *head, const struct http1_field *f)
 {
-	if (buf_append(b, head + f->name_off, f->name_len) == -1 ||
-	    APPEND_LIT(b, ": ") == -1 ||
-	    buf_append(b, head + f->value_off, f->value_len) == -1 ||
-	    APPEND_LIT(b, "\r\n") == -1)
+	char	*p;
+
+	/* one reservation for the line: five fields a request add up */
+	if ((p = buf_reserve(b, f->name_len + f->value_len + 4)) == NULL)
 		return (-1);
+	memcpy(p, head + f->name_off, f->name_len);
+	p += f->name_len;
+	*p++ = ':';
+	*p++ = ' ';
+	memcpy(p, head + f->value_off, f->value_len);
+	p += f->value_len;
+	*p++ = '\r';
+	*p = '\n';
 	return (0);
 }
 
@@ -590,11 +596,8 @@ proxy_start(struct client *cl)
 	buf_consume(cl->cl_in, req->head_len);
 	cl->cl_state = CL_PROXY;
 	cl->cl_body_read = cl->cl_body_mark = 0;
-	if (!cl->cl_reqbody.bd_done) {
-		struct timeval	 tv = { wk->wk_conf.body_timeout, 0 };
-
-		evtimer_add(&cl->cl_ev_body, &tv);
-	}
+	if (!cl->cl_reqbody.bd_done)
+		timer_set(&cl->cl_ev_body, wk->wk_conf.body_timeout);
 	if ((ret = proxy_connect(cl, cl->cl_be)) < 0) {
 		if (ret == -2)
 			proxy_abort(cl, 503, "out of descriptors or memory "
@@ -907,7 +910,7 @@ proxy_request_body(struct client *cl)
 		return (0);
 	}
 	if (bd->bd_done && bd->bd_ready == 0)
-		evtimer_del(&cl->cl_ev_body);
+		timer_stop(&cl->cl_ev_body);
 	return (progress);
 }
 
@@ -1066,7 +1069,7 @@ proxy_flush(struct client *cl)
 static void
 proxy_request_done(struct client *cl)
 {
-	evtimer_del(&cl->cl_ev_body);
+	timer_stop(&cl->cl_ev_body);
 	buf_put(cl->cl_uphead);
 	cl->cl_uphead = NULL;
 	cl->cl_uphead_sent = 0;
@@ -1258,7 +1261,6 @@ static void
 proxy_body_timer(int fd, short event, void *arg)
 {
 	struct client	*cl = arg;
-	struct timeval	 tv = { worker_env->wk_conf.body_timeout, 0 };
 	uint64_t	 want;
 
 	if (cl->cl_state != CL_PROXY || cl->cl_reqbody.bd_done)
@@ -1267,7 +1269,7 @@ proxy_body_timer(int fd, short event, void *arg)
 	if (cl->cl_body_read - cl->cl_body_mark >= want ||
 	    cl->cl_in->b_len >= BUF_SIZE / 2) {
 		cl->cl_body_mark = cl->cl_body_read;
-		evtimer_add(&cl->cl_ev_body, &tv);
+		timer_set(&cl->cl_ev_body, worker_env->wk_conf.body_timeout);
 		return;
 	}
 	proxy_abort(cl, 408, "request body too slow");
@@ -1281,8 +1283,8 @@ proxy_close(struct client *cl)
 	if (cl->cl_dead)
 		return;
 	cl->cl_dead = 1;
-	evtimer_del(&cl->cl_ev_timer);
-	evtimer_del(&cl->cl_ev_body);
+	timer_del(&cl->cl_ev_timer);
+	timer_del(&cl->cl_ev_body);
 	if (cl->cl_up != NULL) {
 		upstream_release(cl->cl_up, 0);
 		cl->cl_up = NULL;

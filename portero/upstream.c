@@ -257,7 +257,7 @@ upstream_get(struct backend *be, const char *sni, struct client *cl,
 			continue;
 		TAILQ_REMOVE(&be->be_idle, up, up_entry);
 		be->be_nidle--;
-		evtimer_del(&up->up_ev_idle);
+		timer_stop(&up->up_ev_idle);
 		up->up_client = cl;
 		up->up_reused = 1;
 		return (up);
@@ -268,7 +268,7 @@ upstream_get(struct backend *be, const char *sni, struct client *cl,
 	up->up_client = cl;
 	up->up_conn.c_fd = -1;
 	backend_ref(be);
-	evtimer_set(&up->up_ev_idle, upstream_idle_event, up);
+	timer_init(&up->up_ev_idle, upstream_idle_event, up);
 	(void)strlcpy(up->up_sni, sni, sizeof(up->up_sni));
 	if (upstream_connect(up) == -1) {
 		saved = errno;
@@ -353,7 +353,6 @@ void
 upstream_release(struct upstream *up, int keep)
 {
 	struct backend	*be = up->up_be;
-	struct timeval	 tv = { UPSTREAM_IDLE_TIMEOUT, 0 };
 
 	up->up_client = NULL;
 	if (up->up_state == UP_READY)
@@ -365,10 +364,10 @@ upstream_release(struct upstream *up, int keep)
 		up->up_in = NULL;
 		TAILQ_INSERT_HEAD(&be->be_idle, up, up_entry);
 		be->be_nidle++;
-		evtimer_add(&up->up_ev_idle, &tv);
+		timer_set(&up->up_ev_idle, UPSTREAM_IDLE_TIMEOUT);
 		return;
 	}
-	evtimer_del(&up->up_ev_idle);
+	timer_del(&up->up_ev_idle);
 	conn_close(&up->up_conn);
 	buf_put(up->up_in);
 	free(up);
