@@ -793,7 +793,9 @@ struct upstream {
 	struct backend		*up_be;
 	struct conn		 up_conn;
 	enum upstream_state	 up_state;
-	struct client		*up_client;	/* NULL while idle */
+	void			(*up_notify)(void *);	/* socket news for
+							   its owner */
+	void			*up_owner;	/* NULL while idle */
 	struct buf		*up_in;		/* bytes from the backend */
 	int			 up_reused;	/* came from the pool */
 	struct timer		 up_ev_idle;
@@ -801,8 +803,14 @@ struct upstream {
 };
 
 /*
- * proxy.c: a client connection and the request it has in flight.  A
- * request body must keep coming: in every --body-timeout seconds at
+ * A client connection (proxy.c: its TLS, the protocol that frames it,
+ * its timeouts) carries exchanges (exchange.c: one request and its
+ * response, routed, sent upstream and answered).  An exchange reaches
+ * its client only through the client's protocol (struct client_proto),
+ * so that routing, the 421 check, upstream pooling, retries, error
+ * statuses and the access log exist once for every protocol.
+ *
+ * A request body must keep coming: in every --body-timeout seconds at
  * least BODY_MIN_RATE bytes a second of it, or all that is left.
  */
 #define BODY_MIN_RATE	1024
@@ -810,8 +818,15 @@ enum client_state {
 	CL_HANDSHAKE,		/* TLS handshake */
 	CL_IDLE,		/* between requests, no buffers held */
 	CL_HEAD,		/* part of a request head has come */
-	CL_PROXY,		/* request and response in flight */
+	CL_PROXY,		/* an exchange in flight */
 	CL_CLOSING,		/* flushing a last response, then close */
+};
+
+/* What a step of the pump did. */
+enum step {
+	STEP_WAIT,		/* nothing to do until the next event */
+	STEP_MOVED,		/* progress: call again */
+	STEP_GONE,		/* the exchange (or its upstream) ended */
 };
 
 /* One direction of a body passing through, checked on the way. */
@@ -827,44 +842,85 @@ struct body {
 struct tlsctx;
 struct http1_request;
 struct http1_response;
+struct exchange;
+
+/*
+ * What an exchange asks of the protocol its client speaks.  HTTP/1.1
+ * (proxy.c) writes heads and bodies to the connection in order; each
+ * call returns an enum step, or -1 when the client is gone.
+ */
+struct client_proto {
+	/* more request body into xc_reqin: a count, 0 at the end,
+	   CONN_WANT or -1 */
+	ssize_t	(*cp_read_body)(struct exchange *);
+	/* 100 Continue: the client may send its body */
+	int	(*cp_continue)(struct exchange *);
+	/* an interim or final response head from the backend; STEP_GONE
+	   if it cannot be carried (too large) */
+	int	(*cp_resp_head)(struct exchange *, const char *,
+		    const struct http1_response *);
+	/* checked response body bytes at the front of the upstream's
+	   buffer, to the client */
+	int	(*cp_resp_body)(struct exchange *);
+	/* a reply of portero's own (status, keep the client); status 0,
+	   or a response head already sent: cut the response short */
+	int	(*cp_reply)(struct exchange *, int, int);
+	/* the exchange is over (replied: portero's own reply); the
+	   protocol frees it and goes on */
+	void	(*cp_done)(struct exchange *, int);
+};
+
 struct client {
 	TAILQ_ENTRY(client)	 cl_entry;
 	struct conn		 cl_conn;
 	enum client_state	 cl_state;
 	int			 cl_kind;	/* enum listener_kind */
+	const struct client_proto *cl_proto;
 	struct tlsctx		*cl_tlsctx;
 	struct buf		*cl_in;		/* from the client */
 	struct buf		*cl_out;	/* heads and replies to it */
-	struct buf		*cl_uphead;	/* request head to upstream */
-	size_t			 cl_uphead_sent;
-	struct http1_request	*cl_req;
-	struct http1_response	*cl_resp;
-	struct upstream		*cl_up;
-	struct service		*cl_sv;
-	struct backend		*cl_be;
-	struct body		 cl_reqbody;
-	struct body		 cl_respbody;
-	int			 cl_resp_head;	/* response head forwarded */
+	struct http1_request	*cl_req;	/* the head being read */
+	struct exchange		*cl_xc;		/* the one in flight */
 	int			 cl_keepalive;
 	int			 cl_rdeof;	/* the client half-closed */
-	int			 cl_retried;
-	int			 cl_continue;	/* owes a 100 Continue */
 	int			 cl_dead;
 	int			 cl_lean;	/* 1: idle since a sweep;
 						   2: its TLS buffers freed */
-	int			 cl_status;
-	uint64_t		 cl_bytes;
-	uint64_t		 cl_body_sent;
-	uint64_t		 cl_body_read;	/* request body bytes read */
-	uint64_t		 cl_body_mark;	/* ... when the window began */
-	const char		*cl_upname;	/* SNI and Host upstream */
-	struct timespec		 cl_start;
-	struct timer		 cl_ev_timer;
-	struct timer		 cl_ev_body;	/* the request body's pace */
+	struct timer		 cl_ev_timer;	/* handshake, idle, head,
+						   send */
 	char			 cl_addr[64];
-	char			 cl_host[NAME_MAX_LEN];
-	char			 cl_method[16];	/* for the log and 301 */
-	char			 cl_path[512];
+};
+
+struct exchange {
+	/* kept armed while the exchange waits in the free list */
+	struct timer		 xc_ev_timer;	/* connect, response, stall */
+	struct timer		 xc_ev_body;	/* the request body's pace */
+	struct http1_response	*xc_resp;	/* kept too, as parsed */
+	struct client		*xc_cl;	/* first cleared by xc_new() */
+	struct http1_request	*xc_req;
+	struct buf		*xc_reqin;	/* request body from the
+						   client (HTTP/1.1: cl_in) */
+	struct buf		*xc_uphead;	/* request head to upstream */
+	size_t			 xc_uphead_sent;
+	struct upstream		*xc_up;
+	struct service		*xc_sv;
+	struct backend		*xc_be;
+	const char		*xc_upname;	/* SNI and Host upstream */
+	struct body		 xc_reqbody;
+	struct body		 xc_respbody;
+	int			 xc_resp_head;	/* response head forwarded */
+	int			 xc_keepalive;	/* the client may go on */
+	int			 xc_retried;
+	int			 xc_continue;	/* owes a 100 Continue */
+	int			 xc_status;
+	uint64_t		 xc_bytes;
+	uint64_t		 xc_body_sent;
+	uint64_t		 xc_body_read;	/* request body bytes read */
+	uint64_t		 xc_body_mark;	/* ... when the window began */
+	struct timespec		 xc_start;
+	char			 xc_host[NAME_MAX_LEN];	/* first not cleared */
+	char			 xc_method[16];	/* for the log and 301 */
+	char			 xc_path[512];
 };
 
 /* imsg.c */
@@ -1088,8 +1144,8 @@ int	 upstream_ca_data(const void *, size_t);
 int	 upstream_ca_end(void);
 void	 upstream_ca_apply(void);
 void	 upstream_sessions_free(struct backend *);
-struct upstream *upstream_get(struct backend *, const char *, struct client *,
-	    int);
+struct upstream *upstream_get(struct backend *, const char *,
+	    void (*)(void *), void *, int);
 void	 upstream_release(struct upstream *, int);
 int	 upstream_ready(struct upstream *);
 
@@ -1100,14 +1156,29 @@ const char *reply_date(void);
 int	 reply_build(struct buf *, int, int, int, unsigned int, const char *,
 	    const char *);
 size_t	 reply_body_len(int, int);
-void	 reply_log(struct client *);
+void	 reply_log(struct exchange *);
 
 /* proxy.c */
 void	 proxy_accept(int, int, struct tlsctx *);
 void	 proxy_sweep(void);
 void	 proxy_event(int, short, void *);
-void	 proxy_upstream_event(struct client *);
 void	 proxy_stop(void);
+void	 proxy_pump(struct client *);
+void	 proxy_close(struct client *);
+
+/* exchange.c */
+struct exchange *xc_new(struct client *, struct http1_request *,
+	    struct buf *);
+void	 xc_free(struct exchange *);
+int	 xc_start(struct exchange *, const char *);
+int	 xc_step(struct exchange *);
+int	 xc_finish(struct exchange *);
+void	 xc_reply(struct exchange *, int, int);
+void	 xc_abort(struct exchange *, int, const char *);
+void	 xc_keep_request(struct exchange *, const char *);
+void	 xc_keep_partial(struct exchange *, const char *);
+int	 body_check(struct body *, struct buf *);
+int	 body_send(struct body *, struct buf *, struct conn *, uint64_t *);
 
 /* certs.c */
 int	 certs_init(void);

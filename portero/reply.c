@@ -133,8 +133,9 @@ reply_body_len(int status, int head)
  * with a marker, and still ends in a newline: lines never run together.
  */
 void
-reply_log(struct client *cl)
+reply_log(struct exchange *xc)
 {
+	struct client		*cl = xc->xc_cl;
 	struct worker		*wk = worker_env;
 	struct timespec		 now, d;
 	const char		*sni = NULL;
@@ -144,15 +145,15 @@ reply_log(struct client *cl)
 	if (wk->wk_conf.access_log_off)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	timespecsub(&now, &cl->cl_start, &d);
+	timespecsub(&now, &xc->xc_start, &d);
 	if (cl->cl_conn.c_tls != NULL)
 		sni = ptls_servername(cl->cl_conn.c_tls);
 	n = snprintf(line, sizeof(line), "%s %s %s %s %s %d %llu %s "
 	    "%lld.%03ld\n", cl->cl_addr, sni != NULL && *sni != '\0' ? sni :
 	    "-",
-	    cl->cl_host[0] ? cl->cl_host : "-", cl->cl_method, cl->cl_path,
-	    cl->cl_status, (unsigned long long)cl->cl_bytes,
-	    cl->cl_be != NULL ? cl->cl_be->be_conf.be_host : "-",
+	    xc->xc_host[0] ? xc->xc_host : "-", xc->xc_method, xc->xc_path,
+	    xc->xc_status, (unsigned long long)xc->xc_bytes,
+	    xc->xc_be != NULL ? xc->xc_be->be_conf.be_host : "-",
 	    (long long)d.tv_sec, d.tv_nsec / 1000000);
 	if (n <= 0)
 		return;

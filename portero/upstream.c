@@ -244,8 +244,8 @@ upstream_connect(struct upstream *up)
  * with upstream_ready().
  */
 struct upstream *
-upstream_get(struct backend *be, const char *sni, struct client *cl,
-    int fresh)
+upstream_get(struct backend *be, const char *sni, void (*notify)(void *),
+    void *owner, int fresh)
 {
 	struct upstream	*up;
 	int		 saved;
@@ -258,14 +258,16 @@ upstream_get(struct backend *be, const char *sni, struct client *cl,
 		TAILQ_REMOVE(&be->be_idle, up, up_entry);
 		be->be_nidle--;
 		timer_stop(&up->up_ev_idle);
-		up->up_client = cl;
+		up->up_notify = notify;
+		up->up_owner = owner;
 		up->up_reused = 1;
 		return (up);
 	}
 	if ((up = calloc(1, sizeof(*up))) == NULL)
 		return (NULL);
 	up->up_be = be;
-	up->up_client = cl;
+	up->up_notify = notify;
+	up->up_owner = owner;
 	up->up_conn.c_fd = -1;
 	backend_ref(be);
 	timer_init(&up->up_ev_idle, upstream_idle_event, up);
@@ -354,7 +356,8 @@ upstream_release(struct upstream *up, int keep)
 {
 	struct backend	*be = up->up_be;
 
-	up->up_client = NULL;
+	up->up_notify = NULL;
+	up->up_owner = NULL;
 	if (up->up_state == UP_READY)
 		upstream_session_save(up);
 	if (keep && up->up_state == UP_READY && be->be_nidle <
@@ -374,14 +377,14 @@ upstream_release(struct upstream *up, int keep)
 	backend_unref(be);
 }
 
-/* Socket news: for the client using it, or an idle one closing. */
+/* Socket news: for the exchange using it, or an idle one closing. */
 static void
 upstream_event(int fd, short event, void *arg)
 {
 	struct upstream	*up = arg;
 
-	if (up->up_client != NULL) {
-		proxy_upstream_event(up->up_client);
+	if (up->up_notify != NULL) {
+		up->up_notify(up->up_owner);
 		return;
 	}
 	if ((event & EV_READ) == 0)

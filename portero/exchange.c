@@ -1,0 +1,937 @@
+/*
+ * exchange.c: one request and its response, whatever protocol the
+ * client speaks: routing and the 421 check, the backend and its pooled
+ * upstream connection, the request head rewritten for the backend, both
+ * bodies checked on the way with back-pressure, retries, portero's own
+ * error statuses, the access log.  The client's protocol (struct
+ * client_proto) reads the request body and writes the response.
+ *
+ * An exchange steps through (xc_step(), called by the client's pump on
+ * any news from either socket):
+ *
+ *	connect (and TLS) --> [100 Continue to the client]
+ *	    --> request head --> request body  (both to the upstream)
+ *	    --> response head(s): 1xx forwarded, then the final one
+ *	    --> response body, checked; the protocol writes it out
+ *	    --> xc_finish(): logged, upstream pooled, protocol told
+ *
+ * Any step may wait for its socket.  A failure before any byte of the
+ * response is a status of portero's own (502, 503, 504); after, the
+ * client's protocol cuts the response short.
+ */
+
+/*
+ * Copyright (c) 2026 The portero authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHORS DISCLAIM ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHORS BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "portero.h"
+#include "http1.h"
+
+#define APPEND_LIT(b, lit)	BUF_APPEND_LIT((b), (lit))
+
+/*
+ * Exchanges kept for reuse: one malloc less a request, and their timers
+ * stay armed, so that a request costs no libevent timer call at all.
+ */
+#define XC_KEEP_FREE	64
+
+/* What xc_new() clears: from xc_cl up to the strings. */
+#define XC_CLEAR_FROM	offsetof(struct exchange, xc_cl)
+#define XC_CLEAR_LEN	(offsetof(struct exchange, xc_host) - XC_CLEAR_FROM)
+
+static void	 xc_timer(int, short, void *);
+static void	 xc_body_timer(int, short, void *);
+static void	 xc_notify(void *);
+static void	 xc_route_release(struct exchange *);
+
+/* Free exchanges; xc_cl links them.  One list per worker process. */
+static struct exchange	*xc_freelist;
+static unsigned int	 xc_nfree;
+
+/*
+ * A new exchange for client cl, its request parsed into req, the
+ * request body to come in reqin.
+ */
+struct exchange *
+xc_new(struct client *cl, struct http1_request *req, struct buf *reqin)
+{
+	struct exchange	*xc;
+
+	if ((xc = xc_freelist) != NULL) {
+		xc_freelist = (struct exchange *)xc->xc_cl;
+		xc_nfree--;
+	} else if ((xc = calloc(1, sizeof(*xc))) == NULL)
+		return (NULL);
+	else {
+		timer_init(&xc->xc_ev_timer, xc_timer, xc);
+		timer_init(&xc->xc_ev_body, xc_body_timer, xc);
+	}
+	memset((char *)xc + XC_CLEAR_FROM, 0, XC_CLEAR_LEN);
+	xc->xc_host[0] = '\0';
+	xc->xc_cl = cl;
+	xc->xc_req = req;
+	xc->xc_reqin = reqin;
+	xc->xc_keepalive = 1;
+	(void)strlcpy(xc->xc_method, "-", sizeof(xc->xc_method));
+	(void)strlcpy(xc->xc_path, "-", sizeof(xc->xc_path));
+	clock_gettime(CLOCK_MONOTONIC, &xc->xc_start);
+	return (xc);
+}
+
+/* Everything the exchange holds goes; the client's buffers stay. */
+void
+xc_free(struct exchange *xc)
+{
+	if (xc == NULL)
+		return;
+	timer_stop(&xc->xc_ev_timer);
+	timer_stop(&xc->xc_ev_body);
+	if (xc->xc_up != NULL)
+		upstream_release(xc->xc_up, 0);
+	xc_route_release(xc);
+	buf_put(xc->xc_uphead);
+	if (xc_nfree >= XC_KEEP_FREE) {
+		timer_del(&xc->xc_ev_timer);
+		timer_del(&xc->xc_ev_body);
+		free(xc->xc_resp);
+		free(xc);
+		return;
+	}
+	xc->xc_cl = (struct client *)xc_freelist;
+	xc_freelist = xc;
+	xc_nfree++;
+}
+
+/*
+ * Keep a copy of part of the head for the log and the redirect: the head
+ * itself is overwritten by the body.  Truncated to fit; no printf, since
+ * this runs for every request.
+ */
+static void
+xc_keep(char *dst, size_t dstsize, const char *prefix, const char *src,
+    size_t len)
+{
+	size_t	 plen = strlen(prefix);
+
+	if (plen + len >= dstsize)
+		len = dstsize - plen - 1;
+	memcpy(dst, prefix, plen);
+	memcpy(dst + plen, src, len);
+	dst[plen + len] = '\0';
+}
+
+/* The method and path of the request head at head, for the log. */
+void
+xc_keep_request(struct exchange *xc, const char *head)
+{
+	struct http1_request	*req = xc->xc_req;
+
+	xc_keep(xc->xc_method, sizeof(xc->xc_method), "",
+	    head + req->method_off, req->method_len);
+	xc_keep(xc->xc_path, sizeof(xc->xc_path),
+	    req->path_len == 0 || head[req->path_off] == '?' ? "/" : "",
+	    head + req->path_off, req->path_len);
+}
+
+/* A request that never got to be one: logged as what it had, or "-". */
+void
+xc_keep_partial(struct exchange *xc, const char *head)
+{
+	if (head != NULL && http1_request_started(xc->xc_req))
+		xc_keep_request(xc, head);
+}
+
+/* Copy a field line as it came, "Name: value". */
+static int
+xc_copy_field(struct buf *b, const char *head, const struct http1_field *f)
+{
+	char	*p;
+
+	/* one reservation for the line: five fields a request add up */
+	if ((p = buf_reserve(b, f->name_len + f->value_len + 4)) == NULL)
+		return (-1);
+	memcpy(p, head + f->name_off, f->name_len);
+	p += f->name_len;
+	*p++ = ':';
+	*p++ = ' ';
+	memcpy(p, head + f->value_off, f->value_len);
+	p += f->value_len;
+	*p++ = '\r';
+	*p = '\n';
+	return (0);
+}
+
+/*
+ * The fields portero sets for the backend, after the client's own:
+ * X-Forwarded-For appended to what came, the others portero's alone.
+ * X-Forwarded-Host only when the client named a host.
+ */
+static int
+xc_forwarded(struct exchange *xc, struct buf *b, const char *head, int xff)
+{
+	struct client		*cl = xc->xc_cl;
+	struct http1_request	*req = xc->xc_req;
+	const struct http1_field *f;
+	size_t			 alen = strlen(cl->cl_addr);
+	int			 i;
+
+	if (APPEND_LIT(b, "X-Forwarded-For: ") == -1)
+		return (-1);
+	for (i = 0; xff && i < req->nfields; i++) {
+		f = &req->fields[i];
+		if (f->id == HTTP1_H_X_FORWARDED_FOR && (buf_append(b,
+		    head + f->value_off, f->value_len) == -1 ||
+		    APPEND_LIT(b, ", ") == -1))
+			return (-1);
+	}
+	/* appends, not printf: this runs for every request */
+	if (buf_append(b, cl->cl_addr, alen) == -1 ||
+	    APPEND_LIT(b, "\r\nX-Real-IP: ") == -1 ||
+	    buf_append(b, cl->cl_addr, alen) == -1)
+		return (-1);
+	if (cl->cl_conn.c_tls != NULL) {
+		if (APPEND_LIT(b, "\r\nX-Forwarded-Proto: https\r\n") == -1)
+			return (-1);
+	} else if (APPEND_LIT(b, "\r\nX-Forwarded-Proto: http\r\n") == -1)
+		return (-1);
+	if (req->host_len > 0 && (APPEND_LIT(b, "X-Forwarded-Host: ") == -1 ||
+	    buf_append(b, head + req->host_off, req->host_len) == -1 ||
+	    APPEND_LIT(b, "\r\n") == -1))
+		return (-1);
+	return (0);
+}
+
+/*
+ * The request head for the upstream: origin-form, HTTP/1.1, hop-by-hop
+ * fields gone, Transfer-Encoding normalised, always a Host (the routed
+ * service's name when the client sent none), the client's forwarding
+ * fields replaced by portero's.
+ */
+static int
+xc_build_uphead(struct exchange *xc, const char *head)
+{
+	struct http1_request	*req = xc->xc_req;
+	struct buf		*b = xc->xc_uphead;
+	const struct http1_field *f;
+	const char		*path = head + req->path_off;
+	size_t			 pathlen = req->path_len;
+	int			 i, xff = 0, host = 0;
+
+	if (buf_append(b, head + req->method_off, req->method_len) == -1 ||
+	    APPEND_LIT(b, " ") == -1)
+		return (-1);
+	if (req->target_form == HTTP1_T_ASTERISK) {
+		path = "*";
+		pathlen = 1;
+	} else if ((pathlen == 0 || *path == '?') &&
+	    APPEND_LIT(b, "/") == -1)
+		return (-1);
+	if (buf_append(b, path, pathlen) == -1 ||
+	    APPEND_LIT(b, " HTTP/1.1\r\n") == -1)
+		return (-1);
+	for (i = 0; i < req->nfields; i++) {
+		f = &req->fields[i];
+		if (f->flags & HTTP1_F_HOP)
+			continue;
+		switch (f->id) {
+		case HTTP1_H_X_FORWARDED_FOR:
+			xff = 1;
+			/* FALLTHROUGH */
+		case HTTP1_H_X_FORWARDED_HOST:
+		case HTTP1_H_X_FORWARDED_PROTO:
+		case HTTP1_H_X_REAL_IP:
+		case HTTP1_H_FORWARDED:
+		case HTTP1_H_EXPECT:
+			continue;
+		case HTTP1_H_HOST:
+			host = 1;
+			break;
+		}
+		if (xc_copy_field(b, head, f) == -1)
+			return (-1);
+	}
+	if (!host && req->host_len > 0 && (APPEND_LIT(b, "Host: ") == -1 ||
+	    buf_append(b, head + req->host_off, req->host_len) == -1 ||
+	    APPEND_LIT(b, "\r\n") == -1))
+		return (-1);
+	if (!host && req->host_len == 0 && (APPEND_LIT(b, "Host: ") == -1 ||
+	    buf_append(b, xc->xc_sv->sv_name, strlen(xc->xc_sv->sv_name)) ==
+	    -1 || APPEND_LIT(b, "\r\n") == -1))
+		return (-1);
+	if (req->framing == HTTP1_BODY_CHUNKED &&
+	    APPEND_LIT(b, "Transfer-Encoding: chunked\r\n") == -1)
+		return (-1);
+	if (xc_forwarded(xc, b, head, xff) == -1)
+		return (-1);
+	return (APPEND_LIT(b, "\r\n"));
+}
+
+/* The backend the request goes to, held while it is in flight. */
+static void
+xc_set_backend(struct exchange *xc, struct backend *be)
+{
+	if (be != NULL)
+		backend_ref(be);
+	backend_unref(xc->xc_be);
+	xc->xc_be = be;
+}
+
+/* What routing held for the request: let go once it is answered. */
+static void
+xc_route_release(struct exchange *xc)
+{
+	xc_set_backend(xc, NULL);
+	service_unref(xc->xc_sv);
+	xc->xc_sv = NULL;
+	xc->xc_upname = NULL;
+}
+
+/*
+ * Open an upstream for the request: on be, else on the next backends in
+ * the rotation, skipping those that refuse at once.  Returns 0, -1 when
+ * none could be reached, or -2 when the worker itself is out of
+ * descriptors or memory: that is no backend's fault.
+ */
+static int
+xc_connect(struct exchange *xc, struct backend *be)
+{
+	unsigned int	 tries;
+
+	for (tries = 0; be != NULL && tries < xc->xc_sv->sv_nbackends;
+	    tries++) {
+		if ((xc->xc_up = upstream_get(be, xc->xc_upname, xc_notify,
+		    xc, 0)) != NULL) {
+			xc_set_backend(xc, be);
+			be->be_requests++;
+			return (0);
+		}
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM)
+			return (-2);
+		backend_failed(be);
+		be = backend_pick(xc->xc_sv);
+	}
+	return (-1);
+}
+
+/* Whether host is an IP literal, which RFC 6066 keeps out of SNI. */
+static int
+xc_ip_literal(const char *host)
+{
+	struct in_addr	 in;
+
+	return (host[0] == '[' || inet_pton(AF_INET, host, &in) == 1);
+}
+
+/* Route a whole request head: its service, or a reply of our own. */
+static struct service *
+xc_route(struct exchange *xc, int nobody)
+{
+	struct worker	*wk = worker_env;
+	struct client	*cl = xc->xc_cl;
+	struct service	*sv = NULL;
+	size_t		 hlen = strlen(xc->xc_host);
+
+	if (cl->cl_kind == LISTENER_HTTP && !wk->wk_conf.http_proxy) {
+		xc_reply(xc, 301, nobody);
+		return (NULL);
+	}
+	if (cl->cl_tlsctx != NULL && (hlen == 0 ||
+	    !tlsctx_host_ok(cl->cl_tlsctx, cl->cl_conn.c_tls, xc->xc_host,
+	    hlen))) {
+		xc_reply(xc, 421, nobody);
+		return (NULL);
+	}
+	/*
+	 * The upstream's TLS name (SNI, and the name its certificate is
+	 * checked against) is the host that routed the request, else the
+	 * service's own name: never empty, never an IP literal the client
+	 * sent.
+	 */
+	if (wk->wk_routes != NULL)
+		sv = route_lookup(wk->wk_routes, xc->xc_host, hlen);
+	if (sv != NULL && !xc_ip_literal(xc->xc_host))
+		xc->xc_upname = xc->xc_host;
+	else if (sv == NULL && wk->wk_routes != NULL &&
+	    wk->wk_conf.default_service[0] != '\0')
+		sv = route_lookup(wk->wk_routes, wk->wk_conf.default_service,
+		    strlen(wk->wk_conf.default_service));
+	if (sv == NULL) {
+		xc_reply(xc, 404, nobody);
+		return (NULL);
+	}
+	if (xc->xc_upname == NULL)
+		xc->xc_upname = sv->sv_name;
+	service_ref(sv);
+	xc->xc_sv = sv;
+	xc_set_backend(xc, backend_pick(sv));
+	if (xc->xc_be == NULL) {
+		xc_reply(xc, 503, nobody);
+		return (NULL);
+	}
+	return (sv);
+}
+
+/*
+ * A whole request head has come (at head, req->head_len bytes): route
+ * it and open its upstream.  The protocol takes the head off its input
+ * once this returns.
+ */
+int
+xc_start(struct exchange *xc, const char *head)
+{
+	struct worker		*wk = worker_env;
+	struct http1_request	*req = xc->xc_req;
+	const char		*hs = head + req->host_off;
+	size_t			 i, hlen = req->hostname_len;
+	int			 nobody, ret;
+
+	/* the parser refuses a longer name: it is never cut here */
+	if (hlen >= sizeof(xc->xc_host)) {
+		xc_reply(xc, 400, 0);
+		return (STEP_GONE);
+	}
+	for (i = 0; i < hlen; i++)
+		xc->xc_host[i] = tolower((unsigned char)hs[i]);
+	xc->xc_host[i] = '\0';
+	xc_keep_request(xc, head);
+	xc->xc_keepalive = (req->flags & HTTP1_KEEP_ALIVE) &&
+	    !wk->wk_stopping;
+	nobody = req->framing == HTTP1_BODY_NONE;
+
+	if (req->framing == HTTP1_BODY_LENGTH && wk->wk_conf.max_body_size &&
+	    req->content_length > wk->wk_conf.max_body_size) {
+		log_limited(LOG_LIMIT_REQUEST, "%s: 413: Content-Length %llu "
+		    "over --max-body-size", xc->xc_cl->cl_addr,
+		    (unsigned long long)req->content_length);
+		xc_reply(xc, 413, 0);
+		return (STEP_GONE);
+	}
+	if (xc_route(xc, nobody) == NULL)
+		return (STEP_GONE);
+	if ((xc->xc_uphead = buf_get()) == NULL ||
+	    xc_build_uphead(xc, head) == -1) {
+		xc_reply(xc, 431, 0);
+		return (STEP_GONE);
+	}
+	xc->xc_continue = (req->flags & HTTP1_EXPECT_CONTINUE) != 0;
+	memset(&xc->xc_reqbody, 0, sizeof(xc->xc_reqbody));
+	xc->xc_reqbody.bd_framing = req->framing;
+	xc->xc_reqbody.bd_left = req->content_length;
+	xc->xc_reqbody.bd_done = nobody || (req->framing ==
+	    HTTP1_BODY_LENGTH && req->content_length == 0);
+	http1_chunked_init(&xc->xc_reqbody.bd_chunked);
+	if (!xc->xc_reqbody.bd_done)
+		timer_set(&xc->xc_ev_body, wk->wk_conf.body_timeout);
+	if ((ret = xc_connect(xc, xc->xc_be)) < 0) {
+		if (ret == -2)
+			xc_abort(xc, 503, "out of descriptors or memory "
+			    "for an upstream connection");
+		else
+			xc_reply(xc, 502, 0);
+		return (STEP_GONE);
+	}
+	timer_set(&xc->xc_ev_timer, wk->wk_conf.connect_timeout);
+	return (STEP_MOVED);
+}
+
+/*
+ * Check body bytes at the front of b: what may be sent on goes into
+ * bd_ready.  A body that goes out without its chunked framing (to an
+ * HTTP/1.0 client) is decoded in place, the framing squeezed out.
+ * Returns -1 on a malformed chunked body.
+ */
+int
+body_check(struct body *bd, struct buf *b)
+{
+	size_t	 avail, take, made;
+	char	*p;
+	int	 ret;
+
+	if (bd->bd_done || b == NULL || b->b_len <= bd->bd_ready)
+		return (0);
+	avail = b->b_len - bd->bd_ready;
+	p = b->b_data + b->b_off + bd->bd_ready;
+	switch (bd->bd_framing) {
+	case HTTP1_BODY_LENGTH:
+		take = avail < bd->bd_left ? avail : bd->bd_left;
+		bd->bd_left -= take;
+		bd->bd_ready += take;
+		bd->bd_done = bd->bd_left == 0;
+		return (0);
+	case HTTP1_BODY_CHUNKED:
+		if (bd->bd_decode) {
+			ret = http1_chunked_decode(&bd->bd_chunked, p, avail,
+			    &take, &made);
+			memmove(p + made, p + take, avail - take);
+			b->b_len -= take - made;
+			take = made;
+		} else
+			ret = http1_chunked_feed(&bd->bd_chunked, p, avail,
+			    &take);
+		if (ret < 0)
+			return (-1);
+		bd->bd_ready += take;
+		bd->bd_done = ret == HTTP1_OK;
+		return (0);
+	case HTTP1_BODY_UNTIL_CLOSE:
+		bd->bd_ready += avail;
+		return (0);
+	}
+	bd->bd_done = 1;
+	return (0);
+}
+
+/* Send checked bytes from the front of b; STEP_MOVED if some went. */
+int
+body_send(struct body *bd, struct buf *b, struct conn *to, uint64_t *count)
+{
+	ssize_t	 n;
+
+	if (bd->bd_ready == 0)
+		return (STEP_WAIT);
+	n = conn_write(to, b->b_data + b->b_off, bd->bd_ready);
+	if (n == CONN_WANT)
+		return (STEP_WAIT);
+	if (n == -1)
+		return (-1);
+	buf_consume(b, n);
+	bd->bd_ready -= n;
+	*count += n;
+	return (STEP_MOVED);
+}
+
+/*
+ * The exchange ends for a reason that is not the backend's: the client's
+ * request (a bad or oversized body, one too slow) or the worker's own
+ * lack of descriptors.  Nothing is retried and the backend's health is
+ * not touched.  Before any byte of the response the client gets status;
+ * after, the protocol cuts the response short.
+ */
+void
+xc_abort(struct exchange *xc, int status, const char *why)
+{
+	log_limited(LOG_LIMIT_CLIENT, "%s: %d: %s", xc->xc_cl->cl_addr,
+	    status, why);
+	xc->xc_keepalive = 0;
+	xc_reply(xc, status, 0);
+}
+
+/*
+ * Something went wrong with the upstream.  Before any byte of the
+ * response, and while nothing of the body has gone, a reused connection
+ * (it may have gone stale in the pool) is retried once on a fresh one.
+ */
+static void
+xc_upstream_failed(struct exchange *xc, int status, const char *why)
+{
+	struct upstream	*up = xc->xc_up;
+	int		 refused, retry, ret = -1;
+
+	/* a new connection that never got through: try the next backend */
+	refused = !up->up_reused && up->up_state == UP_CONNECTING;
+	retry = up->up_reused && !xc->xc_retried && xc->xc_body_sent == 0 &&
+	    !xc->xc_resp_head && (up->up_in == NULL || up->up_in->b_len == 0);
+	if (refused)
+		backend_failed(xc->xc_be);
+	else
+		xc->xc_be->be_failures++;
+	upstream_release(up, 0);
+	xc->xc_up = NULL;
+	xc->xc_uphead_sent = 0;
+	if (refused)
+		ret = xc_connect(xc, backend_pick(xc->xc_sv));
+	else if (retry && (xc->xc_up = upstream_get(xc->xc_be,
+	    xc->xc_upname, xc_notify, xc, 1)) != NULL)
+		ret = 0;
+	if (ret == 0) {
+		xc->xc_retried = 1;
+		timer_set(&xc->xc_ev_timer,
+		    worker_env->wk_conf.connect_timeout);
+		return;
+	}
+	if (ret == -2) {
+		xc_abort(xc, 503, "out of descriptors or memory for an "
+		    "upstream connection");
+		return;
+	}
+	log_limited(LOG_LIMIT_UPSTREAM, "%s: %s %s: %s", xc->xc_cl->cl_addr,
+	    xc->xc_host, xc->xc_be->be_conf.be_host, why);
+	xc->xc_keepalive = 0;
+	xc_reply(xc, status, 0);
+}
+
+/* A final response head: what its body will be on the way out. */
+static void
+xc_response_final(struct exchange *xc, struct http1_response *resp)
+{
+	if (resp->framing == HTTP1_BODY_UNTIL_CLOSE)
+		xc->xc_keepalive = 0;
+	xc->xc_status = resp->status;
+	xc->xc_resp_head = 1;
+	memset(&xc->xc_respbody, 0, sizeof(xc->xc_respbody));
+	xc->xc_respbody.bd_framing = resp->framing;
+	xc->xc_respbody.bd_left = resp->content_length;
+	xc->xc_respbody.bd_done = resp->framing == HTTP1_BODY_NONE ||
+	    (resp->framing == HTTP1_BODY_LENGTH && resp->content_length == 0);
+	http1_chunked_init(&xc->xc_respbody.bd_chunked);
+}
+
+/*
+ * Parse the upstream's response head and hand it to the client's
+ * protocol, which may refuse it as too large (a 502 then).  Interim
+ * (1xx) heads go the same way; the protocol may drop them.
+ */
+static int
+xc_response_head(struct exchange *xc)
+{
+	struct upstream		*up = xc->xc_up;
+	struct http1_response	*resp;
+	const char		*head;
+	int			 ret;
+
+	if (xc->xc_resp == NULL &&
+	    (xc->xc_resp = calloc(1, sizeof(*xc->xc_resp))) == NULL) {
+		xc_abort(xc, 502, "out of memory");
+		return (STEP_GONE);
+	}
+	resp = xc->xc_resp;
+	head = up->up_in->b_data + up->up_in->b_off;
+	ret = http1_parse_response(head, up->up_in->b_len,
+	    xc->xc_req->method == HTTP1_M_HEAD, resp);
+	if (ret == HTTP1_INCOMPLETE)
+		return (STEP_WAIT);
+	if (ret != HTTP1_OK || resp->status == 101) {
+		xc->xc_retried = 1;
+		xc_upstream_failed(xc, 502, ret != HTTP1_OK ?
+		    http1_error_reason(ret) : "refused upgrade");
+		return (STEP_GONE);
+	}
+	if ((resp->flags & HTTP1_INTERIM) == 0)
+		xc_response_final(xc, resp);
+	if ((ret = xc->xc_cl->cl_proto->cp_resp_head(xc, head, resp)) == -1)
+		return (STEP_GONE);	/* the client is gone */
+	if (ret == STEP_GONE) {
+		xc->xc_retried = 1;
+		xc_upstream_failed(xc, 502, "response head too large");
+		return (STEP_GONE);
+	}
+	buf_consume(up->up_in, resp->head_len);
+	return (STEP_MOVED);
+}
+
+/*
+ * The request body from the client to the upstream.  Bytes already in
+ * xc_reqin are checked before more is read, so a client that sent its
+ * whole request and half-closed in one go is not taken for one that
+ * left halfway: end of file after a complete request is no abort.
+ */
+static int
+xc_request_body(struct exchange *xc)
+{
+	struct worker	*wk = worker_env;
+	struct body	*bd = &xc->xc_reqbody;
+	int		 progress = STEP_WAIT, ret, eof = 0;
+	ssize_t		 n;
+
+	for (;;) {
+		if (body_check(bd, xc->xc_reqin) == -1) {
+			xc_abort(xc, 400, "malformed chunked request body");
+			return (STEP_GONE);
+		}
+		if (bd->bd_framing == HTTP1_BODY_CHUNKED &&
+		    wk->wk_conf.max_body_size &&
+		    bd->bd_chunked.ck_total > wk->wk_conf.max_body_size) {
+			xc_abort(xc, 413, "chunked body over "
+			    "--max-body-size");
+			return (STEP_GONE);
+		}
+		ret = body_send(bd, xc->xc_reqin, &xc->xc_up->up_conn,
+		    &xc->xc_body_sent);
+		if (ret == -1) {
+			xc_upstream_failed(xc, 502, "write failed");
+			return (STEP_GONE);
+		}
+		if (ret == STEP_MOVED)
+			progress = STEP_MOVED;
+		if (bd->bd_done || eof || xc->xc_reqin->b_len >= BUF_SIZE)
+			break;
+		n = xc->xc_cl->cl_proto->cp_read_body(xc);
+		if (n == CONN_WANT)
+			break;
+		if (n == 0 || n == -1) {
+			eof = 1;
+			continue;	/* what came before it still counts */
+		}
+		xc->xc_body_read += n;
+		progress = STEP_MOVED;
+	}
+	if (eof && !bd->bd_done && bd->bd_ready == 0) {
+		log_limited(LOG_LIMIT_CLIENT, "%s: client left during its "
+		    "request body", xc->xc_cl->cl_addr);
+		xc_reply(xc, 0, 0);
+		return (STEP_GONE);
+	}
+	if (bd->bd_done && bd->bd_ready == 0)
+		timer_stop(&xc->xc_ev_body);
+	return (progress);
+}
+
+/* The upstream connected (and shook hands): time for the response. */
+static int
+xc_upstream_ready(struct exchange *xc)
+{
+	struct upstream	*up = xc->xc_up;
+	int		 ret;
+
+	if ((ret = upstream_ready(up)) == 0)
+		return (STEP_WAIT);
+	if (ret == -1) {
+		xc_upstream_failed(xc, 502, up->up_state == UP_HANDSHAKE ?
+		    "TLS handshake failed" : strerror(errno));
+		return (STEP_GONE);
+	}
+	backend_ok(xc->xc_be);
+	timer_set(&xc->xc_ev_timer, worker_env->wk_conf.upstream_timeout);
+	return (STEP_MOVED);
+}
+
+/* The request head, then its body, to the upstream. */
+static int
+xc_request(struct exchange *xc)
+{
+	struct upstream	*up = xc->xc_up;
+	ssize_t		 n;
+	int		 progress = STEP_WAIT;
+
+	if (xc->xc_uphead_sent < xc->xc_uphead->b_len) {
+		n = conn_write(&up->up_conn, xc->xc_uphead->b_data +
+		    xc->xc_uphead_sent, xc->xc_uphead->b_len -
+		    xc->xc_uphead_sent);
+		if (n == -1) {
+			xc_upstream_failed(xc, 502, "write failed");
+			return (STEP_GONE);
+		}
+		if (n > 0) {
+			xc->xc_uphead_sent += n;
+			progress = STEP_MOVED;
+		}
+	}
+	if (xc->xc_uphead_sent < xc->xc_uphead->b_len)
+		return (progress);
+	n = xc_request_body(xc);
+	return (n == STEP_WAIT ? progress : n);
+}
+
+/* The response from the upstream: read, heads parsed, body checked. */
+static int
+xc_response(struct exchange *xc)
+{
+	struct upstream	*up = xc->xc_up;
+	int		 progress = STEP_WAIT, ret;
+	ssize_t		 n;
+
+	if (up->up_in == NULL && (up->up_in = buf_get()) == NULL) {
+		xc_abort(xc, 503, "out of memory");
+		return (STEP_GONE);
+	}
+	if (!xc->xc_respbody.bd_done || !xc->xc_resp_head) {
+		n = conn_read(&up->up_conn, up->up_in);
+		if (n == -1 || (n == 0 && !(xc->xc_resp_head &&
+		    xc->xc_respbody.bd_framing == HTTP1_BODY_UNTIL_CLOSE))) {
+			xc_upstream_failed(xc, 502, n == 0 ?
+			    "upstream closed" : "upstream read failed");
+			return (STEP_GONE);
+		}
+		if (n == 0)
+			xc->xc_respbody.bd_done = 1;
+		if (n > 0)
+			progress = STEP_MOVED;
+	}
+	while (!xc->xc_resp_head && up->up_in->b_len > 0) {
+		if ((ret = xc_response_head(xc)) == STEP_WAIT)
+			break;
+		if (ret == STEP_GONE)
+			return (STEP_GONE);
+		progress = STEP_MOVED;
+	}
+	if (xc->xc_resp_head &&
+	    body_check(&xc->xc_respbody, up->up_in) == -1) {
+		log_limited(LOG_LIMIT_UPSTREAM, "%s: %s: malformed chunked "
+		    "response body", xc->xc_cl->cl_addr,
+		    xc->xc_be->be_conf.be_host);
+		xc->xc_keepalive = 0;
+		xc_reply(xc, 502, 0);
+		return (STEP_GONE);
+	}
+	return (progress);
+}
+
+/*
+ * One step of both directions.  STEP_GONE: the exchange is over (and
+ * freed) or its upstream changed; the pump looks again.
+ */
+int
+xc_step(struct exchange *xc)
+{
+	struct upstream	*up = xc->xc_up;
+	int		 progress = STEP_WAIT, ret;
+
+	if (up->up_state != UP_READY) {
+		if ((ret = xc_upstream_ready(xc)) != STEP_MOVED)
+			return (ret);
+		progress = STEP_MOVED;
+	}
+	if (xc->xc_continue) {
+		xc->xc_continue = 0;
+		if (xc->xc_cl->cl_proto->cp_continue(xc) == -1)
+			return (STEP_GONE);
+	}
+	if ((ret = xc_request(xc)) == STEP_GONE)
+		return (STEP_GONE);
+	progress |= ret;
+	if ((ret = xc_response(xc)) == STEP_GONE)
+		return (STEP_GONE);
+	if ((ret = xc->xc_cl->cl_proto->cp_resp_body(xc)) == -1)
+		return (STEP_GONE);
+	return (progress | ret);
+}
+
+/*
+ * Is the response through?  Then the upstream is pooled (if clean) and
+ * the protocol told; the exchange is freed.  Returns STEP_GONE then.
+ */
+int
+xc_finish(struct exchange *xc)
+{
+	struct upstream	*up = xc->xc_up;
+	int		 reuse;
+
+	if (up == NULL || !xc->xc_resp_head || !xc->xc_respbody.bd_done ||
+	    xc->xc_respbody.bd_ready > 0)
+		return (STEP_WAIT);
+	reuse = xc->xc_reqbody.bd_done && xc->xc_reqbody.bd_ready == 0 &&
+	    (xc->xc_resp->flags & HTTP1_KEEP_ALIVE) &&
+	    up->up_in->b_len == 0;
+	if (!xc->xc_reqbody.bd_done || xc->xc_reqbody.bd_ready > 0)
+		xc->xc_keepalive = 0;	/* answered before it was all sent */
+	reply_log(xc);
+	upstream_release(up, reuse);
+	xc->xc_up = NULL;
+	xc->xc_cl->cl_proto->cp_done(xc, 0);
+	return (STEP_GONE);
+}
+
+/*
+ * A reply of portero's own: an error, or the redirect of the cleartext
+ * listener.  keep: the client may go on after it.  Status 0, or any
+ * after a response head has gone: the protocol cuts the response short
+ * (HTTP/1.1 closes the connection), and nothing is logged.  The
+ * exchange is freed either way.
+ */
+void
+xc_reply(struct exchange *xc, int status, int keep)
+{
+	struct client	*cl = xc->xc_cl;
+
+	if (xc->xc_up != NULL) {
+		upstream_release(xc->xc_up, 0);
+		xc->xc_up = NULL;
+	}
+	buf_put(xc->xc_uphead);
+	xc->xc_uphead = NULL;
+	timer_stop(&xc->xc_ev_timer);
+	timer_stop(&xc->xc_ev_body);
+	if (xc->xc_resp_head)
+		status = 0;
+	xc->xc_status = status;
+	xc->xc_keepalive = keep && xc->xc_keepalive;
+	/* -1: the client is gone, and the exchange with it */
+	if (cl->cl_proto->cp_reply(xc, status, xc->xc_keepalive) == -1)
+		return;
+	reply_log(xc);
+	cl->cl_proto->cp_done(xc, 1);
+}
+
+/* Socket news from the upstream: the client's pump moves it. */
+static void
+xc_notify(void *arg)
+{
+	struct exchange	*xc = arg;
+
+	proxy_pump(xc->xc_cl);
+}
+
+static void
+xc_timer(int fd, short event, void *arg)
+{
+	struct exchange	*xc = arg;
+	struct client	*cl = xc->xc_cl;
+
+	if (xc->xc_up != NULL && xc->xc_up->up_state != UP_READY) {
+		xc->xc_retried = 1;
+		xc_upstream_failed(xc, 502, "connect timeout");
+	} else if (!xc->xc_resp_head) {
+		xc->xc_retried = 1;
+		if (xc->xc_up != NULL)
+			xc_upstream_failed(xc, 504, "response timeout");
+		else
+			xc_reply(xc, 504, 0);
+	} else {
+		log_limited(LOG_LIMIT_UPSTREAM, "%s: %s: upstream stalled",
+		    cl->cl_addr, xc->xc_host);
+		xc->xc_keepalive = 0;
+		xc_reply(xc, 504, 0);
+	}
+	proxy_pump(cl);
+}
+
+/*
+ * Every --body-timeout seconds: did the request body move on by at
+ * least BODY_MIN_RATE bytes a second?  A client whose bytes wait in a
+ * full buffer (the backend not reading) is not the slow one.
+ */
+static void
+xc_body_timer(int fd, short event, void *arg)
+{
+	struct exchange	*xc = arg;
+	struct client	*cl = xc->xc_cl;
+	uint64_t	 want;
+
+	if (xc->xc_reqbody.bd_done)
+		return;
+	want = (uint64_t)worker_env->wk_conf.body_timeout * BODY_MIN_RATE;
+	if (xc->xc_body_read - xc->xc_body_mark >= want ||
+	    xc->xc_reqin->b_len >= BUF_SIZE / 2) {
+		xc->xc_body_mark = xc->xc_body_read;
+		timer_set(&xc->xc_ev_body, worker_env->wk_conf.body_timeout);
+		return;
+	}
+	xc_abort(xc, 408, "request body too slow");
+	proxy_pump(cl);
+}
