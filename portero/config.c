@@ -96,6 +96,7 @@ static const struct config_opt config_opts[] = {
 	CONF_NUM("upstream-timeout", upstream_timeout, 1, 86400),
 	CONF_NUM("body-timeout", body_timeout, 1, 86400),
 	CONF_NUM("send-timeout", send_timeout, 1, 86400),
+	CONF_NUM("tunnel-idle-timeout", tunnel_idle_timeout, 1, 604800),
 	CONF_SIZE("max-body-size", max_body_size, INT64_MAX),
 	CONF_STR("upstream-ca", upstream_ca),
 	CONF_FLAG("upstream-insecure", upstream_insecure),
@@ -164,6 +165,7 @@ config_defaults(struct portero_config *conf)
 	conf->upstream_timeout = 60;
 	conf->body_timeout = 60;
 	conf->send_timeout = 30;
+	conf->tunnel_idle_timeout = 300;
 	conf->jwt_leeway = 10;
 	conf->max_ttl = 86400;
 	conf->register_max_backends = 10000;

@@ -68,6 +68,9 @@ static void	 xc_timer(int, short, void *);
 static void	 xc_body_timer(int, short, void *);
 static void	 xc_notify(void *);
 static void	 xc_route_release(struct exchange *);
+static void	 xc_tunnel_start(struct exchange *);
+static int	 xc_websocket(const char *, const struct http1_field *,
+		    size_t);
 
 /* Free exchanges; xc_cl links them.  One list per worker process. */
 static struct exchange	*xc_freelist;
@@ -286,9 +289,39 @@ xc_build_uphead(struct exchange *xc, const char *head)
 	if (req->framing == HTTP1_BODY_CHUNKED &&
 	    APPEND_LIT(b, "Transfer-Encoding: chunked\r\n") == -1)
 		return (-1);
+	/* a WebSocket handshake: a request without a body, HTTP/1.1 */
+	if ((req->flags & HTTP1_UPGRADE) && req->version == 11 &&
+	    req->framing == HTTP1_BODY_NONE &&
+	    xc_websocket(head, req->fields, req->nfields)) {
+		if (APPEND_LIT(b, "Upgrade: websocket\r\n"
+		    "Connection: upgrade\r\n") == -1)
+			return (-1);
+		xc->xc_upgrade = 1;
+	}
 	if (xc_forwarded(xc, b, head, xff) == -1)
 		return (-1);
 	return (APPEND_LIT(b, "\r\n"));
+}
+
+/*
+ * Does a head ask for, or agree to, exactly a WebSocket: one Upgrade
+ * field whose value is "websocket"?  Any other token (h2c above all)
+ * is not carried: nobody tunnels past routing and the 421 check.
+ */
+static int
+xc_websocket(const char *head, const struct http1_field *fields,
+    size_t nfields)
+{
+	const struct http1_field	*f;
+	int				 i;
+
+	if ((i = http1_field_find(head, fields, nfields, 0, "upgrade", 7)) ==
+	    -1 || http1_field_find(head, fields, nfields, i + 1, "upgrade",
+	    7) != -1)
+		return (0);
+	f = &fields[i];
+	return (http1_caseeq(head + f->value_off, f->value_len, "websocket",
+	    9));
 }
 
 /* The backend the request goes to, held while it is in flight. */
@@ -600,6 +633,50 @@ xc_response_final(struct exchange *xc, struct http1_response *resp)
 	xc->xc_respbody.bd_done = resp->framing == HTTP1_BODY_NONE ||
 	    (resp->framing == HTTP1_BODY_LENGTH && resp->content_length == 0);
 	http1_chunked_init(&xc->xc_respbody.bd_chunked);
+	if (resp->status == 101)
+		xc_tunnel_start(xc);
+}
+
+/*
+ * A WebSocket agreed (101): from here both directions are bytes until
+ * either side closes, with the same bounded buffers and back-pressure
+ * as bodies, and --tunnel-idle-timeout instead of the request timers.
+ */
+static void
+xc_tunnel_start(struct exchange *xc)
+{
+	xc->xc_tunnel = 1;
+	xc->xc_keepalive = 0;
+	xc->xc_respbody.bd_framing = HTTP1_BODY_UNTIL_CLOSE;
+	xc->xc_respbody.bd_done = 0;
+	memset(&xc->xc_reqbody, 0, sizeof(xc->xc_reqbody));
+	xc->xc_reqbody.bd_framing = HTTP1_BODY_UNTIL_CLOSE;
+	timer_stop(&xc->xc_ev_body);
+	timer_set(&xc->xc_ev_timer, worker_env->wk_conf.tunnel_idle_timeout);
+}
+
+/*
+ * A tunnel is over (a side closed, or it sat idle): logged as the 101
+ * it began with, then both connections close.
+ */
+static void
+xc_tunnel_end(struct exchange *xc, const char *why)
+{
+	log_debug("%s: %s: WebSocket ends: %s", xc->xc_cl->cl_addr,
+	    xc->xc_host, why);
+	reply_log(xc);
+	xc_reply(xc, 0, 0);
+}
+
+/* Bytes moved: whoever waits on them has its time again. */
+void
+xc_moved(struct exchange *xc)
+{
+	if (xc->xc_up == NULL || xc->xc_up->up_state != UP_READY)
+		return;
+	timer_set(&xc->xc_ev_timer, xc->xc_tunnel ?
+	    worker_env->wk_conf.tunnel_idle_timeout :
+	    worker_env->wk_conf.upstream_timeout);
 }
 
 /*
@@ -626,10 +703,11 @@ xc_response_head(struct exchange *xc)
 	    xc->xc_req->method == HTTP1_M_HEAD, resp);
 	if (ret == HTTP1_INCOMPLETE)
 		return (STEP_WAIT);
-	if (ret != HTTP1_OK || resp->status == 101) {
+	if (ret != HTTP1_OK || (resp->status == 101 && (!xc->xc_upgrade ||
+	    !xc_websocket(head, resp->fields, resp->nfields)))) {
 		xc->xc_retried = 1;
 		xc_upstream_failed(xc, 502, ret != HTTP1_OK ?
-		    http1_error_reason(ret) : "refused upgrade");
+		    http1_error_reason(ret) : "an upgrade not asked for");
 		return (STEP_GONE);
 	}
 	if ((resp->flags & HTTP1_INTERIM) == 0)
@@ -692,6 +770,10 @@ xc_request_body(struct exchange *xc)
 		progress = STEP_MOVED;
 	}
 	if (eof && !bd->bd_done && bd->bd_ready == 0) {
+		if (xc->xc_tunnel) {
+			xc_tunnel_end(xc, "the client closed");
+			return (STEP_GONE);
+		}
 		log_limited(LOG_LIMIT_CLIENT, "%s: client left during its "
 		    "request body", xc->xc_cl->cl_addr);
 		xc_reply(xc, 0, 0);
@@ -893,7 +975,9 @@ xc_timer(int fd, short event, void *arg)
 	struct exchange	*xc = arg;
 	struct client	*cl = xc->xc_cl;
 
-	if (xc->xc_up != NULL && xc->xc_up->up_state != UP_READY) {
+	if (xc->xc_tunnel)
+		xc_tunnel_end(xc, "idle for --tunnel-idle-timeout");
+	else if (xc->xc_up != NULL && xc->xc_up->up_state != UP_READY) {
 		xc->xc_retried = 1;
 		xc_upstream_failed(xc, 502, "connect timeout");
 	} else if (!xc->xc_resp_head) {
@@ -923,7 +1007,7 @@ xc_body_timer(int fd, short event, void *arg)
 	struct client	*cl = xc->xc_cl;
 	uint64_t	 want;
 
-	if (xc->xc_reqbody.bd_done)
+	if (xc->xc_reqbody.bd_done || xc->xc_tunnel)
 		return;
 	want = (uint64_t)worker_env->wk_conf.body_timeout * BODY_MIN_RATE;
 	if (xc->xc_body_read - xc->xc_body_mark >= want ||

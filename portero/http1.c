@@ -417,6 +417,8 @@ http1_field_id(const unsigned char *n, size_t len)
 	case 14:
 		if (http1_lceq(n, "content-length", 14))
 			return (HTTP1_H_CONTENT_LENGTH);
+		if (http1_lceq(n, "http2-settings", 14))
+			return (HTTP1_H_HTTP2_SETTINGS);
 		break;
 	case 15:
 		if (http1_lceq(n, "x-forwarded-for", 15))
@@ -625,6 +627,7 @@ http1_field_apply(const unsigned char *b, struct http1_field *f, size_t idx,
 	case HTTP1_H_KEEP_ALIVE:
 	case HTTP1_H_PROXY_CONNECTION:
 	case HTTP1_H_TE:
+	case HTTP1_H_HTTP2_SETTINGS:
 		f->flags |= HTTP1_F_HOP;
 		break;
 	case HTTP1_H_EXPECT:
@@ -1623,6 +1626,7 @@ http1_field_hop(const char *name, size_t len)
 	case HTTP1_H_PROXY_CONNECTION:
 	case HTTP1_H_TE:
 	case HTTP1_H_UPGRADE:
+	case HTTP1_H_HTTP2_SETTINGS:
 		return (1);
 	}
 	return (0);

@@ -132,7 +132,8 @@ enum http1_field_id {
 	HTTP1_H_X_FORWARDED_HOST,
 	HTTP1_H_X_FORWARDED_PROTO,
 	HTTP1_H_X_REAL_IP,
-	HTTP1_H_DATE
+	HTTP1_H_DATE,
+	HTTP1_H_HTTP2_SETTINGS	/* h2c's, hop-by-hop (RFC 7540 3.2.1) */
 };
 
 /*

@@ -538,6 +538,7 @@ parent_reload_take(struct portero_config *conf,
 	conf->upstream_timeout = newconf->upstream_timeout;
 	conf->body_timeout = newconf->body_timeout;
 	conf->send_timeout = newconf->send_timeout;
+	conf->tunnel_idle_timeout = newconf->tunnel_idle_timeout;
 	conf->max_body_size = newconf->max_body_size;
 	memcpy(conf->jwt_key_file, newconf->jwt_key_file,
 	    sizeof(conf->jwt_key_file));

@@ -345,6 +345,7 @@ struct portero_config {
 	uint32_t	 upstream_timeout;
 	uint32_t	 body_timeout;
 	uint32_t	 send_timeout;
+	uint32_t	 tunnel_idle_timeout;	/* WebSockets */
 	uint64_t	 max_body_size;	/* 0: no limit */
 	int32_t		 verbose;
 	int32_t		 foreground;
@@ -912,6 +913,8 @@ struct exchange {
 	int			 xc_keepalive;	/* the client may go on */
 	int			 xc_retried;
 	int			 xc_continue;	/* owes a 100 Continue */
+	int			 xc_upgrade;	/* asked for a WebSocket */
+	int			 xc_tunnel;	/* is one: bytes both ways */
 	int			 xc_status;
 	uint64_t		 xc_bytes;
 	uint64_t		 xc_body_sent;
@@ -1173,6 +1176,7 @@ void	 xc_free(struct exchange *);
 int	 xc_start(struct exchange *, const char *);
 int	 xc_step(struct exchange *);
 int	 xc_finish(struct exchange *);
+void	 xc_moved(struct exchange *);
 void	 xc_reply(struct exchange *, int, int);
 void	 xc_abort(struct exchange *, int, const char *);
 void	 xc_keep_request(struct exchange *, const char *);

@@ -48,6 +48,7 @@
 
 static void	 proxy_timer(int, short, void *);
 static void	 proxy_trim(unsigned int);
+static void	 proxy_gone(struct client *, const char *);
 
 static ssize_t	 h1_read_body(struct exchange *);
 static int	 h1_continue(struct exchange *);
@@ -371,6 +372,9 @@ h1_build_resphead(struct exchange *xc, struct buf *b, const char *head,
 	}
 	if (!final)
 		return (APPEND_LIT(b, "\r\n"));
+	if (resp->status == 101)	/* a WebSocket: xc_websocket() said */
+		return (APPEND_LIT(b, "Upgrade: websocket\r\n"
+		    "Connection: Upgrade\r\n\r\n"));
 	if (!(resp->flags & HTTP1_HAS_DATE) &&
 	    buf_append(b, reply_date(), REPLY_DATE_LEN) == -1)
 		return (-1);
@@ -450,7 +454,7 @@ h1_resp_body(struct exchange *xc)
 		return (take > 0 ? STEP_MOVED : STEP_WAIT);
 	}
 	if ((ret = body_send(bd, in, &cl->cl_conn, &xc->xc_bytes)) == -1)
-		proxy_close(cl);	/* the client is gone */
+		proxy_gone(cl, "write");
 	return (ret);
 }
 
@@ -535,7 +539,7 @@ proxy_flush(struct client *cl)
 	n = conn_write(&cl->cl_conn, cl->cl_out->b_data + cl->cl_out->b_off,
 	    cl->cl_out->b_len);
 	if (n == -1) {
-		proxy_close(cl);
+		proxy_gone(cl, "write");
 		return (STEP_WAIT);
 	}
 	if (n == CONN_WANT || n == 0)
@@ -594,10 +598,8 @@ proxy_pump(struct client *cl)
 
 	/* while bytes move either way, nobody is stalled */
 	xc = cl->cl_xc;
-	if (moved && !cl->cl_dead && cl->cl_state == CL_PROXY && xc != NULL &&
-	    xc->xc_up != NULL && xc->xc_up->up_state == UP_READY)
-		timer_set(&xc->xc_ev_timer,
-		    worker_env->wk_conf.upstream_timeout);
+	if (moved && !cl->cl_dead && cl->cl_state == CL_PROXY && xc != NULL)
+		xc_moved(xc);
 	if (cl->cl_dead) {
 		TAILQ_REMOVE(&worker_env->wk_clients, cl, cl_entry);
 		free(cl);
@@ -628,6 +630,15 @@ proxy_timer(int fd, short event, void *arg)
 		break;
 	}
 	proxy_pump(cl);
+}
+
+/* The connection failed under us: say why at debug level, and close. */
+static void
+proxy_gone(struct client *cl, const char *what)
+{
+	log_debug("%s: %s: %s", cl->cl_addr, what, cl->cl_conn.c_tls != NULL ?
+	    ptls_error(cl->cl_conn.c_tls) : strerror(errno));
+	proxy_close(cl);
 }
 
 /* Close now; the memory goes when the pump unwinds. */
