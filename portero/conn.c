@@ -101,6 +101,29 @@ buf_reserve(struct buf *b, size_t len)
 	return (p);
 }
 
+/*
+ * A header field line, "Name: value" and CRLF, in one reservation: a
+ * request forwards five or so, and four appends each added up.
+ */
+int
+buf_field(struct buf *b, const char *name, size_t namelen,
+    const char *value, size_t valuelen)
+{
+	char	*p;
+
+	if ((p = buf_reserve(b, namelen + valuelen + 4)) == NULL)
+		return (-1);
+	memcpy(p, name, namelen);
+	p += namelen;
+	*p++ = ':';
+	*p++ = ' ';
+	memcpy(p, value, valuelen);
+	p += valuelen;
+	*p++ = '\r';
+	*p = '\n';
+	return (0);
+}
+
 /* Append to a buffer; -1 if it does not fit. */
 int
 buf_append(struct buf *b, const char *p, size_t len)

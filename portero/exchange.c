@@ -173,20 +173,8 @@ xc_keep_partial(struct exchange *xc, const char *head)
 static int
 xc_copy_field(struct buf *b, const char *head, const struct http1_field *f)
 {
-	char	*p;
-
-	/* one reservation for the line: five fields a request add up */
-	if ((p = buf_reserve(b, f->name_len + f->value_len + 4)) == NULL)
-		return (-1);
-	memcpy(p, head + f->name_off, f->name_len);
-	p += f->name_len;
-	*p++ = ':';
-	*p++ = ' ';
-	memcpy(p, head + f->value_off, f->value_len);
-	p += f->value_len;
-	*p++ = '\r';
-	*p = '\n';
-	return (0);
+	return (buf_field(b, head + f->name_off, f->name_len,
+	    head + f->value_off, f->value_len));
 }
 
 /*

@@ -1108,6 +1108,7 @@ void	 buf_compact(struct buf *);
 void	 buf_consume(struct buf *, size_t);
 int	 buf_append(struct buf *, const char *, size_t);
 char	*buf_reserve(struct buf *, size_t);
+int	 buf_field(struct buf *, const char *, size_t, const char *, size_t);
 int	 buf_appendf(struct buf *, const char *, ...)
 	    __attribute__((__format__ (printf, 2, 3)));
 /* A string literal, its length counted by the compiler. */

@@ -340,8 +340,9 @@ static int
 h1_build_resphead(struct exchange *xc, struct buf *b, const char *head,
     const struct http1_response *resp)
 {
-	char	 code[4];
-	int	 i, final = !(resp->flags & HTTP1_INTERIM);
+	const struct http1_field *f;
+	char			 code[4];
+	int			 i, final = !(resp->flags & HTTP1_INTERIM);
 
 	code[0] = '0' + resp->status / 100;
 	code[1] = '0' + resp->status / 10 % 10;
@@ -353,22 +354,11 @@ h1_build_resphead(struct exchange *xc, struct buf *b, const char *head,
 	    APPEND_LIT(b, "\r\n") == -1)
 		return (-1);
 	for (i = 0; i < resp->nfields; i++) {
-		const struct http1_field *f = &resp->fields[i];
-		char	*p;
-
-		if (f->flags & HTTP1_F_HOP)
-			continue;
-		if ((p = buf_reserve(b, f->name_len + f->value_len + 4)) ==
-		    NULL)
+		f = &resp->fields[i];
+		if ((f->flags & HTTP1_F_HOP) == 0 && buf_field(b,
+		    head + f->name_off, f->name_len, head + f->value_off,
+		    f->value_len) == -1)
 			return (-1);
-		memcpy(p, head + f->name_off, f->name_len);
-		p += f->name_len;
-		*p++ = ':';
-		*p++ = ' ';
-		memcpy(p, head + f->value_off, f->value_len);
-		p += f->value_len;
-		*p++ = '\r';
-		*p = '\n';
 	}
 	if (!final)
 		return (APPEND_LIT(b, "\r\n"));
