@@ -128,12 +128,56 @@ static int	 ptls_alpn_cb(SSL *, const unsigned char **, unsigned char *,
 static int	 ptls_ticket_cb(SSL *, unsigned char *, unsigned char *,
 		    EVP_CIPHER_CTX *, EVP_MAC_CTX *, int);
 static int	 ptls_status_cb(SSL *, void *);
-static long	 ptls_bio_cb(BIO *, int, const char *, size_t, int, long,
-		    int, size_t *);
+static int	 ptls_sock_init(void);
+static int	 ptls_sock_read(BIO *, char *, int);
+
+/* The socket BIO, but for its reads (ptls_sock_read()); and those. */
+static BIO_METHOD	*ptls_sock;
+static int		(*ptls_sock_read_next)(BIO *, char *, int);
 static int	 ptls_client_session_cb(SSL *, SSL_SESSION *);
 
 /* Client contexts are numbered, so a session finds its own. */
 static uint64_t	 ptls_client_serial;
+
+/*
+ * The socket BIO of libssl with a read of our own, which notes whether
+ * the socket gave fewer bytes than asked for: with read-ahead libssl
+ * asks for all the room it has, so the socket was empty then
+ * (ptls_drained()).  A method rather than a BIO callback, which libssl
+ * would call for every control too: some 600 instructions a request.
+ */
+static int
+ptls_sock_init(void)
+{
+	const BIO_METHOD	*s = BIO_s_socket();
+
+	if ((ptls_sock = BIO_meth_new(BIO_get_new_index() |
+	    BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR, "portero socket")) ==
+	    NULL)
+		return (-1);
+	ptls_sock_read_next = BIO_meth_get_read(s);
+	if (ptls_sock_read_next == NULL ||
+	    BIO_meth_set_read(ptls_sock, ptls_sock_read) != 1 ||
+	    BIO_meth_set_write(ptls_sock, BIO_meth_get_write(s)) != 1 ||
+	    BIO_meth_set_puts(ptls_sock, BIO_meth_get_puts(s)) != 1 ||
+	    BIO_meth_set_ctrl(ptls_sock, BIO_meth_get_ctrl(s)) != 1 ||
+	    BIO_meth_set_create(ptls_sock, BIO_meth_get_create(s)) != 1 ||
+	    BIO_meth_set_destroy(ptls_sock, BIO_meth_get_destroy(s)) != 1)
+		return (-1);
+	return (0);
+}
+
+static int
+ptls_sock_read(BIO *bio, char *buf, int len)
+{
+	struct ptls	*p = BIO_get_data(bio);
+	int		 n;
+
+	n = ptls_sock_read_next(bio, buf, len);
+	if (p != NULL)
+		p->p_short = n <= 0 || n < len;
+	return (n);
+}
 
 int
 ptls_init(void)
@@ -149,7 +193,7 @@ ptls_init(void)
 	ptls_aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
 	ptls_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	if (ptls_ssl_index == -1 || ptls_hmac == NULL || ptls_aes == NULL ||
-	    ptls_sha256 == NULL) {
+	    ptls_sha256 == NULL || ptls_sock_init() == -1) {
 		ERR_clear_error();
 		return (-1);
 	}
@@ -751,35 +795,21 @@ ptls_new(SSL_CTX *ctx, int fd)
 {
 	struct ptls	*p;
 
+	BIO		*bio;
+
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return (NULL);
 	if ((p->p_ssl = SSL_new(ctx)) == NULL ||
-	    SSL_set_fd(p->p_ssl, fd) != 1 ||
-	    SSL_set_ex_data(p->p_ssl, ptls_ssl_index, p) != 1) {
+	    SSL_set_ex_data(p->p_ssl, ptls_ssl_index, p) != 1 ||
+	    (bio = BIO_new(ptls_sock)) == NULL) {
 		ERR_clear_error();
 		ptls_free(p);
 		return (NULL);
 	}
-	BIO_set_callback_ex(SSL_get_rbio(p->p_ssl), ptls_bio_cb);
-	BIO_set_callback_arg(SSL_get_rbio(p->p_ssl), (char *)p);
+	BIO_set_fd(bio, fd, BIO_NOCLOSE);
+	BIO_set_data(bio, p);	/* the socket BIO keeps nothing there */
+	SSL_set_bio(p->p_ssl, bio, bio);
 	return (p);
-}
-
-/*
- * Watches the socket reads libssl makes: with read-ahead it asks for
- * all the room it has, so fewer bytes than asked means the socket was
- * empty then (ptls_drained()).
- */
-static long
-ptls_bio_cb(BIO *bio, int oper, const char *argp, size_t len, int argi,
-    long argl, int ret, size_t *done)
-{
-	struct ptls	*p;
-
-	if (oper == (BIO_CB_READ | BIO_CB_RETURN) &&
-	    (p = (struct ptls *)BIO_get_callback_arg(bio)) != NULL)
-		p->p_short = ret <= 0 || *done < len;
-	return (ret);
 }
 
 struct ptls *
