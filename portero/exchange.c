@@ -210,9 +210,8 @@ xc_forwarded(struct exchange *xc, struct buf *b, const char *head, int xff)
 			return (-1);
 	} else if (APPEND_LIT(b, "\r\nX-Forwarded-Proto: http\r\n") == -1)
 		return (-1);
-	if (req->host_len > 0 && (APPEND_LIT(b, "X-Forwarded-Host: ") == -1 ||
-	    buf_append(b, head + req->host_off, req->host_len) == -1 ||
-	    APPEND_LIT(b, "\r\n") == -1))
+	if (req->host_len > 0 && buf_field(b, "X-Forwarded-Host", 16,
+	    head + req->host_off, req->host_len) == -1)
 		return (-1);
 	return (0);
 }
@@ -266,13 +265,11 @@ xc_build_uphead(struct exchange *xc, const char *head)
 		if (xc_copy_field(b, head, f) == -1)
 			return (-1);
 	}
-	if (!host && req->host_len > 0 && (APPEND_LIT(b, "Host: ") == -1 ||
-	    buf_append(b, head + req->host_off, req->host_len) == -1 ||
-	    APPEND_LIT(b, "\r\n") == -1))
+	if (!host && req->host_len > 0 && buf_field(b, "Host", 4,
+	    head + req->host_off, req->host_len) == -1)
 		return (-1);
-	if (!host && req->host_len == 0 && (APPEND_LIT(b, "Host: ") == -1 ||
-	    buf_append(b, xc->xc_sv->sv_name, strlen(xc->xc_sv->sv_name)) ==
-	    -1 || APPEND_LIT(b, "\r\n") == -1))
+	if (!host && req->host_len == 0 && buf_field(b, "Host", 4,
+	    xc->xc_sv->sv_name, strlen(xc->xc_sv->sv_name)) == -1)
 		return (-1);
 	if (req->framing == HTTP1_BODY_CHUNKED &&
 	    APPEND_LIT(b, "Transfer-Encoding: chunked\r\n") == -1)

@@ -81,6 +81,8 @@ static void	 tlsctx_in_clear(void);
 static struct tlsctx *tlsctx_build(char *, size_t);
 static void	 tlsctx_free(struct tlsctx *);
 static void	 tlsctx_swap(struct tlsctx *);
+static void	 tlsctx_lists(struct ptls_params *, const char *,
+		    const char *, const char *);
 
 /*
  * Before the sandbox: the library sets libssl up, which reads
@@ -315,10 +317,7 @@ tlsctx_build(char *err, size_t errlen)
 	}
 	memset(&pr, 0, sizeof(pr));
 	pr.pr_alpn = TLSCTX_ALPN;
-	pr.pr_ciphers = ts.ts_ciphers[0] != '\0' ? ts.ts_ciphers : NULL;
-	pr.pr_ciphersuites = ts.ts_ciphersuites[0] != '\0' ?
-	    ts.ts_ciphersuites : NULL;
-	pr.pr_groups = ts.ts_groups[0] != '\0' ? ts.ts_groups : NULL;
+	tlsctx_lists(&pr, ts.ts_ciphers, ts.ts_ciphersuites, ts.ts_groups);
 	/* a ticket stays good while its key is newest or previous */
 	pr.pr_lifetime = 2 * ts.ts_rotate;
 	pr.pr_keys = ts.ts_havekeys ? ts.ts_keys : NULL;
@@ -439,6 +438,16 @@ tlsctx_host_ok(struct tlsctx *tc, struct ptls *p, const char *host,
 	    tc->tc_pairs[pick].tp_nameslen, host, hostlen));
 }
 
+/* The flags' TLS lists as a server's settings: "" is the default. */
+static void
+tlsctx_lists(struct ptls_params *pr, const char *ciphers,
+    const char *suites, const char *groups)
+{
+	pr->pr_ciphers = ciphers[0] != '\0' ? ciphers : NULL;
+	pr->pr_ciphersuites = suites[0] != '\0' ? suites : NULL;
+	pr->pr_groups = groups[0] != '\0' ? groups : NULL;
+}
+
 /*
  * In the parent, at start, for -n and before a reload: are the flags'
  * TLS lists good, as the library of this build reads them?
@@ -450,12 +459,8 @@ tlsctx_check(const struct portero_config *conf)
 	char			 err[256];
 
 	memset(&pr, 0, sizeof(pr));
-	if (conf->tls_ciphers[0] != '\0')
-		pr.pr_ciphers = conf->tls_ciphers;
-	if (conf->tls_ciphersuites[0] != '\0')
-		pr.pr_ciphersuites = conf->tls_ciphersuites;
-	if (conf->tls_groups[0] != '\0')
-		pr.pr_groups = conf->tls_groups;
+	tlsctx_lists(&pr, conf->tls_ciphers, conf->tls_ciphersuites,
+	    conf->tls_groups);
 	if (ptls_params_check(&pr, err, sizeof(err)) == -1) {
 		log_warnx("TLS settings (%s): %s", ptls_library(), err);
 		return (-1);
