@@ -508,13 +508,15 @@ class H2:
         self.send_window = 65535    # the connection's, for our DATA
         self.initial_window = 65535  # the peer's initial stream window
         self.frames_read = 0
+        self.send_timeout = 30.0
         self._pending_block = None  # (sid, flags, bytes) without END_HEADERS
         if preface:
             s = dict(settings or {})
             s.setdefault(ENABLE_PUSH, 0)
-            sock.sendall(PREFACE + settings_frame(sorted(s.items())))
+            out = PREFACE + settings_frame(sorted(s.items()))
             if conn_window:
-                sock.sendall(window_update_frame(0, conn_window))
+                out += window_update_frame(0, conn_window)
+            self.send(out)
 
     # --- opening
 
@@ -567,6 +569,7 @@ class H2:
     # --- sending
 
     def send(self, data):
+        self.sock.settimeout(self.send_timeout)
         self.sock.sendall(data)
 
     def new_sid(self):
@@ -636,6 +639,54 @@ class H2:
                               "stream %d)" % (timeout, self.send_window,
                                               st.send_window))
 
+    def send_for(self, sid, seconds, chunk=b"\0" * 16384):
+        """DATA on sid for seconds, as fast as the windows let, reading
+        what comes meanwhile; returns the bytes sent."""
+        st = self.stream(sid)
+        sent = 0
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not st.closed and \
+                not self.eof:
+            n = min(len(chunk), self.send_window, st.send_window,
+                    self.max_frame)
+            if n > 0:
+                self.send(data_frame(sid, chunk[:n]))
+                self.send_window -= n
+                st.send_window -= n
+                sent += n
+                self.read_some(0)
+            else:
+                self.read_some(min(0.05, deadline - time.monotonic()))
+        return sent
+
+    def pump(self, sid, data, done, timeout=60.0, end_stream=False):
+        """Send data on sid as the windows let while reading, until all
+        of it is sent and done() is true."""
+        st = self.stream(sid)
+        view = memoryview(data)
+        deadline = time.monotonic() + timeout
+        while True:
+            if not view and done():
+                return
+            if time.monotonic() > deadline:
+                raise H2Error("pump: %d bytes unsent, not done after %.0f "
+                              "s (%r)" % (len(view), timeout, st))
+            if self.eof:
+                raise H2Error("pump: connection closed (%s), %d bytes "
+                              "unsent" % (self.eof_error, len(view)))
+            n = min(len(view), self.send_window, st.send_window,
+                    self.max_frame)
+            if n > 0 and not st.closed:
+                last = n == len(view)
+                self.send(data_frame(sid, bytes(view[:n]),
+                                     end_stream and last))
+                self.send_window -= n
+                st.send_window -= n
+                view = view[n:]
+                self.read_some(0)
+            else:
+                self.read_some(0.05)
+
     def send_trailers(self, sid, fields):
         self.send(headers_frames(sid, self.hpack.encode(fields), True,
                                  self.max_frame))
@@ -653,7 +704,7 @@ class H2:
 
     def _fill(self, timeout):
         """Read what the socket has; False on timeout."""
-        self.sock.settimeout(max(timeout, 0.001))
+        self.sock.settimeout(timeout)
         try:
             b = self.sock.recv(1 << 18)
         except (socket.timeout, ssl.SSLWantReadError):
@@ -687,6 +738,7 @@ class H2:
         """The next frame, handled; None on EOF or timeout (self.eof
         tells which)."""
         deadline = time.monotonic() + timeout
+        tried = False
         while True:
             f = self._next_buffered()
             if f is not None:
@@ -695,9 +747,10 @@ class H2:
             if self.eof:
                 return None
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 and tried:
                 return None
-            self._fill(left)
+            self._fill(max(left, 0.0005))
+            tried = True
 
     def read_some(self, timeout):
         """Handle every frame that comes within timeout, returning after
