@@ -438,6 +438,62 @@ def parse_goaway(payload):
 # ---------------------------------------------------------------------
 # the connection
 
+class BioSocket:
+    """A TLS connection driven through memory BIOs: what the TLS engine
+    writes leaves only on flush(), so a test chooses what shares a
+    write.  Enough of a socket for H2."""
+
+    def __init__(self, sock, ctx, sni):
+        self.sock = sock
+        self.bio_in, self.bio_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.bio_in, self.bio_out,
+                                server_hostname=sni)
+
+    def handshake(self):
+        """Until done; the client's last flight stays unsent."""
+        while True:
+            try:
+                self.obj.do_handshake()
+                return
+            except ssl.SSLWantReadError:
+                self.flush()
+                b = self.sock.recv(65536)
+                if not b:
+                    raise H2Error("EOF during the TLS handshake")
+                self._feed(b)
+
+    def _feed(self, b):
+        self.bio_in.write(b)
+
+    def flush(self):
+        b = self.bio_out.read()
+        if b:
+            self.sock.sendall(b)
+
+    def settimeout(self, t):
+        self.sock.settimeout(t)
+
+    def sendall(self, data):
+        self.obj.write(data)
+        self.flush()
+
+    def recv(self, n):
+        while True:
+            try:
+                return self.obj.read(n)
+            except ssl.SSLWantReadError:
+                self.flush()
+                b = self.sock.recv(65536)
+                if not b:
+                    return b""
+                self._feed(b)
+            except ssl.SSLZeroReturnError:
+                return b""
+
+    def close(self):
+        self.sock.close()
+
+
 class Stream:
     def __init__(self, sid):
         self.sid = sid
@@ -546,6 +602,35 @@ class H2:
             s.close()
             raise H2Error("ALPN chose %r, not h2" % proto)
         return cls(s, **kw)
+
+    @classmethod
+    def tls_one_flight(cls, port, sni, ca_file, fields, timeout=10.0):
+        """TLS 1.3 through memory BIOs, so that the client's Finished and
+        its first HTTP/2 bytes (preface, SETTINGS, a request of fields
+        on stream 1) go out in one write, as the last bytes it sends.
+        Returns the connection, stream 1 in flight."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(ca_file)
+        ctx.check_hostname = False
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        ctx.set_alpn_protocols(["h2"])
+        raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        bs = BioSocket(raw, ctx, sni)
+        try:
+            bs.handshake()
+            if bs.obj.selected_alpn_protocol() != "h2":
+                raise H2Error("ALPN chose %r, not h2"
+                              % bs.obj.selected_alpn_protocol())
+            c = cls(bs, preface=False)
+            c.stream(1)
+            c.next_sid = 3
+            bs.obj.write(PREFACE + settings_frame([(ENABLE_PUSH, 0)]) +
+                         headers_frames(1, c.hpack.encode(fields)))
+            bs.flush()
+        except BaseException:
+            raw.close()
+            raise
+        return c
 
     @classmethod
     def plain(cls, port, timeout=10.0, rcvbuf=None, **kw):

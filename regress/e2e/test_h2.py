@@ -302,6 +302,17 @@ def test_h2c_prior_knowledge(t):
     t.defer(c.close)
     st = c.get("/raw", authority="a.test", scheme="http")
     expect_ok(st, a, "h2raw over h2c")
+    # the preface, SETTINGS and a request in one write, and no more
+    c = h2raw.H2.plain(hp, preface=False)
+    t.defer(c.close)
+    c.send(h2raw.PREFACE + h2raw.settings_frame() + h2raw.headers_frames(
+        1, c.hpack.encode([(":method", "GET"), (":scheme", "http"),
+                           (":authority", "a.test"), (":path", "/one")])))
+    try:
+        st = c.response(1, timeout=3)
+    except h2raw.H2Error as e:
+        fail("h2c preface and request in one write: %s" % e)
+    expect_ok(st, a, "h2c preface and request in one write")
     # an HTTP/1.1 Upgrade: h2c is never honoured
     s = t.connect(hp, timeout=5)
     s.sendall(b"GET /up HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade, "
@@ -1015,3 +1026,25 @@ def _bad_accept(conn, be):
                  b"\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
                  accept_key(b"not the key") + b"\r\n\r\n")
     time.sleep(0.5)
+
+
+def test_requests_with_the_handshake_served(t):
+    """A client's preface and first request in the same write as its
+    TLS Finished, and nothing after: the session must start on what the
+    handshake read along, with no further event from the socket."""
+    w = World(t)
+    a = w.backend("a.test")
+    w.start()
+    fields = [(":method", "GET"), (":scheme", "https"),
+              (":authority", "a.test"), (":path", "/one-flight")]
+    for i in range(5):
+        c = h2raw.H2.tls_one_flight(w.d.listen_port, "a.test", w.ca.cert,
+                                    fields)
+        t.defer(c.close)
+        try:
+            st = c.response(1, timeout=3)
+        except h2raw.H2Error as e:
+            fail("try %d: preface and request sent with the TLS Finished:"
+                 " %s" % (i + 1, e))
+        expect_ok(st, a, "try %d: request sent with the TLS Finished"
+                  % (i + 1))
