@@ -1062,3 +1062,33 @@ def test_requests_with_the_handshake_served(t):
                  " %s" % (i + 1, e))
         expect_ok(st, a, "try %d: request sent with the TLS Finished"
                   % (i + 1))
+
+
+def test_head_and_content_length_checks(t):
+    w = World(t)
+    a = w.backend("a.test")
+    w.start()
+    c = w.h2()
+    st = c.response(c.request("HEAD", path="/bytes/1000"))
+    check(st.status == 200 and st.header("content-length") == "1000" and
+          st.received == 0 and st.ended, "HEAD: %r, content-length %r"
+          % (st, st.header("content-length")))
+    for status in (204, 304):
+        st = c.get("/status/%d" % status)
+        check(st.status == status and st.received == 0 and st.ended,
+              "GET /status/%d: %r" % (status, st))
+    # DATA that disagrees with content-length is malformed (RFC 9113
+    # 8.1.1): the stream ends in error, the backend sees no request
+    for declared, body in ((10, b"12345"), (5, b"1234567890")):
+        sid = c.request("POST", path="/cl%d" % declared, headers=[
+            ("content-length", str(declared))], end_stream=False)
+        c.send(h2raw.data_frame(sid, body, end_stream=True))
+        st = c.response(sid)
+        check(st.reset is not None or (st.status is not None and
+                                       400 <= st.status < 500),
+              "content-length %d with %d bytes of DATA: %r" % (
+                  declared, len(body), st))
+        check(not any(i["path"] == "/cl%d" % declared for i in a.requests),
+              "content-length %d with %d bytes: the backend took the "
+              "request" % (declared, len(body)))
+    expect_ok(c.get("/after"), a, "the connection after malformed streams")

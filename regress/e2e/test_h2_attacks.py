@@ -242,8 +242,20 @@ def test_rapid_reset(t):
 def test_continuation_flood(t):
     w, a, d, wpid, _ = _setup(t)
     rss = RssPeak(wpid)
-    n0 = a.count()
     hp = Hpack()
+    # eight CONTINUATION frames are within nghttp2's limit
+    c = w.h2()
+    c.wait_settings()
+    parts = [h2raw.frame(h2raw.HEADERS, h2raw.END_STREAM, 1,
+                         hp.encode(REQ))]
+    for i in range(8):
+        parts.append(h2raw.frame(h2raw.CONTINUATION, h2raw.END_HEADERS
+                                 if i == 7 else 0, 1,
+                                 Hpack.literal("x-c%d" % i, "v")))
+    c.send(b"".join(parts))
+    expect_ok(c.response(1), a, "HEADERS and 8 CONTINUATION frames")
+    c.close()
+    n0 = a.count()
     # filled CONTINUATION frames, small fields, no END_HEADERS
     c = w.h2()
     c.wait_settings()
