@@ -981,15 +981,25 @@ def test_websocket_over_h2_echo(t):
           "10 MiB echoed over h2: got %d bytes, sha256 %s" % (
               rd.got, "equal" if rd.hash.digest() == sent.digest()
               else "differs"))
-    # a close from the client, with END_STREAM
+    # the client closes: its close frame goes through, the backend's
+    # comes back, the backend hangs up, the stream ends
     c.send(h2raw.data_frame(sid, ws_frame(OP_CLOSE, struct.pack(
-        "!H", 1000)), end_stream=True))
+        "!H", 1000))))
     check(c.wait(lambda: st.closed, 5), "the stream did not end after the "
-          "client's close: %r" % st)
+          "close handshake: %r" % st)
     check((OP_CLOSE, struct.pack("!H", 1000)) in rd.frames, "no close "
-          "frame back: %r" % rd.frames[:3])
+          "frame back: %r (%r)" % (rd.frames[:3], st))
     check(wait_until(lambda: ws.closed_by_client == 1, 3), "the backend "
           "never saw the client's close")
+    # END_STREAM alone closes too: the backend's connection ends
+    n0 = len(ws.errors)
+    sid, st = ws_open(c, "/echo")
+    check(st.status == 200, "second CONNECT: %r" % st)
+    c.send(h2raw.data_frame(sid, b"", end_stream=True))
+    check(wait_until(lambda: len(ws.errors) > n0, 3), "END_STREAM did not "
+          "close the backend's connection")
+    check(c.wait(lambda: st.closed, 5), "the stream did not end after "
+          "END_STREAM both ways: %r" % st)
     check(not c.goaways and not c.eof, "the connection ended: %r %s"
           % (c.goaways, c.eof_error))
     d.check_restarts()
@@ -1025,13 +1035,41 @@ def test_websocket_over_h2_close_and_reset(t):
           "close the backend's connection")
     # a backend that answers with a wrong Sec-WebSocket-Accept
     sid, st = ws_open(c, "/bad", authority="bad.test")
-    check(st.status is not None and st.status != 200, "a wrong "
-          "Sec-WebSocket-Accept: %r, expected an error status" % st)
+    check(st.status != 200 and (st.status is not None or st.reset is not
+                                None), "a wrong Sec-WebSocket-Accept: "
+          "%r, expected an error status or RST_STREAM" % st)
     # the connection lives on
     sid, st = ws_open(c, "/echo")
     check(st.status == 200, "CONNECT after all that: %r" % st)
     check(not c.goaways and not c.eof, "the connection ended: %r %s"
           % (c.goaways, c.eof_error))
+
+
+def test_websocket_over_h2_half_close(t):
+    """END_STREAM is the tunnel's FIN (RFC 8441 5, RFC 9113 8.5): a
+    client that sends its close frame with END_STREAM still gets the
+    backend's close frame, then a clean end of the stream."""
+    w = World(t, names=("ws.test",))
+    ws = WSBackend(t)
+    w.backend("ws.test", ws.addr)
+    w.start()
+    c = w.h2(sni="ws.test")
+    rd = WSReader()
+    c.on_data = rd.feed
+    sid, st = ws_open(c, "/echo")
+    check(st.status == 200, "CONNECT /echo: %r" % st)
+    c.send(h2raw.data_frame(sid, ws_frame(OP_BIN, b"last words")))
+    check(c.wait(lambda: rd.got == 10, 5), "no echo")
+    c.send(h2raw.data_frame(sid, ws_frame(OP_CLOSE, struct.pack(
+        "!H", 1000)), end_stream=True))
+    check(c.wait(lambda: st.closed, 5), "the stream did not end: %r" % st)
+    check(wait_until(lambda: ws.closed_by_client == 1, 3), "the backend "
+          "never got the client's close frame")
+    check((OP_CLOSE, struct.pack("!H", 1000)) in rd.frames, "the "
+          "backend's close frame was lost after the client's END_STREAM "
+          "(stream %r, frames %r)" % (st, st.frames))
+    check(st.ended or st.reset in (h2raw.NO_ERROR, h2raw.CANCEL),
+          "the stream ended with RST_STREAM %s, not END_STREAM" % st.reset)
 
 
 def _bad_accept(conn, be):
