@@ -116,7 +116,7 @@ class World:
 
 def vmrss_kib(pid):
     st = proc_status(pid)
-    check(st is not None, "worker %d is gone" % pid)
+    check(st is not None and "VmRSS" in st, "worker %d is gone" % pid)
     return int(st["VmRSS"].split()[0])
 
 
@@ -124,8 +124,9 @@ class RssPeak:
     """The highest VmRSS of a process, sampled every 10 ms in a thread
     from start() to stop()."""
 
-    def __init__(self, pid):
+    def __init__(self, pid, t=None):
         self.pid = pid
+        self.t = t
         self.base = vmrss_kib(pid)
         self.peak = self.base
         self.running = True
@@ -135,8 +136,8 @@ class RssPeak:
     def _run(self):
         while self.running:
             st = proc_status(self.pid)
-            if st is None:
-                return
+            if st is None or "VmRSS" not in st:
+                return          # gone, or a zombie
             self.peak = max(self.peak, int(st["VmRSS"].split()[0]))
             time.sleep(0.01)
 
@@ -150,6 +151,9 @@ class RssPeak:
         check(grew < limit_mib, "%s: worker VmRSS grew %.1f MiB (from %d "
               "KiB to %d KiB), limit %d MiB" % (what, grew, self.base,
                                                 self.peak, limit_mib))
+        if self.t is not None:
+            self.t.note("%s: worker VmRSS %d KiB, peak %d KiB" % (
+                what, self.base, self.peak))
         return grew
 
 
@@ -631,7 +635,7 @@ def test_upload_download_100mib(t):
     # backend has 100 MiB to send
     c = w.h2(keep_data=False, auto_window=False)
     c.wait_settings()
-    rss = RssPeak(wpid)
+    rss = RssPeak(wpid, t)
     sid = c.request("GET", path="/bytes/%d" % n)
     t0 = time.monotonic()
     granted = 65535
@@ -655,7 +659,7 @@ def test_upload_download_100mib(t):
     h = hashlib.sha256()
     state = {"next": 16 * MIB}
     c.on_data = lambda st, data: h.update(data)
-    rss = RssPeak(wpid)
+    rss = RssPeak(wpid, t)
     sid = c.request("GET", path="/bytes/%d" % n)
     st = c.streams[sid]
     deadline = time.monotonic() + 60
@@ -701,7 +705,7 @@ def test_fast_uploader_held_back(t):
     wpid = d.child_pid("worker", 0)
     c = w.h2()
     c.wait_settings()
-    rss = RssPeak(wpid)
+    rss = RssPeak(wpid, t)
     sid = c.request("POST", path="/sink", end_stream=False)
     sent = c.send_for(sid, 4.0)
     sunk = be.sunk

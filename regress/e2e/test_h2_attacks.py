@@ -123,6 +123,9 @@ def _after(w, a, d, rss, what):
     """Memory, a new connection served, no respawn."""
     rss.check(RSS_LIMIT_MIB, what)
     check(d.alive(), "the daemon exited after %s" % what)
+    died = [l for l in d.log_lines(d.pid) if "killed by signal" in l or
+            "exited" in l]
+    check(not died, "a child died during %s: %s" % (what, died[:2]))
     c = w.h2()
     expect_ok(c.get("/after"), a, "a new connection after %s" % what)
     d.check_restarts()
@@ -193,7 +196,7 @@ def _reset_flood(c, block, hb, batch, pause):
 def test_rapid_reset(t):
     w, a, d, wpid, hb = _setup(t, hold=True, extra=[
         "--h2-max-streams", "16"])
-    rss = RssPeak(wpid)
+    rss = RssPeak(wpid, t)
     c = w.h2()
     c.wait_settings()
     block = c.hpack.encode([(k, v.replace("a.test", "hold.test"))
@@ -241,7 +244,7 @@ def test_rapid_reset(t):
 
 def test_continuation_flood(t):
     w, a, d, wpid, _ = _setup(t)
-    rss = RssPeak(wpid)
+    rss = RssPeak(wpid, t)
     hp = Hpack()
     # eight CONTINUATION frames are within nghttp2's limit
     c = w.h2()
@@ -288,7 +291,7 @@ def test_continuation_flood(t):
 
 def test_hpack_bomb(t):
     w, a, d, wpid, _ = _setup(t)
-    rss = RssPeak(wpid)
+    rss = RssPeak(wpid, t)
     n0 = a.count()
     c = w.h2()
     c.wait_settings()
@@ -334,7 +337,7 @@ def _control_flood(t, what, chunk, per_chunk):
     it must not stay open."""
     w, a, d, wpid, _ = _setup(t, extra=["--idle-timeout", "1",
                                         "--send-timeout", "1"])
-    rss = RssPeak(wpid)
+    rss = RssPeak(wpid, t)
     # a small receive buffer: our unread answers fill up sooner
     c = w.h2(rcvbuf=4096)
     c.wait_settings()
@@ -366,7 +369,7 @@ def test_settings_flood(t):
 
 def test_empty_data_flood(t):
     w, a, d, wpid, _ = _setup(t)
-    rss = RssPeak(wpid)
+    rss = RssPeak(wpid, t)
     c = w.h2()
     c.wait_settings()
     sid = c.request("POST", path="/empty", end_stream=False)
@@ -384,7 +387,7 @@ def test_priority_flood(t):
     """nghttp2 1.52 takes PRIORITY frames for idle streams into a tree
     of bounded size; the connection lives on, and serves."""
     w, a, d, wpid, _ = _setup(t)
-    rss = RssPeak(wpid)
+    rss = RssPeak(wpid, t)
     c = w.h2()
     c.wait_settings()
     frames = b"".join(h2raw.priority_frame(2 * i + 1, 2 * i - 1 if i % 3
@@ -407,7 +410,7 @@ def test_priority_flood(t):
 
 def test_zero_window_stall(t):
     w, a, d, wpid, _ = _setup(t, extra=["--upstream-timeout", "2"])
-    rss = RssPeak(wpid)
+    rss = RssPeak(wpid, t)
     c = w.h2(settings={h2raw.INITIAL_WINDOW_SIZE: 0})
     c.wait_settings()
     t0 = time.monotonic()
@@ -433,7 +436,7 @@ def test_zero_window_stall(t):
 
 def test_field_over_64k(t):
     w, a, d, wpid, _ = _setup(t)
-    rss = RssPeak(wpid)
+    rss = RssPeak(wpid, t)
     n0 = a.count()
     c = w.h2()
     c.wait_settings()
