@@ -460,6 +460,8 @@ class Portero(Proxy):
         os.makedirs(state, exist_ok=True)
         os.makedirs(empty, exist_ok=True)
         self.register_port = free_port()
+        while self.register_port == self.port:  # (1 start in 10,000)
+            self.register_port = free_port()
         if IS_ROOT:
             os.chown(t, NOBODY, NOBODY)     # the control socket goes here
             os.chown(state, NOBODY, NOBODY)
