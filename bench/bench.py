@@ -27,6 +27,13 @@ per request with 1 and with 10,000 registered backends, memory per
 registered backend, durable registrations/s from 1 and 32 clients with
 p50/p99 time to 200.
 
+Then HTTP/2 (bench/h2.py): each proxy as above with h2 offered by ALPN;
+h2load, ALPN h2, 10 connections x 10 concurrent streams, 100 B and 16 KiB
+bodies, per round: requests/s and the proxy's CPU per request; once per
+proxy under callgrind, instructions per HTTP/2 request (the same
+difference, h2load on one connection with 10 streams).  A proxy that does
+not select h2 is reported as "h2 not negotiated".
+
 The tables go to stdout and to bench/RESULTS.md.  Knobs (environment):
 BENCH_ROUNDS (3), BENCH_SECONDS (10), BENCH_WARMUP (2), BENCH_HS_SECONDS (8),
 BENCH_IDLE_CONNS (5000), BENCH_CG_REQUESTS ("2000,4000"),
@@ -38,7 +45,13 @@ BENCH_KEEP_TMP (1 keeps the temporary directory), BENCH_REGISTRY (1;
 0 skips the registration API's part) and those of bench/registry.py,
 BENCH_CERTSTALL (1; 0 skips bench/certstall.py, the stall of a
 certificate change) and BENCH_UPSTREAM (1; 0 skips bench/upstream_tls.py,
-CPU per new upstream TLS connection) and those of the two scripts.
+CPU per new upstream TLS connection) and those of the two scripts,
+BENCH_H1 (1; 0 skips the HTTP/1.1 rounds and their callgrind figure),
+BENCH_H2 (1; 0 skips bench/h2.py's HTTP/2 part) and those of bench/h2.py
+(BENCH_H2_CONNS, BENCH_H2_STREAMS).  The HTTP/2 part alone, quickly:
+BENCH_H1=0 BENCH_REGISTRY=0 BENCH_CERTSTALL=0 BENCH_UPSTREAM=0
+BENCH_ROUNDS=1 BENCH_SECONDS=3 BENCH_RESULTS=/tmp/h2.md make -C bench
+(BENCH_CALLGRIND=0 drops the callgrind runs too).
 """
 
 # Copyright (c) 2026 The portero authors
@@ -73,6 +86,7 @@ import textwrap
 import time
 
 import certstall
+import h2
 import registry
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -105,6 +119,8 @@ CG_REQUESTS = [int(x) for x in
                os.environ.get("BENCH_CG_REQUESTS", "2000,4000").split(",")]
 CALLGRIND = env_int("BENCH_CALLGRIND", 1)
 REGISTRY = env_int("BENCH_REGISTRY", 1)
+H1 = env_int("BENCH_H1", 1)
+H2 = env_int("BENCH_H2", 1)
 PROXIES = os.environ.get("BENCH_PROXIES", "nginx,haproxy,portero").split(",")
 RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(HERE, "RESULTS.md"))
 KEEP_TMP = env_int("BENCH_KEEP_TMP", 0)
@@ -927,7 +943,8 @@ def main():
     t_start = time.time()
     for tool in ("wrk", "taskset", "openssl") + tuple(
             n for n in PROXIES if n != "portero") + (
-            ("valgrind",) if CALLGRIND else ()):
+            ("valgrind",) if CALLGRIND else ()) + (
+            ("h2load",) if H2 else ()):
         if shutil.which(tool) is None:
             sys.exit("bench: %s is missing (top-level `make bench` installs "
                      "it)" % tool)
@@ -978,7 +995,7 @@ def run_bench(tmp, t_start):
     proxies = [PROXY_CLASSES[n](tmp, cert, key, certdir, backend_port)
                for n in PROXIES]
     rounds = {px.name: [] for px in proxies}
-    for r in range(1, ROUNDS + 1):
+    for r in range(1, ROUNDS + 1 if H1 else 1):
         log("round %d of %d" % (r, ROUNDS))
         for px in proxies:
             if px.na is not None:
@@ -987,7 +1004,7 @@ def run_bench(tmp, t_start):
             rounds[px.name].append(measure_turn(px, r))
 
     instr, cg_errors = {}, {}
-    if CALLGRIND:
+    if CALLGRIND and H1:
         log("callgrind: %s requests on one connection" %
             " and ".join(map(str, CG_REQUESTS)))
         for px in proxies:
@@ -1003,13 +1020,18 @@ def run_bench(tmp, t_start):
     if REGISTRY and "portero" in PROXIES:
         reg = registry.run(sys.modules[__name__], tmp, cert, key, certdir,
                            backend_port)
+    h2res = None
+    if H2:
+        h2res = h2.run(sys.modules[__name__], tmp, cert, key, certdir,
+                       backend_port)
     stop(backend)
 
     med = medians(rounds)
     for name in med:
         med[name]["instr"] = instr.get(name)
     na = {px.name: px.na for px in proxies if px.na is not None}
-    report(proxies, med, rounds, na, cg_errors, reg, time.time() - t_start)
+    report(proxies, med, rounds, na, cg_errors, reg, h2res,
+           time.time() - t_start)
     # the stall of a certificate change, appended (bench/certstall.py)
     if env_int("BENCH_CERTSTALL", 1) and "portero" in PROXIES:
         certstall.run(sys.modules[__name__], tmp)
@@ -1022,7 +1044,15 @@ def run_bench(tmp, t_start):
             log("upstream_tls.py failed (exit %d)" % rc)
 
 
-def report(proxies, med, rounds, na, cg_errors, reg, elapsed):
+def reflow(md):
+    """Reflow the paragraphs substitutions left ragged; keep the rest."""
+    out = "\n\n".join(textwrap.fill(par, 76) if par[:1].isalpha() and
+                       "\n|" not in par else par
+                       for par in md.split("\n\n"))
+    return out + "\n" if md.endswith("\n") and out[-1:] != "\n" else out
+
+
+def report(proxies, med, rounds, na, cg_errors, reg, h2res, elapsed):
     cpu, mem, osname = machine()
     v = versions(proxies)
     tbl = table(med, na)
@@ -1066,24 +1096,28 @@ buffers not included).  Instructions: callgrind Ir of the proxy's tree,
 {CG_REQUESTS[1] - CG_REQUESTS[0]}, each on one kept-alive connection from
 a fresh start.  Best peer: the better of nginx and haproxy in that row.
 
-{tbl}
-
-Targets:
-
-{targets(med)}
+{tbl if H1 else "The HTTP/1.1 rounds were skipped (BENCH_H1=0)."}
 """
-    # reflow the paragraphs the substitutions left ragged; keep the rest
-    md = "\n\n".join(textwrap.fill(par, 76) if par[:1].isalpha() and
-                     "\n|" not in par else par for par in md.split("\n\n"))
+    if H1:
+        md += "\nTargets:\n\n" + targets(med) + "\n"
+    md = reflow(md)
     if notes:
         md += "\nNotes:\n\n" + "\n".join(notes) + "\n"
-    md += "\nEvery round:\n\n" + rounds_table(rounds) + "\n"
-    print()
-    print(tbl)
-    print()
-    print(targets(med))
+    if H1:
+        md += "\nEvery round:\n\n" + rounds_table(rounds) + "\n"
+        print()
+        print(tbl)
+        print()
+        print(targets(med))
     if notes:
         print("\n".join(notes))
+    if h2res is not None:
+        h2_md, h2_tbl, h2_goals = h2.report(*h2res)
+        md += "\n" + h2_md
+        print()
+        print(h2_tbl)
+        print()
+        print(h2_goals)
     if reg is not None:
         reg_md, reg_tbl, reg_checks = registry.report(*reg)
         md += "\n" + reg_md
