@@ -30,7 +30,7 @@ PKGS =		libssl libcrypto
 else
 $(error TLS must be openssl or libtls, not $(TLS))
 endif
-PKGS +=		libevent yajl libbsd-overlay
+PKGS +=		libevent yajl libbsd-overlay libnghttp2
 ifeq ($(shell uname -s),Linux)
 PKGS +=		libseccomp
 endif

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "portero.h"
+#include "http1.h"
 
 /*
  * Every long option, and where its value goes: one table, so adding a
@@ -97,6 +98,13 @@ static const struct config_opt config_opts[] = {
 	CONF_NUM("body-timeout", body_timeout, 1, 86400),
 	CONF_NUM("send-timeout", send_timeout, 1, 86400),
 	CONF_NUM("tunnel-idle-timeout", tunnel_idle_timeout, 1, 604800),
+	CONF_FLAG("no-h2", no_h2),
+	CONF_FLAG("h2c", h2c),
+	CONF_NUM("h2-max-streams", h2_max_streams, 1, 10000),
+	CONF_NUM("h2-max-header-list", h2_max_header_list, 4096,
+	    HTTP1_HEAD_LIMIT),
+	CONF_NUM("h2-window", h2_window, 16384, 16777216),
+	CONF_NUM("h2-reset-rate", h2_reset_rate, 1, 100000),
 	CONF_SIZE("max-body-size", max_body_size, INT64_MAX),
 	CONF_STR("upstream-ca", upstream_ca),
 	CONF_FLAG("upstream-insecure", upstream_insecure),
@@ -166,6 +174,10 @@ config_defaults(struct portero_config *conf)
 	conf->body_timeout = 60;
 	conf->send_timeout = 30;
 	conf->tunnel_idle_timeout = 300;
+	conf->h2_max_streams = 128;
+	conf->h2_max_header_list = HTTP1_HEAD_LIMIT;
+	conf->h2_window = 65535;
+	conf->h2_reset_rate = 100;
 	conf->jwt_leeway = 10;
 	conf->max_ttl = 86400;
 	conf->register_max_backends = 10000;

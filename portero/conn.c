@@ -50,9 +50,30 @@ buf_get(void)
 	if ((b = buf_freelist) != NULL) {
 		buf_freelist = b->b_next;
 		buf_nfree--;
-	} else if ((b = malloc(sizeof(*b))) == NULL)
+	} else if ((b = malloc(sizeof(*b) + BUF_SIZE)) == NULL)
 		return (NULL);
 	b->b_next = NULL;
+	b->b_size = BUF_SIZE;
+	b->b_off = b->b_len = 0;
+	return (b);
+}
+
+/*
+ * A buffer of at least size bytes.  Larger ones than BUF_SIZE are rare
+ * (an HTTP/2 header list over 32 KiB, a wide flow-control window) and
+ * not kept for reuse.
+ */
+struct buf *
+buf_get_size(size_t size)
+{
+	struct buf	*b;
+
+	if (size <= BUF_SIZE)
+		return (buf_get());
+	if ((b = malloc(sizeof(*b) + size)) == NULL)
+		return (NULL);
+	b->b_next = NULL;
+	b->b_size = size;
 	b->b_off = b->b_len = 0;
 	return (b);
 }
@@ -62,7 +83,7 @@ buf_put(struct buf *b)
 {
 	if (b == NULL)
 		return;
-	if (buf_nfree >= BUF_KEEP_FREE) {
+	if (buf_nfree >= BUF_KEEP_FREE || b->b_size != BUF_SIZE) {
 		free(b);
 		return;
 	}
@@ -91,9 +112,9 @@ buf_reserve(struct buf *b, size_t len)
 {
 	char	*p;
 
-	if (b->b_off + b->b_len + len > BUF_SIZE) {
+	if (b->b_off + b->b_len + len > b->b_size) {
 		buf_compact(b);
-		if (b->b_len + len > BUF_SIZE)
+		if (b->b_len + len > b->b_size)
 			return (NULL);
 	}
 	p = b->b_data + b->b_off + b->b_len;
@@ -128,9 +149,9 @@ buf_field(struct buf *b, const char *name, size_t namelen,
 int
 buf_append(struct buf *b, const char *p, size_t len)
 {
-	if (b->b_off + b->b_len + len > BUF_SIZE) {
+	if (b->b_off + b->b_len + len > b->b_size) {
 		buf_compact(b);
-		if (b->b_len + len > BUF_SIZE)
+		if (b->b_len + len > b->b_size)
 			return (-1);
 	}
 	memcpy(b->b_data + b->b_off + b->b_len, p, len);
@@ -146,7 +167,7 @@ buf_appendf(struct buf *b, const char *fmt, ...)
 	int	 n;
 
 	buf_compact(b);
-	room = BUF_SIZE - b->b_len;
+	room = b->b_size - b->b_len;
 	va_start(ap, fmt);
 	n = vsnprintf(b->b_data + b->b_len, room, fmt, ap);
 	va_end(ap);
@@ -175,9 +196,9 @@ conn_read(struct conn *c, struct buf *b)
 	size_t	 room;
 	ssize_t	 n;
 
-	if (b->b_off + b->b_len == BUF_SIZE)
+	if (b->b_off + b->b_len == b->b_size)
 		buf_compact(b);
-	room = BUF_SIZE - b->b_off - b->b_len;
+	room = b->b_size - b->b_off - b->b_len;
 	if (room == 0 || c->c_drained)
 		return (CONN_WANT);
 	if (c->c_tls != NULL) {

@@ -742,7 +742,8 @@ xc_request_body(struct exchange *xc)
 		}
 		if (ret == STEP_MOVED)
 			progress = STEP_MOVED;
-		if (bd->bd_done || eof || xc->xc_reqin->b_len >= BUF_SIZE)
+		if (bd->bd_done || eof ||
+		    xc->xc_reqin->b_len >= xc->xc_reqin->b_size)
 			break;
 		n = xc->xc_cl->cl_proto->cp_read_body(xc);
 		if (n == CONN_WANT)
@@ -950,8 +951,20 @@ static void
 xc_notify(void *arg)
 {
 	struct exchange	*xc = arg;
+	struct client	*cl = xc->xc_cl;
 
-	proxy_pump(xc->xc_cl);
+	cl->cl_proto->cp_wake(xc);
+	proxy_pump(cl);
+}
+
+/* Retry-After for a reply: the service's rest, when none is up. */
+unsigned int
+xc_retry_after(const struct exchange *xc, int status)
+{
+	if (status != 503)
+		return (0);
+	return (xc->xc_sv != NULL && xc->xc_be == NULL ?
+	    backend_retry_after(xc->xc_sv) : 1);
 }
 
 static void
@@ -996,7 +1009,7 @@ xc_body_timer(int fd, short event, void *arg)
 		return;
 	want = (uint64_t)worker_env->wk_conf.body_timeout * BODY_MIN_RATE;
 	if (xc->xc_body_read - xc->xc_body_mark >= want ||
-	    xc->xc_reqin->b_len >= BUF_SIZE / 2) {
+	    xc->xc_reqin->b_len >= xc->xc_reqin->b_size / 2) {
 		xc->xc_body_mark = xc->xc_body_read;
 		timer_set(&xc->xc_ev_body, worker_env->wk_conf.body_timeout);
 		return;

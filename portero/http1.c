@@ -201,6 +201,7 @@ struct http1_head {
 				    const struct http1_head *);
 	void			*hd_msg;	/* the request or response */
 	int			 hd_head;	/* a response to HEAD */
+	size_t			 hd_max;	/* HTTP1_HEAD_MAX, or more */
 };
 
 static int	 http1_parse_head(const char *, size_t,
@@ -1071,7 +1072,7 @@ http1_parse_head(const char *buf, size_t len, const struct http1_head *hd)
 	size_t			 end, p;
 	int			 rv;
 
-	end = len < HTTP1_HEAD_MAX ? len : HTTP1_HEAD_MAX;
+	end = len < hd->hd_max ? len : hd->hd_max;
 	if (ps->ps_seen == 0 || ps->ps_seen > end) {
 		memset(ps, 0, sizeof(*ps));
 		*hd->hd_nfields = 0;
@@ -1105,7 +1106,7 @@ http1_parse_head(const char *buf, size_t len, const struct http1_head *hd)
 	if (hd->hd_isreq && (ps->ps_bits & PS_STARTED) == 0 &&
 	    end - p >= HTTP1_LINE_MAX + 2)
 		rv = HTTP1_E_URI_TOO_LONG;
-	else if (end == HTTP1_HEAD_MAX)
+	else if (end == hd->hd_max)
 		rv = HTTP1_E_HEAD_TOO_LARGE;
 	else
 		return (HTTP1_INCOMPLETE);
@@ -1116,11 +1117,24 @@ http1_parse_head(const char *buf, size_t len, const struct http1_head *hd)
 int
 http1_parse_request(const char *buf, size_t len, struct http1_request *req)
 {
+	return (http1_parse_request_max(buf, len, HTTP1_HEAD_MAX, req));
+}
+
+/*
+ * The same with a larger limit on the head, up to HTTP1_HEAD_LIMIT: an
+ * HTTP/2 request written as HTTP/1.1 may be as large as the header list
+ * its connection allows.
+ */
+int
+http1_parse_request_max(const char *buf, size_t len, size_t max,
+    struct http1_request *req)
+{
 	struct http1_head	 hd = {
 		&req->ps, req->fields, &req->nfields, 1, http1_request_line,
-		http1_request_finish, req, 0
+		http1_request_finish, req, 0, 0
 	};
 
+	hd.hd_max = max < HTTP1_HEAD_LIMIT ? max : HTTP1_HEAD_LIMIT;
 	return (http1_parse_head(buf, len, &hd));
 }
 
@@ -1232,7 +1246,7 @@ http1_parse_response(const char *buf, size_t len, int request_was_head,
 {
 	struct http1_head	 hd = {
 		&resp->ps, resp->fields, &resp->nfields, 0, http1_status_line,
-		http1_response_finish, resp, request_was_head
+		http1_response_finish, resp, request_was_head, HTTP1_HEAD_MAX
 	};
 
 	return (http1_parse_head(buf, len, &hd));
@@ -1525,7 +1539,7 @@ http1_chunked_decode(struct http1_chunked *ck, char *buf, size_t len,
     size_t *consumed, size_t *produced)
 {
 	size_t	 i = 0, out = 0, n, took;
-	int	 rv = HTTP1_INCOMPLETE;
+	int	 rv = HTTP1_INCOMPLETE, state;
 
 	while (i < len) {
 		if (ck->ck_state == CK_DATA) {
@@ -1538,9 +1552,16 @@ http1_chunked_decode(struct http1_chunked *ck, char *buf, size_t len,
 			continue;
 		}
 		/* framing, a byte at a time up to the next data */
+		state = ck->ck_state;
 		rv = http1_chunked_feed(ck, buf + i, 1, &took);
 		if (rv < 0)
 			break;
+		/* trailer lines, kept for whoever asked for them */
+		if (ck->ck_trailer != NULL && took == 1 &&
+		    state >= CK_TRAILER_START && state <= CK_TRAILER_LF &&
+		    !(state == CK_TRAILER_START && buf[i] == '\r') &&
+		    ck->ck_trailer_len < HTTP1_TRAILER_MAX)
+			ck->ck_trailer[ck->ck_trailer_len++] = buf[i];
 		i += took;
 		if (rv == HTTP1_OK)
 			break;

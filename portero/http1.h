@@ -36,6 +36,7 @@
 #define HTTP1_LINE_MAX		8192
 #define HTTP1_HOST_MAX		255	/* a host name, without ":port" */
 #define HTTP1_HEAD_MAX		32768
+#define HTTP1_HEAD_LIMIT	65535	/* offsets are 16 bits */
 #define HTTP1_MAX_FIELDS	100
 #define HTTP1_LEADING_CRLF_MAX	4
 #define HTTP1_CHUNK_EXT_MAX	1024	/* bytes after a chunk size */
@@ -267,10 +268,16 @@ struct http1_chunked {
 	int8_t		 ck_error;
 	uint8_t		 ck_namelen;
 	char		 ck_name[17];	/* trailer name, lower case */
+	/* decode only: trailer lines ("name: value" CRLF each) go here,
+	   if set, HTTP1_TRAILER_MAX bytes at most */
+	char		*ck_trailer;
+	uint16_t	 ck_trailer_len;
 };
 
 void		 http1_request_reset(struct http1_request *);
 int		 http1_parse_request(const char *, size_t,
+		    struct http1_request *);
+int		 http1_parse_request_max(const char *, size_t, size_t,
 		    struct http1_request *);
 void		 http1_response_reset(struct http1_response *);
 int		 http1_parse_response(const char *, size_t, int,

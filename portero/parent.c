@@ -524,10 +524,11 @@ parent_reload_take(struct portero_config *conf,
 		    "change only on restart; keeping the running ones");
 	if (strcmp(newconf->tls_ciphers, conf->tls_ciphers) != 0 ||
 	    strcmp(newconf->tls_ciphersuites, conf->tls_ciphersuites) != 0 ||
-	    strcmp(newconf->tls_groups, conf->tls_groups) != 0)
-		log_warnx("reload: --tls-ciphers, --tls-ciphersuites and "
-		    "--tls-groups change only on restart; keeping the "
-		    "running ones");
+	    strcmp(newconf->tls_groups, conf->tls_groups) != 0 ||
+	    newconf->no_h2 != conf->no_h2 || newconf->h2c != conf->h2c)
+		log_warnx("reload: --tls-ciphers, --tls-ciphersuites, "
+		    "--tls-groups, --no-h2 and --h2c change only on restart; "
+		    "keeping the running ones");
 	conf->drain_timeout = newconf->drain_timeout;
 	conf->tls_ticket_rotate = newconf->tls_ticket_rotate;
 	conf->cert_scan_interval = newconf->cert_scan_interval;
@@ -539,6 +540,10 @@ parent_reload_take(struct portero_config *conf,
 	conf->body_timeout = newconf->body_timeout;
 	conf->send_timeout = newconf->send_timeout;
 	conf->tunnel_idle_timeout = newconf->tunnel_idle_timeout;
+	conf->h2_max_streams = newconf->h2_max_streams;
+	conf->h2_max_header_list = newconf->h2_max_header_list;
+	conf->h2_window = newconf->h2_window;
+	conf->h2_reset_rate = newconf->h2_reset_rate;
 	conf->max_body_size = newconf->max_body_size;
 	memcpy(conf->jwt_key_file, newconf->jwt_key_file,
 	    sizeof(conf->jwt_key_file));

@@ -346,6 +346,12 @@ struct portero_config {
 	uint32_t	 body_timeout;
 	uint32_t	 send_timeout;
 	uint32_t	 tunnel_idle_timeout;	/* WebSockets */
+	uint32_t	 h2_max_streams;	/* concurrent, a connection */
+	uint32_t	 h2_max_header_list;	/* bytes, RFC 9113 counting */
+	uint32_t	 h2_window;	/* initial stream window */
+	uint32_t	 h2_reset_rate;	/* streams reset a second */
+	int32_t		 no_h2;		/* ALPN offers http/1.1 alone */
+	int32_t		 h2c;		/* prior knowledge, cleartext */
 	uint64_t	 max_body_size;	/* 0: no limit */
 	int32_t		 verbose;
 	int32_t		 foreground;
@@ -497,6 +503,8 @@ struct worker_stats {
 	uint64_t	 resumed;	/* resumed ones */
 	uint64_t	 upstream_handshakes;	/* full, to backends */
 	uint64_t	 upstream_resumed;	/* resumed ones */
+	uint64_t	 h2_connections;	/* open now, HTTP/2 */
+	uint64_t	 h2_streams;	/* open now */
 };
 
 /*
@@ -657,9 +665,10 @@ struct acceptor {
 
 struct buf {
 	struct buf	*b_next;	/* free list */
+	size_t		 b_size;	/* BUF_SIZE, or more: buf_get_size() */
 	size_t		 b_off;		/* data is [b_off, b_off + b_len) */
 	size_t		 b_len;
-	char		 b_data[BUF_SIZE];
+	char		 b_data[];
 };
 
 struct ptls;
@@ -821,6 +830,7 @@ enum client_state {
 	CL_HEAD,		/* part of a request head has come */
 	CL_PROXY,		/* an exchange in flight */
 	CL_CLOSING,		/* flushing a last response, then close */
+	CL_H2,			/* HTTP/2: h2.c has it */
 };
 
 /* What a step of the pump did. */
@@ -844,11 +854,14 @@ struct tlsctx;
 struct http1_request;
 struct http1_response;
 struct exchange;
+struct h2_session;
+struct h2_stream;
 
 /*
  * What an exchange asks of the protocol its client speaks.  HTTP/1.1
- * (proxy.c) writes heads and bodies to the connection in order; each
- * call returns an enum step, or -1 when the client is gone.
+ * (proxy.c) writes heads and bodies to the connection in order; HTTP/2
+ * (h2.c) makes each exchange a stream.  Each call returns an enum step,
+ * or -1 when the client (or the stream) is gone.
  */
 struct client_proto {
 	/* more request body into xc_reqin: a count, 0 at the end,
@@ -869,6 +882,8 @@ struct client_proto {
 	/* the exchange is over (replied: portero's own reply); the
 	   protocol frees it and goes on */
 	void	(*cp_done)(struct exchange *, int);
+	/* news from the exchange's upstream, before the client's pump */
+	void	(*cp_wake)(struct exchange *);
 };
 
 struct client {
@@ -882,7 +897,9 @@ struct client {
 	struct buf		*cl_out;	/* heads and replies to it */
 	struct http1_request	*cl_req;	/* the head being read */
 	struct exchange		*cl_xc;		/* the one in flight */
+	struct h2_session	*cl_h2;		/* HTTP/2 */
 	int			 cl_keepalive;
+	int			 cl_served;	/* a request came: no h2c */
 	int			 cl_rdeof;	/* the client half-closed */
 	int			 cl_dead;
 	int			 cl_lean;	/* 1: idle since a sweep;
@@ -898,6 +915,7 @@ struct exchange {
 	struct timer		 xc_ev_body;	/* the request body's pace */
 	struct http1_response	*xc_resp;	/* kept too, as parsed */
 	struct client		*xc_cl;	/* first cleared by xc_new() */
+	struct h2_stream	*xc_h2;		/* its stream, on HTTP/2 */
 	struct http1_request	*xc_req;
 	struct buf		*xc_reqin;	/* request body from the
 						   client (HTTP/1.1: cl_in) */
@@ -1103,6 +1121,7 @@ void	 acceptor_stop(struct acceptor *);
 
 /* conn.c */
 struct buf *buf_get(void);
+struct buf *buf_get_size(size_t);
 void	 buf_put(struct buf *);
 void	 buf_compact(struct buf *);
 void	 buf_consume(struct buf *, size_t);
@@ -1170,6 +1189,15 @@ void	 proxy_stop(void);
 void	 proxy_pump(struct client *);
 void	 proxy_close(struct client *);
 
+/* h2.c */
+#define H2_PREFACE	"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define H2_PREFACE_LEN	24
+int	 h2_start(struct client *);
+void	 h2_pump(struct client *);
+void	 h2_drain(struct client *);
+void	 h2_timeout(struct client *);
+void	 h2_free(struct client *);
+
 /* exchange.c */
 struct exchange *xc_new(struct client *, struct http1_request *,
 	    struct buf *);
@@ -1180,6 +1208,7 @@ int	 xc_finish(struct exchange *);
 void	 xc_moved(struct exchange *);
 void	 xc_reply(struct exchange *, int, int);
 void	 xc_abort(struct exchange *, int, const char *);
+unsigned int xc_retry_after(const struct exchange *, int);
 void	 xc_keep_request(struct exchange *, const char *);
 void	 xc_keep_partial(struct exchange *, const char *);
 int	 body_check(struct body *, struct buf *);

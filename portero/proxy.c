@@ -57,11 +57,12 @@ static int	 h1_resp_head(struct exchange *, const char *,
 static int	 h1_resp_body(struct exchange *);
 static int	 h1_reply(struct exchange *, int, int);
 static void	 h1_done(struct exchange *, int);
+static void	 h1_wake(struct exchange *);
 
 /* HTTP/1.1: one exchange at a time, its response written in order. */
 static const struct client_proto proto_h1 = {
 	h1_read_body, h1_continue, h1_resp_head, h1_resp_body, h1_reply,
-	h1_done
+	h1_done, h1_wake
 };
 
 static void
@@ -175,6 +176,7 @@ proxy_event(int fd, short event, void *arg)
 static int
 proxy_handshake(struct client *cl)
 {
+	const char	*alpn;
 	int		 ret;
 
 	ret = ptls_handshake(cl->cl_conn.c_tls);
@@ -190,6 +192,16 @@ proxy_handshake(struct client *cl)
 		worker_env->wk_stats.resumed++;
 	else
 		worker_env->wk_stats.handshakes++;
+	alpn = ptls_alpn(cl->cl_conn.c_tls);
+	if (alpn != NULL && strcmp(alpn, "h2") == 0) {
+		if (h2_start(cl) == -1) {
+			log_warnx("%s: HTTP/2 session: out of memory",
+			    cl->cl_addr);
+			proxy_close(cl);
+			return (STEP_WAIT);
+		}
+		return (STEP_MOVED);
+	}
 	/* most new connections wait a moment for their first request */
 	(void)ptls_idle(cl->cl_conn.c_tls);
 	cl->cl_state = CL_IDLE;
@@ -234,6 +246,34 @@ proxy_head_bytes(struct client *cl)
 }
 
 /*
+ * With --h2c, a cleartext connection may open with HTTP/2's preface
+ * (prior knowledge, RFC 9113 3.3).  -1: it does not; else a step.
+ */
+static int
+proxy_preface(struct client *cl, ssize_t n)
+{
+	size_t	 len = cl->cl_in->b_len;
+
+	if (len > H2_PREFACE_LEN)
+		len = H2_PREFACE_LEN;
+	if (memcmp(proxy_head_bytes(cl), H2_PREFACE, len) != 0)
+		return (-1);
+	if (len < H2_PREFACE_LEN) {
+		if (cl->cl_state == CL_IDLE) {
+			cl->cl_state = CL_HEAD;
+			proxy_timer_set(cl, worker_env->wk_conf.header_timeout);
+		}
+		return (n > 0 ? STEP_MOVED : STEP_WAIT);
+	}
+	if (h2_start(cl) == -1) {
+		log_warnx("%s: HTTP/2 session: out of memory", cl->cl_addr);
+		proxy_close(cl);
+		return (STEP_WAIT);
+	}
+	return (STEP_MOVED);
+}
+
+/*
  * Read a request head, and start its exchange once whole.  The exchange
  * is made with the request's first bytes, so that its time and its log
  * line count from there.
@@ -260,6 +300,10 @@ proxy_head(struct client *cl)
 	}
 	if (n == CONN_WANT && (cl->cl_in == NULL || cl->cl_in->b_len == 0))
 		return (STEP_WAIT);
+	if (!cl->cl_served && cl->cl_kind == LISTENER_HTTP &&
+	    wk->wk_conf.h2c && (ret = proxy_preface(cl, n)) != -1)
+		return (ret);
+	cl->cl_served = 1;
 	if (cl->cl_xc == NULL &&
 	    (cl->cl_xc = xc_new(cl, cl->cl_req, cl->cl_in)) == NULL) {
 		proxy_close(cl);
@@ -433,7 +477,7 @@ h1_resp_body(struct exchange *xc)
 		if (bd->bd_ready == 0)
 			return (STEP_WAIT);
 		buf_compact(out);
-		room = BUF_SIZE - out->b_len;
+		room = out->b_size - out->b_len;
 		take = bd->bd_ready < room ? bd->bd_ready : room;
 		memcpy(out->b_data + out->b_len, in->b_data + in->b_off,
 		    take);
@@ -459,7 +503,6 @@ h1_reply(struct exchange *xc, int status, int keep)
 {
 	struct client		*cl = xc->xc_cl;
 	struct http1_request	*req = xc->xc_req;
-	unsigned int		 retry = 0;
 	struct buf		*b;
 	int			 head;
 
@@ -470,11 +513,8 @@ h1_reply(struct exchange *xc, int status, int keep)
 	if ((b = proxy_out(cl)) == NULL)
 		return (-1);
 	head = req->method == HTTP1_M_HEAD && http1_request_started(req);
-	if (status == 503)
-		retry = xc->xc_sv != NULL && xc->xc_be == NULL ?
-		    backend_retry_after(xc->xc_sv) : 1;
-	if (reply_build(b, status, head, !keep, retry, xc->xc_host,
-	    xc->xc_path) == -1) {
+	if (reply_build(b, status, head, !keep, xc_retry_after(xc, status),
+	    xc->xc_host, xc->xc_path) == -1) {
 		proxy_close(cl);
 		return (-1);
 	}
@@ -518,6 +558,12 @@ h1_done(struct exchange *xc, int replied)
 	proxy_timer_set(cl, wk->wk_conf.idle_timeout);
 }
 
+/* One exchange at a time: the pump steps it anyway. */
+static void
+h1_wake(struct exchange *xc)
+{
+}
+
 /* Heads and replies owed to the client. */
 static int
 proxy_flush(struct client *cl)
@@ -553,6 +599,10 @@ proxy_pump(struct client *cl)
 	struct exchange	*xc;
 	int		 progress, moved = 0;
 
+	if (cl->cl_state == CL_H2) {
+		h2_pump(cl);
+		goto gone;
+	}
 	do {
 		progress = STEP_WAIT;
 		if (cl->cl_dead)
@@ -570,6 +620,7 @@ proxy_pump(struct client *cl)
 				progress = xc_step(cl->cl_xc);
 			break;
 		case CL_CLOSING:
+		case CL_H2:
 			break;
 		}
 		if (cl->cl_dead)
@@ -590,6 +641,7 @@ proxy_pump(struct client *cl)
 	xc = cl->cl_xc;
 	if (moved && !cl->cl_dead && cl->cl_state == CL_PROXY && xc != NULL)
 		xc_moved(xc);
+ gone:
 	if (cl->cl_dead) {
 		TAILQ_REMOVE(&worker_env->wk_clients, cl, cl_entry);
 		free(cl);
@@ -615,6 +667,9 @@ proxy_timer(int fd, short event, void *arg)
 		break;
 	case CL_PROXY:
 		break;		/* the exchange keeps its own time */
+	case CL_H2:
+		h2_timeout(cl);
+		break;
 	default:
 		proxy_close(cl);
 		break;
@@ -641,6 +696,7 @@ proxy_close(struct client *cl)
 	timer_del(&cl->cl_ev_timer);
 	xc_free(cl->cl_xc);
 	cl->cl_xc = NULL;
+	h2_free(cl);
 	conn_close(&cl->cl_conn);
 	if (cl->cl_tlsctx != NULL)
 		tlsctx_unref(cl->cl_tlsctx);
@@ -657,6 +713,11 @@ proxy_stop(void)
 	struct client	*cl, *next;
 
 	TAILQ_FOREACH_SAFE(cl, &worker_env->wk_clients, cl_entry, next) {
+		if (cl->cl_state == CL_H2) {
+			h2_drain(cl);
+			proxy_pump(cl);
+			continue;
+		}
 		if (cl->cl_state != CL_IDLE && cl->cl_state != CL_HANDSHAKE)
 			continue;
 		proxy_close(cl);

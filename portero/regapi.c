@@ -621,10 +621,10 @@ api_read(struct api_conn *ac)
 		}
 		if (ac->ac_state != API_HEAD && ac->ac_state != API_BODY)
 			return;
-		if (ac->ac_in->b_off + ac->ac_in->b_len == BUF_SIZE)
+		if (ac->ac_in->b_off + ac->ac_in->b_len == ac->ac_in->b_size)
 			buf_compact(ac->ac_in);
 		n = read(ac->ac_fd, ac->ac_in->b_data + ac->ac_in->b_off +
-		    ac->ac_in->b_len, BUF_SIZE - ac->ac_in->b_off -
+		    ac->ac_in->b_len, ac->ac_in->b_size - ac->ac_in->b_off -
 		    ac->ac_in->b_len);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return;

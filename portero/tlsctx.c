@@ -30,7 +30,8 @@
 
 #include "portero.h"
 
-#define TLSCTX_ALPN		"http/1.1"
+#define TLSCTX_ALPN		"h2,http/1.1"
+#define TLSCTX_ALPN_H1		"http/1.1"	/* --no-h2 */
 
 /* The names one certificate is good for, to answer tlsctx_host_ok(). */
 struct tlsctx_pair {
@@ -72,6 +73,7 @@ struct tlsctx_state {
 	char			 ts_ciphers[TLS_LIST_MAX];
 	char			 ts_ciphersuites[TLS_LIST_MAX];
 	char			 ts_groups[TLS_LIST_MAX];
+	int			 ts_no_h2;
 };
 
 /* This worker's contexts. */
@@ -107,6 +109,7 @@ void
 tlsctx_config(const struct portero_config *conf)
 {
 	ts.ts_rotate = conf->tls_ticket_rotate;
+	ts.ts_no_h2 = conf->no_h2;
 	(void)strlcpy(ts.ts_ciphers, conf->tls_ciphers,
 	    sizeof(ts.ts_ciphers));
 	(void)strlcpy(ts.ts_ciphersuites, conf->tls_ciphersuites,
@@ -316,7 +319,7 @@ tlsctx_build(char *err, size_t errlen)
 		tc->tc_npairs++;
 	}
 	memset(&pr, 0, sizeof(pr));
-	pr.pr_alpn = TLSCTX_ALPN;
+	pr.pr_alpn = ts.ts_no_h2 ? TLSCTX_ALPN_H1 : TLSCTX_ALPN;
 	tlsctx_lists(&pr, ts.ts_ciphers, ts.ts_ciphersuites, ts.ts_groups);
 	/* a ticket stays good while its key is newest or previous */
 	pr.pr_lifetime = 2 * ts.ts_rotate;
