@@ -635,12 +635,16 @@ proxy_pump(struct client *cl)
 		    (cl->cl_out == NULL || cl->cl_out->b_len == 0))
 			proxy_close(cl);
 		moved |= progress;
-	} while (progress != STEP_WAIT && !cl->cl_dead);
+	} while (progress != STEP_WAIT && !cl->cl_dead &&
+	    cl->cl_state != CL_H2);
 
 	/* while bytes move either way, nobody is stalled */
 	xc = cl->cl_xc;
 	if (moved && !cl->cl_dead && cl->cl_state == CL_PROXY && xc != NULL)
 		xc_moved(xc);
+	/* HTTP/2 from here (ALPN or a preface): bytes may be waiting */
+	if (!cl->cl_dead && cl->cl_state == CL_H2)
+		h2_pump(cl);
  gone:
 	if (cl->cl_dead) {
 		TAILQ_REMOVE(&worker_env->wk_clients, cl, cl_entry);

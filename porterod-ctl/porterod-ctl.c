@@ -632,12 +632,13 @@ workers_text(const struct ctl_listing *ls)
 {
 	const struct ctl_child	*c;
 	char			 pid[16], conns[24], reqs[24], hs[24], res[24];
-	char			 uhs[24], ures[24];
+	char			 uhs[24], ures[24], h1[24], h2[24], st[24];
 	size_t			 i;
 
-	printf("%-3s %-6s %-9s %-8s %-11s %-10s %-10s %-10s %-10s %s\n",
-	    "ID", "PID", "STATE", "RESTARTS", "CONNECTIONS", "REQUESTS",
-	    "HANDSHAKES", "RESUMED", "UP-HS", "UP-RESUMED");
+	printf("%-3s %-6s %-9s %-8s %-11s %-10s %-10s %-10s %-10s %-10s "
+	    "%-6s %-6s %s\n", "ID", "PID", "STATE", "RESTARTS",
+	    "CONNECTIONS", "REQUESTS", "HANDSHAKES", "RESUMED", "UP-HS",
+	    "UP-RESUMED", "H1", "H2", "STREAMS");
 	for (i = 0; i < ls->ls_nrecs; i++) {
 		c = ls->ls_recs[i].rec_data;
 		fmt_pid(pid, sizeof(pid), c->pid);
@@ -647,9 +648,14 @@ workers_text(const struct ctl_listing *ls)
 		fmt_stat(res, sizeof(res), c, c->stats.resumed);
 		fmt_stat(uhs, sizeof(uhs), c, c->stats.upstream_handshakes);
 		fmt_stat(ures, sizeof(ures), c, c->stats.upstream_resumed);
+		fmt_stat(h1, sizeof(h1), c, c->stats.connections -
+		    c->stats.h2_connections);
+		fmt_stat(h2, sizeof(h2), c, c->stats.h2_connections);
+		fmt_stat(st, sizeof(st), c, c->stats.h2_streams);
 		printf("%-3u %-6s %-9s %-8u %-11s %-10s %-10s %-10s %-10s "
-		    "%s\n", c->id, pid, child_state_name(c->state),
-		    c->restarts, conns, reqs, hs, res, uhs, ures);
+		    "%-10s %-6s %-6s %s\n", c->id, pid,
+		    child_state_name(c->state), c->restarts, conns, reqs, hs,
+		    res, uhs, ures, h1, h2, st);
 	}
 }
 
@@ -676,6 +682,10 @@ workers_json(struct json *js, const struct ctl_listing *ls)
 		json_stat(js, c, "upstream_handshakes",
 		    c->stats.upstream_handshakes);
 		json_stat(js, c, "upstream_resumed", c->stats.upstream_resumed);
+		json_stat(js, c, "h1_connections", c->stats.connections -
+		    c->stats.h2_connections);
+		json_stat(js, c, "h2_connections", c->stats.h2_connections);
+		json_stat(js, c, "h2_streams", c->stats.h2_streams);
 		json_check(js, yajl_gen_map_close(js->js_gen));
 	}
 	json_check(js, yajl_gen_array_close(js->js_gen));

@@ -1079,7 +1079,7 @@ expect_cert(const char *test, struct tlsctx *tc, const char *sni,
 	else if (strcmp(r.subject, want) != 0)
 		failf(test, "SNI %s got %s, want %s", sni ? sni : "-",
 		    r.subject, want);
-	else if (strcmp(r.alpn, "http/1.1") != 0)
+	else if (strcmp(r.alpn, "h2") != 0)
 		failf(test, "ALPN %s", r.alpn);
 	else if (strcmp(r.data, "hello") != 0)
 		failf(test, "read \"%s\"", r.data);
