@@ -34,7 +34,6 @@
 #include <unistd.h>
 
 #include "portero.h"
-#include "http1.h"
 
 /*
  * Every long option, and where its value goes: one table, so adding a
@@ -102,7 +101,7 @@ static const struct config_opt config_opts[] = {
 	CONF_FLAG("h2c", h2c),
 	CONF_NUM("h2-max-streams", h2_max_streams, 1, 10000),
 	CONF_NUM("h2-max-header-list", h2_max_header_list, 4096,
-	    HTTP1_HEAD_LIMIT),
+	    H2_HEADER_LIST_MAX),
 	CONF_NUM("h2-window", h2_window, 16384, 16777216),
 	CONF_NUM("h2-reset-rate", h2_reset_rate, 1, 100000),
 	CONF_SIZE("max-body-size", max_body_size, INT64_MAX),
@@ -175,7 +174,7 @@ config_defaults(struct portero_config *conf)
 	conf->send_timeout = 30;
 	conf->tunnel_idle_timeout = 300;
 	conf->h2_max_streams = 128;
-	conf->h2_max_header_list = HTTP1_HEAD_LIMIT;
+	conf->h2_max_header_list = H2_HEADER_LIST_MAX;
 	conf->h2_window = 65535;
 	conf->h2_reset_rate = 100;
 	conf->jwt_leeway = 10;

@@ -298,6 +298,16 @@ conn_early_close(struct conn *c)
 #endif
 }
 
+/* No more bytes from us: the peer reads the end; we may still read. */
+void
+conn_shutdown(struct conn *c)
+{
+	if (c->c_tls != NULL)
+		(void)ptls_close(c->c_tls);	/* close_notify */
+	else
+		(void)shutdown(c->c_fd, SHUT_WR);
+}
+
 void
 conn_close(struct conn *c)
 {

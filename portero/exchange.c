@@ -60,6 +60,13 @@
  */
 #define XC_KEEP_FREE	64
 
+/*
+ * What the head upstream may have beyond the client's: the forwarding
+ * fields (the client's address twice, a host name), Transfer-Encoding,
+ * a WebSocket's Upgrade and Connection.
+ */
+#define XC_UPHEAD_SLACK	1024
+
 /* What xc_new() clears: from xc_cl up to the strings. */
 #define XC_CLEAR_FROM	offsetof(struct exchange, xc_cl)
 #define XC_CLEAR_LEN	(offsetof(struct exchange, xc_host) - XC_CLEAR_FROM)
@@ -452,8 +459,8 @@ xc_start(struct exchange *xc, const char *head)
 	}
 	if (xc_route(xc, nobody) == NULL)
 		return (STEP_GONE);
-	if ((xc->xc_uphead = buf_get()) == NULL ||
-	    xc_build_uphead(xc, head) == -1) {
+	if ((xc->xc_uphead = buf_get_size(req->head_len +
+	    XC_UPHEAD_SLACK)) == NULL || xc_build_uphead(xc, head) == -1) {
 		xc_reply(xc, 431, 0);
 		return (STEP_GONE);
 	}

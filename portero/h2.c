@@ -123,9 +123,9 @@ h2_on_begin_headers(nghttp2_session *ngh, const nghttp2_frame *frame,
 }
 
 /*
- * Rapid reset (CVE-2023-44487): streams the client reset while their
- * exchange was in flight, against --h2-reset-rate a second with a burst
- * of twice that.  Each cost a backend connection, or part of one.
+ * Rapid reset (CVE-2023-44487): requests the client reset before their
+ * response ended, against --h2-reset-rate a second with a burst of
+ * twice that.  Each may have cost a backend connection.
  */
 static void
 h2_count_reset(struct h2_session *hs)
@@ -218,12 +218,14 @@ h2_on_stream_close(nghttp2_session *ngh, int32_t id, uint32_t code,
 	/* its last DATA went with END_STREAM: the exchange is through */
 	if (st->st_xc != NULL && code == NGHTTP2_NO_ERROR)
 		(void)xc_finish(st->st_xc);
+	/* a request reset before its answer ended: rapid reset counts it */
+	if (st->st_reset && (st->st_xc != NULL || (st->st_headers &&
+	    !st->st_started)))
+		h2_count_reset(hs);
 	if (st->st_xc != NULL) {
 		log_debug("%s: stream %d closed (%s) before its response "
 		    "ended", hs->hs_cl->cl_addr, id,
 		    nghttp2_http2_strerror(code));
-		if (st->st_reset)
-			h2_count_reset(hs);
 		xc_reply(st->st_xc, 0, 0);
 	}
 	(void)nghttp2_session_set_stream_user_data(ngh, id, NULL);
@@ -349,8 +351,10 @@ h2_setup(void)
 	nghttp2_option_set_max_continuations(h2_options,
 	    H2_MAX_CONTINUATIONS);
 	nghttp2_option_set_max_outbound_ack(h2_options, H2_MAX_OUTBOUND_ACK);
+	/* a backstop for resets of streams without a request: ours, in
+	   h2_count_reset(), ends a connection first, and calmly */
 	nghttp2_option_set_stream_reset_rate_limit(h2_options,
-	    2 * (uint64_t)conf->h2_reset_rate, conf->h2_reset_rate);
+	    8 * (uint64_t)conf->h2_reset_rate, 4 * conf->h2_reset_rate);
 	nghttp2_option_set_no_closed_streams(h2_options, 1);
 	h2_callbacks = cb;
 	return (0);

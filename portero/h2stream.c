@@ -334,6 +334,13 @@ h2_read_body(struct exchange *xc)
 	if (in == NULL || in->b_len == 0) {
 		if (!st->st_eos)
 			return (CONN_WANT);
+		if (xc->xc_tunnel) {
+			/* END_STREAM is a half-close (RFC 8441 4): the
+			   backend's side goes on until it closes */
+			conn_shutdown(&xc->xc_up->up_conn);
+			xc->xc_reqbody.bd_done = 1;
+			return (CONN_WANT);
+		}
 		if (!st->st_chunked || st->st_ended)
 			return (0);
 		return (h2_last_chunk(st, out));
@@ -607,6 +614,9 @@ h2_wake(struct exchange *xc)
 	h2_queue(xc->xc_h2);
 }
 
+#define WS_UPSTREAM_FIELDS						\
+	"upgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-key: "
+
 /*
  * A WebSocket over HTTP/2 goes upstream as HTTP/1.1's handshake, with a
  * key of ours, whose answer h2_ws_accepted() checks.
@@ -620,8 +630,8 @@ h2_ws_fields(struct h2_stream *st)
 	if (EVP_EncodeBlock((unsigned char *)st->st_wskey, raw,
 	    sizeof(raw)) != WS_KEY_LEN)
 		return (-1);
-	if (h2_head_append(st, "upgrade: websocket\r\nconnection: upgrade\r\n"
-	    "sec-websocket-key: ", 61) == -1 ||
+	if (h2_head_append(st, WS_UPSTREAM_FIELDS,
+	    sizeof(WS_UPSTREAM_FIELDS) - 1) == -1 ||
 	    h2_head_append(st, st->st_wskey, WS_KEY_LEN) == -1 ||
 	    h2_head_append(st, "\r\n", 2) == -1)
 		return (-1);
@@ -707,7 +717,7 @@ h2_stream_start(struct h2_stream *st)
 		    http1_error_status(ret);
 	if (status != 0) {
 		log_limited(LOG_LIMIT_REQUEST, "%s: stream %d: %d: %s",
-		    cl->cl_addr, st->st_id, status, status == 431 ?
+		    cl->cl_addr, st->st_id, status, st->st_toolarge ?
 		    "header list over --h2-max-header-list" : ret != HTTP1_OK ?
 		    http1_error_reason(ret) : "Host is not :authority");
 		xc_reply(xc, status, 1);

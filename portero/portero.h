@@ -1135,6 +1135,7 @@ int	 buf_appendf(struct buf *, const char *, ...)
 ssize_t	 conn_read(struct conn *, struct buf *);
 ssize_t	 conn_write(struct conn *, const void *, size_t);
 void	 conn_watch(struct conn *, void (*)(int, short, void *), void *);
+void	 conn_shutdown(struct conn *);
 void	 conn_close(struct conn *);
 
 /* route.c */
@@ -1190,6 +1191,11 @@ void	 proxy_pump(struct client *);
 void	 proxy_close(struct client *);
 
 /* h2.c */
+/*
+ * The largest header list an HTTP/2 request may have: written out as
+ * HTTP/1.1 (32 bytes a field less), it stays within HTTP1_HEAD_LIMIT.
+ */
+#define H2_HEADER_LIST_MAX	65536
 #define H2_PREFACE	"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define H2_PREFACE_LEN	24
 int	 h2_start(struct client *);

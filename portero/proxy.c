@@ -600,7 +600,8 @@ proxy_pump(struct client *cl)
 	int		 progress, moved = 0;
 
 	if (cl->cl_state == CL_H2) {
-		h2_pump(cl);
+		if (!cl->cl_dead)
+			h2_pump(cl);
 		goto gone;
 	}
 	do {
