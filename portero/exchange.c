@@ -960,8 +960,8 @@ xc_notify(void *arg)
 	struct exchange	*xc = arg;
 	struct client	*cl = xc->xc_cl;
 
-	cl->cl_proto->cp_wake(xc);
-	proxy_pump(cl);
+	if (cl->cl_proto->cp_wake(xc) == 0)
+		proxy_pump(cl);
 }
 
 /* Retry-After for a reply: the service's rest, when none is up. */

@@ -63,6 +63,7 @@ static nghttp2_option		 *h2_options;
 static void	 h2_stream_free(struct h2_stream *);
 static void	 h2_give_window(struct h2_stream *);
 static void	 h2_terminate(struct h2_session *, uint32_t, const char *);
+static void	 h2_soon(int, short, void *);
 
 static uint64_t
 h2_now_ms(void)
@@ -370,7 +371,7 @@ h2_start(struct client *cl)
 {
 	struct portero_config	*conf = &worker_env->wk_conf;
 	struct h2_session	*hs;
-	nghttp2_settings_entry	 iv[4];
+	nghttp2_settings_entry	 iv[5];
 	uint64_t		 window;
 
 	if (h2_setup() == -1 || (hs = calloc(1, sizeof(*hs))) == NULL)
@@ -393,22 +394,45 @@ h2_start(struct client *cl)
 	iv[2].value = conf->h2_max_header_list;
 	iv[3].settings_id = NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL;
 	iv[3].value = 1;
+	/* no RFC 7540 priority tree to keep (RFC 9113 5.3.2) */
+	iv[4].settings_id = NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES;
+	iv[4].value = 1;
 	/* every stream may hold its whole window at once */
 	window = (uint64_t)conf->h2_max_streams * conf->h2_window;
 	if (window > NGHTTP2_MAX_WINDOW_SIZE)
 		window = NGHTTP2_MAX_WINDOW_SIZE;
-	if (nghttp2_submit_settings(hs->hs_ngh, NGHTTP2_FLAG_NONE, iv, 4) !=
+	if (nghttp2_submit_settings(hs->hs_ngh, NGHTTP2_FLAG_NONE, iv, 5) !=
 	    0 || nghttp2_session_set_local_window_size(hs->hs_ngh,
 	    NGHTTP2_FLAG_NONE, 0, (int32_t)window) != 0) {
 		nghttp2_session_del(hs->hs_ngh);
 		free(hs);
 		return (-1);
 	}
+	evtimer_set(&hs->hs_ev_soon, h2_soon, cl);
 	cl->cl_h2 = hs;
 	cl->cl_proto = &h2_proto;
 	cl->cl_state = CL_H2;
 	worker_env->wk_stats.h2_connections++;
 	return (0);
+}
+
+/* Run the pump once the event loop has handed out this round's news. */
+void
+h2_pump_soon(struct h2_session *hs)
+{
+	if (hs->hs_soon)
+		return;
+	hs->hs_soon = 1;
+	event_active(&hs->hs_ev_soon, EV_TIMEOUT, 1);
+}
+
+static void
+h2_soon(int fd, short event, void *arg)
+{
+	struct client	*cl = arg;
+
+	cl->cl_h2->hs_soon = 0;
+	proxy_pump(cl);
 }
 
 /* Stop the session: GOAWAY with code, then the connection closes. */
@@ -712,6 +736,8 @@ h2_free(struct client *cl)
 		}
 		h2_stream_free(st);
 	}
+	if (hs->hs_soon)
+		event_del(&hs->hs_ev_soon);
 	nghttp2_session_del(hs->hs_ngh);
 	free(hs);
 	worker_env->wk_stats.h2_connections--;

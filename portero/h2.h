@@ -82,6 +82,8 @@ struct h2_session {
 	int			 hs_busy;	/* in h2_pump() */
 	int			 hs_closing;	/* close once flushed */
 	int			 hs_goaway;	/* one was submitted */
+	int			 hs_soon;	/* hs_ev_soon is active */
+	struct event		 hs_ev_soon;	/* a pump after this round */
 	double			 hs_reset_tokens; /* rapid reset bucket */
 	uint64_t		 hs_reset_ms;	/* when last filled */
 };
@@ -89,6 +91,7 @@ struct h2_session {
 /* h2.c */
 int	 h2_buf(struct buf **, size_t);
 void	 h2_queue(struct h2_stream *);
+void	 h2_pump_soon(struct h2_session *);
 
 /* h2stream.c */
 extern const struct client_proto h2_proto;

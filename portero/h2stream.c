@@ -46,7 +46,7 @@ static int	 h2_resp_head(struct exchange *, const char *,
 static int	 h2_resp_body(struct exchange *);
 static int	 h2_reply(struct exchange *, int, int);
 static void	 h2_done(struct exchange *, int);
-static void	 h2_wake(struct exchange *);
+static int	 h2_wake(struct exchange *);
 static int	 h2_submit_trailers(struct h2_stream *);
 static int	 h2_ws_fields(struct h2_stream *);
 static int	 h2_ws_accepted(struct h2_stream *, const char *,
@@ -607,11 +607,17 @@ h2_done(struct exchange *xc, int replied)
 	h2_end(xc->xc_h2);
 }
 
-/* News from a stream's upstream: step it at the next turn. */
-static void
+/*
+ * News from a stream's upstream: the stream is stepped once the event
+ * loop has handed out this round's other news, so that responses that
+ * came together leave together, in one write.
+ */
+static int
 h2_wake(struct exchange *xc)
 {
 	h2_queue(xc->xc_h2);
+	h2_pump_soon(xc->xc_h2->st_hs);
+	return (1);
 }
 
 #define WS_UPSTREAM_FIELDS						\

@@ -882,8 +882,9 @@ struct client_proto {
 	/* the exchange is over (replied: portero's own reply); the
 	   protocol frees it and goes on */
 	void	(*cp_done)(struct exchange *, int);
-	/* news from the exchange's upstream, before the client's pump */
-	void	(*cp_wake)(struct exchange *);
+	/* news from the exchange's upstream: 1 if the protocol moves it
+	   later by itself, 0 if the client's pump should run now */
+	int	(*cp_wake)(struct exchange *);
 };
 
 struct client {

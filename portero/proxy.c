@@ -57,7 +57,7 @@ static int	 h1_resp_head(struct exchange *, const char *,
 static int	 h1_resp_body(struct exchange *);
 static int	 h1_reply(struct exchange *, int, int);
 static void	 h1_done(struct exchange *, int);
-static void	 h1_wake(struct exchange *);
+static int	 h1_wake(struct exchange *);
 
 /* HTTP/1.1: one exchange at a time, its response written in order. */
 static const struct client_proto proto_h1 = {
@@ -558,10 +558,11 @@ h1_done(struct exchange *xc, int replied)
 	proxy_timer_set(cl, wk->wk_conf.idle_timeout);
 }
 
-/* One exchange at a time: the pump steps it anyway. */
-static void
+/* One exchange at a time: the pump steps it, now. */
+static int
 h1_wake(struct exchange *xc)
 {
+	return (0);
 }
 
 /* Heads and replies owed to the client. */
