@@ -123,6 +123,7 @@ static EVP_CIPHER	*ptls_aes;
 static EVP_MD		*ptls_sha256;
 
 static int	 ptls_servername_cb(SSL *, int *, void *);
+static int	 ptls_h2_ciphers(SSL_CTX *, char *, size_t);
 static int	 ptls_alpn_cb(SSL *, const unsigned char **, unsigned char *,
 		    const unsigned char *, unsigned int, void *);
 static int	 ptls_ticket_cb(SSL *, unsigned char *, unsigned char *,
@@ -331,9 +332,42 @@ ptls_params_check(const struct ptls_params *pr, char *err, size_t errlen)
 	else if (pr->pr_groups != NULL &&
 	    SSL_CTX_set1_groups_list(ctx, pr->pr_groups) != 1)
 		what = "--tls-groups: unknown group";
+	if (what == NULL && pr->pr_ciphers != NULL && pr->pr_alpn != NULL &&
+	    strncmp(pr->pr_alpn, "h2", 2) == 0 &&
+	    ptls_h2_ciphers(ctx, err, errlen) == -1) {
+		SSL_CTX_free(ctx);
+		return (-1);
+	}
 	SSL_CTX_free(ctx);
 	if (what != NULL) {
 		ptls_errstr(err, errlen, what);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * HTTP/2 over TLS 1.2 allows only ephemeral key exchange and AEAD
+ * ciphers (RFC 9113 9.2.2): a client that gets another one may end the
+ * connection with INADEQUATE_SECURITY.
+ */
+static int
+ptls_h2_ciphers(SSL_CTX *ctx, char *err, size_t errlen)
+{
+	STACK_OF(SSL_CIPHER)	*list = SSL_CTX_get_ciphers(ctx);
+	const SSL_CIPHER	*c;
+	int			 i, kx;
+
+	for (i = 0; list != NULL && i < sk_SSL_CIPHER_num(list); i++) {
+		c = sk_SSL_CIPHER_value(list, i);
+		kx = SSL_CIPHER_get_kx_nid(c);
+		/* TLS 1.3's suites are all AEAD, with any key exchange */
+		if (kx == NID_kx_any || (SSL_CIPHER_is_aead(c) &&
+		    (kx == NID_kx_ecdhe || kx == NID_kx_dhe)))
+			continue;
+		(void)snprintf(err, errlen, "--tls-ciphers: %s is not allowed "
+		    "with HTTP/2 (RFC 9113 9.2.2); leave it out, or add "
+		    "--no-h2", SSL_CIPHER_get_name(c));
 		return (-1);
 	}
 	return (0);

@@ -464,6 +464,7 @@ tlsctx_check(const struct portero_config *conf)
 	memset(&pr, 0, sizeof(pr));
 	tlsctx_lists(&pr, conf->tls_ciphers, conf->tls_ciphersuites,
 	    conf->tls_groups);
+	pr.pr_alpn = conf->no_h2 ? TLSCTX_ALPN_H1 : TLSCTX_ALPN;
 	if (ptls_params_check(&pr, err, sizeof(err)) == -1) {
 		log_warnx("TLS settings (%s): %s", ptls_library(), err);
 		return (-1);

@@ -753,6 +753,21 @@ def test_checkonly_tls_lists(t):
                                "--tls-groups", "X25519"])
     check(r.returncode == 0, "-n with good TLS lists: exit %d, %r" % (
         r.returncode, out[-300:]))
+    d.start()
+    library = d.status()["tls"]
+    d.stop()
+    if library == "libtls":
+        return      # libtls cannot list a cipher string's ciphers
+    # HTTP/2 over TLS 1.2 takes AEAD ciphers with ECDHE or DHE alone
+    # (RFC 9113 9.2.2); without h2 a CBC cipher is the operator's call
+    cbc = ["--tls-ciphers", "ECDHE-ECDSA-AES128-SHA:ECDHE+AESGCM"]
+    r, out = _checkonly(t, d, cbc)
+    check(r.returncode == 1 and "ECDHE-ECDSA-AES128-SHA is not allowed "
+          "with HTTP/2" in out, "-n with a CBC cipher and h2: exit %d, "
+          "%r" % (r.returncode, out[-300:]))
+    r, out = _checkonly(t, d, cbc + ["--no-h2"])
+    check(r.returncode == 0, "-n with a CBC cipher and --no-h2: exit %d, "
+          "%r" % (r.returncode, out[-300:]))
 
 
 def _ocsp_response(t, ca, cert, out):
