@@ -56,10 +56,16 @@
 /* Control frames (SETTINGS and PING acks) queued before a flood. */
 #define H2_MAX_OUTBOUND_ACK	1000
 
+/* Streams kept for reuse, as exchanges are. */
+#define H2_KEEP_FREE		64
+
 /* Shared by every session of this worker. */
 static nghttp2_session_callbacks *h2_callbacks;
 static nghttp2_option		 *h2_options;
+static struct h2_stream		 *h2_freelist;
+static unsigned int		  h2_nfree;
 
+static struct h2_stream *h2_stream_new(struct h2_session *, int32_t);
 static void	 h2_stream_free(struct h2_stream *);
 static void	 h2_give_window(struct h2_stream *);
 static void	 h2_terminate(struct h2_session *, uint32_t, const char *);
@@ -105,21 +111,12 @@ h2_on_begin_headers(nghttp2_session *ngh, const nghttp2_frame *frame,
 	if (frame->hd.type != NGHTTP2_HEADERS ||
 	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return (0);
-	if ((st = calloc(1, sizeof(*st))) == NULL ||
-	    (st->st_head = buf_get()) == NULL) {
-		free(st);
+	if ((st = h2_stream_new(hs, frame->hd.stream_id)) == NULL)
 		return (NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE);
-	}
-	st->st_hs = hs;
-	st->st_id = frame->hd.stream_id;
 	if (nghttp2_session_set_stream_user_data(ngh, st->st_id, st) != 0) {
-		buf_put(st->st_head);
-		free(st);
+		h2_stream_free(st);
 		return (NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE);
 	}
-	TAILQ_INSERT_TAIL(&hs->hs_streams, st, st_entry);
-	hs->hs_nstreams++;
-	worker_env->wk_stats.h2_streams++;
 	return (0);
 }
 
@@ -456,6 +453,43 @@ h2_queue(struct h2_stream *st)
 	TAILQ_INSERT_TAIL(&st->st_hs->hs_run, st, st_run);
 }
 
+/*
+ * A stream for a request that begins, with room for its head: from the
+ * free list (one malloc and a kilobyte of zeroes less a request) or
+ * new.
+ */
+static struct h2_stream *
+h2_stream_new(struct h2_session *hs, int32_t id)
+{
+	struct h2_stream	*st;
+	struct http1_request	*req;
+
+	if ((st = h2_freelist) != NULL) {
+		h2_freelist = st->st_nextfree;
+		h2_nfree--;
+		req = st->st_req;
+	} else if ((st = malloc(sizeof(*st))) == NULL)
+		return (NULL);
+	else if ((req = calloc(1, sizeof(*req))) == NULL) {
+		free(st);
+		return (NULL);
+	}
+	memset(st, 0, sizeof(*st));
+	http1_request_reset(req);
+	st->st_req = req;
+	if ((st->st_head = buf_get()) == NULL) {
+		free(st->st_req);
+		free(st);
+		return (NULL);
+	}
+	st->st_hs = hs;
+	st->st_id = id;
+	TAILQ_INSERT_TAIL(&hs->hs_streams, st, st_entry);
+	hs->hs_nstreams++;
+	worker_env->wk_stats.h2_streams++;
+	return (st);
+}
+
 static void
 h2_stream_free(struct h2_stream *st)
 {
@@ -477,10 +511,16 @@ h2_stream_free(struct h2_stream *st)
 	buf_put(st->st_reqtrailers);
 	buf_put(st->st_reply);
 	buf_put(st->st_trailers);
-	free(st->st_req);
-	free(st);
 	hs->hs_nstreams--;
 	worker_env->wk_stats.h2_streams--;
+	if (h2_nfree >= H2_KEEP_FREE) {
+		free(st->st_req);
+		free(st);
+		return;
+	}
+	st->st_nextfree = h2_freelist;
+	h2_freelist = st;
+	h2_nfree++;
 }
 
 /*

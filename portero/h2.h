@@ -36,6 +36,7 @@ struct h2_stream {
 	TAILQ_ENTRY(h2_stream)	 st_entry;	/* the session's */
 	TAILQ_ENTRY(h2_stream)	 st_run;	/* to be stepped */
 	struct h2_session	*st_hs;
+	struct h2_stream	*st_nextfree;	/* the free list */
 	int32_t			 st_id;
 	uint8_t			 st_queued;
 	uint8_t			 st_headers;	/* its request head came */

@@ -26,7 +26,6 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,6 +379,13 @@ h2_continue(struct exchange *xc)
 	return (STEP_MOVED);
 }
 
+/* ASCII only, and no locale to ask: field names are tokens. */
+static inline char
+h2_lower(char c)
+{
+	return (c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+}
+
 static void
 h2_nv(nghttp2_nv *nv, const char *name, size_t namelen, const char *value,
     size_t valuelen)
@@ -421,7 +427,7 @@ h2_submit_head(struct h2_stream *st, const char *head,
 		    "sec-websocket-accept", 20)))
 			continue;
 		for (j = 0; j < f->name_len; j++)
-			name[j] = tolower((unsigned char)head[f->name_off + j]);
+			name[j] = h2_lower(head[f->name_off + j]);
 		h2_nv(&nv[n++], name, f->name_len, head + f->value_off,
 		    f->value_len);
 		name += f->name_len;
@@ -516,7 +522,7 @@ h2_submit_trailers(struct h2_stream *st)
 	    (eol = memchr(p, '\n', end - p)) != NULL &&
 	    (colon = memchr(p, ':', eol - p)) != NULL) {
 		for (q = p; q < colon; q++)
-			*q = tolower((unsigned char)*q);
+			*q = h2_lower(*q);
 		for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++)
 			;
 		for (vend = eol; vend > v && (vend[-1] == '\r' ||
@@ -683,8 +689,7 @@ h2_stream_start(struct h2_stream *st)
 	int			 ret = HTTP1_OK, status = 0;
 
 	st->st_started = 1;
-	if ((st->st_req = calloc(1, sizeof(*st->st_req))) == NULL ||
-	    (!st->st_eos && (st->st_reqin = buf_get()) == NULL) ||
+	if ((!st->st_eos && (st->st_reqin = buf_get()) == NULL) ||
 	    (xc = xc_new(cl, st->st_req, st->st_reqin)) == NULL) {
 		(void)nghttp2_submit_rst_stream(hs->hs_ngh, NGHTTP2_FLAG_NONE,
 		    st->st_id, NGHTTP2_INTERNAL_ERROR);
