@@ -92,6 +92,30 @@ buf_put(struct buf *b)
 	buf_nfree++;
 }
 
+/*
+ * Room for len more bytes in *bp: the buffer moves into a larger one,
+ * of max bytes, when its own size is not enough.  -1 if max is not
+ * enough either, or on no memory.
+ */
+int
+buf_grow(struct buf **bp, size_t len, size_t max)
+{
+	struct buf	*b = *bp, *nb;
+
+	if (b->b_off + b->b_len + len <= b->b_size)
+		return (0);
+	buf_compact(b);
+	if (b->b_len + len <= b->b_size)
+		return (0);
+	if (b->b_len + len > max || (nb = buf_get_size(max)) == NULL)
+		return (-1);
+	memcpy(nb->b_data, b->b_data, b->b_len);
+	nb->b_len = b->b_len;
+	buf_put(b);
+	*bp = nb;
+	return (0);
+}
+
 /* Move the unread bytes to the front, so the tail has room again. */
 void
 buf_compact(struct buf *b)

@@ -192,7 +192,9 @@ h2_on_data_chunk(nghttp2_session *ngh, uint8_t flags, int32_t id,
 		return (0);
 	}
 	st->st_received += len;
-	if (h2_buf(&st->st_body, worker_env->wk_conf.h2_window) == -1 ||
+	/* one buffer, or for a wide window one as large as it */
+	if (h2_buf(&st->st_body, BUF_SIZE) == -1 || buf_grow(&st->st_body,
+	    len, worker_env->wk_conf.h2_window) == -1 ||
 	    buf_append(st->st_body, (const char *)data, len) == -1) {
 		/* past the window we gave: the client broke flow control */
 		(void)nghttp2_submit_rst_stream(ngh, NGHTTP2_FLAG_NONE, id,

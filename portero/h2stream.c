@@ -65,20 +65,11 @@ const struct client_proto h2_proto = {
 static int
 h2_head_append(struct h2_stream *st, const char *p, size_t len)
 {
-	struct buf	*b = st->st_head, *nb;
-	size_t		 max = worker_env->wk_conf.h2_max_header_list;
-
-	if (b->b_len + len > b->b_size) {
-		if (b->b_len + len > max + 1024)
-			return (-1);
-		if ((nb = buf_get_size(max + 1024)) == NULL)
-			return (-1);
-		memcpy(nb->b_data, b->b_data + b->b_off, b->b_len);
-		nb->b_len = b->b_len;
-		buf_put(b);
-		st->st_head = b = nb;
-	}
-	return (buf_append(b, p, len));
+	/* the head may outgrow the list by what we add to it */
+	if (buf_grow(&st->st_head, len,
+	    worker_env->wk_conf.h2_max_header_list + 1024) == -1)
+		return (-1);
+	return (buf_append(st->st_head, p, len));
 }
 
 static int

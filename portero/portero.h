@@ -1125,6 +1125,7 @@ struct buf *buf_get(void);
 struct buf *buf_get_size(size_t);
 void	 buf_put(struct buf *);
 void	 buf_compact(struct buf *);
+int	 buf_grow(struct buf **, size_t, size_t);
 void	 buf_consume(struct buf *, size_t);
 int	 buf_append(struct buf *, const char *, size_t);
 char	*buf_reserve(struct buf *, size_t);
