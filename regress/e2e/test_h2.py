@@ -1076,6 +1076,96 @@ def test_websocket_over_h2_half_close(t):
           "the stream ended with RST_STREAM %s, not END_STREAM" % st.reset)
 
 
+def test_websocket_over_h2_idle_timeout(t):
+    """--tunnel-idle-timeout holds over HTTP/2 too: traffic keeps a
+    WebSocket open, silence ends its stream and its backend connection,
+    and the client's connection lives on."""
+    w = World(t, names=("ws.test",))
+    ws = WSBackend(t)
+    w.backend("ws.test", ws.addr)
+    w.start(extra=["--tunnel-idle-timeout", "1"])
+    c = w.h2(sni="ws.test")
+    rd = WSReader()
+    c.on_data = rd.feed
+    sid, st = ws_open(c, "/echo")
+    check(st.status == 200, "CONNECT /echo: %r" % st)
+    for i in range(3):
+        if i > 0:
+            time.sleep(0.6)
+        c.send(h2raw.data_frame(sid, ws_frame(OP_BIN, b"ping")))
+        check(c.wait(lambda: rd.got == 4 * (i + 1), 5), "echo %d" % i)
+    t0 = time.monotonic()       # the last traffic
+    check(not st.closed, "a WebSocket with traffic every 0.6 s was ended "
+          "by a 1 s idle timeout: %r" % st)
+    n0 = len(ws.errors)
+    check(c.wait(lambda: st.closed, 8), "an idle WebSocket over h2 was "
+          "not ended: %r" % st)
+    took = time.monotonic() - t0
+    check(0.5 < took < 6, "ended after %.1f s of silence, with a 1 s "
+          "timeout" % took)
+    check(wait_until(lambda: len(ws.errors) > n0 or ws.closed_by_client,
+                     3), "the backend's connection stayed open")
+    sid, st = ws_open(c, "/echo")
+    check(st.status == 200 and not c.goaways and not c.eof, "the "
+          "connection after the timeout: %r %r" % (st, c.goaways))
+
+
+def test_websocket_over_h2_slow_sides_bound_memory(t):
+    """A WebSocket over h2 whose client opens its window slowly while
+    the backend sends 64 MiB, and one whose backend reads slowly while
+    the client sends: the worker's memory stays flat both ways."""
+    w = World(t, names=("ws.test",))
+    ws = WSBackend(t)
+    w.backend("ws.test", ws.addr)
+    d = w.start()
+    wpid = d.child_pid("worker", 0)
+    c = w.h2(sni="ws.test", keep_data=False, auto_window=False)
+    c.wait_settings()
+    rss = RssPeak(wpid, t)
+    sid, st = ws_open(c, "/download/%d" % (64 * MIB))
+    check(st.status == 200, "CONNECT /download: %r" % st)
+    t0 = time.monotonic()
+    granted = 65535
+    while time.monotonic() - t0 < 3:
+        c.read_some(0.01)
+        due = 65535 + int((time.monotonic() - t0) / 0.01) * 16384
+        if due > granted:
+            c.send(h2raw.window_update_frame(0, due - granted) +
+                   h2raw.window_update_frame(sid, due - granted))
+            granted = due
+    got = c.streams[sid].received
+    check(0 < got <= granted, "slow reader: got %d bytes, its windows "
+          "allowed %d" % (got, granted))
+    c.reset(sid)
+    rss.check(32, "a slow WebSocket reader over h2 (%d bytes in 3 s)"
+              % got)
+    # the other way: the backend reads 64 KiB every 50 ms; the client's
+    # window stops it, not the worker's memory
+    c2 = w.h2(sni="ws.test")
+    rss = RssPeak(wpid, t)
+    sid, st = ws_open(c2, "/slowsink")
+    check(st.status == 200, "CONNECT /slowsink: %r" % st)
+    block = ws_frame(OP_BIN, os.urandom(65536)) * 256      # 16 MiB
+    st2, sent = c2.stream(sid), 0
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 4 and sent < len(block):
+        n = min(len(block) - sent, c2.send_window, st2.send_window,
+                c2.max_frame)
+        if n > 0:
+            c2.send(h2raw.data_frame(sid, block[sent:sent + n]))
+            c2.send_window -= n
+            st2.send_window -= n
+            sent += n
+            c2.read_some(0)
+        else:
+            c2.read_some(0.05)
+    check(sent < 12 * MIB and not st2.closed, "a backend that reads 1.3 "
+          "MiB/s took %d bytes in 4 s (%r): nothing pushed back" % (
+              sent, st2))
+    rss.check(32, "a slow WebSocket backend over h2 (%d bytes in 4 s)"
+              % sent)
+
+
 def _bad_accept(conn, be):
     be.received.append(read_head(conn))
     conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket"
