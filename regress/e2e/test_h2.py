@@ -39,7 +39,7 @@ from backends import (EchoBackend, RawBackend, TestCA, cert_folder,
                       silent, tls_connect)
 from harness import check, fail, proc_status, wait_until
 from test_websocket import (OP_BIN, OP_CLOSE, WSBackend, accept_key,
-                            xor_mask)
+                            ws_frame, xor_mask)
 
 MIB = 1 << 20
 
@@ -155,6 +155,21 @@ class RssPeak:
             self.t.note("%s: worker VmRSS %d KiB, peak %d KiB" % (
                 what, self.base, self.peak))
         return grew
+
+
+def slow_read(c, sid, seconds):
+    """Read stream sid for seconds, opening its windows by 16 KiB every
+    10 ms past the first 65535 bytes; (bytes received, window given)."""
+    t0 = time.monotonic()
+    granted = 65535
+    while time.monotonic() - t0 < seconds:
+        c.read_some(0.01)
+        due = 65535 + int((time.monotonic() - t0) / 0.01) * 16384
+        if due > granted:
+            c.send(h2raw.window_update_frame(0, due - granted) +
+                   h2raw.window_update_frame(sid, due - granted))
+            granted = due
+    return c.streams[sid].received, granted
 
 
 def expect_ok(st, be=None, what="request"):
@@ -637,16 +652,7 @@ def test_upload_download_100mib(t):
     c.wait_settings()
     rss = RssPeak(wpid, t)
     sid = c.request("GET", path="/bytes/%d" % n)
-    t0 = time.monotonic()
-    granted = 65535
-    while time.monotonic() - t0 < 3:
-        c.read_some(0.01)
-        due = 65535 + int((time.monotonic() - t0) / 0.01) * 16384
-        if due > granted:
-            c.send(h2raw.window_update_frame(0, due - granted) +
-                   h2raw.window_update_frame(sid, due - granted))
-            granted = due
-    slow = c.streams[sid].received
+    slow, granted = slow_read(c, sid, 3)
     check(slow <= granted, "slow reader: got %d bytes, its windows "
           "allowed %d" % (slow, granted))
     c.reset(sid)
@@ -881,25 +887,6 @@ def test_show_workers_h2_keys(t):
 # ---------------------------------------------------------------------
 # WebSockets over HTTP/2 (RFC 8441)
 
-def ws_frame(op, payload, mask=True):
-    head = bytearray([0x80 | op])
-    n = len(payload)
-    mbit = 0x80 if mask else 0
-    if n < 126:
-        head.append(mbit | n)
-    elif n < 65536:
-        head.append(mbit | 126)
-        head += struct.pack("!H", n)
-    else:
-        head.append(mbit | 127)
-        head += struct.pack("!Q", n)
-    if mask:
-        key = os.urandom(4)
-        head += key
-        payload = xor_mask(payload, key)
-    return bytes(head) + payload
-
-
 class WSReader:
     """WebSocket frames parsed out of a stream's DATA: binary payloads
     hashed, other frames kept."""
@@ -1124,16 +1111,7 @@ def test_websocket_over_h2_slow_sides_bound_memory(t):
     rss = RssPeak(wpid, t)
     sid, st = ws_open(c, "/download/%d" % (64 * MIB))
     check(st.status == 200, "CONNECT /download: %r" % st)
-    t0 = time.monotonic()
-    granted = 65535
-    while time.monotonic() - t0 < 3:
-        c.read_some(0.01)
-        due = 65535 + int((time.monotonic() - t0) / 0.01) * 16384
-        if due > granted:
-            c.send(h2raw.window_update_frame(0, due - granted) +
-                   h2raw.window_update_frame(sid, due - granted))
-            granted = due
-    got = c.streams[sid].received
+    got, granted = slow_read(c, sid, 3)
     check(0 < got <= granted, "slow reader: got %d bytes, its windows "
           "allowed %d" % (got, granted))
     c.reset(sid)

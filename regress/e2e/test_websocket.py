@@ -49,6 +49,11 @@ def recv_exact(s, n):
 
 
 def send_frame(s, op, payload, mask):
+    s.sendall(ws_frame(op, payload, mask))
+
+
+def ws_frame(op, payload, mask=True):
+    """One whole frame (FIN set), masked as a client's must be."""
     head = bytearray([0x80 | op])
     n = len(payload)
     mbit = 0x80 if mask else 0
@@ -64,7 +69,7 @@ def send_frame(s, op, payload, mask):
         key = os.urandom(4)
         head += key
         payload = xor_mask(payload, key)
-    s.sendall(bytes(head) + payload)
+    return bytes(head) + payload
 
 
 def xor_mask(data, key):
