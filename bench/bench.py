@@ -1052,10 +1052,8 @@ def reflow(md):
     return out + "\n" if md.endswith("\n") and out[-1:] != "\n" else out
 
 
-def report(proxies, med, rounds, na, cg_errors, reg, h2res, elapsed):
-    cpu, mem, osname = machine()
-    v = versions(proxies)
-    tbl = table(med, na)
+def run_notes(proxies, rounds, cg_errors):
+    """What went wrong in a part's runs, a line each, for its notes."""
     notes = []
     for px in proxies:
         if px.na:
@@ -1066,6 +1064,14 @@ def report(proxies, med, rounds, na, cg_errors, reg, h2res, elapsed):
         if px.name in cg_errors:
             notes.append("- %s, callgrind: %s" % (px.name,
                                                   cg_errors[px.name]))
+    return notes
+
+
+def report(proxies, med, rounds, na, cg_errors, reg, h2res, elapsed):
+    cpu, mem, osname = machine()
+    v = versions(proxies)
+    tbl = table(med, na)
+    notes = run_notes(proxies, rounds, cg_errors)
     date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     md = f"""# portero benchmark
 

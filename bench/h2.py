@@ -184,16 +184,7 @@ def report(proxies, med, rounds, cg_errors):
     tbl = B.table(med, na, METRICS, "n/a (%s)" % NOT_NEGOTIATED
                   if why.startswith(NOT_NEGOTIATED) else B.PORTERO_NA)
     goals = B.targets(med, TARGETS, METRICS)
-    notes = []
-    for px in proxies:
-        if px.na:
-            notes.append("- %s was not measured: %s" % (px.name, px.na))
-        for i, r in enumerate(rounds[px.name]):
-            for e in r.get("errors", []):
-                notes.append("- %s, round %d: %s" % (px.name, i + 1, e))
-        if px.name in cg_errors:
-            notes.append("- %s, callgrind: %s" % (px.name,
-                                                  cg_errors[px.name]))
+    notes = B.run_notes(proxies, rounds, cg_errors)
     lo, hi = B.CG_REQUESTS
     md = f"""## HTTP/2
 
