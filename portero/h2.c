@@ -613,6 +613,7 @@ h2_input(struct client *cl)
 		return (STEP_WAIT);
 	}
 	if (cl->cl_in->b_len == 0) {
+		cl->cl_lean = 0;
 		n = conn_read(&cl->cl_conn, cl->cl_in);
 		if (n == 0 || n == -1) {
 			log_debug("%s: HTTP/2 client %s", cl->cl_addr,
@@ -718,6 +719,15 @@ h2_pump(struct client *cl)
 	hs->hs_busy = 0;
 	if (cl->cl_dead)
 		return;
+	/* an idle connection holds no buffers: thousands may be open */
+	if (cl->cl_in != NULL && cl->cl_in->b_len == 0) {
+		buf_put(cl->cl_in);
+		cl->cl_in = NULL;
+	}
+	if (cl->cl_out != NULL && cl->cl_out->b_len == 0) {
+		buf_put(cl->cl_out);
+		cl->cl_out = NULL;
+	}
 	if ((cl->cl_out == NULL || cl->cl_out->b_len == 0) &&
 	    (hs->hs_closing || (!nghttp2_session_want_read(hs->hs_ngh) &&
 	    !nghttp2_session_want_write(hs->hs_ngh)))) {
@@ -725,6 +735,13 @@ h2_pump(struct client *cl)
 		return;
 	}
 	h2_timer_update(cl);
+}
+
+/* No stream open: the connection waits for its client. */
+int
+h2_idle(struct client *cl)
+{
+	return (cl->cl_h2->hs_nstreams == 0 && cl->cl_out == NULL);
 }
 
 /* Drain: no new streams (an honest GOAWAY); open ones finish. */

@@ -1203,6 +1203,7 @@ void	 proxy_close(struct client *);
 int	 h2_start(struct client *);
 void	 h2_pump(struct client *);
 void	 h2_drain(struct client *);
+int	 h2_idle(struct client *);
 void	 h2_timeout(struct client *);
 void	 h2_free(struct client *);
 

@@ -119,9 +119,9 @@ proxy_accept(int fd, int kind, struct tlsctx *ctx)
 }
 
 /*
- * Once a second: a TLS connection found idle (between requests, holding
- * no buffer of ours) at two sweeps in a row gives back its record
- * buffers.  One between requests of a busy connection would cost a free
+ * Once a second: a TLS connection found idle (between requests, or an
+ * HTTP/2 one without streams, holding no buffer of ours) at two sweeps
+ * in a row gives back its record buffers.  One between requests of a busy connection would cost a free
  * and a malloc per request; one idle for a second has time to spare.
  */
 void
@@ -131,7 +131,8 @@ proxy_sweep(void)
 	unsigned int	 freed = 0;
 
 	TAILQ_FOREACH(cl, &worker_env->wk_clients, cl_entry) {
-		if (cl->cl_state != CL_IDLE || cl->cl_in != NULL ||
+		if ((cl->cl_state != CL_IDLE && (cl->cl_state != CL_H2 ||
+		    !h2_idle(cl))) || cl->cl_in != NULL ||
 		    cl->cl_conn.c_tls == NULL || cl->cl_lean == 2)
 			continue;
 		if (cl->cl_lean == 0)
