@@ -121,8 +121,9 @@ proxy_accept(int fd, int kind, struct tlsctx *ctx)
 /*
  * Once a second: a TLS connection found idle (between requests, or an
  * HTTP/2 one without streams, holding no buffer of ours) at two sweeps
- * in a row gives back its record buffers.  One between requests of a busy connection would cost a free
- * and a malloc per request; one idle for a second has time to spare.
+ * in a row gives back its record buffers.  One between requests of a
+ * busy connection would cost a free and a malloc per request; one idle
+ * for a second has time to spare.
  */
 void
 proxy_sweep(void)
