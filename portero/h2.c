@@ -716,9 +716,9 @@ h2_pump(struct client *cl)
 			break;
 		progress |= h2_output(cl);
 	} while (progress != STEP_WAIT && !cl->cl_dead);
-	hs->hs_busy = 0;
 	if (cl->cl_dead)
-		return;
+		return;		/* and the session with it */
+	hs->hs_busy = 0;
 	/* an idle connection holds no buffers: thousands may be open */
 	if (cl->cl_in != NULL && cl->cl_in->b_len == 0) {
 		buf_put(cl->cl_in);

@@ -72,6 +72,17 @@ h2_head_append(struct h2_stream *st, const char *p, size_t len)
 	return (buf_append(st->st_head, p, len));
 }
 
+/* A field line, "name: value" CRLF, in one reservation. */
+static int
+h2_head_field(struct h2_stream *st, const char *name, size_t namelen,
+    const char *value, size_t valuelen)
+{
+	if (buf_grow(&st->st_head, namelen + valuelen + 4,
+	    worker_env->wk_conf.h2_max_header_list + 1024) == -1)
+		return (-1);
+	return (buf_field(st->st_head, name, namelen, value, valuelen));
+}
+
 static int
 h2_head_rcbuf(struct h2_stream *st, nghttp2_rcbuf *rc)
 {
@@ -84,7 +95,8 @@ h2_head_rcbuf(struct h2_stream *st, nghttp2_rcbuf *rc)
 static int
 h2_request_line(struct h2_stream *st)
 {
-	int	 ret = 0;
+	nghttp2_vec	 v;
+	int		 ret = 0;
 
 	if (st->st_method == NULL)
 		return (0);	/* written already */
@@ -112,11 +124,12 @@ h2_request_line(struct h2_stream *st)
 	    h2_head_rcbuf(st, st->st_path) == -1 ||
 	    h2_head_append(st, " HTTP/1.1\r\n", 11) == -1))
 		ret = -1;
-	if (ret == 0 && st->st_authority != NULL &&
-	    (h2_head_append(st, "Host: ", 6) == -1 ||
-	    h2_head_rcbuf(st, st->st_authority) == -1 ||
-	    h2_head_append(st, "\r\n", 2) == -1))
-		ret = -1;
+	if (ret == 0 && st->st_authority != NULL) {
+		v = nghttp2_rcbuf_get_buf(st->st_authority);
+		if (h2_head_field(st, "Host", 4, (const char *)v.base,
+		    v.len) == -1)
+			ret = -1;
+	}
 	nghttp2_rcbuf_decref(st->st_method);
 	st->st_method = NULL;
 	if (st->st_path != NULL)
@@ -164,12 +177,8 @@ h2_request_field(struct h2_stream *st, const nghttp2_vec *n,
 			st->st_hostbad = 1;
 		return (0);
 	}
-	if (h2_head_append(st, (const char *)n->base, n->len) == -1 ||
-	    h2_head_append(st, ": ", 2) == -1 ||
-	    h2_head_append(st, (const char *)v->base, v->len) == -1 ||
-	    h2_head_append(st, "\r\n", 2) == -1)
-		return (-1);
-	return (0);
+	return (h2_head_field(st, (const char *)n->base, n->len,
+	    (const char *)v->base, v->len));
 }
 
 /* A trailer field from the client: upstream it goes after the body. */
