@@ -76,13 +76,13 @@ fi
 part e2e python3 e2e/run.py
 
 # The other TLS library: built from a copy of the tree with make
-# TLS=libtls, its TLS and proxy tests run against that daemon.
+# TLS=libtls, its TLS, proxy and HTTP/2 tests run against that daemon.
 part libtls_build sh -c "cp -R '$top/portero' '$top/mk' '$out/' &&
     make -s -C '$out/portero' clean >/dev/null &&
     make -s -C '$out/portero' TLS=libtls && echo PASS libtls_build"
 if [ "$(cat "$out/status.libtls_build")" -eq 0 ]; then
 	part e2e_libtls env PORTERO="$out/portero/portero" \
-	    python3 e2e/run.py tls/ proxy/
+	    python3 e2e/run.py tls/ proxy/ h2/
 fi
 
 # The run itself must leave no daemon behind.
