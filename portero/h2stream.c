@@ -160,7 +160,9 @@ h2_request_field(struct h2_stream *st, const nghttp2_vec *n,
 	if (h2_request_line(st) == -1)
 		return (-1);
 	if (n->len == 6 && memcmp(n->base, "cookie", 6) == 0) {
-		if (h2_buf(&st->st_cookie, BUF_SIZE) == -1)
+		if (h2_buf(&st->st_cookie, BUF_SIZE) == -1 ||
+		    buf_grow(&st->st_cookie, v->len + 2,
+		    worker_env->wk_conf.h2_max_header_list) == -1)
 			return (-1);
 		if (st->st_cookie->b_len > 0 &&
 		    buf_append(st->st_cookie, "; ", 2) == -1)
@@ -676,6 +678,33 @@ h2_ws_accepted(struct h2_stream *st, const char *head,
 }
 
 /*
+ * The rest of the head: the request line if no regular field wrote it,
+ * the joined cookies, a WebSocket's handshake, chunked framing for a
+ * body of no stated length, the empty line.  -1 if it grows too large.
+ */
+static int
+h2_head_finish(struct h2_stream *st)
+{
+	struct buf	*h;
+
+	if (h2_request_line(st) == -1 || (st->st_cookie != NULL &&
+	    h2_head_field(st, "cookie", 6, st->st_cookie->b_data +
+	    st->st_cookie->b_off, st->st_cookie->b_len) == -1))
+		return (-1);
+	if (st->st_websocket && h2_ws_fields(st) == -1)
+		return (-1);
+	h = st->st_head;
+	if (!st->st_eos && !st->st_websocket && memmem(h->b_data + h->b_off,
+	    h->b_len, "\r\ncontent-length:", 17) == NULL) {
+		st->st_chunked = 1;
+		if (h2_head_append(st, "transfer-encoding: chunked\r\n",
+		    28) == -1)
+			return (-1);
+	}
+	return (h2_head_append(st, "\r\n", 2));
+}
+
+/*
  * The whole request head has come: finish its HTTP/1.1 form, parse it
  * and start its exchange, or answer it with an error of our own.
  */
@@ -685,7 +714,6 @@ h2_stream_start(struct h2_stream *st)
 	struct client		*cl = st->st_hs->hs_cl;
 	struct h2_session	*hs = st->st_hs;
 	struct exchange		*xc;
-	struct buf		*h;
 	int			 ret = HTTP1_OK, status = 0;
 
 	st->st_started = 1;
@@ -699,25 +727,9 @@ h2_stream_start(struct h2_stream *st)
 	st->st_xc = xc;
 	hs->hs_inflight++;
 	worker_env->wk_stats.requests++;
-	if (!st->st_toolarge && h2_request_line(st) == -1)
+	if (!st->st_toolarge && h2_head_finish(st) == -1)
 		st->st_toolarge = 1;
-	if (!st->st_toolarge && st->st_cookie != NULL &&
-	    buf_field(st->st_head, "cookie", 6, st->st_cookie->b_data +
-	    st->st_cookie->b_off, st->st_cookie->b_len) == -1)
-		st->st_toolarge = 1;
-	h = st->st_head;
-	if (!st->st_toolarge && st->st_websocket && h2_ws_fields(st) == -1)
-		st->st_toolarge = 1;
-	/* a body of no stated length goes upstream chunked */
-	if (!st->st_toolarge && !st->st_eos && !st->st_websocket &&
-	    memmem(h->b_data + h->b_off, h->b_len, "\r\ncontent-length:",
-	    17) == NULL) {
-		st->st_chunked = 1;
-		if (h2_head_append(st, "transfer-encoding: chunked\r\n",
-		    28) == -1)
-			st->st_toolarge = 1;
-	}
-	if (st->st_toolarge || h2_head_append(st, "\r\n", 2) == -1)
+	if (st->st_toolarge)
 		status = 431;
 	else if (st->st_hostbad)
 		status = 400;

@@ -619,6 +619,13 @@ def test_header_list_limit_431(t):
                      "default limit")
     check(len(header_map(info).get("x-big3", [""])[0]) == 15000,
           "x-big3 at the backend")
+    # cookies are joined into one field (RFC 9113 8.2.3), however large
+    crumbs = [("cookie", "c%d=%s" % (i, "k" * 12000)) for i in range(4)]
+    info = expect_ok(c.get("/cookies", headers=crumbs), a, "48 KB of "
+                     "cookies in four fields")
+    got = header_map(info).get("cookie", [])
+    check(got == ["; ".join(v for _, v in crumbs)], "the backend's cookie "
+          "fields: %d of them, %r..." % (len(got), [g[:20] for g in got]))
 
 
 def test_upload_download_100mib(t):
