@@ -791,6 +791,13 @@ struct route_table {
 	unsigned int		 rt_nservices;
 };
 
+/*
+ * Pooled connections per backend and worker: enough for the requests in
+ * flight at once, so that they come back to the pool instead of being
+ * closed and opened again (HTTP/2 carries 100 and more a connection).
+ */
+#define UPSTREAM_IDLE_MAX	256
+
 enum upstream_state {
 	UP_CONNECTING,
 	UP_HANDSHAKE,

@@ -316,9 +316,77 @@ route_upsert(struct route_table *rt, const struct backend_conf *bc,
 	return (route_add(rt, bc, expires) == NULL ? -1 : 0);
 }
 
+/* The backend of rt's that is bc: same service, address and TLS. */
+static struct backend *
+route_same(struct route_table *rt, const struct backend_conf *bc)
+{
+	struct service	*sv;
+	struct backend	*be;
+	unsigned int	 i;
+
+	sv = route_lookup(rt, bc->be_service, strlen(bc->be_service));
+	for (i = 0; sv != NULL && i < sv->sv_nbackends; i++) {
+		be = sv->sv_backends[i];
+		if (be->be_conf.be_tls == bc->be_tls &&
+		    be->be_conf.be_sslen == bc->be_sslen &&
+		    memcmp(&be->be_conf.be_ss, &bc->be_ss, bc->be_sslen) == 0)
+			return (be);
+	}
+	return (NULL);
+}
+
+/* be's idle connections and TLS sessions go to nbe; how many went. */
+static unsigned int
+backend_take_pool(struct backend *nbe, struct backend *be)
+{
+	struct upstream	*up;
+	unsigned int	 n = 0;
+
+	while ((up = TAILQ_FIRST(&be->be_idle)) != NULL &&
+	    nbe->be_nidle < UPSTREAM_IDLE_MAX) {
+		TAILQ_REMOVE(&be->be_idle, up, up_entry);
+		be->be_nidle--;
+		up->up_be = nbe;
+		backend_ref(nbe);
+		backend_unref(be);
+		TAILQ_INSERT_TAIL(&nbe->be_idle, up, up_entry);
+		nbe->be_nidle++;
+		n++;
+	}
+	if (nbe->be_sessions == NULL) {
+		nbe->be_sessions = be->be_sessions;
+		be->be_sessions = NULL;
+	}
+	return (n);
+}
+
+/*
+ * The idle upstream connections of old's backends go to the same
+ * backends in rt: a reload that keeps a backend keeps its connections.
+ * Each pooled connection remembers the name it was made for (up_sni),
+ * so none serves another name.  Those left in old close with it.
+ */
+static unsigned int
+route_keep_pools(struct route_table *rt, struct route_table *old)
+{
+	struct service	*sv;
+	struct backend	*nbe;
+	size_t		 b;
+	unsigned int	 i, kept = 0;
+
+	for (b = 0; old != NULL && b < old->rt_nbuckets; b++)
+		LIST_FOREACH(sv, &old->rt_hash[b], sv_hash)
+			for (i = 0; i < sv->sv_nbackends; i++)
+				if ((nbe = route_same(rt,
+				    &sv->sv_backends[i]->be_conf)) != NULL)
+					kept += backend_take_pool(nbe,
+					    sv->sv_backends[i]);
+	return (kept);
+}
+
 /*
  * A new table after a reload: the flags' backends as they are now, the
- * registered ones as old has them.
+ * registered ones as old has them, the idle connections of both kept.
  */
 struct route_table *
 route_rebuild(const struct backend_table *bt, struct route_table *old)
@@ -327,7 +395,7 @@ route_rebuild(const struct backend_table *bt, struct route_table *old)
 	struct service		*sv;
 	struct backend		*be, *nbe;
 	size_t			 b;
-	unsigned int		 i;
+	unsigned int		 i, kept;
 
 	if ((rt = route_new()) == NULL)
 		return (NULL);
@@ -349,6 +417,9 @@ route_rebuild(const struct backend_table *bt, struct route_table *old)
 				nbe->be_down_until = be->be_down_until;
 				nbe->be_backoff_ms = be->be_backoff_ms;
 			}
+	kept = route_keep_pools(rt, old);
+	log_debug("backend table: %u services; %u idle upstream connections "
+	    "kept", rt->rt_nservices, kept);
 	return (rt);
  fail:
 	route_unref(rt);

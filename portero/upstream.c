@@ -34,12 +34,6 @@
 #include "portero.h"
 #include "http1.h"
 
-/*
- * Pooled connections per backend and worker: enough for the requests in
- * flight at once, so that they come back to the pool instead of being
- * closed and opened again (HTTP/2 carries 100 and more a connection).
- */
-#define UPSTREAM_IDLE_MAX	256
 #define UPSTREAM_IDLE_TIMEOUT	55	/* below common backend timeouts */
 #define UPSTREAM_SESS_MAX	4	/* names per backend with a session */
 

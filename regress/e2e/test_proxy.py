@@ -24,6 +24,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 import time
 
@@ -765,3 +766,35 @@ def test_slow_loris_gets_408(t):
     check(a.count() == 0, "the backend saw the slow request")
     # the worker still serves
     check(get(d.listen_port, "app.test").status == 200, "after the 408")
+
+
+def test_reload_keeps_idle_upstreams(t):
+    """A reload that keeps a backend keeps its idle upstream connections:
+    no reconnect after each SIGHUP, where each reload used to close the
+    pool and open it again."""
+    a = EchoBackend(t, "app")
+    b = EchoBackend(t, "gone")
+    d = _proxy(t, [("app.test", a.addr), ("gone.test", b.addr)], workers=1,
+               verbose=True)
+    p = d.listen_port
+    for i in range(3):
+        _served_by(get(p, "app.test", "/warm"), a, "warm-up %d" % i)
+    _served_by(get(p, "gone.test", "/"), b, "gone.test before")
+    check(a.connections == 1, "3 requests in a row used %d upstream "
+          "connections" % a.connections)
+
+    def kept_lines():
+        return [l for l in d.log_lines()
+                if "idle upstream connections kept" in l]
+    for i in range(5):
+        n = len(kept_lines())
+        d.signal(signal.SIGHUP)
+        check(wait_until(lambda: len(kept_lines()) > n, 5, 0.05),
+              "reload %d: the worker never rebuilt its backends" % i)
+        _served_by(get(p, "app.test", "/after"), a, "after reload %d" % i)
+    check(a.connections == 1, "5 reloads: %d upstream connections to a "
+          "backend that stayed, expected the one from before" %
+          a.connections)
+    check("2 idle upstream connections kept" in kept_lines()[-1],
+          "the last reload kept: %r" % kept_lines()[-1])
+    d.check_restarts()
