@@ -815,6 +815,7 @@ struct upstream {
 	void			*up_owner;	/* NULL while idle */
 	struct buf		*up_in;		/* bytes from the backend */
 	int			 up_reused;	/* came from the pool */
+	unsigned int		 up_tls_gen;	/* the client context's */
 	struct timer		 up_ev_idle;
 	char			 up_sni[NAME_MAX_LEN];
 };

@@ -43,6 +43,10 @@
  * upstream connections are refused, never made unverified.
  */
 static struct ptls_client	*upstream_tls;
+/* Bumped with each new client context (the parent sends a bundle only
+   when it changed): older TLS connections are not used again, since
+   they were checked against another bundle or verification setting. */
+static unsigned int		 upstream_tls_gen;
 
 /* A bundle being received, and one received but not yet applied. */
 static struct {
@@ -144,6 +148,7 @@ upstream_ca_apply(void)
 	}
 	ptls_client_free(upstream_tls);
 	upstream_tls = pc;
+	upstream_tls_gen++;
 	log_debug("upstream TLS: %s", uc->uc_verify ? uc->uc_path :
 	    "not verified");
 }
@@ -246,12 +251,19 @@ struct upstream *
 upstream_get(struct backend *be, const char *sni, void (*notify)(void *),
     void *owner, int fresh)
 {
-	struct upstream	*up;
+	struct upstream	*up, *next;
 	int		 saved;
 
-	TAILQ_FOREACH(up, &be->be_idle, up_entry) {
+	TAILQ_FOREACH_SAFE(up, &be->be_idle, up_entry, next) {
 		if (fresh)
 			break;
+		if (be->be_conf.be_tls && up->up_tls_gen != upstream_tls_gen) {
+			/* made under the trust settings before a reload */
+			TAILQ_REMOVE(&be->be_idle, up, up_entry);
+			be->be_nidle--;
+			upstream_release(up, 0);
+			continue;
+		}
 		if (be->be_conf.be_tls && strcmp(up->up_sni, sni) != 0)
 			continue;
 		TAILQ_REMOVE(&be->be_idle, up, up_entry);
@@ -316,6 +328,7 @@ upstream_ready(struct upstream *up)
 			errno = EPROTO;
 			return (-1);
 		}
+		up->up_tls_gen = upstream_tls_gen;
 		if ((up->up_conn.c_tls = ptls_connect(upstream_tls,
 		    up->up_conn.c_fd, up->up_sni, err, sizeof(err))) == NULL) {
 			log_limited(LOG_LIMIT_UPSTREAM, "upstream TLS to %s: "

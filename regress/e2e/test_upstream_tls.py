@@ -31,13 +31,14 @@ from backends import EchoBackend, TestCA, get
 from harness import check, fail, wait_until
 
 
-def _daemon(t, backends, ca_file, workers=1, extra=()):
+def _daemon(t, backends, ca_file, workers=1, extra=(), **kw):
     a = []
     for svc, addr in backends:
         a += ["--backend", "%s=%s,tls" % (svc, addr)]
     if ca_file is not None:
         a += ["--upstream-ca", ca_file]
-    return t.daemon(workers=workers, extra_args=a + list(extra)).start()
+    return t.daemon(workers=workers, extra_args=a + list(extra),
+                    **kw).start()
 
 
 def _get(d, host, path, what, timeout=10.0):
@@ -278,3 +279,40 @@ def test_ca_held_by_parent_reload(t):
               "reload to the new bundle: status %d, expected 502"
               % r.status)
     check(be1.count() == n, "the old CA's backend still got requests")
+
+
+def test_reload_keeps_tls_pool_unless_trust_changes(t):
+    """A reload keeps a TLS backend's idle connections while the CA
+    bundle stays the same; a new bundle means connections checked
+    against the old one are not used again."""
+    ca1 = TestCA(t, "upstream CA one")
+    ca2 = TestCA(t, "upstream CA two")
+    be = EchoBackend(t, "one", tls=ca1.issue("one.test"))
+    path = os.path.join(t.tmp, "upstream-ca.pem")
+    shutil.copy(ca1.cert, path)
+    d = _daemon(t, [("one.test", be.addr)], path, verbose=True)
+
+    def reload():
+        n = len(re.findall(r"idle upstream connections kept", d.log()))
+        d.ctl("reload")
+        check(wait_until(lambda: len(re.findall(
+            r"idle upstream connections kept", d.log())) > n, 10, 0.05),
+            "the worker never rebuilt its backends after a reload")
+    for i in range(3):
+        _ok(d, "one.test", "/warm%d" % i, "warm-up")
+    check(be.connections == 1, "3 requests used %d upstream connections"
+          % be.connections)
+    for i in range(3):
+        reload()
+        _ok(d, "one.test", "/same%d" % i, "after a reload, same bundle")
+    check(be.connections == 1, "3 reloads with the same bundle: %d "
+          "upstream TLS connections, expected the first one" %
+          be.connections)
+    with open(path, "w") as f:
+        for c in (ca1.cert, ca2.cert):
+            with open(c) as g:
+                f.write(g.read())
+    reload()
+    _ok(d, "one.test", "/new", "after a reload with a new bundle")
+    check(be.connections == 2, "a new CA bundle: %d upstream connections,"
+          " expected a new one (2)" % be.connections)
