@@ -52,6 +52,7 @@ struct h2_stream {
 	uint8_t			 st_deferred;	/* ... and waits for bytes */
 	uint8_t			 st_websocket;	/* extended CONNECT */
 	uint8_t			 st_protocol;	/* some :protocol came */
+	uint8_t			 st_length;	/* a content-length came */
 	struct exchange		*st_xc;		/* until it is done */
 	struct http1_request	*st_req;
 	struct buf		*st_head;	/* the request as HTTP/1.1 */

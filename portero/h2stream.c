@@ -170,6 +170,8 @@ h2_request_field(struct h2_stream *st, const nghttp2_vec *n,
 		return (buf_append(st->st_cookie, (const char *)v->base,
 		    v->len));
 	}
+	if (n->len == 14 && memcmp(n->base, "content-length", 14) == 0)
+		st->st_length = 1;
 	/* HTTP/2 has no key: the one upstream is ours */
 	if (n->len == 17 && memcmp(n->base, "sec-websocket-key", 17) == 0)
 		return (0);
@@ -685,17 +687,13 @@ h2_ws_accepted(struct h2_stream *st, const char *head,
 static int
 h2_head_finish(struct h2_stream *st)
 {
-	struct buf	*h;
-
 	if (h2_request_line(st) == -1 || (st->st_cookie != NULL &&
 	    h2_head_field(st, "cookie", 6, st->st_cookie->b_data +
 	    st->st_cookie->b_off, st->st_cookie->b_len) == -1))
 		return (-1);
 	if (st->st_websocket && h2_ws_fields(st) == -1)
 		return (-1);
-	h = st->st_head;
-	if (!st->st_eos && !st->st_websocket && memmem(h->b_data + h->b_off,
-	    h->b_len, "\r\ncontent-length:", 17) == NULL) {
+	if (!st->st_eos && !st->st_websocket && !st->st_length) {
 		st->st_chunked = 1;
 		if (h2_head_append(st, "transfer-encoding: chunked\r\n",
 		    28) == -1)

@@ -75,6 +75,21 @@ ENHANCE_YOUR_CALM = 0xb
 FRAME_HEAD = struct.Struct("!HBBBI")    # length 24 bits as H + B
 
 
+def _connect(port, timeout, rcvbuf=None):
+    """A TCP connection to 127.0.0.1:port, with a small receive buffer
+    when asked (so that a client that does not read is felt soon)."""
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    raw.settimeout(timeout)
+    try:
+        raw.connect(("127.0.0.1", port))
+    except BaseException:
+        raw.close()
+        raise
+    return raw
+
+
 class H2Error(Exception):
     pass
 
@@ -587,12 +602,8 @@ class H2:
             ctx.verify_mode = ssl.CERT_NONE
         ctx.check_hostname = False
         ctx.set_alpn_protocols(list(alpn))
-        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf:
-            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        raw.settimeout(timeout)
+        raw = _connect(port, timeout, rcvbuf)
         try:
-            raw.connect(("127.0.0.1", port))
             s = ctx.wrap_socket(raw, server_hostname=sni)
         except BaseException:
             raw.close()
@@ -634,16 +645,7 @@ class H2:
 
     @classmethod
     def plain(cls, port, timeout=10.0, rcvbuf=None, **kw):
-        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf:
-            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        raw.settimeout(timeout)
-        try:
-            raw.connect(("127.0.0.1", port))
-        except BaseException:
-            raw.close()
-            raise
-        return cls(raw, **kw)
+        return cls(_connect(port, timeout, rcvbuf), **kw)
 
     def close(self):
         try:

@@ -933,6 +933,23 @@ class WSReader:
                 self.frames.append((op, payload))
 
 
+def ws_world(t, extra=()):
+    """A daemon serving ws.test from a WebSocket backend: (world, backend,
+    daemon)."""
+    w = World(t, names=("ws.test",))
+    ws = WSBackend(t)
+    w.backend("ws.test", ws.addr)
+    return w, ws, w.start(extra=extra)
+
+
+def ws_client(w, **kw):
+    """An h2 connection to ws.test whose DATA a WSReader parses."""
+    c = w.h2(sni="ws.test", **kw)
+    rd = WSReader()
+    c.on_data = rd.feed
+    return c, rd
+
+
 def ws_open(c, path, authority="ws.test"):
     sid = c.request("CONNECT", authority, path, end_stream=False,
                     extra_pseudo=[(":protocol", "websocket")],
@@ -943,16 +960,11 @@ def ws_open(c, path, authority="ws.test"):
 
 
 def test_websocket_over_h2_echo(t):
-    w = World(t, names=("ws.test",))
-    ws = WSBackend(t)
-    w.backend("ws.test", ws.addr)
-    d = w.start()
-    c = w.h2(sni="ws.test", keep_data=False)
+    w, ws, d = ws_world(t)
+    c, rd = ws_client(w, keep_data=False)
     s = c.wait_settings()
     check(s.get(h2raw.ENABLE_CONNECT_PROTOCOL) == 1, "SETTINGS without "
           "ENABLE_CONNECT_PROTOCOL=1: %r" % s)
-    rd = WSReader()
-    c.on_data = rd.feed
     sid, st = ws_open(c, "/echo")
     check(st.status == 200 and st.reset is None and not st.ended,
           "extended CONNECT: %r headers %r" % (st, st.headers))
@@ -1047,13 +1059,8 @@ def test_websocket_over_h2_half_close(t):
     """END_STREAM is the tunnel's FIN (RFC 8441 5, RFC 9113 8.5): a
     client that sends its close frame with END_STREAM still gets the
     backend's close frame, then a clean end of the stream."""
-    w = World(t, names=("ws.test",))
-    ws = WSBackend(t)
-    w.backend("ws.test", ws.addr)
-    w.start()
-    c = w.h2(sni="ws.test")
-    rd = WSReader()
-    c.on_data = rd.feed
+    w, ws, d = ws_world(t)
+    c, rd = ws_client(w)
     sid, st = ws_open(c, "/echo")
     check(st.status == 200, "CONNECT /echo: %r" % st)
     c.send(h2raw.data_frame(sid, ws_frame(OP_BIN, b"last words")))
@@ -1074,13 +1081,8 @@ def test_websocket_over_h2_idle_timeout(t):
     """--tunnel-idle-timeout holds over HTTP/2 too: traffic keeps a
     WebSocket open, silence ends its stream and its backend connection,
     and the client's connection lives on."""
-    w = World(t, names=("ws.test",))
-    ws = WSBackend(t)
-    w.backend("ws.test", ws.addr)
-    w.start(extra=["--tunnel-idle-timeout", "1"])
-    c = w.h2(sni="ws.test")
-    rd = WSReader()
-    c.on_data = rd.feed
+    w, ws, d = ws_world(t, extra=["--tunnel-idle-timeout", "1"])
+    c, rd = ws_client(w)
     sid, st = ws_open(c, "/echo")
     check(st.status == 200, "CONNECT /echo: %r" % st)
     for i in range(3):
@@ -1108,10 +1110,7 @@ def test_websocket_over_h2_slow_sides_bound_memory(t):
     """A WebSocket over h2 whose client opens its window slowly while
     the backend sends 64 MiB, and one whose backend reads slowly while
     the client sends: the worker's memory stays flat both ways."""
-    w = World(t, names=("ws.test",))
-    ws = WSBackend(t)
-    w.backend("ws.test", ws.addr)
-    d = w.start()
+    w, ws, d = ws_world(t)
     wpid = d.child_pid("worker", 0)
     c = w.h2(sni="ws.test", keep_data=False, auto_window=False)
     c.wait_settings()
