@@ -252,8 +252,8 @@ parent_health_config(struct portero *env, struct child *ch)
 	struct check_target		 ct;
 	unsigned int			 i, n = 0;
 
-	for (i = 0; i < env->pc_backends.bt_n; i++) {
-		bc = &env->pc_backends.bt_be[i];
+	for (i = 0; i < env->pc_set->cs_nbackends; i++) {
+		bc = &env->pc_set->cs_backends[i];
 		if ((ck = parent_pool_check(env, bc->be_service)) == NULL)
 			continue;
 		if (n++ == CHECK_TARGETS_MAX)
