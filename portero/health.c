@@ -138,7 +138,7 @@ health_dispatch_parent(struct imsg *imsg)
 		break;
 	case IMSG_BACKEND_HEALTH:
 		if (config_gethealth(imsg, &bh) == -1 ||
-		    (bh.bh_event != BH_FAILED && bh.bh_event != BH_OK))
+		    bh.bh_event > BH_PROBED)
 			fatalx("bad health report");
 		hstate_report(&bh);
 		break;

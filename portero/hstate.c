@@ -23,25 +23,27 @@
 /*
  * A backend's states, as its owner keeps them:
  *
- *            BH_FAILED                rest over
- *      UP --------------> RESTING --------------> PROBING --+
- *      ^                     ^    BH_FAILED: rest x 2   |    | no answer:
- *      |                     +--------------------------+    | the next
- *      |           BH_OK (a probe, or any request)           | worker
- *      +-----------------------------------------------------+ 
- *      |
- *      | check: rise successes          check: fall failures
- *    DOWN <------------------------------------------- any state
+ *             BH_FAILED                rest over
+ *      UP --------------> RESTING ---------------> PROBING: one worker
+ *       ^                    ^                      |  |  may try it once
+ *       |                    |  BH_FAILED: rest x 2 |  |
+ *       |                    +----------------------+  |
+ *       |        BH_OK: a request got through          |
+ *       +----------------------------------------------+
+ *       |
+ *       | check: rise successes
+ *     DOWN <------------------ any state, check: fall failures
  *
  * UP: in rotation everywhere.  A worker whose connection is refused
  * takes the backend out at once, for itself, and reports BH_FAILED; the
  * owner tells every worker to rest it (BH_REST).  RESTING: no worker
  * tries it.  PROBING: the rest is over; one worker may send it one
- * request (BH_PROBE), and if it had none to send within
+ * request (BH_PROBE).  It says when it does (BH_PROBED), and the owner
+ * waits for the result; if it had none to send within
  * BACKEND_PROBE_WAIT_MS, the next worker may.  A request that gets
- * through (BH_OK) brings the backend UP for all (BH_UP); a refusal
- * doubles the rest.  So workers never all try a resting backend with
- * live requests: one does, once per rest.
+ * through (BH_OK) brings the backend UP for all (BH_UP); a refusal or a
+ * connect timeout doubles the rest.  So workers never all try a resting
+ * backend with live requests: one does, once per rest.
  *
  * DOWN belongs to the active check alone (health.c): a backend its check
  * finds down stays out whatever requests find, and only the check brings
@@ -286,7 +288,7 @@ hstate_up(struct hstate *hs)
 	hstate_send(hs, BH_UP, HEALTH_ALL_WORKERS);
 }
 
-/* A worker's report: BH_FAILED or BH_OK. */
+/* A worker's report: BH_FAILED, BH_OK or BH_PROBED. */
 void
 hstate_report(const struct backend_health *bh)
 {
@@ -294,6 +296,8 @@ hstate_report(const struct backend_health *bh)
 
 	if ((hs = hstate_find(bh, bh->bh_event == BH_FAILED)) == NULL)
 		return;
+	if (bh->bh_event == BH_PROBED && hs->hs_state != HS_PROBING)
+		return;		/* late: the rest is over */
 	switch (hs->hs_state) {
 	case HS_UP:
 		if (bh->bh_event == BH_FAILED)
@@ -307,8 +311,10 @@ hstate_report(const struct backend_health *bh)
 	case HS_PROBING:
 		if (bh->bh_event == BH_OK)
 			hstate_up(hs);
-		else
+		else if (bh->bh_event == BH_FAILED)
 			hstate_rest(hs);
+		else	/* its result comes; or else another worker tries */
+			hstate_arm(hs, BACKEND_PROBE_RESULT_MS);
 		break;
 	case HS_DOWN:
 		break;		/* the check decides */

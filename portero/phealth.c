@@ -133,8 +133,7 @@ parent_health_report(struct portero *env, struct child *from,
 {
 	struct backend_health	 bh;
 
-	if (config_gethealth(imsg, &bh) == -1 || (bh.bh_event != BH_FAILED &&
-	    bh.bh_event != BH_OK)) {
+	if (config_gethealth(imsg, &bh) == -1 || bh.bh_event > BH_PROBED) {
 		parent_child_broken(env, from, "sent a malformed health "
 		    "report");
 		return;

@@ -572,6 +572,7 @@ struct reg_backend {
 enum backend_event {
 	BH_FAILED,		/* worker: a connection was refused */
 	BH_OK,			/* worker: one got through, after a rest */
+	BH_PROBED,		/* worker: it took its probe */
 	BH_UP,			/* owner: back in rotation */
 	BH_REST,		/* owner: out for bh_rest_ms, then a probe */
 	BH_DOWN,		/* owner: its active check failed */
@@ -581,6 +582,8 @@ enum backend_event {
 #define HEALTH_ALL_WORKERS	UINT32_MAX	/* a verdict's peerid */
 #define BACKEND_PROBE_WAIT_MS	500	/* a probe unused for this long
 					   goes to the next worker */
+#define BACKEND_PROBE_RESULT_MS	30000	/* one taken whose result never
+					   came: the next worker */
 
 struct backend_health {
 	char		 bh_service[NAME_MAX_LEN];

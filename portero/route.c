@@ -499,9 +499,13 @@ backend_is_down(const struct backend *be)
 	return (be->be_held || be->be_checkdown);
 }
 
+static void	 backend_health_send(const struct backend *,
+		    enum backend_event);
+
 /*
  * A backend out of rotation that this worker may try once (BH_PROBE),
- * before the probe goes to another worker: taken, it is spent.
+ * before the probe goes to another worker: taken, it is spent, and the
+ * owner waits for its result instead of granting another.
  */
 static int
 backend_probe_take(struct backend *be)
@@ -512,7 +516,10 @@ backend_probe_take(struct backend *be)
 		return (0);
 	be->be_probe = 0;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (timespeccmp(&now, &be->be_probe_until, <));
+	if (!timespeccmp(&now, &be->be_probe_until, <))
+		return (0);
+	backend_health_send(be, BH_PROBED);
+	return (1);
 }
 
 /*
