@@ -970,6 +970,9 @@ config_getpool(const struct imsg *imsg, struct pool_conf *pl)
 	pl->pl_name[sizeof(pl->pl_name) - 1] = '\0';
 	if (pl->pl_name[0] == '\0')
 		return (-1);
+	if (pl->pl_check.ck_type != CHECK_NONE &&
+	    config_check_ok(&pl->pl_check) == -1)
+		return (-1);
 	return (0);
 }
 

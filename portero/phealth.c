@@ -301,12 +301,22 @@ parent_health_reg(struct portero *env, uint32_t type,
 const struct check_conf *
 parent_pool_check(struct portero *env, const char *service)
 {
-	return (NULL);		/* until pools have checks */
+	const struct pool_conf	*pl;
+
+	if ((pl = confset_pool(env->pc_set, service)) == NULL ||
+	    pl->pl_check.ck_type == CHECK_NONE)
+		return (NULL);
+	return (&pl->pl_check);
 }
 
 /* Is some pool checked?  Then the health child runs. */
 int
 parent_checks_any(struct portero *env)
 {
+	uint32_t	 i;
+
+	for (i = 0; i < env->pc_set->cs_npools; i++)
+		if (env->pc_set->cs_pools[i].pl_check.ck_type != CHECK_NONE)
+			return (1);
 	return (0);
 }

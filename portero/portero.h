@@ -495,6 +495,39 @@ struct header_op {
 	size_t		 ho_namelen;
 };
 
+/*
+ * Active health checks (check.c, health.c): per pool, how the health
+ * child probes each of its backends.  Interval and timeout in ms; a
+ * backend is up after rise successes in a row, down after fall failures.
+ */
+enum check_type {
+	CHECK_NONE,
+	CHECK_TCP,		/* connect */
+	CHECK_TLS,		/* connect and a verified handshake */
+	CHECK_HTTP,		/* GET path, over TLS for a TLS backend */
+};
+#define CHECK_PATH_MAX		256
+#define CHECK_INTERVAL_MS	10000	/* defaults */
+#define CHECK_TIMEOUT_MS	5000
+#define CHECK_RISE		2
+#define CHECK_FALL		3
+#define CHECK_STATUS		200
+#define CHECK_MIN_MS		10	/* bounds of interval and timeout */
+#define CHECK_MAX_MS		3600000
+#define CHECK_COUNT_MAX		100	/* of rise and fall */
+#define CHECK_TARGETS_MAX	4096	/* backends the child checks */
+#define CHECK_RESPONSE_MAX	4096	/* an HTTP status line, within */
+
+struct check_conf {
+	uint32_t	 ck_type;	/* enum check_type */
+	uint32_t	 ck_interval_ms;
+	uint32_t	 ck_timeout_ms;
+	uint32_t	 ck_rise;
+	uint32_t	 ck_fall;
+	uint32_t	 ck_status;	/* CHECK_HTTP: the status expected */
+	char		 ck_path[CHECK_PATH_MAX];	/* CHECK_HTTP */
+};
+
 #define POOL_DECLARED		0x01	/* by the file, not a --backend */
 #define POOL_USED		0x02	/* some location forwards to it */
 
@@ -502,6 +535,7 @@ struct pool_conf {
 	char		 pl_name[NAME_MAX_LEN];	/* lower case */
 	uint32_t	 pl_flags;
 	int32_t		 pl_line;
+	struct check_conf pl_check;	/* ck_type CHECK_NONE: none */
 };
 
 /* A location and a header operation on the wire: a head, then strings. */
@@ -594,39 +628,6 @@ struct backend_health {
 	uint8_t		 bh_tls;
 	uint8_t		 bh_event;	/* enum backend_event */
 	uint8_t		 bh_all;	/* BH_RESET: check verdicts too */
-};
-
-/*
- * Active health checks (check.c, health.c): per pool, how the health
- * child probes each of its backends.  Interval and timeout in ms; a
- * backend is up after rise successes in a row, down after fall failures.
- */
-enum check_type {
-	CHECK_NONE,
-	CHECK_TCP,		/* connect */
-	CHECK_TLS,		/* connect and a verified handshake */
-	CHECK_HTTP,		/* GET path, over TLS for a TLS backend */
-};
-#define CHECK_PATH_MAX		256
-#define CHECK_INTERVAL_MS	10000	/* defaults */
-#define CHECK_TIMEOUT_MS	5000
-#define CHECK_RISE		2
-#define CHECK_FALL		3
-#define CHECK_STATUS		200
-#define CHECK_MIN_MS		10	/* bounds of interval and timeout */
-#define CHECK_MAX_MS		3600000
-#define CHECK_COUNT_MAX		100	/* of rise and fall */
-#define CHECK_TARGETS_MAX	4096	/* backends the child checks */
-#define CHECK_RESPONSE_MAX	4096	/* an HTTP status line, within */
-
-struct check_conf {
-	uint32_t	 ck_type;	/* enum check_type */
-	uint32_t	 ck_interval_ms;
-	uint32_t	 ck_timeout_ms;
-	uint32_t	 ck_rise;
-	uint32_t	 ck_fall;
-	uint32_t	 ck_status;	/* CHECK_HTTP: the status expected */
-	char		 ck_path[CHECK_PATH_MAX];	/* CHECK_HTTP */
 };
 
 /* A backend to check, with its pool's check: what the parent sends. */
