@@ -440,10 +440,15 @@ xc_redirect(struct exchange *xc, const char *tmpl, const char *head)
 static int
 xc_connect(struct exchange *xc, struct backend *be)
 {
-	unsigned int	 tries;
+	unsigned int	 tries, full = 0;
 
 	for (tries = 0; be != NULL && tries < xc->xc_sv->sv_nbackends;
 	    tries++) {
+		if (backend_full(xc->xc_sv, be)) {
+			full++;
+			be = backend_pick(xc->xc_sv);
+			continue;
+		}
 		if ((xc->xc_up = upstream_get(be, xc->xc_upname, xc_notify,
 		    xc, 0)) != NULL) {
 			xc_set_backend(xc, be);
@@ -456,7 +461,24 @@ xc_connect(struct exchange *xc, struct backend *be)
 		backend_failed(be);
 		be = backend_pick(xc->xc_sv);
 	}
-	return (-1);
+	return (full > 0 ? -3 : -1);
+}
+
+/* The pool's own timeouts, else the global ones. */
+static unsigned int
+xc_connect_timeout(const struct exchange *xc)
+{
+	return (xc->xc_sv->sv_conf.pl_connect_timeout > 0 ?
+	    xc->xc_sv->sv_conf.pl_connect_timeout :
+	    worker_env->wk_conf.connect_timeout);
+}
+
+static unsigned int
+xc_upstream_timeout(const struct exchange *xc)
+{
+	return (xc->xc_sv != NULL && xc->xc_sv->sv_conf.pl_upstream_timeout >
+	    0 ? xc->xc_sv->sv_conf.pl_upstream_timeout :
+	    worker_env->wk_conf.upstream_timeout);
 }
 
 /* Whether host is an IP literal, which RFC 6066 keeps out of SNI. */
@@ -571,12 +593,15 @@ xc_route(struct exchange *xc, const char *head, const char *path,
 		return (NULL);
 	/*
 	 * The upstream's TLS name (SNI, and the name its certificate is
-	 * checked against) is the host that routed the request, else the
-	 * pool's own name: never empty, never an IP literal the client
-	 * sent.
+	 * checked against) is the pool's tls-name, else the host that
+	 * routed the request, else the pool's own name: never empty, never
+	 * an IP literal the client sent.
 	 */
-	xc->xc_upname = byname && !xc_ip_literal(xc->xc_host) ?
-	    xc->xc_host : sv->sv_name;
+	if (sv->sv_conf.pl_tls_name[0] != '\0')
+		xc->xc_upname = sv->sv_conf.pl_tls_name;
+	else
+		xc->xc_upname = byname && !xc_ip_literal(xc->xc_host) ?
+		    xc->xc_host : sv->sv_name;
 	service_ref(sv);
 	xc->xc_sv = sv;
 	xc_set_backend(xc, backend_pick(sv));
@@ -652,11 +677,14 @@ xc_start(struct exchange *xc, const char *head)
 		if (ret == -2)
 			xc_abort(xc, 503, "out of descriptors or memory "
 			    "for an upstream connection");
+		else if (ret == -3)
+			xc_abort(xc, 503, "every backend of the pool is at "
+			    "its max-connections");
 		else
 			xc_reply(xc, 502, 0);
 		return (STEP_GONE);
 	}
-	timer_set(&xc->xc_ev_timer, wk->wk_conf.connect_timeout);
+	timer_set(&xc->xc_ev_timer, xc_connect_timeout(xc));
 	return (STEP_MOVED);
 }
 
@@ -771,13 +799,13 @@ xc_upstream_failed(struct exchange *xc, int status, const char *why)
 		ret = 0;
 	if (ret == 0) {
 		xc->xc_retried = 1;
-		timer_set(&xc->xc_ev_timer,
-		    worker_env->wk_conf.connect_timeout);
+		timer_set(&xc->xc_ev_timer, xc_connect_timeout(xc));
 		return;
 	}
-	if (ret == -2) {
-		xc_abort(xc, 503, "out of descriptors or memory for an "
-		    "upstream connection");
+	if (ret == -2 || ret == -3) {
+		xc_abort(xc, 503, ret == -2 ? "out of descriptors or memory "
+		    "for an upstream connection" : "every backend of the "
+		    "pool is at its max-connections");
 		return;
 	}
 	log_limited(LOG_LIMIT_UPSTREAM, "%s: %s %s: %s", xc->xc_cl->cl_addr,
@@ -842,8 +870,7 @@ xc_moved(struct exchange *xc)
 	if (xc->xc_up == NULL || xc->xc_up->up_state != UP_READY)
 		return;
 	timer_set(&xc->xc_ev_timer, xc->xc_tunnel ?
-	    worker_env->wk_conf.tunnel_idle_timeout :
-	    worker_env->wk_conf.upstream_timeout);
+	    worker_env->wk_conf.tunnel_idle_timeout : xc_upstream_timeout(xc));
 }
 
 /*
@@ -1021,7 +1048,7 @@ xc_upstream_ready(struct exchange *xc)
 		return (STEP_GONE);
 	}
 	backend_ok(xc->xc_be);
-	timer_set(&xc->xc_ev_timer, worker_env->wk_conf.upstream_timeout);
+	timer_set(&xc->xc_ev_timer, xc_upstream_timeout(xc));
 	return (STEP_MOVED);
 }
 

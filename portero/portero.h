@@ -484,6 +484,11 @@ struct pool_conf {
 	char		 pl_name[NAME_MAX_LEN];	/* lower case */
 	uint32_t	 pl_flags;
 	int32_t		 pl_line;
+	/* the global options a pool may set for itself; 0 or "": global */
+	char		 pl_tls_name[NAME_MAX_LEN];	/* SNI, verified */
+	uint32_t	 pl_connect_timeout;
+	uint32_t	 pl_upstream_timeout;
+	uint32_t	 pl_max_connections;	/* a backend, a worker */
 };
 
 /* A location and a header operation on the wire: a head, then strings. */
@@ -897,6 +902,7 @@ struct backend {
 	uint64_t		 be_failures;
 	TAILQ_HEAD(, upstream)	 be_idle;	/* kept-alive, unused */
 	unsigned int		 be_nidle;
+	unsigned int		 be_nconns;	/* upstreams, busy or idle */
 	struct upstream_sessions *be_sessions;	/* TLS, to resume */
 };
 
@@ -1364,6 +1370,7 @@ void	 conn_close(struct conn *);
 struct route_table *route_new(void);
 struct route_table *route_rebuild(struct conf_set *, struct route_table *);
 int	 route_implicit(const struct service *);
+int	 backend_full(const struct service *, const struct backend *);
 void	 route_unref(struct route_table *);
 struct service *route_lookup(struct route_table *, const char *, size_t);
 struct backend *route_add(struct route_table *, const struct backend_conf *,

@@ -28,7 +28,8 @@ import socket
 import threading
 import time
 
-from backends import EchoBackend, get, header_map, read_response
+from backends import (EchoBackend, RawBackend, TestCA, get, header_map,
+                      read_response, silent)
 from harness import PORTERO, check, wait_until
 
 
@@ -528,3 +529,77 @@ def test_reload_loop_under_load_loses_nothing(t):
     check(c.count() == 0, "the bad file's pool got %d requests"
           % c.count())
     d.check_restarts()
+
+
+# ---------------------------------------------------------------------
+# pool options
+
+def test_pool_tls_name(t):
+    """tls-name is the SNI and the name the backend's certificate must
+    bear, whatever host the request named."""
+    ca = TestCA(t, "upstream CA")
+    be = EchoBackend(t, "tls-up", tls=ca.issue("api.internal"))
+    d = conf_daemon(t, "upstream-ca \"%s\"\n"
+                    "pool \"api\" {\n\tbackend 127.0.0.1 port %d tls\n"
+                    "\ttls-name \"api.internal\"\n}\n"
+                    "pool \"plain\" { backend 127.0.0.1 port %d tls }\n"
+                    "server \"www.example.test\" { forward to \"api\" }\n"
+                    "server \"other.test\" { forward to \"plain\" }\n"
+                    % (ca.cert, be.port, be.port))
+    served_by(get(d.listen_port, "www.example.test"), be, "tls-name")
+    check(be.snis[-1] == "api.internal", "SNI %r, expected the pool's "
+          "tls-name" % be.snis[-1:])
+    # without it the host is the name, and the certificate does not
+    # bear it: the backend is not trusted
+    r = get(d.listen_port, "other.test")
+    check(r.status == 502, "a certificate for another name: %d, "
+          "expected 502" % r.status)
+    d.check_restarts()
+
+
+def test_pool_upstream_timeout_and_max_connections(t):
+    """A pool's upstream-timeout beats the global one; max-connections
+    caps a backend's connections in a worker, and a request past it gets
+    503 at once instead of waiting."""
+    be = RawBackend(t, silent, "silent")
+    d = conf_daemon(t, "upstream-timeout 60\n"
+                    "pool \"slow\" {\n\tbackend 127.0.0.1 port %d\n"
+                    "\tupstream-timeout 2\n\tmax-connections 1\n}\n"
+                    "server \"slow.test\" { forward to \"slow\" }\n"
+                    % be.port)
+    results = {}
+
+    def first():
+        t0 = time.monotonic()
+        results["first"] = (get(d.listen_port, "slow.test",
+                                timeout=20).status, time.monotonic() - t0)
+
+    th = threading.Thread(target=first)
+    th.start()
+    wait_until(lambda: be.connections == 1, 5.0)
+    t0 = time.monotonic()
+    r = get(d.listen_port, "slow.test")
+    check(r.status == 503 and time.monotonic() - t0 < 1.5,
+          "past max-connections: %d after %.1f s, expected 503 at once"
+          % (r.status, time.monotonic() - t0))
+    th.join(20)
+    status, took = results["first"]
+    check(status == 504 and 1.5 < took < 6, "the pool's upstream-timeout "
+          "of 2 s: %d after %.1f s" % (status, took))
+    check(be.connections == 1, "the capped request reached the backend")
+    d.check_restarts()
+
+
+def test_pool_option_errors(t):
+    for text, msg in (
+            ("pool \"p\" { backend 127.0.0.1 port 1; upstream-timeout 0 }",
+             "upstream-timeout \"0\" is too small"),
+            ("pool \"p\" { backend 127.0.0.1 port 1; idle-timeout 3 }",
+             "\"idle-timeout\" is not a pool option"),
+            ("pool \"p\" { tls-name \"no good!\" }",
+             "tls-name \"no good!\": not a host name")):
+        path = write_conf(t, "no-register\n" + text + "\n")
+        rc, lines = check_only(t, path)
+        check(rc == 1 and any(ln.startswith(path + ":2: ") and msg in ln
+                              for ln in lines),
+              "%r: %s" % (text, lines))
