@@ -771,6 +771,37 @@ xc_abort(struct exchange *xc, int status, const char *why)
 }
 
 /*
+ * Whether a failed request may go to another backend under "retry
+ * idempotent": its method is idempotent (RFC 9110 9.2.2), it has no
+ * body (one that went cannot be sent again), nothing of the response
+ * came, and it has not moved on before.
+ */
+static int
+xc_idempotent_again(const struct exchange *xc)
+{
+	const struct http1_request	*req = xc->xc_req;
+	const struct upstream		*up = xc->xc_up;
+
+	if (xc->xc_sv->sv_conf.pl_retry != RETRY_IDEMPOTENT ||
+	    xc->xc_moved_on > 0 || xc->xc_resp_head || xc->xc_upgrade ||
+	    (up->up_in != NULL && up->up_in->b_len > 0))
+		return (0);
+	if (req->framing != HTTP1_BODY_NONE && !(req->framing ==
+	    HTTP1_BODY_LENGTH && req->content_length == 0))
+		return (0);
+	switch (req->method) {
+	case HTTP1_M_GET:
+	case HTTP1_M_HEAD:
+	case HTTP1_M_OPTIONS:
+	case HTTP1_M_TRACE:
+	case HTTP1_M_PUT:
+	case HTTP1_M_DELETE:
+		return (1);
+	}
+	return (0);
+}
+
+/*
  * Something went wrong with the upstream.  Before any byte of the
  * response, and while nothing of the body has gone, a reused connection
  * (it may have gone stale in the pool) is retried once on a fresh one.
@@ -779,12 +810,13 @@ static void
 xc_upstream_failed(struct exchange *xc, int status, const char *why)
 {
 	struct upstream	*up = xc->xc_up;
-	int		 refused, retry, ret = -1;
+	int		 refused, retry, again, ret = -1;
 
 	/* a new connection that never got through: try the next backend */
 	refused = !up->up_reused && up->up_state == UP_CONNECTING;
 	retry = up->up_reused && !xc->xc_retried && xc->xc_body_sent == 0 &&
 	    !xc->xc_resp_head && (up->up_in == NULL || up->up_in->b_len == 0);
+	again = !refused && !retry && xc_idempotent_again(xc);
 	if (refused)
 		backend_failed(xc->xc_be);
 	else
@@ -792,9 +824,10 @@ xc_upstream_failed(struct exchange *xc, int status, const char *why)
 	upstream_release(up, 0);
 	xc->xc_up = NULL;
 	xc->xc_uphead_sent = 0;
-	if (refused)
+	if ((refused && xc->xc_sv->sv_conf.pl_retry != RETRY_NONE) || again) {
+		xc->xc_moved_on += again;
 		ret = xc_connect(xc, backend_pick(xc->xc_sv));
-	else if (retry && (xc->xc_up = upstream_get(xc->xc_be,
+	} else if (retry && (xc->xc_up = upstream_get(xc->xc_be,
 	    xc->xc_upname, xc_notify, xc, 1)) != NULL)
 		ret = 0;
 	if (ret == 0) {

@@ -1119,7 +1119,8 @@ conf_backend(const char *host, long long port, int tls, long long weight)
 /*
  * A global option a pool sets for its own backends: tls-name (their SNI
  * and the name their certificates must bear), connect-timeout,
- * upstream-timeout, and max-connections (a backend's, in each worker).
+ * upstream-timeout, max-connections (a backend's, in each worker) and
+ * retry (what a failed request may do next).
  */
 static void
 conf_pool_option(const char *name, const char *value)
@@ -1134,6 +1135,18 @@ conf_pool_option(const char *name, const char *value)
 		else
 			(void)strlcpy(pl->pl_tls_name, value,
 			    sizeof(pl->pl_tls_name));
+		return;
+	}
+	if (strcmp(name, "retry") == 0) {
+		if (strcmp(value, "connect") == 0)
+			pl->pl_retry = RETRY_CONNECT;
+		else if (strcmp(value, "none") == 0)
+			pl->pl_retry = RETRY_NONE;
+		else if (strcmp(value, "idempotent") == 0)
+			pl->pl_retry = RETRY_IDEMPOTENT;
+		else
+			yyerror("retry \"%s\": want connect, none or "
+			    "idempotent", value);
 		return;
 	}
 	if (strcmp(name, "connect-timeout") != 0 &&

@@ -489,6 +489,15 @@ struct pool_conf {
 	uint32_t	 pl_connect_timeout;
 	uint32_t	 pl_upstream_timeout;
 	uint32_t	 pl_max_connections;	/* a backend, a worker */
+	uint32_t	 pl_retry;	/* enum pool_retry */
+};
+
+/* What a pool does when a backend fails a request (pool's "retry"). */
+enum pool_retry {
+	RETRY_CONNECT,		/* one that refused: the next backend */
+	RETRY_NONE,		/* no other backend is tried */
+	RETRY_IDEMPOTENT,	/* also a bodiless idempotent request that
+				   failed before any response byte, once */
 };
 
 /* A location and a header operation on the wire: a head, then strings. */
@@ -1117,6 +1126,7 @@ struct exchange {
 	int			 xc_resp_head;	/* response head forwarded */
 	int			 xc_keepalive;	/* the client may go on */
 	int			 xc_retried;
+	int			 xc_moved_on;	/* to another backend, once */
 	int			 xc_continue;	/* owes a 100 Continue */
 	int			 xc_upgrade;	/* asked for a WebSocket */
 	int			 xc_tunnel;	/* is one: bytes both ways */

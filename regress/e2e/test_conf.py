@@ -28,8 +28,8 @@ import socket
 import threading
 import time
 
-from backends import (EchoBackend, RawBackend, TestCA, get, header_map,
-                      read_response, silent)
+from backends import (EchoBackend, RawBackend, TestCA, closed_port, get,
+                      header_map, read_response, request, silent)
 from harness import PORTERO, check, wait_until
 
 
@@ -603,3 +603,45 @@ def test_pool_option_errors(t):
         check(rc == 1 and any(ln.startswith(path + ":2: ") and msg in ln
                               for ln in lines),
               "%r: %s" % (text, lines))
+
+
+def test_pool_retry_policies(t):
+    """retry idempotent: a GET that timed out on one backend goes to the
+    next, once; a POST with a body never does.  retry none: a backend
+    that refuses is not followed by another."""
+    slow = RawBackend(t, silent, "silent")
+    good = EchoBackend(t, "good")
+    dead = closed_port()
+    d = conf_daemon(t, "pool \"idem\" {\n\tbackend 127.0.0.1 port %d\n"
+                    "\tbackend 127.0.0.1 port %d\n\tupstream-timeout 1\n"
+                    "\tretry idempotent\n}\n"
+                    "pool \"none\" {\n\tbackend 127.0.0.1 port %d\n"
+                    "\tbackend 127.0.0.1 port %d\n\tretry none\n}\n"
+                    "pool \"conn\" {\n\tbackend 127.0.0.1 port %d\n"
+                    "\tbackend 127.0.0.1 port %d\n}\n"
+                    "server \"idem.test\" { forward to \"idem\" }\n"
+                    "server \"none.test\" { forward to \"none\" }\n"
+                    "server \"conn.test\" { forward to \"conn\" }\n"
+                    % (slow.port, good.port, dead, good.port, dead,
+                       good.port))
+    p = d.listen_port
+    for i in range(4):
+        served_by(get(p, "idem.test", "/g%d" % i, timeout=10), good,
+                  "GET %d under retry idempotent" % i)
+    check(slow.connections >= 1, "no GET met the silent backend")
+    statuses = []
+    for i in range(2):
+        raw = ("POST /p%d HTTP/1.1\r\nHost: idem.test\r\nContent-Length: "
+               "5\r\nConnection: close\r\n\r\nhello" % i).encode()
+        statuses.append(request(p, raw, "POST", timeout=10).status)
+    check(504 in statuses, "a POST with a body moved on: %r" % statuses)
+    posts = [r for r in good.requests if r["method"] == "POST"]
+    check(len(posts) == statuses.count(200), "the backend got %d POSTs "
+          "for %d answered 200" % (len(posts), statuses.count(200)))
+    # retry none: the dead backend's requests fail; connect: they move on
+    got = [get(p, "none.test", "/n%d" % i).status for i in range(4)]
+    check(got.count(502) >= 1 and got.count(200) >= 1,
+          "retry none: %r, expected some 502 and some 200" % got)
+    got = [get(p, "conn.test", "/c%d" % i).status for i in range(4)]
+    check(got == [200] * 4, "retry connect (the default): %r" % got)
+    d.check_restarts()
