@@ -115,6 +115,8 @@ typedef struct {
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.string>	string value
+/* strings thrown away by error recovery */
+%destructor	{ free($$); }	<v.string>
 %type	<v.number>	port opttls optweight hdrdir
 %%
 
@@ -210,6 +212,7 @@ nl		: '\n' optnl
 server		: SERVER STRING			{
 			conf_server($2);
 			free($2);
+			$2 = NULL;	/* the destructor's, if the block fails */
 		} '{' optnl serveropts_l '}'
 		;
 
@@ -233,6 +236,7 @@ serveropt	: ALIAS STRING			{
 		| LOCATION STRING		{
 			conf_location($2);
 			free($2);
+			$2 = NULL;	/* the destructor's, if the block fails */
 		} '{' optnl locopts_l '}'	{
 			cur_location = CONF_NONE;
 		}
@@ -300,6 +304,7 @@ hdrdir		: REQUEST			{ $$ = HDR_REQUEST; }
 pool		: POOL STRING			{
 			conf_pool($2);
 			free($2);
+			$2 = NULL;	/* the destructor's, if the block fails */
 		} '{' optnl poolopts_l '}'
 		;
 
@@ -646,6 +651,7 @@ static struct pfile *
 pushfile(const char *name)
 {
 	struct pfile	*nfile;
+	struct stat	 st;
 	int		 depth = 0;
 
 	TAILQ_FOREACH(nfile, &files, pf_entry)
@@ -663,6 +669,18 @@ pushfile(const char *name)
 			yyerror("include \"%s\": %s", name, strerror(errno));
 		else
 			log_warn("%s", nfile->pf_name);
+		free(nfile->pf_name);
+		free(nfile);
+		return (NULL);
+	}
+	/* a device or a pipe could feed the parser for ever */
+	if (fstat(fileno(nfile->pf_stream), &st) == -1 ||
+	    !S_ISREG(st.st_mode)) {
+		if (file != NULL)
+			yyerror("include \"%s\": not a regular file", name);
+		else
+			log_warnx("%s: not a regular file", name);
+		fclose(nfile->pf_stream);
 		free(nfile->pf_name);
 		free(nfile);
 		return (NULL);

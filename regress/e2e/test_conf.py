@@ -145,6 +145,7 @@ BAD = [
     ("$undefined_macro", "macro \"undefined_macro\" not defined"),
     ("include \"/nonexistent/portero.conf\"",
      "include \"/nonexistent/portero.conf\": No such file"),
+    ("include \"/dev/zero\"", "include \"/dev/zero\": not a regular file"),
     ("server \"dup.test\" { block }\nserver \"dup.test\" { block }",
      "\"dup.test\" already names server \"dup.test\""),
     ("server \"d1\" { default }\nserver \"d2\" { default }",
