@@ -212,7 +212,7 @@ nl		: '\n' optnl
 server		: SERVER STRING			{
 			conf_server($2);
 			free($2);
-			$2 = NULL;	/* the destructor's, if the block fails */
+			$2 = NULL;	/* not the destructor's again */
 		} '{' optnl serveropts_l '}'
 		;
 
@@ -236,7 +236,7 @@ serveropt	: ALIAS STRING			{
 		| LOCATION STRING		{
 			conf_location($2);
 			free($2);
-			$2 = NULL;	/* the destructor's, if the block fails */
+			$2 = NULL;	/* not the destructor's again */
 		} '{' optnl locopts_l '}'	{
 			cur_location = CONF_NONE;
 		}
@@ -304,7 +304,7 @@ hdrdir		: REQUEST			{ $$ = HDR_REQUEST; }
 pool		: POOL STRING			{
 			conf_pool($2);
 			free($2);
-			$2 = NULL;	/* the destructor's, if the block fails */
+			$2 = NULL;	/* not the destructor's again */
 		} '{' optnl poolopts_l '}'
 		;
 
