@@ -196,45 +196,53 @@ parent_dispatch_health(struct portero *env, struct child *ch,
 }
 
 /*
- * A check target: the backend, its pool's check, the name its TLS
- * certificate must have (the host as written, without its port) and
- * the Host field of HTTP checks (as written, with it).
+ * A check target: the backend and its pool's check.  The name its TLS
+ * certificate must have, and the Host field of HTTP checks, are the
+ * pool's tls-name; without one, the host as written (without its port,
+ * and with it).
  */
 static void
-parent_health_target(struct check_target *ct, const char *service,
+parent_health_target(struct check_target *ct, const struct pool_conf *pl,
     const char *hostport, const struct sockaddr_storage *ss,
-    uint32_t sslen, int tls, const struct check_conf *ck)
+    uint32_t sslen, int tls)
 {
 	const char	*h = hostport, *end;
 	size_t		 n;
 
 	memset(ct, 0, sizeof(*ct));
-	(void)strlcpy(ct->ct_service, service, sizeof(ct->ct_service));
-	(void)strlcpy(ct->ct_host, hostport, sizeof(ct->ct_host));
-	if (h[0] == '[' && (end = strchr(h, ']')) != NULL)
-		h++;
-	else if ((end = strrchr(h, ':')) == NULL)
-		end = h + strlen(h);
-	n = end - h;
-	if (n >= sizeof(ct->ct_name))
-		n = sizeof(ct->ct_name) - 1;
-	memcpy(ct->ct_name, h, n);
+	(void)strlcpy(ct->ct_service, pl->pl_name, sizeof(ct->ct_service));
+	if (pl->pl_tls_name[0] != '\0') {
+		(void)strlcpy(ct->ct_name, pl->pl_tls_name,
+		    sizeof(ct->ct_name));
+		(void)strlcpy(ct->ct_host, pl->pl_tls_name,
+		    sizeof(ct->ct_host));
+	} else {
+		(void)strlcpy(ct->ct_host, hostport, sizeof(ct->ct_host));
+		if (h[0] == '[' && (end = strchr(h, ']')) != NULL)
+			h++;
+		else if ((end = strrchr(h, ':')) == NULL)
+			end = h + strlen(h);
+		n = end - h;
+		if (n >= sizeof(ct->ct_name))
+			n = sizeof(ct->ct_name) - 1;
+		memcpy(ct->ct_name, h, n);
+	}
 	memcpy(&ct->ct_ss, ss, sizeof(ct->ct_ss));
 	ct->ct_sslen = sslen;
 	ct->ct_tls = tls;
-	ct->ct_check = *ck;
+	ct->ct_check = pl->pl_check;
 }
 
 static void
 parent_health_regtarget(struct check_target *ct,
-    const struct reg_backend *rb, const struct check_conf *ck)
+    const struct reg_backend *rb, const struct pool_conf *pl)
 {
 	char	 hostport[HOSTPORT_MAX];
 
 	(void)snprintf(hostport, sizeof(hostport), strchr(rb->rb_host,
 	    ':') != NULL ? "[%s]:%u" : "%s:%u", rb->rb_host, rb->rb_port);
-	parent_health_target(ct, rb->rb_service, hostport, &rb->rb_ss,
-	    rb->rb_sslen, rb->rb_tls, ck);
+	parent_health_target(ct, pl, hostport, &rb->rb_ss, rb->rb_sslen,
+	    rb->rb_tls);
 	ct->ct_registered = 1;
 }
 
@@ -247,27 +255,27 @@ parent_health_config(struct portero *env, struct child *ch)
 {
 	const struct backend_conf	*bc;
 	const struct reg_backend	*rb = NULL;
-	const struct check_conf		*ck;
+	const struct pool_conf		*pl;
 	struct check_target		 ct;
 	unsigned int			 i, n = 0;
 
 	for (i = 0; i < env->pc_set->cs_nbackends; i++) {
 		bc = &env->pc_set->cs_backends[i];
-		if ((ck = parent_pool_check(env, bc->be_service)) == NULL)
+		if ((pl = parent_checked_pool(env, bc->be_service)) == NULL)
 			continue;
 		if (n++ == CHECK_TARGETS_MAX)
 			goto full;
-		parent_health_target(&ct, bc->be_service, bc->be_host,
-		    &bc->be_ss, bc->be_sslen, bc->be_tls, ck);
+		parent_health_target(&ct, pl, bc->be_host, &bc->be_ss,
+		    bc->be_sslen, bc->be_tls);
 		if (config_setcheck(&ch->ch_iev, IMSG_CFG_CHECK, &ct) == -1)
 			return (-1);
 	}
 	while ((rb = regcopy_after(env, rb)) != NULL) {
-		if ((ck = parent_pool_check(env, rb->rb_service)) == NULL)
+		if ((pl = parent_checked_pool(env, rb->rb_service)) == NULL)
 			continue;
 		if (n++ == CHECK_TARGETS_MAX)
 			goto full;
-		parent_health_regtarget(&ct, rb, ck);
+		parent_health_regtarget(&ct, rb, pl);
 		if (config_setcheck(&ch->ch_iev, IMSG_CFG_CHECK, &ct) == -1)
 			return (-1);
 	}
@@ -283,30 +291,27 @@ void
 parent_health_reg(struct portero *env, uint32_t type,
     const struct reg_backend *rb)
 {
-	const struct check_conf	*ck;
+	const struct pool_conf	*pl;
 	struct check_target	 ct;
 
 	if (!env->pc_health.ch_ievset ||
-	    (ck = parent_pool_check(env, rb->rb_service)) == NULL)
+	    (pl = parent_checked_pool(env, rb->rb_service)) == NULL)
 		return;
-	parent_health_regtarget(&ct, rb, ck);
+	parent_health_regtarget(&ct, rb, pl);
 	(void)parent_compose(env, &env->pc_health, type == IMSG_REG_REMOVE ?
 	    IMSG_CHECK_REMOVE : IMSG_CHECK_ADD, 0, -1, &ct, sizeof(ct));
 }
 
-/*
- * The check settings of the pool named service, or NULL when it is not
- * checked.
- */
-const struct check_conf *
-parent_pool_check(struct portero *env, const char *service)
+/* The pool named service when it is checked, else NULL. */
+const struct pool_conf *
+parent_checked_pool(struct portero *env, const char *service)
 {
 	const struct pool_conf	*pl;
 
 	if ((pl = confset_pool(env->pc_set, service)) == NULL ||
 	    pl->pl_check.ck_type == CHECK_NONE)
 		return (NULL);
-	return (&pl->pl_check);
+	return (pl);
 }
 
 /* Is some pool checked?  Then the health child runs. */

@@ -535,7 +535,21 @@ struct pool_conf {
 	char		 pl_name[NAME_MAX_LEN];	/* lower case */
 	uint32_t	 pl_flags;
 	int32_t		 pl_line;
+	/* the global options a pool may set for itself; 0 or "": global */
+	char		 pl_tls_name[NAME_MAX_LEN];	/* SNI, verified */
+	uint32_t	 pl_connect_timeout;
+	uint32_t	 pl_upstream_timeout;
+	uint32_t	 pl_max_connections;	/* a backend, a worker */
+	uint32_t	 pl_retry;	/* enum pool_retry */
 	struct check_conf pl_check;	/* ck_type CHECK_NONE: none */
+};
+
+/* What a pool does when a backend fails a request (pool's "retry"). */
+enum pool_retry {
+	RETRY_CONNECT,		/* one that refused: the next backend */
+	RETRY_NONE,		/* no other backend is tried */
+	RETRY_IDEMPOTENT,	/* also a bodiless idempotent request that
+				   failed before any response byte, once */
 };
 
 /* A location and a header operation on the wire: a head, then strings. */
@@ -1023,6 +1037,7 @@ struct backend {
 	uint64_t		 be_failures;
 	TAILQ_HEAD(, upstream)	 be_idle;	/* kept-alive, unused */
 	unsigned int		 be_nidle;
+	unsigned int		 be_nconns;	/* upstreams, busy or idle */
 	struct upstream_sessions *be_sessions;	/* TLS, to resume */
 };
 
@@ -1237,6 +1252,7 @@ struct exchange {
 	int			 xc_resp_head;	/* response head forwarded */
 	int			 xc_keepalive;	/* the client may go on */
 	int			 xc_retried;
+	int			 xc_moved_on;	/* to another backend, once */
 	int			 xc_continue;	/* owes a 100 Continue */
 	int			 xc_upgrade;	/* asked for a WebSocket */
 	int			 xc_tunnel;	/* is one: bytes both ways */
@@ -1327,7 +1343,7 @@ void	 parent_dispatch_health(struct portero *, struct child *,
 int	 parent_health_config(struct portero *, struct child *);
 void	 parent_health_reg(struct portero *, uint32_t,
 	    const struct reg_backend *);
-const struct check_conf *parent_pool_check(struct portero *, const char *);
+const struct pool_conf *parent_checked_pool(struct portero *, const char *);
 int	 parent_checks_any(struct portero *);
 
 /* regcopy.c */
@@ -1524,6 +1540,7 @@ void	 conn_close(struct conn *);
 struct route_table *route_new(void);
 struct route_table *route_rebuild(struct conf_set *, struct route_table *);
 int	 route_implicit(const struct service *);
+int	 backend_full(const struct service *, const struct backend *);
 void	 route_unref(struct route_table *);
 struct service *route_lookup(struct route_table *, const char *, size_t);
 struct backend *route_add(struct route_table *, const struct backend_conf *,

@@ -291,6 +291,25 @@ def test_http_check_path_status_host(t):
     d.check_restarts()
 
 
+def test_checks_use_pool_tls_name(t):
+    """A pool's tls-name is the name checks verify and send as Host."""
+    ca = TestCA(t, "upstream CA")
+    be = EchoBackend(t, "named", tls=ca.issue("app.test", ["app.test"]))
+    conf = "upstream-ca \"%s\"\n" % ca.cert + pool(
+        "app.test", [be], "tls-name \"app.test\"\n\tcheck http "
+        "\"/health\" interval 200ms timeout 150ms rise 1 fall 1", tls=True)
+    d = conf_daemon(t, conf)
+    wait_health(d, be.port, "up", 3, "https check named by tls-name")
+    with be.lock:
+        req = [r for r in be.requests if r["path"] == "/health"][0]
+        snis = set(be.snis)
+    fields = {k.lower(): v for k, v in req["headers"]}
+    check(fields.get("host") == "app.test" and snis == {"app.test"},
+          "the check's Host %r and SNI %s, expected app.test" % (
+              fields.get("host"), snis))
+    d.check_restarts()
+
+
 # ---------------------------------------------------------------------
 # show backends
 
