@@ -310,6 +310,35 @@ def test_checks_use_pool_tls_name(t):
     d.check_restarts()
 
 
+def test_registered_backends_of_a_checked_pool(t):
+    """Registrations into a checked pool are checked from when they come
+    until they go."""
+    from test_register import register
+    good, sick = EchoBackend(t, "good"), EchoBackend(t, "sick")
+    sick.sick = 500
+    d = conf_daemon(t, "pool \"reg.test\" {\n\t%s\n}\n" % http_check())
+    register(d, "reg.test", port=good.port)
+    register(d, "reg.test", port=sick.port)
+    wait_health(d, good.port, "up", 3, "registered, healthy")
+    wait_health(d, sick.port, "down", 3, "registered, answering 500")
+    for i in range(10):
+        r = get(d.listen_port, "reg.test", "/%d" % i)
+        check(r.status == 200 and r.json()["name"] == "good",
+              "request %d: %d %r" % (i, r.status, r.body[:60]))
+    check(not live_requests(sick), "the registered backend its check took "
+          "out got requests")
+    register(d, "reg.test", port=sick.port, method="DELETE")
+    check(wait_until(lambda: sick.port not in rows(d), 3),
+          "deregistered, still listed")
+    with sick.lock:
+        n = len(sick.requests)
+    time.sleep(3 * INTERVAL)
+    with sick.lock:
+        check(len(sick.requests) == n, "a deregistered backend is still "
+              "checked")
+    d.check_restarts()
+
+
 # ---------------------------------------------------------------------
 # show backends
 
