@@ -109,6 +109,7 @@ parent_start_child(struct portero *env, struct child *ch)
 	ch->ch_state = CHILD_STARTING;
 	ch->ch_cfg_sent = ch->ch_cfg_again = 0;
 	ch->ch_ca_gen = 0;
+	ch->ch_clientca_gen = 0;
 	clock_gettime(CLOCK_MONOTONIC, &ch->ch_started);
 	ch->ch_pong = ch->ch_started;
 	memset(&ch->ch_stats, 0, sizeof(ch->ch_stats));
@@ -175,6 +176,38 @@ parent_send_ca(struct portero *env, struct child *ch)
 	return (0);
 }
 
+/* The client CA bundles (mTLS), to a worker that does not have these. */
+static int
+parent_send_clientca(struct portero *env, struct child *ch)
+{
+	static const struct client_ca_set	 none;
+
+	if (ch->ch_clientca_gen == env->pc_clientca_gen)
+		return (0);
+	if (parent_sent(env, ch, config_setclientca(&ch->ch_iev,
+	    env->pc_clientca != NULL ? env->pc_clientca : &none)) == -1)
+		return (-1);
+	ch->ch_clientca_gen = env->pc_clientca_gen;
+	return (0);
+}
+
+/*
+ * The client CA bundles of a configuration that has been taken: sent
+ * again only when they changed, as the upstream bundle is.
+ */
+void
+parent_take_clientca(struct portero *env, struct client_ca_set *ccs)
+{
+	if (env->pc_clientca_gen != 0 &&
+	    clientca_equal(env->pc_clientca, ccs)) {
+		clientca_free(ccs);
+		return;
+	}
+	clientca_free(env->pc_clientca);
+	env->pc_clientca = ccs;
+	env->pc_clientca_gen++;
+}
+
 /*
  * What only workers get: the backend table every time (the worker swaps
  * it in whole at CFG_DONE), and at start its sockets, the access log,
@@ -191,7 +224,8 @@ parent_send_worker(struct portero *env, struct child *ch)
 		if (parent_sent(env, ch, config_setbackend(iev,
 		    &env->pc_backends.bt_be[i])) == -1)
 			return (-1);
-	if (parent_send_ca(env, ch) == -1)
+	if (parent_send_ca(env, ch) == -1 ||
+	    parent_send_clientca(env, ch) == -1)
 		return (-1);
 	if (ch->ch_state != CHILD_STARTING)
 		return (0);
@@ -658,7 +692,7 @@ parent_set_verbose(struct portero *env, int verbose)
 }
 
 /* A whole file into memory, up to max bytes. */
-static char *
+char *
 parent_read_file(const char *path, size_t max, size_t *lenp)
 {
 	char	*buf = NULL, *nbuf;
