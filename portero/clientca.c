@@ -1,7 +1,7 @@
 /*
  * clientca.c: the CA bundles servers check client certificates against
- * (mTLS): read and checked by the parent as the configuration is parsed,
- * sent whole to the workers, and there parsed once per bundle and mode.
+ * (mTLS), as the configuration holds them: each file read and checked
+ * once by the parent as the file is parsed, and compared with the last.
  */
 
 /*
@@ -23,24 +23,57 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "portero.h"
 
 /*
- * A worker's bundles: those in service with their policies, made when a
- * server first asks for one (ptls_auth_new() parses the bundle: once per
- * bundle and mode, not per connection), and a set being received.
+ * A whole bundle into memory, up to CLIENT_CA_FILE_MAX bytes.  Its own
+ * reader, not the parent's: this file goes wherever the configuration
+ * is parsed, the tests' programs too.
  */
-static struct {
-	struct client_ca_set	*cw_cur;
-	struct ptls_auth	*cw_auth[CLIENT_CA_FILES][2];
-	struct client_ca_set	*cw_in;
-	size_t			 cw_off;	/* of its last bundle, so far */
-	int			 cw_ready;	/* cw_in is whole */
-} cw;
+static char *
+clientca_read(const char *path, size_t *lenp)
+{
+	char	*buf;
+	size_t	 len = 0;
+	ssize_t	 n;
+	int	 fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (NULL);
+	if ((buf = malloc(CLIENT_CA_FILE_MAX + 1)) == NULL)
+		goto fail;
+	while (len <= CLIENT_CA_FILE_MAX) {
+		if ((n = read(fd, buf + len, CLIENT_CA_FILE_MAX + 1 - len)) ==
+		    -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	if (len > CLIENT_CA_FILE_MAX) {
+		errno = EFBIG;
+		goto fail;
+	}
+	close(fd);
+	*lenp = len;
+	return (buf);
+ fail:
+	saved = errno;
+	close(fd);
+	free(buf);
+	errno = saved;
+	return (NULL);
+}
 
 struct client_ca_set *
 clientca_new(void)
@@ -90,7 +123,7 @@ clientca_add(struct client_ca_set *ccs, const char *path,
 		(void)snprintf(err, errlen, "client CA file name too long");
 		return (-1);
 	}
-	if ((pem = parent_read_file(path, CLIENT_CA_FILE_MAX, &len)) ==
+	if ((pem = clientca_read(path, &len)) ==
 	    NULL) {
 		(void)snprintf(err, errlen, "client CA %s: %s", path,
 		    errno == EFBIG ? "larger than 1 MB" : strerror(errno));
@@ -121,7 +154,8 @@ clientca_add(struct client_ca_set *ccs, const char *path,
 
 /* Parent: the same files with the same bytes, in the same order? */
 int
-clientca_equal(const struct client_ca_set *a, const struct client_ca_set *b)
+clientca_equal(const struct client_ca_set *a,
+    const struct client_ca_set *b)
 {
 	unsigned int	 i, na, nb;
 
@@ -139,116 +173,40 @@ clientca_equal(const struct client_ca_set *a, const struct client_ca_set *b)
 }
 
 /*
- * Worker: IMSG_CLIENT_CA, a bundle of the set.  The first begins a new
- * set; the others come in order, each after the last one is whole.  Out
- * of step is -1: the parent is, and the caller ends.
+ * Parent, once the file is read: a server's client-certificate fields
+ * need its "client ca", and the file's own request header operations
+ * leave those fields alone, since portero sets them.
  */
 int
-clientca_begin(const struct client_ca_msg *cam)
+clientca_check(const struct conf_set *set, const char *file)
 {
-	struct client_ca_set	*in;
-	struct client_ca	*cca;
+	const struct server_conf	*sc;
+	const struct header_op		*ho;
+	uint32_t			 i;
+	int				 errors = 0;
 
-	if (cam->cam_index == 0) {
-		clientca_free(cw.cw_in);
-		cw.cw_ready = 0;
-		if ((cw.cw_in = clientca_new()) == NULL)
-			fatal("client CA");
+	for (i = 0; i < set->cs_nservers; i++) {
+		sc = &set->cs_servers[i];
+		if (sc->sc_verify == PTLS_VERIFY_NONE &&
+		    (sc->sc_subject_field[0] != '\0' ||
+		    sc->sc_fingerprint_field[0] != '\0')) {
+			log_warnx("%s:%d: server \"%s\": client certificate "
+			    "header without a client ca", file,
+			    sc->sc_cert_line, sc->sc_name);
+			errors++;
+		}
 	}
-	if ((in = cw.cw_in) == NULL || cw.cw_ready ||
-	    cam->cam_index != in->ccs_n || (in->ccs_n > 0 &&
-	    in->ccs_ca[in->ccs_n - 1].cca_len != cw.cw_off) ||
-	    cam->cam_len > CLIENT_CA_TOTAL_MAX - in->ccs_bytes)
-		return (-1);
-	cca = &in->ccs_ca[in->ccs_n++];
-	(void)strlcpy(cca->cca_path, cam->cam_path, sizeof(cca->cca_path));
-	if ((cca->cca_pem = malloc(cam->cam_len)) == NULL)
-		fatal("client CA %s", cam->cam_path);
-	cca->cca_len = cam->cam_len;
-	in->ccs_bytes += cam->cam_len;
-	cw.cw_off = 0;
-	return (0);
-}
-
-/* IMSG_CLIENT_CA_DATA: the next bytes of the last bundle, never more. */
-int
-clientca_data(const void *data, size_t len)
-{
-	struct client_ca_set	*in = cw.cw_in;
-	struct client_ca	*cca;
-
-	if (in == NULL || cw.cw_ready || in->ccs_n == 0)
-		return (-1);
-	cca = &in->ccs_ca[in->ccs_n - 1];
-	if (len > cca->cca_len - cw.cw_off)
-		return (-1);
-	memcpy(cca->cca_pem + cw.cw_off, data, len);
-	cw.cw_off += len;
-	return (0);
-}
-
-/* IMSG_CLIENT_CA_END: the set is whole; it waits for CFG_DONE. */
-int
-clientca_end(uint32_t count)
-{
-	struct client_ca_set	*in;
-
-	if (count == 0) {
-		clientca_free(cw.cw_in);
-		if ((cw.cw_in = clientca_new()) == NULL)
-			fatal("client CA");
+	for (i = 0; i < set->cs_nheaders; i++) {
+		ho = &set->cs_headers[i];
+		sc = &set->cs_servers[ho->ho_server];
+		if (ho->ho_dir == HDR_REQUEST &&
+		    (strcasecmp(ho->ho_name, sc->sc_subject_field) == 0 ||
+		    strcasecmp(ho->ho_name, sc->sc_fingerprint_field) == 0)) {
+			log_warnx("%s:%d: header \"%s\": the client "
+			    "certificate's, which portero sets itself", file,
+			    ho->ho_line, ho->ho_name);
+			errors++;
+		}
 	}
-	if ((in = cw.cw_in) == NULL || cw.cw_ready || in->ccs_n != count ||
-	    (count > 0 && in->ccs_ca[count - 1].cca_len != cw.cw_off))
-		return (-1);
-	cw.cw_ready = 1;
-	return (0);
-}
-
-/*
- * At CFG_DONE, before the servers are: a set that came replaces the one
- * in service, and its policies go.  Connections hold what they took of
- * a policy (its store, its id), never the policy.
- */
-void
-clientca_apply(void)
-{
-	unsigned int	 i;
-
-	if (!cw.cw_ready)
-		return;
-	for (i = 0; i < CLIENT_CA_FILES; i++) {
-		ptls_auth_free(cw.cw_auth[i][0]);
-		ptls_auth_free(cw.cw_auth[i][1]);
-		cw.cw_auth[i][0] = cw.cw_auth[i][1] = NULL;
-	}
-	clientca_free(cw.cw_cur);
-	cw.cw_cur = cw.cw_in;
-	cw.cw_in = NULL;
-	cw.cw_ready = 0;
-}
-
-/*
- * The policy of bundle index in mode, made the first time a server asks.
- * The parent parsed the same bytes: a failure here is memory, and going
- * on would serve a server that asks for certificates without asking.
- */
-const struct ptls_auth *
-clientca_policy(unsigned int index, enum ptls_verify mode)
-{
-	struct client_ca	*cca;
-	struct ptls_auth	**pa;
-	char			 err[256];
-
-	if (cw.cw_cur == NULL || index >= cw.cw_cur->ccs_n ||
-	    (mode != PTLS_VERIFY_OPTIONAL && mode != PTLS_VERIFY_REQUIRED))
-		fatalx("client CA %u: none such", index);
-	pa = &cw.cw_auth[index][mode == PTLS_VERIFY_REQUIRED];
-	if (*pa != NULL)
-		return (*pa);
-	cca = &cw.cw_cur->ccs_ca[index];
-	if ((*pa = ptls_auth_new(mode, cca->cca_pem, cca->cca_len, err,
-	    sizeof(err))) == NULL)
-		fatalx("client CA %s: %s", cca->cca_path, err);
-	return (*pa);
+	return (errors);
 }

@@ -830,7 +830,12 @@ config_getserver(const struct imsg *imsg, struct server_conf *sc)
 		return (-1);
 	memcpy(sc, imsg->data, sizeof(*sc));
 	sc->sc_name[sizeof(sc->sc_name) - 1] = '\0';
-	if (sc->sc_forwarded > FORWARDED_BOTH)
+	sc->sc_subject_field[sizeof(sc->sc_subject_field) - 1] = '\0';
+	sc->sc_fingerprint_field[sizeof(sc->sc_fingerprint_field) - 1] =
+	    '\0';
+	if (sc->sc_forwarded > FORWARDED_BOTH ||
+	    sc->sc_verify > PTLS_VERIFY_REQUIRED ||
+	    sc->sc_clientca >= CLIENT_CA_FILES)
 		return (-1);
 	return (0);
 }

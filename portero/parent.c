@@ -181,31 +181,29 @@ static int
 parent_send_clientca(struct portero *env, struct child *ch)
 {
 	static const struct client_ca_set	 none;
+	const struct client_ca_set		*ccs = env->pc_set->cs_clientca;
 
 	if (ch->ch_clientca_gen == env->pc_clientca_gen)
 		return (0);
 	if (parent_sent(env, ch, config_setclientca(&ch->ch_iev,
-	    env->pc_clientca != NULL ? env->pc_clientca : &none)) == -1)
+	    ccs != NULL ? ccs : &none)) == -1)
 		return (-1);
 	ch->ch_clientca_gen = env->pc_clientca_gen;
 	return (0);
 }
 
 /*
- * The client CA bundles of a configuration that has been taken: sent
- * again only when they changed, as the upstream bundle is.
+ * A configuration is taken (at start, old is NULL): its client CA
+ * bundles go to the workers only if they differ from the last ones, as
+ * the upstream bundle does.
  */
 void
-parent_take_clientca(struct portero *env, struct client_ca_set *ccs)
+parent_clientca(struct portero *env, const struct conf_set *old,
+    const struct conf_set *new)
 {
-	if (env->pc_clientca_gen != 0 &&
-	    clientca_equal(env->pc_clientca, ccs)) {
-		clientca_free(ccs);
-		return;
-	}
-	clientca_free(env->pc_clientca);
-	env->pc_clientca = ccs;
-	env->pc_clientca_gen++;
+	if (old == NULL || !clientca_equal(old->cs_clientca,
+	    new->cs_clientca))
+		env->pc_clientca_gen++;
 }
 
 /*
@@ -725,6 +723,7 @@ parent_reload(struct portero *env, char *why, size_t whylen)
 		env->pc_conf.upstream_insecure = newconf.upstream_insecure;
 	}
 	parent_reload_take(&env->pc_conf, &newconf);
+	parent_clientca(env, env->pc_set, newset);
 	confset_free(env->pc_set);
 	env->pc_set = newset;
 	if (!env->pc_conf.no_register)
@@ -756,7 +755,7 @@ parent_set_verbose(struct portero *env, int verbose)
 }
 
 /* A whole file into memory, up to max bytes. */
-char *
+static char *
 parent_read_file(const char *path, size_t max, size_t *lenp)
 {
 	char	*buf = NULL, *nbuf;

@@ -429,11 +429,19 @@ enum forwarded_style {
 	FORWARDED_BOTH,
 };
 
+#define CLIENT_CERT_FIELD_MAX	64	/* a header field's name, with NUL */
+
 struct server_conf {
 	char		 sc_name[NAME_MAX_LEN];	/* lower case */
 	uint32_t	 sc_flags;
 	uint32_t	 sc_forwarded;	/* enum forwarded_style */
 	int32_t		 sc_line;	/* where the file says it */
+	/* client certificates (mTLS, clientca.c) */
+	uint32_t	 sc_verify;	/* enum ptls_verify */
+	uint32_t	 sc_clientca;	/* its bundle, in cs_clientca */
+	int32_t		 sc_cert_line;	/* of "client certificate" */
+	char		 sc_subject_field[CLIENT_CERT_FIELD_MAX];  /* "": no */
+	char		 sc_fingerprint_field[CLIENT_CERT_FIELD_MAX];
 };
 
 /* A name a server answers to: its own, an alias or "*.domain". */
@@ -530,6 +538,7 @@ struct conf_set {
 	uint32_t		 cs_nheaders, cs_capheaders;
 	uint32_t		 cs_npools, cs_cappools;
 	uint32_t		 cs_nbackends, cs_capbackends;
+	struct client_ca_set	*cs_clientca;	/* the parent's; NULL: none */
 };
 
 /*
@@ -814,9 +823,9 @@ struct portero {
 	uint32_t		 pc_ca_gen;	/* bumped when it changes */
 	int			 pc_ca_verify;
 	char			 pc_ca_path[CONF_PATH_MAX];
-	struct client_ca_set	*pc_clientca;	/* mTLS, servers' bundles */
-	uint32_t		 pc_clientca_gen;	/* bumped when they
-							   change */
+	uint32_t		 pc_clientca_gen;	/* pc_set's client CA
+							   bundles; bumped when
+							   they change */
 };
 
 /* listener.c: a listening socket being accepted on. */
@@ -969,6 +978,10 @@ struct vserver {
 						   other prefix of it */
 	uint32_t		 vs_nexact;
 	uint32_t		 vs_nprefix;
+	/* client certificates: the policy, the fields' name lengths */
+	const struct ptls_auth	*vs_auth;	/* NULL: none asked for */
+	uint32_t		 vs_subjectlen;
+	uint32_t		 vs_fingerprintlen;
 };
 
 struct route_table {
@@ -983,6 +996,9 @@ struct route_table {
 						   of a name in rt_set */
 	uint32_t		 rt_namemask;
 	struct vserver		*rt_default;
+	/* the table's client-certificate policies, by bundle and mode */
+	struct ptls_auth	*rt_auth[CLIENT_CA_FILES][2];
+	uint32_t		 rt_nauth;
 };
 
 /* What the macros of a value stand for in one request. */
@@ -1228,8 +1244,8 @@ int	 parent_reload(struct portero *, char *, size_t);
 void	 parent_reload_soon(struct portero *);
 void	 parent_set_verbose(struct portero *, int);
 int	 parent_load_ca(struct portero *, const struct portero_config *);
-char	*parent_read_file(const char *, size_t, size_t *);
-void	 parent_take_clientca(struct portero *, struct client_ca_set *);
+void	 parent_clientca(struct portero *, const struct conf_set *,
+	    const struct conf_set *);
 
 /* regcopy.c */
 void	 regcopy_init(struct portero *);
@@ -1667,15 +1683,21 @@ int	 clientca_add(struct client_ca_set *, const char *, unsigned int *,
 void	 clientca_free(struct client_ca_set *);
 int	 clientca_equal(const struct client_ca_set *,
 	    const struct client_ca_set *);
-int	 clientca_begin(const struct client_ca_msg *);
-int	 clientca_data(const void *, size_t);
-int	 clientca_end(uint32_t);
-void	 clientca_apply(void);
-const struct ptls_auth *clientca_policy(unsigned int, enum ptls_verify);
+int	 clientca_check(const struct conf_set *, const char *);
+
+/* mtls.c */
+int	 mtls_begin(const struct client_ca_msg *);
+int	 mtls_data(const void *, size_t);
+int	 mtls_end(uint32_t);
+void	 mtls_apply(void);
+int	 mtls_build(struct route_table *, struct vserver *);
+void	 mtls_table_free(struct route_table *);
+const struct ptls_auth *mtls_lookup(const char *);
 
 /* tlsctx.c */
 void	 tlsctx_init(const struct portero_config *);
 void	 tlsctx_config(const struct portero_config *);
+void	 tlsctx_auth(ptls_auth_fn);
 int	 tlsctx_cert_begin(const struct cert_begin *);
 int	 tlsctx_cert_add(const struct cert_msg *);
 int	 tlsctx_cert_data(const void *, size_t);

@@ -48,6 +48,8 @@ worker_main(unsigned int id)
 	wk.wk_id = id;
 	wk.wk_listenfd = wk.wk_httpfd = wk.wk_accesslogfd = -1;
 	TAILQ_INIT(&wk.wk_clients);
+	/* sets built from the first on ask the routes for client certs */
+	tlsctx_auth(mtls_lookup);
 	proc_child_connect(PROC_WORKER, worker_dispatch_parent);
 	event_dispatch();
 	fatalx("event loop ended");
@@ -223,17 +225,17 @@ worker_client_ca(struct imsg *imsg)
 	case IMSG_CLIENT_CA:
 		if (config_getclientca(imsg, &cam) == -1)
 			fatalx("bad client CA message");
-		ret = clientca_begin(&cam);
+		ret = mtls_begin(&cam);
 		break;
 	case IMSG_CLIENT_CA_DATA:
 		if (config_getclientcadata(imsg, &data, &len) == -1)
 			fatalx("bad client CA message");
-		ret = clientca_data(data, len);
+		ret = mtls_data(data, len);
 		break;
 	default:
 		if (config_getclientcaend(imsg, &count) == -1)
 			fatalx("bad client CA message");
-		ret = clientca_end(count);
+		ret = mtls_end(count);
 		break;
 	}
 	if (ret == -1)
@@ -361,7 +363,7 @@ worker_dispatch_parent(struct imsg *imsg)
 		if (!wk.wk_sandboxed)
 			worker_init();
 		upstream_ca_apply();
-		clientca_apply();
+		mtls_apply();
 		tlsctx_config(&wk.wk_conf);
 		worker_routes_swap();
 		proc_compose_parent(IMSG_CFG_DONE, 0, NULL, 0);

@@ -678,7 +678,7 @@ class TestCA:
         _openssl(self.t, ["req", "-new", "-nodes", "-subj",
                           subject or "/CN=" + cn,
                           "-keyout", key, "-out", base + ".csr"]
-                 + _newkey_args(kind))
+                 + (["-utf8"] if subject else []) + _newkey_args(kind))
         if key_format == "traditional":
             _openssl(self.t, [kind, "-in", key, "-out", key + ".t"]
                      + (["-traditional"] if kind == "rsa" else []))
