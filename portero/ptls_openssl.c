@@ -60,6 +60,7 @@
 #define PTLS_ALPN	"http/1.1"
 #define PTLS_ERRLEN	256
 #define PTLS_DIGEST_LEN	32	/* SHA-256 */
+#define PTLS_CA_NAMES_MAX	16384	/* CA names a client is told */
 
 /* A pair's OCSP response, stapled for clients that ask. */
 struct ptls_staple {
@@ -148,6 +149,7 @@ static int	 ptls_ticket_cb(SSL *, unsigned char *, unsigned char *,
 		    EVP_CIPHER_CTX *, EVP_MAC_CTX *, int);
 static int	 ptls_status_cb(SSL *, void *);
 static int	 ptls_hello_cb(SSL *, int *, void *);
+static void	 ptls_auth_names_fit(struct ptls_auth *);
 static int	 ptls_verify_optional(int, X509_STORE_CTX *);
 static int	 ptls_peer_check(struct ptls *);
 static int	 ptls_sock_init(void);
@@ -891,13 +893,15 @@ ptls_auth_new(enum ptls_verify mode, const char *ca, size_t calen,
 		n++;
 	}
 	/* the end of the bundle, or a block that is not a certificate */
-	if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE)
+	if (ERR_GET_LIB(ERR_peek_last_error()) != ERR_LIB_PEM ||
+	    ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE)
 		goto fail;
 	ERR_clear_error();
 	if (n == 0) {
 		(void)snprintf(err, errlen, "no certificate in it");
 		goto done;
 	}
+	ptls_auth_names_fit(pa);
 	/* the mode too: a session made where a certificate was optional
 	   must not pass where one is required */
 	if ((md = EVP_MD_CTX_new()) == NULL ||
@@ -945,6 +949,29 @@ ptls_auth_id(const struct ptls_auth *pa)
 }
 
 /*
+ * The CA names go to the client in the certificate request, in a list
+ * of at most 64 KiB, and some clients take less: a bundle whose names
+ * pass PTLS_CA_NAMES_MAX sends none, and clients then offer whichever
+ * certificate they have.
+ */
+static void
+ptls_auth_names_fit(struct ptls_auth *pa)
+{
+	size_t	 total = 0;
+	int	 i, len;
+
+	for (i = 0; i < sk_X509_NAME_num(pa->pa_names); i++) {
+		if ((len = i2d_X509_NAME(sk_X509_NAME_value(pa->pa_names, i),
+		    NULL)) <= 0 || (total += 2 + len) > PTLS_CA_NAMES_MAX) {
+			sk_X509_NAME_pop_free(pa->pa_names, X509_NAME_free);
+			pa->pa_names = NULL;
+			ERR_clear_error();
+			return;
+		}
+	}
+}
+
+/*
  * The host name in a client hello, in lower case: 1, or 0 without one,
  * or -1 if it is malformed (libssl refuses the hello then).  One entry
  * of type host_name, no NUL, as libssl takes it.
@@ -984,7 +1011,7 @@ ptls_hello_name(SSL *ssl, char *name, size_t size)
 static int
 ptls_auth_apply(struct ptls *p, const struct ptls_auth *pa)
 {
-	STACK_OF(X509_NAME)	*names;
+	STACK_OF(X509_NAME)	*names = NULL;
 	unsigned char		 in[sizeof(p->p_server->ps_keys[0].tk_sessid) +
 				    PTLS_AUTH_ID_LEN];
 	unsigned char		 sid[SSL_MAX_SID_CTX_LENGTH];
@@ -997,10 +1024,12 @@ ptls_auth_apply(struct ptls *p, const struct ptls_auth *pa)
 	if (EVP_Digest(in, sizeof(in), sid, NULL, ptls_sha256, NULL) != 1 ||
 	    SSL_set_session_id_context(p->p_ssl, sid, sizeof(sid)) != 1 ||
 	    SSL_set1_verify_cert_store(p->p_ssl, pa->pa_store) != 1 ||
-	    (names = SSL_dup_CA_list(pa->pa_names)) == NULL ||
+	    (pa->pa_names != NULL &&
+	    (names = SSL_dup_CA_list(pa->pa_names)) == NULL) ||
 	    X509_STORE_up_ref(pa->pa_store) != 1)
 		return (-1);
-	SSL_set_client_CA_list(p->p_ssl, names);
+	if (pa->pa_names != NULL)
+		SSL_set_client_CA_list(p->p_ssl, names);
 	SSL_set_verify(p->p_ssl, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE |
 	    (required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
 	    required ? NULL : ptls_verify_optional);
