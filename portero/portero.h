@@ -378,11 +378,13 @@ struct portero_config {
  * parent (workers never resolve names).  Registered backends will join
  * the same table.
  */
+#define BACKEND_WEIGHT_MAX	1000
 struct backend_conf {
 	char		 be_service[NAME_MAX_LEN];	/* lower case */
 	char		 be_host[HOSTPORT_MAX];		/* as written */
 	struct sockaddr_storage be_ss;
 	uint32_t	 be_sslen;
+	uint32_t	 be_weight;	/* 1 unless the file says */
 	uint16_t	 be_port;
 	uint8_t		 be_tls;
 };
@@ -752,6 +754,67 @@ void	 timer_set(struct timer *, unsigned int);
 void	 timer_stop(struct timer *);
 void	 timer_del(struct timer *);
 
+/*
+ * balance.c: how a pool chooses a backend.  The configuration travels
+ * with the pool; what a worker keeps for it (struct balance) is rebuilt
+ * from the pool's backends whenever they change, never per request.
+ */
+enum balance_mode {
+	BALANCE_ROUNDROBIN,	/* weighted, interleaved (default) */
+	BALANCE_RANDOM,		/* two random choices, the less loaded */
+	BALANCE_LEASTCONN,	/* fewest requests in flight, by weight */
+	BALANCE_HASH,		/* consistent hashing on a key */
+};
+
+enum balance_key {
+	BALANCE_KEY_ADDRESS,	/* the client's address */
+	BALANCE_KEY_HEADER,	/* a request header field's value */
+	BALANCE_KEY_COOKIE,	/* a request cookie's value */
+};
+
+#define BALANCE_NAME_MAX	64	/* a header or cookie name */
+
+struct balance_conf {
+	uint8_t		 ba_mode;	/* enum balance_mode */
+	uint8_t		 ba_key;	/* enum balance_key: hash */
+	uint8_t		 ba_sticky;	/* a sticky cookie over the mode */
+	uint8_t		 ba_pad;
+	char		 ba_keyname[BALANCE_NAME_MAX];	/* header, cookie */
+	char		 ba_cookie[BALANCE_NAME_MAX];	/* sticky's */
+};
+
+/* What a request brings to the choice, worked out once when routed. */
+struct pick_key {
+	uint64_t		 pk_hash;	/* the key's, if pk_hashed */
+	uint64_t		 pk_sticky;	/* the backend the sticky cookie
+						   names; 0: none */
+	const struct backend	*pk_avoid;	/* failed just now */
+	int			 pk_hashed;
+};
+
+/* "NAME=" 16 hex digits "; Path=/; HttpOnly; Secure" */
+#define BALANCE_SETCOOKIE_MAX	(BALANCE_NAME_MAX + 48)
+
+struct ring_point;
+struct sticky_entry;
+
+/* A pool's balancing state in one worker. */
+struct balance {
+	struct balance_conf	 bl_conf;
+	int			 bl_ready;	/* tables match the backends */
+	int			 bl_broken;	/* out of memory: plain turns */
+	uint32_t		 bl_total;	/* weights (scaled) */
+	uint32_t		*bl_sched;	/* weighted turns; NULL:
+						   equal weights */
+	uint32_t		 bl_nsched;
+	struct ring_point	*bl_ring;	/* hash */
+	uint32_t		 bl_nring;
+	struct sticky_entry	*bl_sticky;	/* sticky, by id */
+	struct backend		**bl_heap;	/* least-connections */
+	uint32_t		 bl_nheap;
+	uint64_t		 bl_seq;	/* least-connections' turns */
+};
+
 /* route.c: services and their backends; upstream.c: connections to them. */
 struct upstream;
 struct upstream_sessions;
@@ -770,6 +833,12 @@ struct backend {
 	TAILQ_HEAD(, upstream)	 be_idle;	/* kept-alive, unused */
 	unsigned int		 be_nidle;
 	struct upstream_sessions *be_sessions;	/* TLS, to resume */
+	/* balance.c's */
+	uint32_t		 be_inflight;	/* requests, this worker */
+	uint32_t		 be_heapidx;	/* in bl_heap */
+	uint64_t		 be_seq;	/* when least-conn. picked it */
+	uint64_t		 be_id;		/* hash of address and port */
+	uint64_t		 be_sticky;	/* what its cookie says */
 };
 
 struct service {
@@ -782,6 +851,7 @@ struct service {
 	unsigned int		 sv_next;	/* round robin */
 	unsigned int		 sv_refs;	/* table, requests */
 	int			 sv_gone;
+	struct balance		 sv_bal;
 };
 
 struct route_table {
@@ -933,6 +1003,7 @@ struct exchange {
 	struct upstream		*xc_up;
 	struct service		*xc_sv;
 	struct backend		*xc_be;
+	struct pick_key		 xc_pick;	/* how xc_be was chosen */
 	const char		*xc_upname;	/* SNI and Host upstream */
 	struct body		 xc_reqbody;
 	struct body		 xc_respbody;
@@ -1165,12 +1236,23 @@ void	 service_ref(struct service *);
 void	 service_unref(struct service *);
 void	 backend_ref(struct backend *);
 void	 backend_unref(struct backend *);
-struct backend *backend_pick(struct service *);
+int	 backend_is_down(const struct backend *, const struct timespec *);
 void	 backend_failed(struct backend *);
 void	 backend_ok(struct backend *);
 void	 backend_health_apply(struct route_table *,
 	    const struct backend_health *);
 unsigned int backend_retry_after(const struct service *);
+
+/* balance.c */
+uint64_t balance_siphash(const uint64_t [2], const void *, size_t);
+void	 balance_free(struct balance *);
+void	 balance_hold(struct service *, struct backend *);
+void	 balance_release(struct service *, struct backend *);
+void	 pick_key_init(struct pick_key *, const struct service *,
+	    const char *, const char *, const struct http1_request *);
+struct backend *backend_pick(struct service *, const struct pick_key *);
+size_t	 balance_setcookie(const struct service *, const struct backend *,
+	    const struct pick_key *, int, char *, size_t);
 
 /* upstream.c */
 int	 upstream_ca_begin(const struct upstream_ca_msg *);
@@ -1226,6 +1308,7 @@ void	 xc_moved(struct exchange *);
 void	 xc_reply(struct exchange *, int, int);
 void	 xc_abort(struct exchange *, int, const char *);
 unsigned int xc_retry_after(const struct exchange *, int);
+size_t	 xc_setcookie(const struct exchange *, char *, size_t);
 void	 xc_keep_request(struct exchange *, const char *);
 void	 xc_keep_partial(struct exchange *, const char *);
 int	 body_check(struct body *, struct buf *);

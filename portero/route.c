@@ -1,7 +1,7 @@
 /*
  * route.c: services and their backends as a worker routes to them: a
- * hash of services by name, round robin over the backends that are up,
- * passive health; backends from flags and from registrations alike.
+ * hash of services by name, passive health; backends from flags and
+ * from registrations alike (balance.c chooses among them).
  */
 
 /*
@@ -111,6 +111,7 @@ service_unref(struct service *sv)
 		fatalx("service reference count underflow");
 	if (--sv->sv_refs > 0)
 		return;
+	balance_free(&sv->sv_bal);
 	free(sv->sv_backends);
 	free(sv);
 }
@@ -145,6 +146,7 @@ service_drop(struct route_table *rt, struct service *sv)
 	for (i = 0; i < sv->sv_nbackends; i++)
 		backend_drop(sv->sv_backends[i]);
 	sv->sv_nbackends = 0;
+	sv->sv_bal.bl_ready = 0;
 	service_unref(sv);
 }
 
@@ -246,6 +248,7 @@ route_add(struct route_table *rt, const struct backend_conf *bc,
 	be->be_refs = 1;
 	TAILQ_INIT(&be->be_idle);
 	sv->sv_backends[sv->sv_nbackends++] = be;
+	sv->sv_bal.bl_ready = 0;
 	return (be);
  fail:
 	if (sv->sv_nbackends == 0)
@@ -288,6 +291,7 @@ route_remove(struct route_table *rt, const struct backend_conf *bc)
 	memmove(&sv->sv_backends[i], &sv->sv_backends[i + 1],
 	    (sv->sv_nbackends - i - 1) * sizeof(*sv->sv_backends));
 	sv->sv_nbackends--;
+	sv->sv_bal.bl_ready = 0;
 	backend_drop(be);
 	if (sv->sv_nbackends == 0)
 		service_drop(rt, sv);
@@ -426,7 +430,7 @@ route_rebuild(const struct backend_table *bt, struct route_table *old)
 	return (NULL);
 }
 
-static int
+int
 backend_is_down(const struct backend *be, const struct timespec *now)
 {
 	return (timespeccmp(now, &be->be_down_until, <));
@@ -458,34 +462,6 @@ route_stat(struct route_table *rt, const struct backend_key *bk,
 		bs->bs_down = backend_is_down(be, now);
 		return;
 	}
-}
-
-/*
- * Round robin over the backends that are not resting or expired (the
- * registrar's removal may still be on its way).
- */
-struct backend *
-backend_pick(struct service *sv)
-{
-	struct timespec	 now;
-	struct backend	*be;
-	unsigned int	 i;
-	time_t		 wall = 0;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	for (i = 0; i < sv->sv_nbackends; i++) {
-		be = sv->sv_backends[sv->sv_next++ % sv->sv_nbackends];
-		if (backend_is_down(be, &now))
-			continue;
-		if (be->be_expires != 0) {
-			if (wall == 0)
-				wall = time(NULL);
-			if (be->be_expires <= wall)
-				continue;
-		}
-		return (be);
-	}
-	return (NULL);
 }
 
 /* What the other workers need to know of be's health, to the parent. */
