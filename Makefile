@@ -48,12 +48,17 @@ bench:
 lint:
 	mandoc -Tlint -Wwarning man/*.[0-9]
 
+EXAMPLESDIR ?=	$(PREFIX)/share/examples/portero
+
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(EXAMPLESDIR)
 	install -m 0555 portero/portero porterod-ctl/porterod-ctl \
 	    $(DESTDIR)$(SBINDIR)
+	install -m 0444 man/portero.conf.5 $(DESTDIR)$(MANDIR)/man5
 	install -m 0444 man/portero.8 man/porterod-ctl.8 \
 	    $(DESTDIR)$(MANDIR)/man8
+	install -m 0444 etc/portero.conf $(DESTDIR)$(EXAMPLESDIR)
 
 clean:
 	$(MAKE) -C portero clean

@@ -25,7 +25,7 @@ usage() {
 
 [ $# -eq 1 ] || usage
 
-build="make gcc pkg-config libssl-dev libtls-dev libevent-dev libyajl-dev
+build="make gcc pkg-config byacc libssl-dev libtls-dev libevent-dev libyajl-dev
     libbsd-dev libseccomp-dev libnghttp2-dev"
 run="$build openssl"
 # clang and its runtime for the libFuzzer targets

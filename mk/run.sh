@@ -49,19 +49,37 @@ if [ "$(id -u)" -eq 0 ]; then
 	user_args="--user _portero"
 fi
 
+# The configuration: written once, then the operator's to edit (a
+# reload reads it again).
+conf="$dir/portero.conf"
+if [ ! -s "$conf" ]; then
+	cat > "$conf" <<CONF
+# portero.conf for "make run"; see portero.conf(5).  Edit it, then
+# $top/porterod-ctl/porterod-ctl -s $dir/portero.sock reload
+listen on 127.0.0.1 port 8443 tls
+register-addr "127.0.0.1:18080"
+tls-cert-dir "$certs"
+state-dir "$dir/state"
+chroot-dir "$dir/empty"
+control-socket "$dir/portero.sock"
+register-secret-file "$dir/register.secret"
+jwt-hmac-key-file "$dir/jwt.key"
+
+# A backend of your own, served as https://localhost:8443/:
+#pool "app" { backend 127.0.0.1 port 3000 }
+#server "localhost" { forward to "app" }
+CONF
+	echo "generated $conf"
+fi
+
 cat <<MSG
 starting portero in the foreground (Ctrl-C stops it)
+  config:    $conf
   listener:  https://localhost:8443/ (self-signed certificate in $certs)
-  backends:  none yet; e.g. make run PORTERO_FLAGS="--backend localhost=127.0.0.1:3000"
+  backends:  none yet; add a pool and a server to $conf and reload
   register:  http://127.0.0.1:18080/register, secret in $dir/register.secret,
              token key in $dir/jwt.key; see porterod-ctl(8) "register"
   control:   $top/porterod-ctl/porterod-ctl -s $dir/portero.sock show status
 MSG
 
-exec "$top/portero/portero" -d $user_args \
-    --listen-addr 127.0.0.1:8443 --register-addr 127.0.0.1:18080 \
-    --tls-cert-dir "$certs" --state-dir "$dir/state" \
-    --chroot-dir "$dir/empty" --control-socket "$dir/portero.sock" \
-    --register-secret-file "$dir/register.secret" \
-    --jwt-hmac-key-file "$dir/jwt.key" \
-    ${PORTERO_FLAGS:-}
+exec "$top/portero/portero" -d -f "$conf" $user_args ${PORTERO_FLAGS:-}

@@ -190,7 +190,8 @@ config_defaults(struct portero_config *conf)
  * 10.1.2.3/8 is not taken for what it does not say.
  */
 static int
-config_add_net(struct portero_config *conf, const char *arg)
+config_add_net(struct portero_config *conf, const char *arg, char *why,
+    size_t whylen)
 {
 	struct reg_net	*rn;
 	char		 buf[INET6_ADDRSTRLEN + 8], *slash;
@@ -198,7 +199,7 @@ config_add_net(struct portero_config *conf, const char *arg)
 	int		 i, max;
 
 	if (conf->register_nallow >= REG_ALLOW_MAX) {
-		log_warnx("--register-allow: more than %d networks",
+		(void)snprintf(why, whylen, "more than %d networks",
 		    REG_ALLOW_MAX);
 		return (-1);
 	}
@@ -228,7 +229,7 @@ config_add_net(struct portero_config *conf, const char *arg)
 	conf->register_nallow++;
 	return (0);
  bad:
-	log_warnx("--register-allow \"%s\": want an address or a network "
+	(void)snprintf(why, whylen, "\"%s\": want an address or a network "
 	    "(address/prefix, with no bits set past the prefix)", arg);
 	return (-1);
 }
@@ -269,26 +270,58 @@ config_size(const char *arg, long long max, uint64_t *out)
 }
 
 /*
- * SERVICE=HOST:PORT[,tls].  The parent resolves HOST here, before any
- * sandbox: workers never resolve names.
+ * A backend of pool at host (a name or an address) and port.  The
+ * parent resolves names here, before any sandbox: workers never do.
+ * The pool is made, undeclared, if the file has not declared it.
  */
-static int
-config_add_backend(struct backend_table *bt, const char *arg)
+int
+config_resolve_backend(struct conf_set *set, const char *pool,
+    const char *host, long long port, int tls, long long weight, char *why,
+    size_t whylen)
 {
 	struct backend_conf	*be;
 	struct addrinfo		 hints, *res;
-	char			 buf[NAME_MAX_LEN + HOSTPORT_MAX + 8];
-	char			*eq, *hostport, *port, *opt, *host, *p;
-	const char		*errstr;
+	char			 portstr[8];
 	int			 error;
 
-	if (bt->bt_n >= PORTERO_MAX_BACKENDS) {
-		log_warnx("--backend: more than %d backends",
-		    PORTERO_MAX_BACKENDS);
+	if (confset_add_pool(set, pool) == NULL ||
+	    (be = confset_add_backend(set)) == NULL) {
+		(void)snprintf(why, whylen, "out of memory");
 		return (-1);
 	}
-	be = &bt->bt_be[bt->bt_n];
-	memset(be, 0, sizeof(*be));
+	(void)strlcpy(be->be_service, pool, sizeof(be->be_service));
+	(void)snprintf(be->be_host, sizeof(be->be_host), strchr(host, ':') !=
+	    NULL ? "[%s]:%lld" : "%s:%lld", host, port);
+	be->be_port = port;
+	be->be_tls = tls;
+	be->be_weight = weight;
+	(void)snprintf(portstr, sizeof(portstr), "%lld", port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((error = getaddrinfo(host, portstr, &hints, &res)) != 0) {
+		set->cs_nbackends--;
+		(void)snprintf(why, whylen, "%s", gai_strerror(error));
+		return (-1);
+	}
+	memcpy(&be->be_ss, res->ai_addr, res->ai_addrlen);
+	be->be_sslen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return (0);
+}
+
+/* SERVICE=HOST:PORT[,tls], from --backend. */
+static int
+config_add_backend(struct conf_set *set, const char *arg, char *why,
+    size_t whylen)
+{
+	char		 buf[NAME_MAX_LEN + HOSTPORT_MAX + 8];
+	char		*eq, *hostport, *port, *opt, *host, *p;
+	const char	*errstr;
+	long long	 portnum;
+	int		 tls = 0;
+
 	if (strlcpy(buf, arg, sizeof(buf)) >= sizeof(buf) ||
 	    (eq = strchr(buf, '=')) == NULL || eq == buf)
 		goto bad;
@@ -298,7 +331,7 @@ config_add_backend(struct backend_table *bt, const char *arg)
 		*opt++ = '\0';
 		if (strcmp(opt, "tls") != 0)
 			goto bad;
-		be->be_tls = 1;
+		tls = 1;
 	}
 	for (p = buf; *p != '\0'; p++) {
 		*p = tolower((unsigned char)*p);
@@ -306,10 +339,7 @@ config_add_backend(struct backend_table *bt, const char *arg)
 		    *p != '_')
 			goto bad;
 	}
-	if (strlcpy(be->be_service, buf, sizeof(be->be_service)) >=
-	    sizeof(be->be_service) ||
-	    strlcpy(be->be_host, hostport, sizeof(be->be_host)) >=
-	    sizeof(be->be_host))
+	if (strlen(buf) >= NAME_MAX_LEN || strlen(hostport) >= HOSTPORT_MAX)
 		goto bad;
 	host = hostport;
 	if (*host == '[') {
@@ -323,54 +353,50 @@ config_add_backend(struct backend_table *bt, const char *arg)
 			goto bad;
 		*port++ = '\0';
 	}
-	be->be_port = strtonum(port, 1, 65535, &errstr);
+	portnum = strtonum(port, 1, 65535, &errstr);
 	if (errstr != NULL)
 		goto bad;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	if ((error = getaddrinfo(host, port, &hints, &res)) != 0) {
-		log_warnx("--backend %s: %s", arg, gai_strerror(error));
-		return (-1);
-	}
-	memcpy(&be->be_ss, res->ai_addr, res->ai_addrlen);
-	be->be_sslen = res->ai_addrlen;
-	freeaddrinfo(res);
-	bt->bt_n++;
-	return (0);
+	return (config_resolve_backend(set, buf, host, portnum, tls, 1, why,
+	    whylen));
  bad:
-	log_warnx("--backend \"%s\": want SERVICE=HOST:PORT[,tls]", arg);
+	(void)snprintf(why, whylen, "\"%s\": want SERVICE=HOST:PORT[,tls]",
+	    arg);
 	return (-1);
 }
 
+/*
+ * One option's value into conf (or set, or rs); what names it in a
+ * message ("--idle-timeout" or "idle-timeout").  -1 with the reason in
+ * why.
+ */
 static int
-config_setopt(struct portero_config *conf, struct backend_table *bt,
-    struct reg_secrets *rs, const struct config_opt *co, const char *arg)
+config_setopt(struct portero_config *conf, struct conf_set *set,
+    struct reg_secrets *rs, const struct config_opt *co, const char *what,
+    const char *arg, char *why, size_t whylen)
 {
 	char		*base = (char *)conf;
-	char		 what[64];
+	char		 sub[200];
 	const char	*errstr;
 	long long	 num;
 
-	(void)snprintf(what, sizeof(what), "--%s", co->co_name);
 	switch (co->co_kind) {
 	case OPT_STR:
 		if (*arg == '\0') {
-			log_warnx("%s: empty value", what);
+			(void)snprintf(why, whylen, "%s: empty value", what);
 			return (-1);
 		}
 		if (strlcpy(base + co->co_off, arg, co->co_size) >=
 		    co->co_size) {
-			log_warnx("%s: too long", what);
+			(void)snprintf(why, whylen, "%s: too long", what);
 			return (-1);
 		}
 		return (0);
 	case OPT_NUM:
 		num = strtonum(arg, co->co_min, co->co_max, &errstr);
 		if (errstr != NULL) {
-			log_warnx("%s \"%s\" is %s (%lld-%lld)", what, arg,
-			    errstr, co->co_min, co->co_max);
+			(void)snprintf(why, whylen, "%s \"%s\" is %s "
+			    "(%lld-%lld)", what, arg, errstr, co->co_min,
+			    co->co_max);
 			return (-1);
 		}
 		*(uint32_t *)(base + co->co_off) = num;
@@ -378,8 +404,9 @@ config_setopt(struct portero_config *conf, struct backend_table *bt,
 	case OPT_SIZE:
 		if (config_size(arg, co->co_max,
 		    (uint64_t *)(base + co->co_off)) == -1) {
-			log_warnx("%s \"%s\": want a size in bytes, with k, m "
-			    "or g for KiB, MiB or GiB", what, arg);
+			(void)snprintf(why, whylen, "%s \"%s\": want a size "
+			    "in bytes, with k, m or g for KiB, MiB or GiB",
+			    what, arg);
 			return (-1);
 		}
 		return (0);
@@ -393,30 +420,81 @@ config_setopt(struct portero_config *conf, struct backend_table *bt,
 			return (0);
 		if (strlcpy(conf->access_log, arg, sizeof(conf->access_log)) >=
 		    sizeof(conf->access_log)) {
-			log_warnx("%s: too long", what);
+			(void)snprintf(why, whylen, "%s: too long", what);
 			return (-1);
 		}
 		return (0);
 	case OPT_BACKEND:
-		return (config_add_backend(bt, arg));
+		if (config_add_backend(set, arg, sub, sizeof(sub)) == -1)
+			goto sub;
+		return (0);
 	case OPT_NET:
-		return (config_add_net(conf, arg));
+		if (config_add_net(conf, arg, sub, sizeof(sub)) == -1)
+			goto sub;
+		return (0);
 	case OPT_SECRET:
-		return (secrets_set(rs, co->co_off, arg, what));
+		if (secrets_set(rs, co->co_off, arg, what) == -1) {
+			(void)snprintf(why, whylen, "%s: bad value", what);
+			return (-1);
+		}
+		return (0);
 	}
+	return (-1);
+ sub:
+	(void)snprintf(why, whylen, "%s %s", what, sub);
 	return (-1);
 }
 
 /*
- * Fill conf and the backend table from the command line.  Called at
- * start-up and again on reload, so it reports problems and returns -1
- * instead of exiting.
+ * A global option in the file: a flag's name without its dashes.  The
+ * ones the file says otherwise (listen on, pool blocks) and secrets,
+ * which belong in files of their own, are refused.
  */
 int
-config_parse_args(struct portero_config *conf, struct backend_table *bt,
-    struct reg_secrets *rs, int argc, char **argv, int *checkonly)
+config_file_option(struct portero_config *conf, const char *name,
+    const char *value, char *why, size_t whylen)
+{
+	const struct config_opt	*co = NULL;
+	size_t			 i;
+
+	for (i = 0; i < CONFIG_NOPTS; i++)
+		if (strcmp(config_opts[i].co_name, name) == 0)
+			co = &config_opts[i];
+	if (co == NULL) {
+		(void)snprintf(why, whylen, "unknown keyword \"%s\"", name);
+		return (-1);
+	}
+	if (co->co_kind == OPT_SECRET || co->co_kind == OPT_BACKEND ||
+	    strcmp(name, "listen-addr") == 0 ||
+	    strcmp(name, "http-addr") == 0) {
+		(void)snprintf(why, whylen, "\"%s\" is not for the file (%s)",
+		    name, co->co_kind == OPT_SECRET ? "use its -file form" :
+		    co->co_kind == OPT_BACKEND ? "use a pool block" :
+		    "use listen on");
+		return (-1);
+	}
+	if ((co->co_kind == OPT_FLAG) != (value == NULL)) {
+		(void)snprintf(why, whylen, "%s: %s", name, value == NULL ?
+		    "needs a value" : "takes no value");
+		return (-1);
+	}
+	return (config_setopt(conf, NULL, NULL, co, name,
+	    value != NULL ? value : "", why, whylen));
+}
+
+/*
+ * The command line.  With apply 0 only -d, -n, -v and -f are looked at
+ * (the file is read before the flags, which then override it); with
+ * apply 1 every option is applied and problems are reported.  Returns
+ * -1 on a problem, never exits: a reload comes here too.
+ */
+static int
+config_parse_args(struct portero_config *conf, struct conf_set *set,
+    struct reg_secrets *rs, int argc, char **argv, int apply,
+    struct config_cmdline *cmd)
 {
 	struct option	 longopts[CONFIG_NOPTS + 1];
+	char		 what[64], why[256];
 	size_t		 i;
 	int		 ch, ret = 0;
 
@@ -427,25 +505,30 @@ config_parse_args(struct portero_config *conf, struct backend_table *bt,
 		    no_argument : required_argument;
 		longopts[i].val = 256 + i;
 	}
-	bt->bt_n = 0;
-	memset(rs, 0, sizeof(*rs));
-	*checkonly = 0;
 	optind = 0;	/* glibc: start over, as on reload */
 #if defined(__OpenBSD__) || defined(__FreeBSD__) || defined(__NetBSD__)
 	optreset = 1;
 	optind = 1;
 #endif
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":dnv", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":dnvf:", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'd':
-			conf->foreground = 1;
+			cmd->foreground = 1;
 			break;
 		case 'n':
-			*checkonly = 1;
+			cmd->checkonly = 1;
 			break;
 		case 'v':
-			conf->verbose++;
+			cmd->verbose++;
+			break;
+		case 'f':
+			if (strlcpy(cmd->file, optarg, sizeof(cmd->file)) >=
+			    sizeof(cmd->file)) {
+				log_warnx("-f: path too long");
+				ret = -1;
+			}
 			break;
 		case ':':
 			log_warnx("option %s needs an argument",
@@ -457,9 +540,15 @@ config_parse_args(struct portero_config *conf, struct backend_table *bt,
 			ret = -1;
 			break;
 		default:
-			if (config_setopt(conf, bt, rs, &config_opts[ch - 256],
-			    optarg) == -1)
+			if (!apply)
+				break;
+			(void)snprintf(what, sizeof(what), "--%s",
+			    config_opts[ch - 256].co_name);
+			if (config_setopt(conf, set, rs, &config_opts[ch - 256],
+			    what, optarg, why, sizeof(why)) == -1) {
+				log_warnx("%s", why);
 				ret = -1;
+			}
 			break;
 		}
 	}
@@ -468,6 +557,43 @@ config_parse_args(struct portero_config *conf, struct backend_table *bt,
 		ret = -1;
 	}
 	return (ret);
+}
+
+/*
+ * The whole configuration, as start-up and every reload make it: the
+ * defaults, then the file (-f, else PORTERO_CONF_FILE when it exists),
+ * then the flags over both.  Every problem is logged, the file's as
+ * FILE:LINE: message; -1 if there was any.
+ */
+int
+config_load(struct portero_config *conf, struct conf_set *set,
+    struct reg_secrets *rs, int argc, char **argv,
+    struct config_cmdline *cmd)
+{
+	int	 errors;
+
+	config_defaults(conf);
+	memset(rs, 0, sizeof(*rs));
+	memset(cmd, 0, sizeof(*cmd));
+	if (config_parse_args(conf, set, rs, argc, argv, 0, cmd) == -1)
+		return (-1);
+	if (cmd->file[0] == '\0' && access(PORTERO_CONF_FILE, F_OK) == 0)
+		(void)strlcpy(cmd->file, PORTERO_CONF_FILE, sizeof(cmd->file));
+	if (cmd->file[0] != '\0') {
+		if ((errors = parse_config(cmd->file, conf, set)) == -1)
+			return (-1);
+		if (errors > 0) {
+			log_warnx("%s: %d error%s", cmd->file, errors,
+			    errors == 1 ? "" : "s");
+			return (-1);
+		}
+	}
+	(void)strlcpy(conf->conf_file, cmd->file, sizeof(conf->conf_file));
+	if (config_parse_args(conf, set, rs, argc, argv, 1, cmd) == -1)
+		return (-1);
+	conf->foreground = cmd->foreground;
+	conf->verbose += cmd->verbose;
+	return (0);
 }
 
 /* What can be checked without touching the system. */
@@ -633,8 +759,216 @@ config_getbackend(const struct imsg *imsg, struct backend_conf *be)
 	memcpy(be, imsg->data, sizeof(*be));
 	be->be_service[sizeof(be->be_service) - 1] = '\0';
 	be->be_host[sizeof(be->be_host) - 1] = '\0';
-	if (be->be_service[0] == '\0' ||
+	if (be->be_service[0] == '\0' || be->be_weight < 1 ||
+	    be->be_weight > BACKEND_WEIGHT_MAX ||
 	    !config_sockaddr_ok(&be->be_ss, be->be_sslen))
+		return (-1);
+	return (0);
+}
+
+/*
+ * A small head, then strings, each NUL-terminated: how locations and
+ * header operations travel.  NULL goes as "".
+ */
+static int
+config_pack(struct imsgev *iev, uint32_t type, const void *head,
+    size_t headlen, const char *const *strs, int nstrs)
+{
+	unsigned char	 buf[IMSG_MAX_PAYLOAD];
+	size_t		 off = headlen, len;
+	int		 i;
+
+	memcpy(buf, head, headlen);
+	for (i = 0; i < nstrs; i++) {
+		len = strlen(strs[i] != NULL ? strs[i] : "") + 1;
+		if (off + len > sizeof(buf)) {
+			errno = EMSGSIZE;
+			return (-1);
+		}
+		memcpy(buf + off, strs[i] != NULL ? strs[i] : "", len);
+		off += len;
+	}
+	return (imsgev_compose(iev, type, 0, 0, -1, buf, off));
+}
+
+/*
+ * The next packed string of imsg from *off, copied; NULL when it does
+ * not end inside the message.  An empty one is NULL in *out when
+ * nullempty.
+ */
+static int
+config_unpack(const struct imsg *imsg, size_t *off, int nullempty,
+    char **out)
+{
+	const char	*s = (const char *)imsg->data + *off;
+	size_t		 len;
+
+	*out = NULL;
+	if (*off >= imsg->len ||
+	    (len = strnlen(s, imsg->len - *off)) == imsg->len - *off ||
+	    len >= CONF_STR_MAX)
+		return (-1);
+	*off += len + 1;
+	if (len == 0 && nullempty)
+		return (0);
+	if ((*out = strdup(s)) == NULL)
+		return (-1);
+	return (0);
+}
+
+int
+config_setserver(struct imsgev *iev, const struct server_conf *sc)
+{
+	return (imsgev_compose(iev, IMSG_CFG_SERVER, 0, 0, -1, sc,
+	    sizeof(*sc)));
+}
+
+int
+config_getserver(const struct imsg *imsg, struct server_conf *sc)
+{
+	if (imsg->len != sizeof(*sc))
+		return (-1);
+	memcpy(sc, imsg->data, sizeof(*sc));
+	sc->sc_name[sizeof(sc->sc_name) - 1] = '\0';
+	if (sc->sc_forwarded > FORWARDED_BOTH)
+		return (-1);
+	return (0);
+}
+
+int
+config_setname(struct imsgev *iev, const struct server_name *sn)
+{
+	return (imsgev_compose(iev, IMSG_CFG_NAME, 0, 0, -1, sn,
+	    sizeof(*sn)));
+}
+
+/* nservers: how many servers have come; a name follows its server. */
+int
+config_getname(const struct imsg *imsg, struct server_name *sn,
+    uint32_t nservers)
+{
+	if (imsg->len != sizeof(*sn))
+		return (-1);
+	memcpy(sn, imsg->data, sizeof(*sn));
+	sn->sn_name[sizeof(sn->sn_name) - 1] = '\0';
+	if (sn->sn_server >= nservers || sn->sn_name[0] == '\0')
+		return (-1);
+	return (0);
+}
+
+int
+config_setlocation(struct imsgev *iev, const struct location *lo)
+{
+	struct location_msg	 lm;
+	const char		*strs[LOCATION_STRINGS];
+
+	memset(&lm, 0, sizeof(lm));
+	lm.lm_server = lo->lo_server;
+	lm.lm_match = lo->lo_match;
+	lm.lm_action = lo->lo_action;
+	lm.lm_status = lo->lo_status;
+	lm.lm_nstr = LOCATION_STRINGS;
+	strs[0] = lo->lo_path;
+	strs[1] = lo->lo_pool;
+	strs[2] = lo->lo_target;
+	strs[3] = lo->lo_strip;
+	strs[4] = lo->lo_prefix;
+	return (config_pack(iev, IMSG_CFG_LOCATION, &lm, sizeof(lm), strs,
+	    LOCATION_STRINGS));
+}
+
+/* Into lo, which owns its strings from then on, even on failure. */
+int
+config_getlocation(const struct imsg *imsg, struct location *lo,
+    uint32_t nservers)
+{
+	struct location_msg	 lm;
+	size_t			 off = sizeof(lm);
+
+	memset(lo, 0, sizeof(*lo));
+	if (imsg->len < sizeof(lm))
+		return (-1);
+	memcpy(&lm, imsg->data, sizeof(lm));
+	if (lm.lm_nstr != LOCATION_STRINGS || lm.lm_server >= nservers ||
+	    lm.lm_match > LOC_EXACT || lm.lm_action > LOC_BLOCK)
+		return (-1);
+	lo->lo_server = lm.lm_server;
+	lo->lo_match = lm.lm_match;
+	lo->lo_action = lm.lm_action;
+	lo->lo_status = lm.lm_status;
+	if (config_unpack(imsg, &off, 0, &lo->lo_path) == -1 ||
+	    config_unpack(imsg, &off, 1, &lo->lo_pool) == -1 ||
+	    config_unpack(imsg, &off, 1, &lo->lo_target) == -1 ||
+	    config_unpack(imsg, &off, 1, &lo->lo_strip) == -1 ||
+	    config_unpack(imsg, &off, 0, &lo->lo_prefix) == -1 ||
+	    off != imsg->len)
+		return (-1);
+	lo->lo_pathlen = strlen(lo->lo_path);
+	if ((lo->lo_action == LOC_FORWARD && lo->lo_pool == NULL) ||
+	    (lo->lo_action == LOC_REDIRECT && lo->lo_target == NULL))
+		return (-1);
+	return (0);
+}
+
+int
+config_setheader(struct imsgev *iev, const struct header_op *ho)
+{
+	struct header_msg	 hm;
+	const char		*strs[2];
+
+	memset(&hm, 0, sizeof(hm));
+	hm.hm_server = ho->ho_server;
+	hm.hm_location = ho->ho_location;
+	hm.hm_dir = ho->ho_dir;
+	hm.hm_verb = ho->ho_verb;
+	strs[0] = ho->ho_name;
+	strs[1] = ho->ho_value;
+	return (config_pack(iev, IMSG_CFG_HEADER, &hm, sizeof(hm), strs, 2));
+}
+
+/* Into ho, which owns its strings from then on, even on failure. */
+int
+config_getheader(const struct imsg *imsg, struct header_op *ho,
+    uint32_t nservers, uint32_t nlocations)
+{
+	struct header_msg	 hm;
+	size_t			 off = sizeof(hm);
+
+	memset(ho, 0, sizeof(*ho));
+	if (imsg->len < sizeof(hm))
+		return (-1);
+	memcpy(&hm, imsg->data, sizeof(hm));
+	if (hm.hm_server >= nservers || (hm.hm_location != CONF_NONE &&
+	    hm.hm_location >= nlocations) || hm.hm_dir > HDR_RESPONSE ||
+	    hm.hm_verb > HDR_REMOVE)
+		return (-1);
+	ho->ho_server = hm.hm_server;
+	ho->ho_location = hm.hm_location;
+	ho->ho_dir = hm.hm_dir;
+	ho->ho_verb = hm.hm_verb;
+	if (config_unpack(imsg, &off, 0, &ho->ho_name) == -1 ||
+	    config_unpack(imsg, &off, 0, &ho->ho_value) == -1 ||
+	    off != imsg->len || ho->ho_name[0] == '\0')
+		return (-1);
+	ho->ho_namelen = strlen(ho->ho_name);
+	return (0);
+}
+
+int
+config_setpool(struct imsgev *iev, const struct pool_conf *pl)
+{
+	return (imsgev_compose(iev, IMSG_CFG_POOL, 0, 0, -1, pl,
+	    sizeof(*pl)));
+}
+
+int
+config_getpool(const struct imsg *imsg, struct pool_conf *pl)
+{
+	if (imsg->len != sizeof(*pl))
+		return (-1);
+	memcpy(pl, imsg->data, sizeof(*pl));
+	pl->pl_name[sizeof(pl->pl_name) - 1] = '\0';
+	if (pl->pl_name[0] == '\0')
 		return (-1);
 	return (0);
 }

@@ -512,6 +512,7 @@ control_backends_reply(struct portero *env, struct child *ch, uint32_t id,
 static int
 control_request(struct portero *env, struct ctl_conn *cn, struct imsg *imsg)
 {
+	char	 why[256];
 	int32_t	 verbose;
 
 	control_idle(cn);
@@ -525,7 +526,8 @@ control_request(struct portero *env, struct ctl_conn *cn, struct imsg *imsg)
 	case IMSG_CTL_SHOW_BACKENDS:
 		return (control_ask_backends(env, cn));
 	case IMSG_CTL_RELOAD:
-		parent_reload(env);
+		if (parent_reload(env, why, sizeof(why)) == -1)
+			return (control_fail(cn, why));
 		return (control_compose(cn, IMSG_CTL_OK, NULL, 0));
 	case IMSG_CTL_LOG_VERBOSE:
 		if (config_getverbose(imsg, &verbose) == -1)

@@ -106,7 +106,7 @@ listing_registered(struct backend_listing *bl, unsigned int i,
 }
 
 /*
- * The next page: the flags' backends, then the registry's in order from
+ * The next page: the configured backends, then the registry's in order from
  * the last one listed (entries may come and go between pages; each that
  * is there throughout is listed once).  Returns how many are on it and
  * asks the workers about them; 0 when the listing is complete.
@@ -115,15 +115,16 @@ unsigned int
 listing_page(struct portero *env, struct backend_listing *bl,
     uint32_t ctlid)
 {
-	const struct backend_table	*bt = &env->pc_backends;
+	const struct conf_set		*cs = env->pc_set;
 	const struct reg_backend	*rb;
 	time_t				 now = time(NULL);
 	unsigned int			 n = 0;
 
 	memset(&bl->bl_req, 0, sizeof(bl->bl_req));
 	memset(bl->bl_recs, 0, sizeof(bl->bl_recs));
-	for (; n < BACKENDS_PAGE && bl->bl_flag < bt->bt_n; bl->bl_flag++)
-		listing_flag(bl, n++, &bt->bt_be[bl->bl_flag]);
+	for (; n < BACKENDS_PAGE && bl->bl_flag < cs->cs_nbackends;
+	    bl->bl_flag++)
+		listing_flag(bl, n++, &cs->cs_backends[bl->bl_flag]);
 	for (; n < BACKENDS_PAGE; n++) {
 		rb = regcopy_after(env, bl->bl_inreg ? &bl->bl_last : NULL);
 		if (rb == NULL)

@@ -76,6 +76,12 @@ static void	 xc_body_timer(int, short, void *);
 static void	 xc_notify(void *);
 static void	 xc_route_release(struct exchange *);
 static void	 xc_tunnel_start(struct exchange *);
+static int	 xc_request_fields(struct exchange *, struct buf *,
+		    const char *);
+static void	 xc_macros(const struct exchange *, struct macro_env *,
+		    const char *, size_t);
+static struct buf *xc_response_fields(struct exchange *, const char *,
+		    struct http1_response *);
 static int	 xc_websocket(const char *, const struct http1_field *,
 		    size_t);
 
@@ -196,7 +202,16 @@ xc_forwarded(struct exchange *xc, struct buf *b, const char *head, int xff)
 	struct http1_request	*req = xc->xc_req;
 	const struct http1_field *f;
 	size_t			 alen = strlen(cl->cl_addr);
-	int			 i;
+	int			 i, style = FORWARDED_X;
+
+	if (xc->xc_vs != NULL)
+		style = xc->xc_vs->vs_conf->sc_forwarded;
+	if (style != FORWARDED_X && rewrite_forwarded(b, cl->cl_addr,
+	    cl->cl_conn.c_tls != NULL, head + req->host_off,
+	    req->host_len) == -1)
+		return (-1);
+	if (style == FORWARDED_RFC7239)
+		return (0);
 
 	if (APPEND_LIT(b, "X-Forwarded-For: ") == -1)
 		return (-1);
@@ -230,12 +245,14 @@ xc_forwarded(struct exchange *xc, struct buf *b, const char *head, int xff)
  * fields replaced by portero's.
  */
 static int
-xc_build_uphead(struct exchange *xc, const char *head)
+xc_build_uphead(struct exchange *xc, const char *head, const char *plain,
+    ssize_t plainlen)
 {
 	struct http1_request	*req = xc->xc_req;
 	struct buf		*b = xc->xc_uphead;
+	const struct location	*lo = xc->xc_lo;
 	const struct http1_field *f;
-	const char		*path = head + req->path_off;
+	const char		*path = head + req->path_off, *query;
 	size_t			 pathlen = req->path_len;
 	int			 i, xff = 0, host = 0;
 
@@ -245,6 +262,13 @@ xc_build_uphead(struct exchange *xc, const char *head)
 	if (req->target_form == HTTP1_T_ASTERISK) {
 		path = "*";
 		pathlen = 1;
+	} else if (lo != NULL && lo->lo_strip != NULL && plainlen > 0) {
+		if ((query = memchr(path, '?', pathlen)) == NULL)
+			query = path + pathlen;
+		if (rewrite_path(b, lo, plain, plainlen, query,
+		    path + pathlen - query) == -1)
+			return (-1);
+		pathlen = 0;
 	} else if ((pathlen == 0 || *path == '?') &&
 	    APPEND_LIT(b, "/") == -1)
 		return (-1);
@@ -253,7 +277,9 @@ xc_build_uphead(struct exchange *xc, const char *head)
 		return (-1);
 	for (i = 0; i < req->nfields; i++) {
 		f = &req->fields[i];
-		if (f->flags & HTTP1_F_HOP)
+		if ((f->flags & HTTP1_F_HOP) || (lo != NULL &&
+		    lo->lo_nops > 0 && rewrite_drops(lo, HDR_REQUEST,
+		    head + f->name_off, f->name_len)))
 			continue;
 		switch (f->id) {
 		case HTTP1_H_X_FORWARDED_FOR:
@@ -292,7 +318,21 @@ xc_build_uphead(struct exchange *xc, const char *head)
 	}
 	if (xc_forwarded(xc, b, head, xff) == -1)
 		return (-1);
+	if (lo != NULL && lo->lo_nops > 0 && xc_request_fields(xc, b, head) ==
+	    -1)
+		return (-1);
 	return (APPEND_LIT(b, "\r\n"));
+}
+
+/* The fields the file sets or adds for the backend. */
+static int
+xc_request_fields(struct exchange *xc, struct buf *b, const char *head)
+{
+	struct http1_request	*req = xc->xc_req;
+	struct macro_env	 me;
+
+	xc_macros(xc, &me, head + req->target_off, req->target_len);
+	return (rewrite_fields(b, xc->xc_lo, HDR_REQUEST, &me));
 }
 
 /*
@@ -349,6 +389,61 @@ xc_route_release(struct exchange *xc)
 	service_unref(xc->xc_sv);
 	xc->xc_sv = NULL;
 	xc->xc_upname = NULL;
+	xc->xc_vs = NULL;
+	xc->xc_lo = NULL;
+	buf_put(xc->xc_redirect);
+	xc->xc_redirect = NULL;
+	route_unref(xc->xc_rt);
+	xc->xc_rt = NULL;
+}
+
+/* Where a redirect of ours sends the client, or NULL. */
+const char *
+xc_location(const struct exchange *xc)
+{
+	return (xc->xc_redirect != NULL ? xc->xc_redirect->b_data : NULL);
+}
+
+/* What the macros of the file stand for in this request. */
+static void
+xc_macros(const struct exchange *xc, struct macro_env *me, const char *uri,
+    size_t urilen)
+{
+	me->me_addr = xc->xc_cl->cl_addr;
+	me->me_host = xc->xc_host;
+	me->me_server = xc->xc_vs != NULL ? xc->xc_vs->vs_conf->sc_name :
+	    xc->xc_sv != NULL ? xc->xc_sv->sv_name : "";
+	me->me_uri = uri;
+	me->me_urilen = urilen;
+}
+
+/*
+ * A redirect: its Location made from the template with the request's
+ * macros, or "https://" host and target for the plain listener's.  -1
+ * when it cannot be made (then a 500).
+ */
+static int
+xc_redirect(struct exchange *xc, const char *tmpl, const char *head)
+{
+	struct http1_request	*req = xc->xc_req;
+	struct macro_env	 me;
+	const char		*uri = head + req->path_off;
+	size_t			 urilen = req->path_len;
+	struct buf		*b;
+
+	if (urilen == 0 || *uri == '?') {
+		uri = "/";	/* the query is lost only with an empty path */
+		urilen = 1;
+	}
+	if ((b = xc->xc_redirect = buf_get()) == NULL)
+		return (-1);
+	xc_macros(xc, &me, uri, urilen);
+	if (tmpl != NULL ? macro_expand(b, tmpl, &me) == -1 :
+	    (BUF_APPEND_LIT(b, "https://") == -1 ||
+	    buf_append(b, xc->xc_host, strlen(xc->xc_host)) == -1 ||
+	    buf_append(b, uri, urilen) == -1))
+		return (-1);
+	return (buf_append(b, "", 1));	/* the NUL */
 }
 
 /*
@@ -389,19 +484,89 @@ xc_ip_literal(const char *host)
 }
 
 /*
- * Route a whole request head (at head): its service, or a reply of our
- * own.
+ * The server's answer for the location that takes the request: a pool
+ * to forward to, or NULL after a reply of its own.
  */
 static struct service *
-xc_route(struct exchange *xc, const char *head, int nobody)
+xc_location_answer(struct exchange *xc, const char *head, const char *path,
+    ssize_t pathlen, int nobody)
+{
+	struct vserver	*vs = xc->xc_vs;
+	struct location	*lo, *act;
+
+	if (pathlen == -1) {
+		log_limited(LOG_LIMIT_REQUEST, "%s: 400: a path no location "
+		    "can take (a bad escape, or \"..\" above the root)",
+		    xc->xc_cl->cl_addr);
+		xc_reply(xc, 400, nobody);
+		return (NULL);
+	}
+	lo = xc->xc_lo = server_location(vs, path, pathlen);
+	act = lo->lo_action == LOC_INHERIT ? vs->vs_root : lo;
+	switch (act->lo_action) {
+	case LOC_FORWARD:
+		return (act->lo_sv);
+	case LOC_REDIRECT:
+		xc_reply(xc, xc_redirect(xc, act->lo_target, head) == -1 ?
+		    500 : act->lo_status, nobody);
+		return (NULL);
+	case LOC_BLOCK:
+		xc_reply(xc, act->lo_status, nobody);
+		return (NULL);
+	}
+	xc_reply(xc, 404, nobody);
+	return (NULL);
+}
+
+/*
+ * Which server takes the host: one that names it, else a pool of that
+ * name that serves on its own (route_implicit), else the default
+ * server, else --default-service.  The pool to forward to, or NULL after
+ * a reply of our own.
+ */
+static struct service *
+xc_find(struct exchange *xc, const char *head, const char *path,
+    ssize_t pathlen, int nobody, int *byname)
+{
+	struct worker		*wk = worker_env;
+	struct route_table	*rt = xc->xc_rt;
+	struct service		*sv;
+	size_t			 hlen = strlen(xc->xc_host);
+
+	*byname = 1;
+	if ((xc->xc_vs = server_lookup(rt, xc->xc_host, hlen)) != NULL)
+		return (xc_location_answer(xc, head, path, pathlen, nobody));
+	if (hlen > 0 && (sv = route_lookup(rt, xc->xc_host, hlen)) != NULL &&
+	    route_implicit(sv))
+		return (sv);
+	*byname = 0;
+	if ((xc->xc_vs = rt->rt_default) != NULL)
+		return (xc_location_answer(xc, head, path, pathlen, nobody));
+	if (wk->wk_conf.default_service[0] != '\0' && (sv = route_lookup(rt,
+	    wk->wk_conf.default_service,
+	    strlen(wk->wk_conf.default_service))) != NULL)
+		return (sv);
+	xc_reply(xc, 404, nobody);
+	return (NULL);
+}
+
+/*
+ * Route a whole request head: its pool, or a reply of our own.  path is
+ * the request's path made plain (pathlen -1: it could not be).
+ */
+static struct service *
+xc_route(struct exchange *xc, const char *head, const char *path,
+    ssize_t pathlen, int nobody)
 {
 	struct worker	*wk = worker_env;
 	struct client	*cl = xc->xc_cl;
-	struct service	*sv = NULL;
+	struct service	*sv;
 	size_t		 hlen = strlen(xc->xc_host);
+	int		 byname;
 
 	if (cl->cl_kind == LISTENER_HTTP && !wk->wk_conf.http_proxy) {
-		xc_reply(xc, 301, nobody);
+		xc_reply(xc, xc_redirect(xc, NULL, head) == -1 ? 500 : 301,
+		    nobody);
 		return (NULL);
 	}
 	if (cl->cl_tlsctx != NULL && (hlen == 0 ||
@@ -410,26 +575,23 @@ xc_route(struct exchange *xc, const char *head, int nobody)
 		xc_reply(xc, 421, nobody);
 		return (NULL);
 	}
-	/*
-	 * The upstream's TLS name (SNI, and the name its certificate is
-	 * checked against) is the host that routed the request, else the
-	 * service's own name: never empty, never an IP literal the client
-	 * sent.
-	 */
-	if (wk->wk_routes != NULL)
-		sv = route_lookup(wk->wk_routes, xc->xc_host, hlen);
-	if (sv != NULL && !xc_ip_literal(xc->xc_host))
-		xc->xc_upname = xc->xc_host;
-	else if (sv == NULL && wk->wk_routes != NULL &&
-	    wk->wk_conf.default_service[0] != '\0')
-		sv = route_lookup(wk->wk_routes, wk->wk_conf.default_service,
-		    strlen(wk->wk_conf.default_service));
-	if (sv == NULL) {
+	if (wk->wk_routes == NULL) {
 		xc_reply(xc, 404, nobody);
 		return (NULL);
 	}
-	if (xc->xc_upname == NULL)
-		xc->xc_upname = sv->sv_name;
+	/* requests in flight keep the table they started with */
+	xc->xc_rt = wk->wk_routes;
+	xc->xc_rt->rt_refs++;
+	if ((sv = xc_find(xc, head, path, pathlen, nobody, &byname)) == NULL)
+		return (NULL);
+	/*
+	 * The upstream's TLS name (SNI, and the name its certificate is
+	 * checked against) is the host that routed the request, else the
+	 * pool's own name: never empty, never an IP literal the client
+	 * sent.
+	 */
+	xc->xc_upname = byname && !xc_ip_literal(xc->xc_host) ?
+	    xc->xc_host : sv->sv_name;
 	service_ref(sv);
 	xc->xc_sv = sv;
 	pick_key_init(&xc->xc_pick, sv, cl->cl_addr, head, xc->xc_req);
@@ -452,7 +614,9 @@ xc_start(struct exchange *xc, const char *head)
 	struct worker		*wk = worker_env;
 	struct http1_request	*req = xc->xc_req;
 	const char		*hs = head + req->host_off;
+	static char		 path[HTTP1_LINE_MAX];	/* made plain */
 	size_t			 i, hlen = req->hostname_len;
+	ssize_t			 pathlen;
 	int			 nobody, ret;
 
 	/* the parser refuses a longer name: it is never cut here */
@@ -476,10 +640,18 @@ xc_start(struct exchange *xc, const char *head)
 		xc_reply(xc, 413, 0);
 		return (STEP_GONE);
 	}
-	if (xc_route(xc, head, nobody) == NULL)
+	pathlen = req->target_form == HTTP1_T_ASTERISK ? 1 :
+	    server_path_plain(req->path_len == 0 || head[req->path_off] ==
+	    '?' ? "/" : head + req->path_off, req->path_len == 0 ||
+	    head[req->path_off] == '?' ? 1 : req->path_len, path,
+	    sizeof(path));
+	if (req->target_form == HTTP1_T_ASTERISK)
+		(void)strlcpy(path, "*", sizeof(path));
+	if (xc_route(xc, head, path, pathlen, nobody) == NULL)
 		return (STEP_GONE);
 	if ((xc->xc_uphead = buf_get_size(req->head_len +
-	    XC_UPHEAD_SLACK)) == NULL || xc_build_uphead(xc, head) == -1) {
+	    XC_UPHEAD_SLACK)) == NULL ||
+	    xc_build_uphead(xc, head, path, pathlen) == -1) {
 		xc_reply(xc, 431, 0);
 		return (STEP_GONE);
 	}
@@ -700,7 +872,9 @@ xc_response_head(struct exchange *xc)
 {
 	struct upstream		*up = xc->xc_up;
 	struct http1_response	*resp;
+	struct buf		*made = NULL;
 	const char		*head;
+	size_t			 headlen;
 	int			 ret;
 
 	if (xc->xc_resp == NULL &&
@@ -723,15 +897,67 @@ xc_response_head(struct exchange *xc)
 	}
 	if ((resp->flags & HTTP1_INTERIM) == 0)
 		xc_response_final(xc, resp);
-	if ((ret = xc->xc_cl->cl_proto->cp_resp_head(xc, head, resp)) == -1)
+	headlen = resp->head_len;
+	if ((resp->flags & HTTP1_INTERIM) == 0 && resp->status != 101 &&
+	    rewrite_any(xc->xc_lo, HDR_RESPONSE)) {
+		if ((made = xc_response_fields(xc, head, resp)) == NULL) {
+			xc->xc_retried = 1;
+			xc_upstream_failed(xc, 502, "response head too large "
+			    "with the fields the file adds");
+			return (STEP_GONE);
+		}
+		head = made->b_data;
+	}
+	ret = xc->xc_cl->cl_proto->cp_resp_head(xc, head, resp);
+	buf_put(made);
+	if (ret == -1)
 		return (STEP_GONE);	/* the client is gone */
 	if (ret == STEP_GONE) {
 		xc->xc_retried = 1;
 		xc_upstream_failed(xc, 502, "response head too large");
 		return (STEP_GONE);
 	}
-	buf_consume(up->up_in, resp->head_len);
+	buf_consume(up->up_in, headlen);
 	return (STEP_MOVED);
+}
+
+/*
+ * The response head made anew with the fields the file sets, adds and
+ * removes, and parsed again into resp (its framing cannot change: the
+ * file may not name the fields that make it).  NULL if it does not fit.
+ */
+static struct buf *
+xc_response_fields(struct exchange *xc, const char *head,
+    struct http1_response *resp)
+{
+	const struct http1_field *f;
+	const char		*eol;
+	struct macro_env	 me;
+	struct buf		*b;
+	int			 i;
+
+	if ((b = buf_get_size(resp->head_len + XC_UPHEAD_SLACK)) == NULL)
+		return (NULL);
+	eol = memchr(head, '\n', resp->head_len);
+	if (eol == NULL || buf_append(b, head, eol + 1 - head) == -1)
+		goto fail;
+	for (i = 0; i < resp->nfields; i++) {
+		f = &resp->fields[i];
+		if (!rewrite_drops(xc->xc_lo, HDR_RESPONSE, head + f->name_off,
+		    f->name_len) && buf_field(b, head + f->name_off,
+		    f->name_len, head + f->value_off, f->value_len) == -1)
+			goto fail;
+	}
+	xc_macros(xc, &me, xc->xc_path, strlen(xc->xc_path));
+	if (rewrite_fields(b, xc->xc_lo, HDR_RESPONSE, &me) == -1 ||
+	    APPEND_LIT(b, "\r\n") == -1 ||
+	    http1_parse_response(b->b_data, b->b_len, xc->xc_req->method ==
+	    HTTP1_M_HEAD, resp) != HTTP1_OK)
+		goto fail;
+	return (b);
+ fail:
+	buf_put(b);
+	return (NULL);
 }
 
 /*

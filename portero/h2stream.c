@@ -600,7 +600,7 @@ h2_reply(struct exchange *xc, int status, int keep)
 	if (status == 0 || st->st_closed ||
 	    (st->st_reply = buf_get()) == NULL ||
 	    reply_build(st->st_reply, status, head, 0,
-	    xc_retry_after(xc, status), xc->xc_host, xc->xc_path) == -1 ||
+	    xc_retry_after(xc, status), xc_location(xc)) == -1 ||
 	    http1_parse_response(st->st_reply->b_data, st->st_reply->b_len,
 	    head, &resp) != HTTP1_OK ||
 	    h2_submit_head(st, st->st_reply->b_data, &resp, status) == -1) {

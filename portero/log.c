@@ -86,6 +86,31 @@ log_getverbose(void)
 	return (log_verbose);
 }
 
+/*
+ * The first warning from now on, kept for whoever asked (a reload's
+ * first error goes back to porterod-ctl); NULL stops keeping.
+ */
+static char	*log_first;
+static size_t	 log_firstlen;
+
+void
+log_capture(char *buf, size_t len)
+{
+	log_first = buf;
+	log_firstlen = len;
+	if (buf != NULL && len > 0)
+		buf[0] = '\0';
+}
+
+/* Lines on stderr without the "portero[pid] proc:" tag, as -n prints. */
+static int	 log_bare;
+
+void
+log_setbare(int bare)
+{
+	log_bare = bare;
+}
+
 static void
 log_vwrite(int pri, const char *fmt, va_list ap)
 {
@@ -93,7 +118,11 @@ log_vwrite(int pri, const char *fmt, va_list ap)
 	int	 saved_errno = errno;
 
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (log_tostderr)
+	if (log_first != NULL && log_first[0] == '\0' && pri <= LOG_WARNING)
+		(void)strlcpy(log_first, msg, log_firstlen);
+	if (log_tostderr && log_bare)
+		dprintf(STDERR_FILENO, "%s\n", msg);
+	else if (log_tostderr)
 		dprintf(STDERR_FILENO, "portero[%d] %s: %s\n", (int)getpid(),
 		    log_proc, msg);
 	else

@@ -176,6 +176,44 @@ parent_send_ca(struct portero *env, struct child *ch)
 }
 
 /*
+ * Servers, pools and backends, object by object; a server's names and
+ * locations after it, header operations after their locations.
+ */
+static int
+parent_send_set(struct portero *env, struct child *ch,
+    const struct conf_set *set)
+{
+	struct imsgev	*iev = &ch->ch_iev;
+	uint32_t	 i;
+
+	for (i = 0; i < set->cs_npools; i++)
+		if (parent_sent(env, ch, config_setpool(iev,
+		    &set->cs_pools[i])) == -1)
+			return (-1);
+	for (i = 0; i < set->cs_nbackends; i++)
+		if (parent_sent(env, ch, config_setbackend(iev,
+		    &set->cs_backends[i])) == -1)
+			return (-1);
+	for (i = 0; i < set->cs_nservers; i++)
+		if (parent_sent(env, ch, config_setserver(iev,
+		    &set->cs_servers[i])) == -1)
+			return (-1);
+	for (i = 0; i < set->cs_nnames; i++)
+		if (parent_sent(env, ch, config_setname(iev,
+		    &set->cs_names[i])) == -1)
+			return (-1);
+	for (i = 0; i < set->cs_nlocations; i++)
+		if (parent_sent(env, ch, config_setlocation(iev,
+		    &set->cs_locations[i])) == -1)
+			return (-1);
+	for (i = 0; i < set->cs_nheaders; i++)
+		if (parent_sent(env, ch, config_setheader(iev,
+		    &set->cs_headers[i])) == -1)
+			return (-1);
+	return (0);
+}
+
+/*
  * What only workers get: the backend table every time (the worker swaps
  * it in whole at CFG_DONE), and at start its sockets, the access log,
  * the ticket keys and, from the certloader, the certificates.
@@ -187,11 +225,8 @@ parent_send_worker(struct portero *env, struct child *ch)
 	struct imsgev		*iev = &ch->ch_iev;
 	unsigned int		 i;
 
-	for (i = 0; i < env->pc_backends.bt_n; i++)
-		if (parent_sent(env, ch, config_setbackend(iev,
-		    &env->pc_backends.bt_be[i])) == -1)
-			return (-1);
-	if (parent_send_ca(env, ch) == -1)
+	if (parent_send_set(env, ch, env->pc_set) == -1 ||
+	    parent_send_ca(env, ch) == -1)
 		return (-1);
 	if (ch->ch_state != CHILD_STARTING)
 		return (0);
@@ -507,28 +542,47 @@ parent_broadcast(struct portero *env, uint32_t type, const void *data,
 			(void)parent_compose(env, ch, type, 0, -1, data, len);
 }
 
-/* What a reload may change without a restart. */
+/*
+ * What only a restart can change: a reload that would change it is
+ * refused whole, with the first such thing in the log and in why.
+ */
+static int
+parent_reload_allowed(const struct portero_config *conf,
+    const struct portero_config *newconf)
+{
+	const char	*what = NULL;
+
+	if (strcmp(newconf->listen_addr, conf->listen_addr) != 0 ||
+	    strcmp(newconf->http_addr, conf->http_addr) != 0 ||
+	    strcmp(newconf->register_addr, conf->register_addr) != 0)
+		what = "the listeners";
+	else if (newconf->workers != conf->workers)
+		what = "the number of workers";
+	else if (strcmp(newconf->user, conf->user) != 0)
+		what = "the user";
+	else if (strcmp(newconf->control_socket, conf->control_socket) != 0 ||
+	    strcmp(newconf->state_dir, conf->state_dir) != 0 ||
+	    strcmp(newconf->chroot_dir, conf->chroot_dir) != 0 ||
+	    strcmp(newconf->cert_dir, conf->cert_dir) != 0)
+		what = "the directories and the control socket";
+	else if (strcmp(newconf->tls_ciphers, conf->tls_ciphers) != 0 ||
+	    strcmp(newconf->tls_ciphersuites, conf->tls_ciphersuites) != 0 ||
+	    strcmp(newconf->tls_groups, conf->tls_groups) != 0 ||
+	    newconf->no_h2 != conf->no_h2 || newconf->h2c != conf->h2c)
+		what = "the TLS lists, no-h2 and h2c";
+	else if (newconf->http_proxy != conf->http_proxy)
+		what = "http-proxy";
+	if (what == NULL)
+		return (0);
+	log_warnx("reload: %s change only on restart", what);
+	return (-1);
+}
+
+/* What a reload changes. */
 static void
 parent_reload_take(struct portero_config *conf,
     const struct portero_config *newconf)
 {
-	if (strcmp(newconf->listen_addr, conf->listen_addr) != 0 ||
-	    strcmp(newconf->register_addr, conf->register_addr) != 0 ||
-	    strcmp(newconf->control_socket, conf->control_socket) != 0 ||
-	    strcmp(newconf->user, conf->user) != 0 ||
-	    strcmp(newconf->state_dir, conf->state_dir) != 0 ||
-	    strcmp(newconf->chroot_dir, conf->chroot_dir) != 0 ||
-	    strcmp(newconf->cert_dir, conf->cert_dir) != 0 ||
-	    newconf->workers != conf->workers)
-		log_warnx("reload: listeners, workers, user and directories "
-		    "change only on restart; keeping the running ones");
-	if (strcmp(newconf->tls_ciphers, conf->tls_ciphers) != 0 ||
-	    strcmp(newconf->tls_ciphersuites, conf->tls_ciphersuites) != 0 ||
-	    strcmp(newconf->tls_groups, conf->tls_groups) != 0 ||
-	    newconf->no_h2 != conf->no_h2 || newconf->h2c != conf->h2c)
-		log_warnx("reload: --tls-ciphers, --tls-ciphersuites, "
-		    "--tls-groups, --no-h2 and --h2c change only on restart; "
-		    "keeping the running ones");
 	conf->drain_timeout = newconf->drain_timeout;
 	conf->tls_ticket_rotate = newconf->tls_ticket_rotate;
 	conf->cert_scan_interval = newconf->cert_scan_interval;
@@ -565,6 +619,7 @@ parent_reload_take(struct portero_config *conf,
 	    sizeof(conf->register_allow));
 	memcpy(conf->default_service, newconf->default_service,
 	    sizeof(conf->default_service));
+	memcpy(conf->conf_file, newconf->conf_file, sizeof(conf->conf_file));
 	conf->verbose = newconf->verbose;
 }
 
@@ -584,40 +639,48 @@ parent_reload_soon(struct portero *env)
 /*
  * Reload: build the new configuration aside and take it only if it is
  * whole.  What only a restart can change (sockets, workers, users,
- * directories) is kept as running, with a line saying so.
+ * directories) is kept as running, with a line saying so.  Returns -1
+ * with the first problem in why when the running configuration stays.
  */
-void
-parent_reload(struct portero *env)
+int
+parent_reload(struct portero *env, char *why, size_t whylen)
 {
 	struct portero_config	 newconf;
-	struct backend_table	*newbt;
+	struct config_cmdline	 cmd;
+	struct conf_set		*newset;
 	struct reg_secrets	*newrs;
 	struct child		*ch;
 	unsigned int		 i;
-	int			 checkonly;
+	int			 bad;
 
-	if (env->pc_stopping)
-		return;
+	if (env->pc_stopping) {
+		(void)strlcpy(why, "stopping", whylen);
+		return (-1);
+	}
 	log_info("reloading");
-	config_defaults(&newconf);
-	newbt = calloc(1, sizeof(*newbt));
+	newset = confset_new();
 	newrs = calloc(1, sizeof(*newrs));
-	if (newbt == NULL || newrs == NULL) {
+	if (newset == NULL || newrs == NULL) {
 		log_warn("reload");
-		free(newbt);
+		(void)strlcpy(why, "out of memory", whylen);
+		confset_free(newset);
 		free(newrs);
-		return;
+		return (-1);
 	}
 	/* the API is on or off until a restart; its key files are read anew */
-	if (config_parse_args(&newconf, newbt, newrs, env->pc_argc,
-	    env->pc_argv, &checkonly) == -1 || config_check(&newconf) == -1 ||
+	log_capture(why, whylen);
+	bad = config_load(&newconf, newset, newrs, env->pc_argc,
+	    env->pc_argv, &cmd) == -1 || config_check(&newconf) == -1 ||
 	    tlsctx_check(&newconf) == -1 ||
 	    ((newconf.no_register = env->pc_conf.no_register) == 0 &&
-	    secrets_load(&newconf, newrs, &env->pc_envsecrets) == -1)) {
+	    secrets_load(&newconf, newrs, &env->pc_envsecrets) == -1) ||
+	    parent_reload_allowed(&env->pc_conf, &newconf) == -1;
+	log_capture(NULL, 0);
+	if (bad) {
 		log_warnx("reload failed; keeping the running configuration");
-		free(newbt);
+		confset_free(newset);
 		freezero(newrs, sizeof(*newrs));
-		return;
+		return (-1);
 	}
 	/* a CA bundle that cannot be read leaves the running one */
 	if (parent_load_ca(env, &newconf) == -1)
@@ -628,8 +691,8 @@ parent_reload(struct portero *env)
 		env->pc_conf.upstream_insecure = newconf.upstream_insecure;
 	}
 	parent_reload_take(&env->pc_conf, &newconf);
-	env->pc_backends = *newbt;
-	free(newbt);
+	confset_free(env->pc_set);
+	env->pc_set = newset;
 	if (!env->pc_conf.no_register)
 		env->pc_secrets = *newrs;
 	freezero(newrs, sizeof(*newrs));
@@ -641,6 +704,7 @@ parent_reload(struct portero *env)
 			parent_send_config(env, ch);
 	(void)parent_compose(env, &env->pc_certloader, IMSG_RELOAD, 0, -1,
 	    NULL, 0);
+	return (0);
 }
 
 void

@@ -55,8 +55,8 @@ main(int argc, char *argv[])
 	struct portero		*env;
 	struct portero_config	*conf;
 	struct passwd		*pw = NULL;
+	struct config_cmdline	 cmd;
 	unsigned int		 i;
-	int			 checkonly;
 	const int		 sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD,
 				    SIGUSR1 };
 
@@ -70,17 +70,23 @@ main(int argc, char *argv[])
 	portero_env = env;
 	conf = &env->pc_conf;
 	log_init(1, 0, "parent");
-	config_defaults(conf);
+	log_setbare(1);
 	secrets_from_env(&env->pc_envsecrets);
-	if (config_parse_args(conf, &env->pc_backends, &env->pc_secrets, argc,
-	    argv, &checkonly) == -1)
-		usage();
+	if ((env->pc_set = confset_new()) == NULL)
+		err(1, "calloc");
+	if (config_load(conf, env->pc_set, &env->pc_secrets, argc, argv,
+	    &cmd) == -1) {
+		if (cmd.file[0] == '\0')
+			usage();
+		exit(1);
+	}
 	if (config_check(conf) == -1 || tlsctx_check(conf) == -1 ||
 	    secrets_load(conf, &env->pc_secrets, &env->pc_envsecrets) == -1)
 		exit(1);
 	if (parent_load_ca(env, conf) == -1)
 		fatalx("cannot read the upstream CA bundle");
-	if (checkonly) {
+	log_setbare(0);
+	if (cmd.checkonly) {
 		fprintf(stderr, "configuration OK\n");
 		exit(0);
 	}

@@ -44,6 +44,7 @@
 #define PORTERO_CONTROL_SOCKET	"/var/run/portero.sock"
 #define PORTERO_STATE_DIR	"/var/db/portero"
 #define PORTERO_CHROOT_DIR	"/var/empty"
+#define PORTERO_CONF_FILE	"/etc/portero.conf"
 #define PORTERO_LISTEN_ADDR	"127.0.0.1:8443"
 #define PORTERO_REGISTER_ADDR	"127.0.0.1:18080"
 
@@ -164,6 +165,11 @@ enum imsg_type {
 	IMSG_CFG_GLOBAL,	/* struct portero_config */
 	IMSG_CFG_LISTENER,	/* fd, struct listener_msg */
 	IMSG_CFG_BACKEND,	/* struct backend_conf, one per backend */
+	IMSG_CFG_SERVER,	/* struct server_conf */
+	IMSG_CFG_NAME,		/* struct server_name */
+	IMSG_CFG_LOCATION,	/* struct location_msg, strings */
+	IMSG_CFG_HEADER,	/* struct header_msg, strings */
+	IMSG_CFG_POOL,		/* struct pool_conf */
 	IMSG_CFG_ACCESSLOG,	/* fd of --access-log */
 	IMSG_CFG_SECRETS,	/* registrar: struct reg_secrets */
 	IMSG_CFG_DONE,		/* config complete; the child answers it
@@ -319,6 +325,7 @@ struct reg_secrets {
  * Secrets are never in it: only the names of the files they come from.
  */
 struct portero_config {
+	char		 conf_file[CONF_PATH_MAX];	/* "": flags only */
 	char		 listen_addr[HOSTPORT_MAX];
 	char		 register_addr[HOSTPORT_MAX];
 	char		 control_socket[CONF_PATH_MAX];
@@ -374,9 +381,9 @@ struct portero_config {
 };
 
 /*
- * A backend from --backend SERVICE=HOST:PORT[,tls], resolved by the
- * parent (workers never resolve names).  Registered backends will join
- * the same table.
+ * A backend of a pool: from the file's pool blocks or --backend
+ * SERVICE=HOST:PORT[,tls], resolved by the parent (workers never resolve
+ * names), or registered.  be_service is the pool's name.
  */
 #define BACKEND_WEIGHT_MAX	1000
 struct backend_conf {
@@ -387,6 +394,162 @@ struct backend_conf {
 	uint32_t	 be_weight;	/* 1 unless the file says */
 	uint16_t	 be_port;
 	uint8_t		 be_tls;
+};
+
+/*
+ * What portero.conf(5) adds to the globals: servers with their names,
+ * locations and header operations, and pools with their backends.  The
+ * parent parses a whole set aside and takes it only if it is good; each
+ * object crosses to the workers in a message of its own and a worker
+ * builds its route table from the whole set at CFG_DONE.  Strings travel
+ * packed after a small fixed head, so that a set of 10,000 locations
+ * stays far below a child's queue bound.
+ */
+#define CONF_STR_MAX		1024	/* a path, a target, a field value */
+#define CONF_OBJECTS_MAX	1000000	/* of each kind */
+#define CONF_NONE		UINT32_MAX
+
+#define SERVER_DEFAULT		0x01	/* for hosts no server names */
+
+enum forwarded_style {
+	FORWARDED_X,		/* X-Forwarded-For and its kin (default) */
+	FORWARDED_RFC7239,	/* Forwarded: for=...;proto=...;host=... */
+	FORWARDED_BOTH,
+};
+
+struct server_conf {
+	char		 sc_name[NAME_MAX_LEN];	/* lower case */
+	uint32_t	 sc_flags;
+	uint32_t	 sc_forwarded;	/* enum forwarded_style */
+	int32_t		 sc_line;	/* where the file says it */
+};
+
+/* A name a server answers to: its own, an alias or "*.domain". */
+struct server_name {
+	uint32_t	 sn_server;	/* index in the set */
+	int32_t		 sn_line;
+	char		 sn_name[NAME_MAX_LEN];	/* lower case */
+};
+
+enum location_match { LOC_PREFIX, LOC_EXACT };
+enum location_action {
+	LOC_INHERIT,		/* the server's own action */
+	LOC_FORWARD,		/* to a pool */
+	LOC_REDIRECT,		/* return 301 "target" */
+	LOC_BLOCK,		/* block return 403 */
+};
+
+/*
+ * A location, or a server's own action (lo_path "", always present):
+ * the same struct in the parent and in a worker; its strings are owned
+ * by it and packed on the wire.
+ */
+struct location {
+	uint32_t	 lo_server;	/* index in the set */
+	uint8_t		 lo_match;	/* enum location_match */
+	uint8_t		 lo_action;	/* enum location_action */
+	uint16_t	 lo_status;	/* redirect or block */
+	int32_t		 lo_line;
+	char		*lo_path;	/* normalised; no '*' */
+	char		*lo_pool;	/* LOC_FORWARD */
+	char		*lo_target;	/* LOC_REDIRECT, with macros */
+	char		*lo_strip;	/* a prefix to replace, or NULL */
+	char		*lo_prefix;	/* what takes its place */
+	size_t		 lo_pathlen;
+	/* a worker's, filled when its table is built */
+	struct service	*lo_sv;
+	struct header_op **lo_ops;	/* the server's, then its own */
+	uint32_t	 lo_nops;
+};
+
+enum header_dir { HDR_REQUEST, HDR_RESPONSE };
+enum header_verb { HDR_SET, HDR_ADD, HDR_REMOVE };
+
+struct header_op {
+	uint32_t	 ho_server;
+	uint32_t	 ho_location;	/* index in the set; CONF_NONE: the
+					   server's, for all its locations */
+	uint8_t		 ho_dir;	/* enum header_dir */
+	uint8_t		 ho_verb;	/* enum header_verb */
+	int32_t		 ho_line;
+	char		*ho_name;
+	char		*ho_value;	/* with macros; "" for remove */
+	size_t		 ho_namelen;
+};
+
+#define POOL_DECLARED		0x01	/* by the file, not a --backend */
+#define POOL_USED		0x02	/* some location forwards to it */
+
+/*
+ * balance.c: how a pool chooses a backend.  The configuration travels
+ * with the pool; what a worker keeps for it (struct balance) is rebuilt
+ * from the pool's backends whenever they change, never per request.
+ */
+enum balance_mode {
+	BALANCE_ROUNDROBIN,	/* weighted, interleaved (default) */
+	BALANCE_RANDOM,		/* two random choices, the less loaded */
+	BALANCE_LEASTCONN,	/* fewest requests in flight, by weight */
+	BALANCE_HASH,		/* consistent hashing on a key */
+};
+
+enum balance_key {
+	BALANCE_KEY_ADDRESS,	/* the client's address */
+	BALANCE_KEY_HEADER,	/* a request header field's value */
+	BALANCE_KEY_COOKIE,	/* a request cookie's value */
+};
+
+#define BALANCE_NAME_MAX	64	/* a header or cookie name */
+
+struct balance_conf {
+	uint8_t		 ba_mode;	/* enum balance_mode */
+	uint8_t		 ba_key;	/* enum balance_key: hash */
+	uint8_t		 ba_sticky;	/* a sticky cookie over the mode */
+	uint8_t		 ba_pad;
+	int32_t		 ba_line;	/* where the file says "balance" */
+	int32_t		 ba_sticky_line;	/* ... "sticky" */
+	char		 ba_keyname[BALANCE_NAME_MAX];	/* header, cookie */
+	char		 ba_cookie[BALANCE_NAME_MAX];	/* sticky's */
+};
+
+struct pool_conf {
+	char		 pl_name[NAME_MAX_LEN];	/* lower case */
+	uint32_t	 pl_flags;
+	int32_t		 pl_line;
+	struct balance_conf pl_balance;
+};
+
+/* A location and a header operation on the wire: a head, then strings. */
+struct location_msg {
+	uint32_t	 lm_server;
+	uint8_t		 lm_match;
+	uint8_t		 lm_action;
+	uint16_t	 lm_status;
+	uint8_t		 lm_nstr;	/* strings after it, NUL-terminated */
+	uint8_t		 lm_pad[3];
+};
+#define LOCATION_STRINGS	5	/* path, pool, target, strip, prefix */
+
+struct header_msg {
+	uint32_t	 hm_server;
+	uint32_t	 hm_location;
+	uint8_t		 hm_dir;
+	uint8_t		 hm_verb;
+	uint8_t		 hm_pad[2];
+};
+
+struct conf_set {
+	struct server_conf	*cs_servers;
+	struct server_name	*cs_names;
+	struct location		*cs_locations;
+	struct header_op	*cs_headers;
+	struct pool_conf	*cs_pools;
+	struct backend_conf	*cs_backends;
+	uint32_t		 cs_nservers, cs_capservers;
+	uint32_t		 cs_nnames, cs_capnames;
+	uint32_t		 cs_nlocations, cs_caplocations;
+	uint32_t		 cs_nheaders, cs_capheaders;
+	uint32_t		 cs_npools, cs_cappools;
+	uint32_t		 cs_nbackends, cs_capbackends;
 };
 
 /*
@@ -437,11 +600,6 @@ struct upstream_ca_msg {
 	char		 uc_path[CONF_PATH_MAX];	/* for log lines */
 };
 
-#define PORTERO_MAX_BACKENDS	256
-struct backend_table {
-	unsigned int		 bt_n;
-	struct backend_conf	 bt_be[PORTERO_MAX_BACKENDS];
-};
 
 #define CERT_MAX_NAMES		64
 #define CERT_MAX_BYTES		(1024 * 1024)	/* names, cert, key, staple */
@@ -625,7 +783,7 @@ struct portero {
 	struct event		 pc_ev_control;
 	struct event		 pc_ev_drain;
 	struct event		 pc_ev_sigs[5];
-	struct backend_table	 pc_backends;
+	struct conf_set		*pc_set;	/* servers, pools, backends */
 	int			 pc_httpfd[PORTERO_MAX_WORKERS];
 	int			 pc_accesslogfd;
 	struct event		 pc_ev_rekey;
@@ -755,35 +913,9 @@ void	 timer_stop(struct timer *);
 void	 timer_del(struct timer *);
 
 /*
- * balance.c: how a pool chooses a backend.  The configuration travels
- * with the pool; what a worker keeps for it (struct balance) is rebuilt
- * from the pool's backends whenever they change, never per request.
+ * balance.c in a worker: what a request brings to the choice, worked
+ * out once when it is routed, and a pool's balancing state.
  */
-enum balance_mode {
-	BALANCE_ROUNDROBIN,	/* weighted, interleaved (default) */
-	BALANCE_RANDOM,		/* two random choices, the less loaded */
-	BALANCE_LEASTCONN,	/* fewest requests in flight, by weight */
-	BALANCE_HASH,		/* consistent hashing on a key */
-};
-
-enum balance_key {
-	BALANCE_KEY_ADDRESS,	/* the client's address */
-	BALANCE_KEY_HEADER,	/* a request header field's value */
-	BALANCE_KEY_COOKIE,	/* a request cookie's value */
-};
-
-#define BALANCE_NAME_MAX	64	/* a header or cookie name */
-
-struct balance_conf {
-	uint8_t		 ba_mode;	/* enum balance_mode */
-	uint8_t		 ba_key;	/* enum balance_key: hash */
-	uint8_t		 ba_sticky;	/* a sticky cookie over the mode */
-	uint8_t		 ba_pad;
-	char		 ba_keyname[BALANCE_NAME_MAX];	/* header, cookie */
-	char		 ba_cookie[BALANCE_NAME_MAX];	/* sticky's */
-};
-
-/* What a request brings to the choice, worked out once when routed. */
 struct pick_key {
 	uint64_t		 pk_hash;	/* the key's, if pk_hashed */
 	uint64_t		 pk_sticky;	/* the backend the sticky cookie
@@ -841,10 +973,14 @@ struct backend {
 	uint64_t		 be_sticky;	/* what its cookie says */
 };
 
+/* A pool: backends from the file or flags, and registered ones. */
 struct service {
 	LIST_ENTRY(service)	 sv_hash;
 	char			 sv_name[NAME_MAX_LEN];
 	size_t			 sv_namelen;
+	struct pool_conf	 sv_conf;	/* zero but the name when only
+						   registrations made it */
+	unsigned int		 sv_nregistered;
 	struct backend		**sv_backends;
 	unsigned int		 sv_nbackends;
 	unsigned int		 sv_cap;
@@ -854,11 +990,47 @@ struct service {
 	struct balance		 sv_bal;
 };
 
+/* server.c: a server of the file as a worker routes to it. */
+struct vserver {
+	const struct server_conf *vs_conf;
+	struct location		*vs_root;	/* the server's own action */
+	struct location		**vs_exact;	/* sorted by path */
+	struct location		**vs_prefix;	/* sorted by path */
+	uint32_t		*vs_parent;	/* of each prefix: the longest
+						   other prefix of it */
+	uint32_t		 vs_nexact;
+	uint32_t		 vs_nprefix;
+};
+
 struct route_table {
-	unsigned int		 rt_refs;
+	unsigned int		 rt_refs;	/* the worker, requests */
 	LIST_HEAD(, service)	*rt_hash;	/* by name, any case */
 	size_t			 rt_nbuckets;	/* a power of two */
 	unsigned int		 rt_nservices;
+	struct conf_set		*rt_set;	/* what it was built from */
+	struct vserver		*rt_servers;
+	uint32_t		 rt_nservers;
+	uint32_t		*rt_names;	/* open addressing: index + 1
+						   of a name in rt_set */
+	uint32_t		 rt_namemask;
+	struct vserver		*rt_default;
+};
+
+/* What the macros of a value stand for in one request. */
+enum macro {
+	MACRO_REMOTE_ADDR,
+	MACRO_HOST,
+	MACRO_SERVER_NAME,
+	MACRO_REQUEST_URI,
+	MACRO_COUNT
+};
+
+struct macro_env {
+	const char		*me_addr;
+	const char		*me_host;
+	const char		*me_server;
+	const char		*me_uri;
+	size_t			 me_urilen;
 };
 
 /*
@@ -1001,6 +1173,10 @@ struct exchange {
 	struct buf		*xc_uphead;	/* request head to upstream */
 	size_t			 xc_uphead_sent;
 	struct upstream		*xc_up;
+	struct route_table	*xc_rt;		/* held while in flight */
+	struct vserver		*xc_vs;		/* NULL: a pool alone */
+	struct location		*xc_lo;		/* the one that took it */
+	struct buf		*xc_redirect;	/* its Location, NUL-ended */
 	struct service		*xc_sv;
 	struct backend		*xc_be;
 	struct pick_key		 xc_pick;	/* how xc_be was chosen */
@@ -1080,7 +1256,7 @@ int	 parent_compose(struct portero *, struct child *, uint32_t, uint32_t,
 void	 parent_send_config(struct portero *, struct child *);
 void	 parent_dispatch_child(int, short, void *);
 void	 parent_broadcast(struct portero *, uint32_t, const void *, size_t);
-void	 parent_reload(struct portero *);
+int	 parent_reload(struct portero *, char *, size_t);
 void	 parent_reload_soon(struct portero *);
 void	 parent_set_verbose(struct portero *, int);
 int	 parent_load_ca(struct portero *, const struct portero_config *);
@@ -1141,9 +1317,19 @@ void	 control_backends_reply(struct portero *, struct child *,
 void	 control_relay(struct portero *, struct imsg *);
 
 /* config.c */
+struct config_cmdline {
+	char		 file[CONF_PATH_MAX];	/* -f, or the default */
+	int		 checkonly;		/* -n */
+	int		 foreground;		/* -d */
+	int		 verbose;		/* -v, counted */
+};
 void	 config_defaults(struct portero_config *);
-int	 config_parse_args(struct portero_config *, struct backend_table *,
-	    struct reg_secrets *, int, char **, int *);
+int	 config_load(struct portero_config *, struct conf_set *,
+	    struct reg_secrets *, int, char **, struct config_cmdline *);
+int	 config_file_option(struct portero_config *, const char *,
+	    const char *, char *, size_t);
+int	 config_resolve_backend(struct conf_set *, const char *, const char *,
+	    long long, int, long long, char *, size_t);
 int	 config_check(const struct portero_config *);
 void	 usage(void) __attribute__((noreturn));
 int	 config_setglobal(struct imsgev *, const struct portero_config *);
@@ -1153,6 +1339,17 @@ int	 config_setlistener(struct imsgev *, int, enum listener_kind,
 int	 config_getlistener(const struct imsg *, struct listener_msg *);
 int	 config_setbackend(struct imsgev *, const struct backend_conf *);
 int	 config_getbackend(const struct imsg *, struct backend_conf *);
+int	 config_setserver(struct imsgev *, const struct server_conf *);
+int	 config_getserver(const struct imsg *, struct server_conf *);
+int	 config_setname(struct imsgev *, const struct server_name *);
+int	 config_getname(const struct imsg *, struct server_name *, uint32_t);
+int	 config_setlocation(struct imsgev *, const struct location *);
+int	 config_getlocation(const struct imsg *, struct location *, uint32_t);
+int	 config_setheader(struct imsgev *, const struct header_op *);
+int	 config_getheader(const struct imsg *, struct header_op *, uint32_t,
+	    uint32_t);
+int	 config_setpool(struct imsgev *, const struct pool_conf *);
+int	 config_getpool(const struct imsg *, struct pool_conf *);
 int	 config_setaccesslog(struct imsgev *, int);
 int	 config_getaccesslog(const struct imsg *);
 int	 config_setverbose(struct imsgev *, uint32_t, int32_t);
@@ -1190,6 +1387,25 @@ int	 config_getupstreamca(const struct imsg *, struct upstream_ca_msg *);
 int	 config_getupstreamcadata(const struct imsg *, const void **,
 	    size_t *);
 
+/* confset.c */
+struct conf_set *confset_new(void);
+void	 confset_free(struct conf_set *);
+struct server_conf *confset_add_server(struct conf_set *);
+struct server_name *confset_add_name(struct conf_set *);
+struct location *confset_add_location(struct conf_set *);
+struct header_op *confset_add_header(struct conf_set *);
+struct backend_conf *confset_add_backend(struct conf_set *);
+struct pool_conf *confset_pool(struct conf_set *, const char *);
+struct pool_conf *confset_next_pool(struct conf_set *);
+struct pool_conf *confset_add_pool(struct conf_set *, const char *);
+int	 confset_check(struct conf_set *, const char *);
+int	 macro_at(const char *, size_t *);
+int	 macro_check(const char *, const char **);
+
+/* parse.y */
+int	 parse_config(const char *, struct portero_config *,
+	    struct conf_set *);
+
 /* listener.c */
 int	 listener_parse(const char *, struct sockaddr_storage *, socklen_t *);
 int	 listener_bind(const char *, int);
@@ -1221,8 +1437,8 @@ void	 conn_close(struct conn *);
 
 /* route.c */
 struct route_table *route_new(void);
-struct route_table *route_rebuild(const struct backend_table *,
-	    struct route_table *);
+struct route_table *route_rebuild(struct conf_set *, struct route_table *);
+int	 route_implicit(const struct service *);
 void	 route_unref(struct route_table *);
 struct service *route_lookup(struct route_table *, const char *, size_t);
 struct backend *route_add(struct route_table *, const struct backend_conf *,
@@ -1254,6 +1470,25 @@ struct backend *backend_pick(struct service *, const struct pick_key *);
 size_t	 balance_setcookie(const struct service *, const struct backend *,
 	    const struct pick_key *, int, char *, size_t);
 
+/* rewrite.c */
+int	 rewrite_drops(const struct location *, int, const char *, size_t);
+int	 rewrite_fields(struct buf *, const struct location *, int,
+	    const struct macro_env *);
+int	 rewrite_any(const struct location *, int);
+int	 rewrite_path(struct buf *, const struct location *, const char *,
+	    size_t, const char *, size_t);
+int	 rewrite_forwarded(struct buf *, const char *, int, const char *,
+	    size_t);
+
+/* server.c */
+int	 server_build(struct route_table *);
+void	 server_free(struct route_table *);
+struct vserver *server_lookup(struct route_table *, const char *, size_t);
+struct location *server_location(const struct vserver *, const char *,
+	    size_t);
+ssize_t	 server_path_plain(const char *, size_t, char *, size_t);
+int	 macro_expand(struct buf *, const char *, const struct macro_env *);
+
 /* upstream.c */
 int	 upstream_ca_begin(const struct upstream_ca_msg *);
 int	 upstream_ca_data(const void *, size_t);
@@ -1269,8 +1504,7 @@ int	 upstream_ready(struct upstream *);
 #define REPLY_DATE_LEN	37	/* "Date: " IMF-fixdate CRLF */
 const char *reply_status_text(int);
 const char *reply_date(void);
-int	 reply_build(struct buf *, int, int, int, unsigned int, const char *,
-	    const char *);
+int	 reply_build(struct buf *, int, int, int, unsigned int, const char *);
 size_t	 reply_body_len(int, int);
 void	 reply_log(struct exchange *);
 
@@ -1309,6 +1543,7 @@ void	 xc_reply(struct exchange *, int, int);
 void	 xc_abort(struct exchange *, int, const char *);
 unsigned int xc_retry_after(const struct exchange *, int);
 size_t	 xc_setcookie(const struct exchange *, char *, size_t);
+const char *xc_location(const struct exchange *);
 void	 xc_keep_request(struct exchange *, const char *);
 void	 xc_keep_partial(struct exchange *, const char *);
 int	 body_check(struct body *, struct buf *);
@@ -1456,7 +1691,7 @@ struct worker {
 	struct event		 wk_ev_drain;
 	struct event		 wk_ev_sweep;	/* frees idle buffers */
 	struct route_table	*wk_routes;
-	struct backend_table	*wk_pending;	/* backends being received */
+	struct conf_set		*wk_pending;	/* the set being received */
 	struct worker_stats	 wk_stats;
 	TAILQ_HEAD(, client)	 wk_clients;
 };
@@ -1539,6 +1774,8 @@ enum log_limit_reason {
 void	 log_init(int, int, const char *);
 void	 log_procname(const char *);
 void	 log_setverbose(int);
+void	 log_capture(char *, size_t);
+void	 log_setbare(int);
 int	 log_getverbose(void);
 void	 log_warn(const char *, ...)
 	    __attribute__((__format__ (printf, 1, 2)));

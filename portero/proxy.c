@@ -520,7 +520,7 @@ h1_reply(struct exchange *xc, int status, int keep)
 		return (-1);
 	head = req->method == HTTP1_M_HEAD && http1_request_started(req);
 	if (reply_build(b, status, head, !keep, xc_retry_after(xc, status),
-	    xc->xc_host, xc->xc_path) == -1) {
+	    xc_location(xc)) == -1) {
 		proxy_close(cl);
 		return (-1);
 	}

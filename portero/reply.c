@@ -40,13 +40,23 @@ reply_status_text(int status)
 	switch (status) {
 	case 100: return ("Continue");
 	case 301: return ("Moved Permanently");
+	case 302: return ("Found");
+	case 303: return ("See Other");
+	case 307: return ("Temporary Redirect");
+	case 308: return ("Permanent Redirect");
 	case 400: return ("Bad Request");
+	case 401: return ("Unauthorized");
+	case 403: return ("Forbidden");
 	case 404: return ("Not Found");
+	case 405: return ("Method Not Allowed");
+	case 410: return ("Gone");
 	case 408: return ("Request Timeout");
 	case 413: return ("Content Too Large");
 	case 414: return ("URI Too Long");
 	case 421: return ("Misdirected Request");
+	case 429: return ("Too Many Requests");
 	case 431: return ("Request Header Fields Too Large");
+	case 500: return ("Internal Server Error");
 	case 501: return ("Not Implemented");
 	case 502: return ("Bad Gateway");
 	case 503: return ("Service Unavailable");
@@ -92,20 +102,21 @@ reply_date(void)
 /*
  * A reply of portero's own into b: the status line, Date, a short text
  * body (none after HEAD, though its length is given), Retry-After when
- * retry is not 0, Connection: close when close.  A 301 names
- * https://host + path instead.  -1 if it does not fit.
+ * retry is not 0, Connection: close when close.  A redirect (location
+ * not NULL) names where to instead, with no body.  -1 if it does not
+ * fit.
  */
 int
 reply_build(struct buf *b, int status, int head, int close,
-    unsigned int retry, const char *host, const char *path)
+    unsigned int retry, const char *location)
 {
 	const char	*text = reply_status_text(status);
 	const char	*conn = close ? "Connection: close\r\n" : "";
 
-	if (status == 301)
-		return (buf_appendf(b, "HTTP/1.1 301 %s\r\n%sLocation: "
-		    "https://%s%s\r\nContent-Length: 0\r\n%s\r\n", text,
-		    reply_date(), host, path, conn));
+	if (location != NULL)
+		return (buf_appendf(b, "HTTP/1.1 %d %s\r\n%sLocation: "
+		    "%s\r\nContent-Length: 0\r\n%s\r\n", status, text,
+		    reply_date(), location, conn));
 	if (buf_appendf(b, "HTTP/1.1 %d %s\r\n%s"
 	    "Content-Type: text/plain\r\nContent-Length: %zu\r\n",
 	    status, text, reply_date(), strlen(text) + 1) == -1)
@@ -123,7 +134,7 @@ reply_build(struct buf *b, int status, int head, int close,
 size_t
 reply_body_len(int status, int head)
 {
-	if (status == 301 || head)
+	if ((status >= 300 && status < 400) || head)
 		return (0);
 	return (strlen(reply_status_text(status)) + 1);
 }

@@ -1,7 +1,7 @@
 /*
- * route.c: services and their backends as a worker routes to them: a
- * hash of services by name, passive health; backends from flags and
- * from registrations alike (balance.c chooses among them).
+ * route.c: pools (services) and their backends as a worker routes to
+ * them: a hash of pools by name, passive health; backends from the
+ * file, flags and registrations (balance.c chooses among them).
  */
 
 /*
@@ -161,6 +161,7 @@ route_unref(struct route_table *rt)
 	for (i = 0; i < rt->rt_nbuckets; i++)
 		while ((sv = LIST_FIRST(&rt->rt_hash[i])) != NULL)
 			service_drop(rt, sv);
+	server_free(rt);
 	free(rt->rt_hash);
 	free(rt);
 }
@@ -212,6 +213,7 @@ route_service(struct route_table *rt, const char *name)
 		return (NULL);
 	(void)strlcpy(sv->sv_name, name, sizeof(sv->sv_name));
 	sv->sv_namelen = strlen(sv->sv_name);
+	(void)strlcpy(sv->sv_conf.pl_name, name, sizeof(sv->sv_conf.pl_name));
 	sv->sv_refs = 1;
 	if (rt->rt_nservices >= rt->rt_nbuckets)
 		route_grow(rt);
@@ -244,14 +246,18 @@ route_add(struct route_table *rt, const struct backend_conf *bc,
 	if ((be = calloc(1, sizeof(*be))) == NULL)
 		goto fail;
 	be->be_conf = *bc;
+	if (be->be_conf.be_weight == 0)
+		be->be_conf.be_weight = 1;	/* registered */
 	be->be_expires = expires;
+	if (expires != 0)
+		sv->sv_nregistered++;
 	be->be_refs = 1;
 	TAILQ_INIT(&be->be_idle);
 	sv->sv_backends[sv->sv_nbackends++] = be;
 	sv->sv_bal.bl_ready = 0;
 	return (be);
  fail:
-	if (sv->sv_nbackends == 0)
+	if (sv->sv_nbackends == 0 && !(sv->sv_conf.pl_flags & POOL_DECLARED))
 		service_drop(rt, sv);
 	return (NULL);
 }
@@ -291,9 +297,11 @@ route_remove(struct route_table *rt, const struct backend_conf *bc)
 	memmove(&sv->sv_backends[i], &sv->sv_backends[i + 1],
 	    (sv->sv_nbackends - i - 1) * sizeof(*sv->sv_backends));
 	sv->sv_nbackends--;
+	sv->sv_nregistered--;
 	sv->sv_bal.bl_ready = 0;
 	backend_drop(be);
-	if (sv->sv_nbackends == 0)
+	/* a pool the file declares stays, and answers 503 */
+	if (sv->sv_nbackends == 0 && !(sv->sv_conf.pl_flags & POOL_DECLARED))
 		service_drop(rt, sv);
 }
 
@@ -388,24 +396,35 @@ route_keep_pools(struct route_table *rt, struct route_table *old)
 	return (kept);
 }
 
-/*
- * A new table after a reload: the flags' backends as they are now, the
- * registered ones as old has them, the idle connections of both kept.
- */
-struct route_table *
-route_rebuild(const struct backend_table *bt, struct route_table *old)
+/* The pools of set, each made even when it has no backend yet. */
+static int
+route_pools(struct route_table *rt, const struct conf_set *set)
 {
-	struct route_table	*rt;
-	struct service		*sv;
-	struct backend		*be, *nbe;
-	size_t			 b;
-	unsigned int		 i, kept;
+	struct service	*sv;
+	uint32_t	 i;
 
-	if ((rt = route_new()) == NULL)
-		return (NULL);
-	for (i = 0; i < bt->bt_n; i++)
-		if (route_add(rt, &bt->bt_be[i], 0) == NULL)
-			goto fail;
+	for (i = 0; i < set->cs_npools; i++) {
+		if ((sv = route_service(rt, set->cs_pools[i].pl_name)) == NULL)
+			return (-1);
+		sv->sv_conf = set->cs_pools[i];
+		sv->sv_bal.bl_conf = sv->sv_conf.pl_balance;
+		sv->sv_bal.bl_ready = 0;
+	}
+	for (i = 0; i < set->cs_nbackends; i++)
+		if (route_add(rt, &set->cs_backends[i], 0) == NULL)
+			return (-1);
+	return (0);
+}
+
+/* The registered backends of old, into rt with what old knew of them. */
+static int
+route_keep_registered(struct route_table *rt, struct route_table *old)
+{
+	struct service	*sv;
+	struct backend	*be, *nbe;
+	size_t		 b;
+	unsigned int	 i;
+
 	for (b = 0; old != NULL && b < old->rt_nbuckets; b++)
 		LIST_FOREACH(sv, &old->rt_hash[b], sv_hash)
 			for (i = 0; i < sv->sv_nbackends; i++) {
@@ -414,20 +433,55 @@ route_rebuild(const struct backend_table *bt, struct route_table *old)
 					continue;
 				if ((nbe = route_add(rt, &be->be_conf,
 				    be->be_expires)) == NULL)
-					goto fail;
+					return (-1);
 				/* a reload is not news about the backend */
 				nbe->be_requests = be->be_requests;
 				nbe->be_failures = be->be_failures;
 				nbe->be_down_until = be->be_down_until;
 				nbe->be_backoff_ms = be->be_backoff_ms;
 			}
+	return (0);
+}
+
+/*
+ * A new table after a reload: set's servers and pools as they are now
+ * (the table owns set from here, even on failure), the registered
+ * backends as old has them, the idle connections of both kept.
+ */
+struct route_table *
+route_rebuild(struct conf_set *set, struct route_table *old)
+{
+	struct route_table	*rt;
+	unsigned int		 kept;
+
+	if ((rt = route_new()) == NULL) {
+		confset_free(set);
+		return (NULL);
+	}
+	rt->rt_set = set;
+	if (route_pools(rt, set) == -1 ||
+	    route_keep_registered(rt, old) == -1 || server_build(rt) == -1)
+		goto fail;
 	kept = route_keep_pools(rt, old);
-	log_debug("backend table: %u services; %u idle upstream connections "
-	    "kept", rt->rt_nservices, kept);
+	log_debug("route table: %u servers, %u pools; %u idle upstream "
+	    "connections kept", rt->rt_nservers, rt->rt_nservices, kept);
 	return (rt);
  fail:
 	route_unref(rt);
 	return (NULL);
+}
+
+/*
+ * Whether a pool serves a host of its name with no server configured:
+ * one made by --backend or registrations, one with registered backends,
+ * or one the file declares for registrations (no location forwards to
+ * it).  A pool the file's servers forward to is reached through them.
+ */
+int
+route_implicit(const struct service *sv)
+{
+	return (!(sv->sv_conf.pl_flags & POOL_DECLARED) ||
+	    !(sv->sv_conf.pl_flags & POOL_USED) || sv->sv_nregistered > 0);
 }
 
 int

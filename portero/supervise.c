@@ -67,7 +67,9 @@ parent_ms_since(const struct timespec *then, const struct timespec *now)
 static void
 parent_reload_timer(int fd, short event, void *arg)
 {
-	parent_reload(arg);
+	char	 why[256];
+
+	(void)parent_reload(arg, why, sizeof(why));
 }
 
 /*

@@ -83,18 +83,51 @@ worker_listener(struct imsg *imsg)
 		fatalx("unexpected listener");
 }
 
-/* Backends arrive one by one; the table is swapped whole at CFG_DONE. */
+/*
+ * Servers, names, locations, header operations, pools and backends
+ * arrive one by one into a set aside; the table is swapped whole at
+ * CFG_DONE.  Each is held against what came before it (a name's server
+ * must have come): out of step means the parent is, and that is fatal.
+ */
 static void
-worker_backend(struct imsg *imsg)
+worker_conf_object(struct imsg *imsg)
 {
-	if (wk.wk_pending == NULL &&
-	    (wk.wk_pending = calloc(1, sizeof(*wk.wk_pending))) == NULL)
-		fatal("backend table");
-	if (wk.wk_pending->bt_n >= PORTERO_MAX_BACKENDS)
-		fatalx("too many backends");
-	if (config_getbackend(imsg,
-	    &wk.wk_pending->bt_be[wk.wk_pending->bt_n++]) == -1)
-		fatalx("bad backend message");
+	struct conf_set	*set;
+	void		*obj;
+	int		 ret = -1;
+
+	if (wk.wk_pending == NULL && (wk.wk_pending = confset_new()) == NULL)
+		fatal("configuration");
+	set = wk.wk_pending;
+	switch (imsg->hdr.type) {
+	case IMSG_CFG_POOL:
+		if ((obj = confset_next_pool(set)) != NULL)
+			ret = config_getpool(imsg, obj);
+		break;
+	case IMSG_CFG_BACKEND:
+		if ((obj = confset_add_backend(set)) != NULL)
+			ret = config_getbackend(imsg, obj);
+		break;
+	case IMSG_CFG_SERVER:
+		if ((obj = confset_add_server(set)) != NULL)
+			ret = config_getserver(imsg, obj);
+		break;
+	case IMSG_CFG_NAME:
+		if ((obj = confset_add_name(set)) != NULL)
+			ret = config_getname(imsg, obj, set->cs_nservers);
+		break;
+	case IMSG_CFG_LOCATION:
+		if ((obj = confset_add_location(set)) != NULL)
+			ret = config_getlocation(imsg, obj, set->cs_nservers);
+		break;
+	case IMSG_CFG_HEADER:
+		if ((obj = confset_add_header(set)) != NULL)
+			ret = config_getheader(imsg, obj, set->cs_nservers,
+			    set->cs_nlocations);
+		break;
+	}
+	if (ret == -1)
+		fatalx("bad %s message", imsg_name(imsg->hdr.type));
 }
 
 /*
@@ -250,15 +283,16 @@ worker_backends(struct imsg *imsg)
 static void
 worker_routes_swap(void)
 {
-	static const struct backend_table empty;	/* no backends */
 	struct route_table	*rt;
+	struct conf_set		*set = wk.wk_pending;
 
-	rt = route_rebuild(wk.wk_pending != NULL ? wk.wk_pending : &empty,
-	    wk.wk_routes);
-	free(wk.wk_pending);
 	wk.wk_pending = NULL;
-	if (rt == NULL) {
-		log_warn("backend table; keeping the old one");
+	if (set == NULL && (set = confset_new()) == NULL) {
+		log_warn("route table; keeping the old one");
+		return;
+	}
+	if ((rt = route_rebuild(set, wk.wk_routes)) == NULL) {
+		log_warn("route table; keeping the old one");
 		return;
 	}
 	route_unref(wk.wk_routes);
@@ -276,8 +310,13 @@ worker_dispatch_parent(struct imsg *imsg)
 	case IMSG_CFG_LISTENER:
 		worker_listener(imsg);
 		break;
+	case IMSG_CFG_POOL:
 	case IMSG_CFG_BACKEND:
-		worker_backend(imsg);
+	case IMSG_CFG_SERVER:
+	case IMSG_CFG_NAME:
+	case IMSG_CFG_LOCATION:
+	case IMSG_CFG_HEADER:
+		worker_conf_object(imsg);
 		break;
 	case IMSG_CFG_ACCESSLOG:
 		if (wk.wk_accesslogfd != -1)

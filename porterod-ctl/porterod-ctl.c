@@ -45,7 +45,7 @@
 #endif
 
 /* Every backend the daemon may have, from flags and registered. */
-#define CTL_MAX_RECORDS		(PORTERO_MAX_BACKENDS + REGISTER_MAX_LIMIT)
+#define CTL_MAX_RECORDS		(CONF_OBJECTS_MAX + REGISTER_MAX_LIMIT)
 
 #define CMD_MAXWORDS		2
 #define CMD_MAXRECORDS		2

@@ -41,6 +41,7 @@ fuzz/fuzz_imsg: fuzz/fuzz_imsg.c $(IMSG_DEPS)
 
 # The message table and every config_get*(), as a receiver runs them.
 MSGS_SRCS =	../portero/names.c ../portero/config.c ../portero/imsg.c \
+		../portero/confset.c ../portero/parse.c \
 		../portero/listener.c ../portero/proc.c ../portero/sandbox.c \
 		../portero/secrets.c \
 		unit/logstub.c

@@ -57,6 +57,11 @@ fuzz_get(const struct imsg *imsg)
 		struct reg_secrets	 rs;
 		struct backends_req	 br;
 		struct backends_stats	 bss;
+		struct server_conf	 sc;
+		struct server_name	 sn;
+		struct location		 lo;
+		struct header_op	 ho;
+		struct pool_conf	 pl;
 	}		 u;
 	uint32_t	 i, seq;
 	const void	*data;
@@ -137,6 +142,35 @@ fuzz_get(const struct imsg *imsg)
 		if (config_getbackends(imsg, &u.bss) == 0 &&
 		    u.bss.bss_n > BACKENDS_PAGE)
 			abort();
+		break;
+	case IMSG_CFG_SERVER:
+		sink += config_getserver(imsg, &u.sc);
+		break;
+	case IMSG_CFG_NAME:
+		sink += config_getname(imsg, &u.sn, 4);
+		break;
+	case IMSG_CFG_POOL:
+		sink += config_getpool(imsg, &u.pl);
+		break;
+	case IMSG_CFG_LOCATION:
+		/* the strings are the location's, even on failure */
+		if (config_getlocation(imsg, &u.lo, 4) == 0 &&
+		    (u.lo.lo_path == NULL || u.lo.lo_prefix == NULL ||
+		    strlen(u.lo.lo_path) >= CONF_STR_MAX))
+			abort();
+		free(u.lo.lo_path);
+		free(u.lo.lo_pool);
+		free(u.lo.lo_target);
+		free(u.lo.lo_strip);
+		free(u.lo.lo_prefix);
+		break;
+	case IMSG_CFG_HEADER:
+		if (config_getheader(imsg, &u.ho, 4, 4) == 0 &&
+		    (u.ho.ho_name == NULL || u.ho.ho_value == NULL ||
+		    u.ho.ho_namelen != strlen(u.ho.ho_name)))
+			abort();
+		free(u.ho.ho_name);
+		free(u.ho.ho_value);
 		break;
 	}
 }

@@ -68,6 +68,23 @@ log_limited(enum log_limit_reason why, const char *fmt, ...)
 {
 }
 
+/* Tables here have pools only: no servers, no set of the file's. */
+int
+server_build(struct route_table *rt)
+{
+	return (0);
+}
+
+void
+server_free(struct route_table *rt)
+{
+}
+
+void
+confset_free(struct conf_set *set)
+{
+}
+
 static void
 result(const char *name, int ok, const char *fmt, ...)
 {

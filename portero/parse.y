@@ -1,0 +1,1113 @@
+/*
+ * parse.y: portero.conf(5), read by the parent into a configuration and
+ * a set of servers and pools; every problem reported as FILE:LINE.
+ */
+
+/*
+ * Copyright (c) 2026 The portero authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHORS DISCLAIM ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHORS BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+%{
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "portero.h"
+
+/* The parse's own state: one parse at a time, in the parent. */
+struct pfile {
+	TAILQ_ENTRY(pfile)	 pf_entry;
+	FILE			*pf_stream;
+	char			*pf_name;
+	int			 pf_lineno;
+	int			 pf_errors;
+};
+static TAILQ_HEAD(files, pfile) files = TAILQ_HEAD_INITIALIZER(files);
+static struct pfile		*file, *topfile;
+
+struct sym {
+	TAILQ_ENTRY(sym)	 sym_entry;
+	char			*sym_name;
+	char			*sym_value;
+};
+static TAILQ_HEAD(, sym)	 symhead = TAILQ_HEAD_INITIALIZER(symhead);
+
+static struct portero_config	*conf;
+static struct conf_set		*set;
+static uint32_t			 cur_server;	/* index in set */
+static uint32_t			 cur_location;	/* CONF_NONE: the server */
+static char			 cur_pool[NAME_MAX_LEN];
+static int			 nlisten_tls, nlisten_plain;
+static struct pfile		*lasterr_file;
+static int			 lasterr_line;
+
+#define PARSE_INCLUDE_DEPTH	16
+#define PARSE_WORD_MAX		8192
+
+int		 yyparse(void);
+static int	 yylex(void);
+static int	 yyerror(const char *, ...)
+		    __attribute__((__format__ (printf, 1, 2)));
+static int	 kw_cmp(const void *, const void *);
+static int	 lookup(char *);
+static int	 lgetc(int);
+static int	 lungetc(int);
+static int	 findeol(void);
+static struct pfile *pushfile(const char *);
+static int	 popfile(void);
+static int	 symset(const char *, const char *);
+static char	*symget(const char *);
+static void	 symclear(void);
+
+static void	 conf_macro(const char *, const char *);
+static void	 conf_forwarded(const char *);
+static int	 conf_global(const char *, const char *);
+static int	 conf_listen(const char *, long long, int);
+static int	 conf_server(const char *);
+static int	 conf_name(const char *);
+static int	 conf_location(const char *);
+static struct location *conf_here(void);
+static int	 conf_action(int, uint16_t, const char *);
+static int	 conf_rewrite(const char *, const char *);
+static int	 conf_header(int, int, const char *, const char *);
+static int	 conf_pool(const char *);
+static int	 conf_backend(const char *, long long, int, long long);
+static int	 conf_hostname(const char *, int);
+static int	 conf_value(const char *);
+
+typedef struct {
+	union {
+		long long	 number;
+		char		*string;
+	} v;
+	int lineno;
+} YYSTYPE;
+
+%}
+
+%token	INCLUDE LISTEN ON PORT TLS SERVER ALIAS DEFAULT LOCATION FORWARD TO
+%token	RETURN BLOCK POOL BACKEND WEIGHT PATH STRIP REPLACE WITH REQUEST
+%token	RESPONSE HEADER SET ADD REMOVE FORWARDED ERROR
+/* "block return N": return binds to block, not to a next option */
+%nonassoc	BLOCK
+%nonassoc	RETURN
+%token	<v.string>	STRING
+%token	<v.number>	NUMBER
+%type	<v.string>	string value
+%type	<v.number>	port opttls optweight hdrdir
+%%
+
+/*
+ * A problem with a value is reported where it is (yyerror) and parsing
+ * goes on, so that -n lists every one; only a broken structure makes a
+ * syntax error, after which the rest of its line is skipped.
+ */
+grammar		: /* empty */
+		| grammar '\n'
+		| grammar include '\n'
+		| grammar varset '\n'
+		| grammar global '\n'
+		| grammar listen '\n'
+		| grammar server '\n'
+		| grammar pool '\n'
+		| grammar error '\n'		/* reported; read on */
+		;
+
+include		: INCLUDE STRING		{
+			struct pfile	*nfile;
+
+			if ((nfile = pushfile($2)) != NULL) {
+				/* its include line ends before its first */
+				nfile->pf_lineno = 0;
+				file = nfile;
+				lungetc('\n');
+			}
+			free($2);
+		}
+		;
+
+string		: string STRING			{
+			if (asprintf(&$$, "%s %s", $1, $2) == -1)
+				fatal("string");
+			free($1);
+			free($2);
+		}
+		| STRING
+		;
+
+value		: STRING
+		| NUMBER			{
+			if (asprintf(&$$, "%lld", $1) == -1)
+				fatal("string");
+		}
+		;
+
+varset		: STRING '=' string		{
+			conf_macro($1, $3);
+			free($1);
+			free($3);
+		}
+		;
+
+global		: STRING value			{
+			conf_global($1, $2);
+			free($1);
+			free($2);
+		}
+		| STRING			{
+			conf_global($1, NULL);
+			free($1);
+		}
+		;
+
+port		: PORT NUMBER			{
+			$$ = $2;
+			if ($2 < 1 || $2 > 65535) {
+				yyerror("port %lld: want 1-65535", $2);
+				$$ = 0;		/* reported: not again */
+			}
+		}
+		;
+
+opttls		: /* empty */			{ $$ = 0; }
+		| TLS				{ $$ = 1; }
+		;
+
+listen		: LISTEN ON STRING port opttls	{
+			conf_listen($3, $4, $5);
+			free($3);
+		}
+		;
+
+optnl		: /* empty */
+		| optnl '\n'
+		;
+
+nl		: '\n' optnl
+		;
+
+server		: SERVER STRING			{
+			conf_server($2);
+			free($2);
+		} '{' optnl serveropts_l '}'
+		;
+
+serveropts_l	: /* empty */
+		| serveropts_l error nl
+		| serveropts_l serveropt nl
+		| serveropts_l serveropt
+		;
+
+serveropt	: ALIAS STRING			{
+			conf_name($2);
+			free($2);
+		}
+		| DEFAULT			{
+			set->cs_servers[cur_server].sc_flags |= SERVER_DEFAULT;
+		}
+		| FORWARDED STRING		{
+			conf_forwarded($2);
+			free($2);
+		}
+		| LOCATION STRING		{
+			conf_location($2);
+			free($2);
+		} '{' optnl locopts_l '}'	{
+			cur_location = CONF_NONE;
+		}
+		| locopt
+		;
+
+locopts_l	: /* empty */
+		| locopts_l error nl
+		| locopts_l locopt nl
+		| locopts_l locopt
+		;
+
+locopt		: FORWARD TO STRING		{
+			conf_action(LOC_FORWARD, 0, $3);
+			free($3);
+		}
+		| RETURN NUMBER STRING		{
+			if ($2 != 301 && $2 != 302 && $2 != 303 &&
+			    $2 != 307 && $2 != 308)
+				yyerror("return %lld: want 301, 302, 303, "
+				    "307 or 308", $2);
+			else
+				conf_action(LOC_REDIRECT, $2, $3);
+			free($3);
+		}
+		| BLOCK %prec BLOCK		{
+			conf_action(LOC_BLOCK, 403, NULL);
+		}
+		| BLOCK RETURN NUMBER		{
+			if ($3 < 400 || $3 > 599)
+				yyerror("block return %lld: want a status "
+				    "from 400 to 599", $3);
+			else
+				conf_action(LOC_BLOCK, $3, NULL);
+		}
+		| PATH STRIP STRING		{
+			conf_rewrite($3, "");
+			free($3);
+		}
+		| PATH REPLACE STRING WITH STRING	{
+			conf_rewrite($3, $5);
+			free($3);
+			free($5);
+		}
+		| hdrdir HEADER SET STRING STRING	{
+			conf_header($1, HDR_SET, $4, $5);
+			free($4);
+			free($5);
+		}
+		| hdrdir HEADER ADD STRING STRING	{
+			conf_header($1, HDR_ADD, $4, $5);
+			free($4);
+			free($5);
+		}
+		| hdrdir HEADER REMOVE STRING	{
+			conf_header($1, HDR_REMOVE, $4, "");
+			free($4);
+		}
+		;
+
+hdrdir		: REQUEST			{ $$ = HDR_REQUEST; }
+		| RESPONSE			{ $$ = HDR_RESPONSE; }
+		;
+
+pool		: POOL STRING			{
+			conf_pool($2);
+			free($2);
+		} '{' optnl poolopts_l '}'
+		;
+
+poolopts_l	: /* empty */
+		| poolopts_l error nl
+		| poolopts_l poolopt nl
+		| poolopts_l poolopt
+		;
+
+optweight	: /* empty */			{ $$ = 1; }
+		| WEIGHT NUMBER			{ $$ = $2; }
+		;
+
+poolopt		: BACKEND STRING port opttls optweight	{
+			conf_backend($2, $3, $4, $5);
+			free($2);
+		}
+		;
+
+%%
+
+struct keywords {
+	const char	*k_name;
+	int		 k_val;
+};
+
+static int
+yyerror(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	file->pf_errors++;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("yyerror");
+	va_end(ap);
+	/* the parser's own word on a line already explained says nothing */
+	if (strcmp(msg, "syntax error") != 0 || file != lasterr_file ||
+	    yylval.lineno != lasterr_line)
+		log_warnx("%s:%d: %s", file->pf_name, yylval.lineno, msg);
+	lasterr_file = file;
+	lasterr_line = yylval.lineno;
+	free(msg);
+	return (0);
+}
+
+static int
+kw_cmp(const void *k, const void *e)
+{
+	return (strcmp(k, ((const struct keywords *)e)->k_name));
+}
+
+static int
+lookup(char *s)
+{
+	/* in order: bsearch */
+	static const struct keywords keywords[] = {
+		{ "add",		ADD },
+		{ "alias",		ALIAS },
+		{ "backend",		BACKEND },
+		{ "block",		BLOCK },
+		{ "default",		DEFAULT },
+		{ "forward",		FORWARD },
+		{ "forwarded",		FORWARDED },
+		{ "header",		HEADER },
+		{ "include",		INCLUDE },
+		{ "listen",		LISTEN },
+		{ "location",		LOCATION },
+		{ "on",			ON },
+		{ "path",		PATH },
+		{ "pool",		POOL },
+		{ "port",		PORT },
+		{ "remove",		REMOVE },
+		{ "replace",		REPLACE },
+		{ "request",		REQUEST },
+		{ "response",		RESPONSE },
+		{ "return",		RETURN },
+		{ "server",		SERVER },
+		{ "set",		SET },
+		{ "strip",		STRIP },
+		{ "tls",		TLS },
+		{ "to",			TO },
+		{ "weight",		WEIGHT },
+		{ "with",		WITH },
+	};
+	const struct keywords	*p;
+
+	p = bsearch(s, keywords, sizeof(keywords) / sizeof(keywords[0]),
+	    sizeof(keywords[0]), kw_cmp);
+	return (p != NULL ? p->k_val : STRING);
+}
+
+/*
+ * Characters given back: a macro's value is read as if it stood in the
+ * file, and a token's look-ahead is returned.
+ */
+static unsigned char	*parsebuf;
+static int		 parseindex;
+static unsigned char	 pushback_buffer[PARSE_WORD_MAX];
+static int		 pushback_index;
+
+static int
+lgetc(int quotec)
+{
+	int	 c, next;
+
+	if (parsebuf != NULL) {
+		if (parseindex >= 0) {
+			if ((c = parsebuf[parseindex++]) != '\0')
+				return (c);
+			parsebuf = NULL;
+		} else
+			parseindex++;
+	}
+	if (pushback_index > 0)
+		return (pushback_buffer[--pushback_index]);
+	if (quotec) {
+		if ((c = getc(file->pf_stream)) == EOF) {
+			yyerror("reached end of file inside a quoted string");
+			if (file == topfile || popfile() == EOF)
+				return (EOF);
+			return (quotec);
+		}
+		return (c);
+	}
+	while ((c = getc(file->pf_stream)) == '\\') {
+		if ((next = getc(file->pf_stream)) != '\n') {
+			c = next;
+			break;
+		}
+		yylval.lineno = file->pf_lineno;
+		file->pf_lineno++;
+	}
+	while (c == EOF) {
+		if (file == topfile || popfile() == EOF)
+			return (EOF);
+		c = getc(file->pf_stream);
+	}
+	return (c);
+}
+
+static int
+lungetc(int c)
+{
+	if (c == EOF)
+		return (EOF);
+	if (parsebuf != NULL) {
+		parseindex--;
+		if (parseindex >= 0)
+			return (c);
+	}
+	if (pushback_index >= (int)sizeof(pushback_buffer) - 1)
+		fatalx("parser: pushback overflow");
+	pushback_buffer[pushback_index++] = c;
+	return (c);
+}
+
+/* After an error: the rest of the line goes. */
+static int
+findeol(void)
+{
+	int	 c;
+
+	parsebuf = NULL;
+	while (1) {
+		if (pushback_index > 0)
+			c = pushback_buffer[--pushback_index];
+		else
+			c = lgetc(0);
+		if (c == '\n') {
+			/* the line's end is left, for the error rule */
+			lungetc(c);
+			break;
+		}
+		if (c == EOF)
+			break;
+	}
+	return (ERROR);
+}
+
+/* What may stand in a word that is not quoted. */
+static int
+word_char(int c)
+{
+	if (isalnum(c))
+		return (1);
+	switch (c) {
+	case '!': case '{': case '}': case '=': case '#': case '"':
+	case '\'': case ';': case ',': case '\n': case '\t': case ' ':
+		return (0);
+	}
+	return (isprint(c));
+}
+
+/* A $macro in the file: its value is read in its place. */
+static int
+yylex_macro(void)
+{
+	unsigned char	 buf[PARSE_WORD_MAX], *p = buf;
+	char		*val;
+	int		 c;
+
+	while (1) {
+		if ((c = lgetc(0)) == EOF)
+			return (0);
+		if (p + 1 >= buf + sizeof(buf) - 1) {
+			yyerror("macro name too long");
+			return (findeol());
+		}
+		if (isalnum(c) || c == '_') {
+			*p++ = c;
+			continue;
+		}
+		*p = '\0';
+		lungetc(c);
+		break;
+	}
+	if ((val = symget((char *)buf)) == NULL) {
+		yyerror("macro \"%s\" not defined", buf);
+		return (findeol());
+	}
+	parsebuf = (unsigned char *)val;
+	parseindex = 0;
+	return (-1);	/* read on */
+}
+
+static int
+yylex_quoted(int quotec)
+{
+	unsigned char	 buf[PARSE_WORD_MAX], *p = buf;
+	int		 c, next;
+
+	while (1) {
+		if ((c = lgetc(quotec)) == EOF)
+			return (0);
+		if (c == '\n') {
+			lungetc(c);
+			yyerror("newline inside a quoted string");
+			return (findeol());
+		} else if (c == '\\') {
+			if ((next = lgetc(quotec)) == EOF)
+				return (0);
+			if (next == quotec || next == ' ' || next == '\\' ||
+			    next == '\t')
+				c = next;
+			else if (next == '\n') {
+				file->pf_lineno++;
+				continue;
+			} else
+				lungetc(next);
+		} else if (c == quotec) {
+			*p = '\0';
+			break;
+		} else if (c == '\0') {
+			yyerror("NUL in a quoted string");
+			return (findeol());
+		}
+		if (p + 1 >= buf + sizeof(buf) - 1) {
+			yyerror("string too long");
+			return (findeol());
+		}
+		*p++ = c;
+	}
+	if ((yylval.v.string = strdup((char *)buf)) == NULL)
+		fatal("yylex: strdup");
+	return (STRING);
+}
+
+/* A word: a number when it is only digits, else a keyword or a string. */
+static int
+yylex_word(int c)
+{
+	unsigned char	 buf[PARSE_WORD_MAX], *p = buf;
+	const char	*errstr;
+	int		 token, digits = 1;
+
+	do {
+		if (!isdigit(c))
+			digits = 0;
+		*p++ = c;
+		if (p >= buf + sizeof(buf) - 1) {
+			yyerror("word too long");
+			return (findeol());
+		}
+	} while ((c = lgetc(0)) != EOF && word_char(c));
+	lungetc(c);
+	*p = '\0';
+	if (digits) {
+		yylval.v.number = strtonum((char *)buf, 0, LLONG_MAX, &errstr);
+		if (errstr != NULL) {
+			yyerror("\"%s\" is %s", buf, errstr);
+			return (findeol());
+		}
+		return (NUMBER);
+	}
+	if ((token = lookup((char *)buf)) == STRING &&
+	    (yylval.v.string = strdup((char *)buf)) == NULL)
+		fatal("yylex: strdup");
+	return (token);
+}
+
+static int
+yylex(void)
+{
+	int	 c, ret;
+
+ top:
+	while ((c = lgetc(0)) == ' ' || c == '\t')
+		;	/* nothing */
+	yylval.lineno = file->pf_lineno;
+	if (c == '#')
+		while ((c = lgetc(0)) != '\n' && c != EOF)
+			;	/* nothing */
+	if (c == '$' && parsebuf == NULL) {
+		if ((ret = yylex_macro()) == -1)
+			goto top;
+		return (ret);
+	}
+	switch (c) {
+	case '\'':
+	case '"':
+		return (yylex_quoted(c));
+	case ';':
+		return ('\n');
+	case '\n':
+		yylval.lineno = file->pf_lineno;
+		file->pf_lineno++;
+		return (c);
+	case EOF:
+		return (0);
+	}
+	if (word_char(c))
+		return (yylex_word(c));
+	return (c);
+}
+
+static struct pfile *
+pushfile(const char *name)
+{
+	struct pfile	*nfile;
+	int		 depth = 0;
+
+	TAILQ_FOREACH(nfile, &files, pf_entry)
+		depth++;
+	if (depth >= PARSE_INCLUDE_DEPTH) {
+		yyerror("include \"%s\": nested too deep (%d files)", name,
+		    depth);
+		return (NULL);
+	}
+	if ((nfile = calloc(1, sizeof(*nfile))) == NULL ||
+	    (nfile->pf_name = strdup(name)) == NULL)
+		fatal("pushfile");
+	if ((nfile->pf_stream = fopen(nfile->pf_name, "r")) == NULL) {
+		if (file != NULL)
+			yyerror("include \"%s\": %s", name, strerror(errno));
+		else
+			log_warn("%s", nfile->pf_name);
+		free(nfile->pf_name);
+		free(nfile);
+		return (NULL);
+	}
+	nfile->pf_lineno = 1;
+	TAILQ_INSERT_TAIL(&files, nfile, pf_entry);
+	return (nfile);
+}
+
+static int
+popfile(void)
+{
+	struct pfile	*prev;
+
+	if ((prev = TAILQ_PREV(file, files, pf_entry)) != NULL)
+		prev->pf_errors += file->pf_errors;
+	TAILQ_REMOVE(&files, file, pf_entry);
+	fclose(file->pf_stream);
+	free(file->pf_name);
+	free(file);
+	file = prev;
+	return (file != NULL ? 0 : EOF);
+}
+
+/*
+ * Read path into c and s, on top of what they hold (the defaults).
+ * Returns the number of problems, each logged as FILE:LINE: message;
+ * -1 when the file cannot be opened.
+ */
+int
+parse_config(const char *path, struct portero_config *c, struct conf_set *s)
+{
+	int	 errors;
+
+	conf = c;
+	set = s;
+	cur_server = cur_location = CONF_NONE;
+	nlisten_tls = nlisten_plain = 0;
+	lasterr_file = NULL;
+	if ((file = pushfile(path)) == NULL)
+		return (-1);
+	topfile = file;
+	(void)yyparse();
+	errors = file->pf_errors;
+	popfile();
+	symclear();
+	parsebuf = NULL;
+	pushback_index = 0;
+	errors += confset_check(s, path);
+	return (errors);
+}
+
+static int
+symset(const char *name, const char *value)
+{
+	struct sym	*sym;
+
+	TAILQ_FOREACH(sym, &symhead, sym_entry)
+		if (strcmp(name, sym->sym_name) == 0)
+			break;
+	if (sym != NULL) {
+		free(sym->sym_value);
+		if ((sym->sym_value = strdup(value)) == NULL)
+			return (-1);
+		return (0);
+	}
+	if ((sym = calloc(1, sizeof(*sym))) == NULL ||
+	    (sym->sym_name = strdup(name)) == NULL ||
+	    (sym->sym_value = strdup(value)) == NULL) {
+		if (sym != NULL)
+			free(sym->sym_name);
+		free(sym);
+		return (-1);
+	}
+	TAILQ_INSERT_TAIL(&symhead, sym, sym_entry);
+	return (0);
+}
+
+static char *
+symget(const char *name)
+{
+	struct sym	*sym;
+
+	TAILQ_FOREACH(sym, &symhead, sym_entry)
+		if (strcmp(name, sym->sym_name) == 0)
+			return (sym->sym_value);
+	return (NULL);
+}
+
+static void
+symclear(void)
+{
+	struct sym	*sym;
+
+	while ((sym = TAILQ_FIRST(&symhead)) != NULL) {
+		TAILQ_REMOVE(&symhead, sym, sym_entry);
+		free(sym->sym_name);
+		free(sym->sym_value);
+		free(sym);
+	}
+}
+
+static void
+conf_macro(const char *name, const char *value)
+{
+	const char	*p;
+
+	for (p = name; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_') {
+			yyerror("macro name \"%s\": letters, digits and _ "
+			    "only", name);
+			return;
+		}
+	if (symset(name, value) == -1)
+		fatal("macro");
+}
+
+static void
+conf_forwarded(const char *style)
+{
+	struct server_conf	*sc = &set->cs_servers[cur_server];
+
+	if (strcmp(style, "x-forwarded") == 0)
+		sc->sc_forwarded = FORWARDED_X;
+	else if (strcmp(style, "rfc7239") == 0)
+		sc->sc_forwarded = FORWARDED_RFC7239;
+	else if (strcmp(style, "both") == 0)
+		sc->sc_forwarded = FORWARDED_BOTH;
+	else
+		yyerror("forwarded \"%s\": want x-forwarded, rfc7239 or "
+		    "both", style);
+}
+
+/* A global option: a flag of portero(8) without its dashes. */
+static int
+conf_global(const char *name, const char *value)
+{
+	char	 why[256];
+
+	if (config_file_option(conf, name, value, why, sizeof(why)) == -1) {
+		yyerror("%s", why);
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+conf_listen(const char *addr, long long port, int tls)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	char			*dst, buf[HOSTPORT_MAX];
+	int			*count = tls ? &nlisten_tls : &nlisten_plain;
+
+	if (port == 0)
+		return (-1);
+
+	if ((*count)++ > 0) {
+		yyerror("a second %s listener: portero listens on one TLS "
+		    "address and one plain one", tls ? "TLS" : "plain");
+		return (-1);
+	}
+	if (strcmp(addr, "*") == 0)
+		addr = "0.0.0.0";
+	(void)snprintf(buf, sizeof(buf), strchr(addr, ':') != NULL ?
+	    "[%s]:%lld" : "%s:%lld", addr, port);
+	dst = tls ? conf->listen_addr : conf->http_addr;
+	if (listener_parse(buf, &ss, &sslen) == -1) {
+		yyerror("listen on %s: not a numeric address", addr);
+		return (-1);
+	}
+	(void)strlcpy(dst, buf, HOSTPORT_MAX);
+	return (0);
+}
+
+/*
+ * A host name as a server or alias names it: letters, digits, '-' and
+ * '.', lower case; "*." in front when wild is allowed.
+ */
+static int
+conf_hostname(const char *name, int wild)
+{
+	const char	*p = name;
+
+	if (wild && strncmp(p, "*.", 2) == 0)
+		p += 2;
+	if (*p == '\0' || strlen(name) >= NAME_MAX_LEN)
+		return (-1);
+	for (; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' &&
+		    *p != '_')
+			return (-1);
+	return (0);
+}
+
+static int
+conf_name(const char *name)
+{
+	struct server_name	*sn;
+	char			*p;
+
+	if (conf_hostname(name, 1) == -1) {
+		yyerror("\"%s\": not a host name (letters, digits, '-', '.'; "
+		    "\"*.\" in front for any one label)", name);
+		return (-1);
+	}
+	if ((sn = confset_add_name(set)) == NULL)
+		fatal("name");
+	sn->sn_server = cur_server;
+	sn->sn_line = yylval.lineno;
+	(void)strlcpy(sn->sn_name, name, sizeof(sn->sn_name));
+	for (p = sn->sn_name; *p != '\0'; p++)
+		*p = tolower((unsigned char)*p);
+	return (0);
+}
+
+static int
+conf_server(const char *name)
+{
+	struct server_conf	*sc;
+	struct location		*lo;
+
+	if ((sc = confset_add_server(set)) == NULL)
+		fatal("server");
+	cur_server = set->cs_nservers - 1;
+	cur_location = CONF_NONE;
+	sc->sc_line = yylval.lineno;
+	(void)strlcpy(sc->sc_name, name, sizeof(sc->sc_name));
+	/* the server's own action, for paths no location takes */
+	if ((lo = confset_add_location(set)) == NULL ||
+	    (lo->lo_path = strdup("")) == NULL)
+		fatal("server");
+	lo->lo_server = cur_server;
+	lo->lo_line = yylval.lineno;
+	return (conf_name(name));
+}
+
+static int
+conf_location(const char *pattern)
+{
+	struct location	*lo;
+	size_t		 len = strlen(pattern);
+	const char	*star = strchr(pattern, '*');
+
+	/* a bad one is reported and kept, so its options land in it */
+	if (pattern[0] != '/')
+		yyerror("location \"%s\": a path starts with '/'", pattern);
+	else if (star != NULL && star != pattern + len - 1)
+		yyerror("location \"%s\": '*' only at the end", pattern);
+	else if (len >= CONF_STR_MAX)
+		yyerror("location: path too long");
+	if ((lo = confset_add_location(set)) == NULL ||
+	    (lo->lo_path = strndup(pattern, star != NULL ? len - 1 :
+	    len)) == NULL)
+		fatal("location");
+	lo->lo_server = cur_server;
+	lo->lo_match = star != NULL ? LOC_PREFIX : LOC_EXACT;
+	lo->lo_line = yylval.lineno;
+	lo->lo_pathlen = strlen(lo->lo_path);
+	cur_location = set->cs_nlocations - 1;
+	return (0);
+}
+
+/* The location being read, or the server's own. */
+static struct location *
+conf_here(void)
+{
+	uint32_t	 i;
+
+	if (cur_location != CONF_NONE)
+		return (&set->cs_locations[cur_location]);
+	for (i = set->cs_nlocations; i-- > 0;)
+		if (set->cs_locations[i].lo_server == cur_server &&
+		    set->cs_locations[i].lo_path[0] == '\0')
+			return (&set->cs_locations[i]);
+	fatalx("server without its own location");
+}
+
+static int
+conf_action(int action, uint16_t status, const char *arg)
+{
+	struct location	*lo = conf_here();
+	char		*s = NULL;
+
+	if (lo->lo_action != LOC_INHERIT) {
+		yyerror("a second forward, return or block here");
+		return (-1);
+	}
+	if (action == LOC_FORWARD && conf_hostname(arg, 0) == -1) {
+		yyerror("forward to \"%s\": not a pool name", arg);
+		return (-1);
+	}
+	if (action == LOC_REDIRECT && conf_value(arg) == -1)
+		return (-1);
+	if (arg != NULL && (s = strdup(arg)) == NULL)
+		fatal("action");
+	if (action == LOC_FORWARD) {
+		for (lo->lo_pool = s; *s != '\0'; s++)
+			*s = tolower((unsigned char)*s);
+	} else
+		lo->lo_target = s;
+	lo->lo_action = action;
+	lo->lo_status = status;
+	lo->lo_line = yylval.lineno;
+	return (0);
+}
+
+static int
+conf_rewrite(const char *from, const char *to)
+{
+	struct location	*lo = conf_here();
+
+	if (from[0] != '/' || (to[0] != '\0' && to[0] != '/')) {
+		yyerror("path: prefixes start with '/'");
+		return (-1);
+	}
+	if (strlen(from) >= CONF_STR_MAX || strlen(to) >= CONF_STR_MAX ||
+	    strpbrk(to, "?# \t") != NULL) {
+		yyerror("path: a prefix too long, or with '?', '#' or blanks");
+		return (-1);
+	}
+	if (lo->lo_strip != NULL) {
+		yyerror("a second path strip or replace here");
+		return (-1);
+	}
+	if ((lo->lo_strip = strdup(from)) == NULL ||
+	    (lo->lo_prefix = strdup(to)) == NULL)
+		fatal("path");
+	return (0);
+}
+
+/*
+ * Fields portero frames the message with, or that say who the client
+ * is: a file may not set or remove them.
+ */
+static int
+conf_header_reserved(const char *name)
+{
+	static const char *const reserved[] = {
+		"connection", "content-length", "host", "keep-alive",
+		"proxy-connection", "te", "trailer", "transfer-encoding",
+		"upgrade",
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (strcasecmp(name, reserved[i]) == 0)
+			return (1);
+	return (0);
+}
+
+static int
+conf_header(int dir, int verb, const char *name, const char *value)
+{
+	struct header_op	*ho;
+	const char		*p;
+
+	for (p = name; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr("!#$%&'*+-.^_`|~",
+		    *p) == NULL)
+			break;
+	if (*name == '\0' || *p != '\0' || strlen(name) > 128) {
+		yyerror("header \"%s\": not a field name", name);
+		return (-1);
+	}
+	if (conf_header_reserved(name)) {
+		yyerror("header \"%s\": portero sets this field itself", name);
+		return (-1);
+	}
+	if (conf_value(value) == -1)
+		return (-1);
+	if ((ho = confset_add_header(set)) == NULL ||
+	    (ho->ho_name = strdup(name)) == NULL ||
+	    (ho->ho_value = strdup(value)) == NULL)
+		fatal("header");
+	ho->ho_server = cur_server;
+	ho->ho_location = cur_location;
+	ho->ho_dir = dir;
+	ho->ho_verb = verb;
+	ho->ho_line = yylval.lineno;
+	ho->ho_namelen = strlen(name);
+	return (0);
+}
+
+/* A value or target: printable, its $MACROs known. */
+static int
+conf_value(const char *value)
+{
+	const char	*p;
+
+	if (strlen(value) >= CONF_STR_MAX) {
+		yyerror("value too long");
+		return (-1);
+	}
+	for (p = value; *p != '\0'; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f) {
+			yyerror("control character in \"%s\"", value);
+			return (-1);
+		}
+	if (macro_check(value, &p) == -1) {
+		yyerror("\"%s\": unknown macro at \"%.32s\" (say $$ for $)",
+		    value, p);
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+conf_pool(const char *name)
+{
+	struct pool_conf	*pl;
+	char			 lower[NAME_MAX_LEN];
+	size_t			 i;
+
+	if (conf_hostname(name, 0) == -1) {
+		yyerror("pool \"%s\": letters, digits, '-', '_' and '.' only",
+		    name);
+		return (-1);
+	}
+	for (i = 0; name[i] != '\0'; i++)
+		lower[i] = tolower((unsigned char)name[i]);
+	lower[i] = '\0';
+	if ((pl = confset_pool(set, lower)) != NULL) {
+		yyerror("pool \"%s\": already declared on line %d", name,
+		    pl->pl_line);
+		return (-1);
+	}
+	if ((pl = confset_add_pool(set, lower)) == NULL)
+		fatal("pool");
+	pl->pl_flags |= POOL_DECLARED;
+	pl->pl_line = yylval.lineno;
+	(void)strlcpy(cur_pool, lower, sizeof(cur_pool));
+	return (0);
+}
+
+static int
+conf_backend(const char *host, long long port, int tls, long long weight)
+{
+	char	 why[256];
+
+	if (port == 0)
+		return (-1);
+
+	if (weight < 1 || weight > BACKEND_WEIGHT_MAX) {
+		yyerror("weight %lld: want 1-%d", weight, BACKEND_WEIGHT_MAX);
+		return (-1);
+	}
+	if (config_resolve_backend(set, cur_pool, host, port, tls, weight,
+	    why, sizeof(why)) == -1) {
+		yyerror("backend %s: %s", host, why);
+		return (-1);
+	}
+	return (0);
+}
