@@ -982,7 +982,8 @@ config_getpool(const struct imsg *imsg, struct pool_conf *pl)
 		return (-1);
 	memcpy(pl, imsg->data, sizeof(*pl));
 	pl->pl_name[sizeof(pl->pl_name) - 1] = '\0';
-	if (pl->pl_name[0] == '\0')
+	pl->pl_tls_name[sizeof(pl->pl_tls_name) - 1] = '\0';
+	if (pl->pl_name[0] == '\0' || pl->pl_retry > RETRY_IDEMPOTENT)
 		return (-1);
 	return (config_checkbalance(&pl->pl_balance));
 }

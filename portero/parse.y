@@ -92,6 +92,7 @@ static int	 conf_rewrite(const char *, const char *);
 static int	 conf_header(int, int, const char *, const char *);
 static int	 conf_pool(const char *);
 static int	 conf_backend(const char *, long long, int, long long);
+static void	 conf_pool_option(const char *, const char *);
 static int	 conf_balance(const char *, int, const char *);
 static int	 conf_sticky(const char *);
 static int	 conf_hostname(const char *, int);
@@ -317,6 +318,11 @@ optweight	: /* empty */			{ $$ = 1; }
 
 poolopt		: BACKEND STRING port opttls optweight	{
 			conf_backend($2, $3, $4, $5);
+			free($2);
+		}
+		| STRING value			{
+			conf_pool_option($1, $2);
+			free($1);
 			free($2);
 		}
 		| balanceopt
@@ -1102,19 +1108,17 @@ conf_pool(const char *name)
 	char			 lower[NAME_MAX_LEN];
 	size_t			 i;
 
-	if (conf_hostname(name, 0) == -1) {
+	/* a bad one is reported and kept, so that its options land in it */
+	if (conf_hostname(name, 0) == -1)
 		yyerror("pool \"%s\": letters, digits, '-', '_' and '.' only",
 		    name);
-		return (-1);
-	}
-	for (i = 0; name[i] != '\0'; i++)
+	for (i = 0; name[i] != '\0' && i < sizeof(lower) - 1; i++)
 		lower[i] = tolower((unsigned char)name[i]);
 	lower[i] = '\0';
-	if ((pl = confset_pool(set, lower)) != NULL) {
+	if ((pl = confset_pool(set, lower)) != NULL &&
+	    (pl->pl_flags & POOL_DECLARED))
 		yyerror("pool \"%s\": already declared on line %d", name,
 		    pl->pl_line);
-		return (-1);
-	}
 	if ((pl = confset_add_pool(set, lower)) == NULL)
 		fatal("pool");
 	pl->pl_flags |= POOL_DECLARED;
@@ -1141,6 +1145,59 @@ conf_backend(const char *host, long long port, int tls, long long weight)
 		return (-1);
 	}
 	return (0);
+}
+
+/*
+ * A global option a pool sets for its own backends: tls-name (their SNI
+ * and the name their certificates must bear), connect-timeout,
+ * upstream-timeout, max-connections (a backend's, in each worker) and
+ * retry (what a failed request may do next).
+ */
+static void
+conf_pool_option(const char *name, const char *value)
+{
+	struct pool_conf	*pl = confset_pool(set, cur_pool);
+	const char		*errstr;
+	long long		 n;
+
+	if (strcmp(name, "tls-name") == 0) {
+		if (conf_hostname(value, 0) == -1)
+			yyerror("tls-name \"%s\": not a host name", value);
+		else
+			(void)strlcpy(pl->pl_tls_name, value,
+			    sizeof(pl->pl_tls_name));
+		return;
+	}
+	if (strcmp(name, "retry") == 0) {
+		if (strcmp(value, "connect") == 0)
+			pl->pl_retry = RETRY_CONNECT;
+		else if (strcmp(value, "none") == 0)
+			pl->pl_retry = RETRY_NONE;
+		else if (strcmp(value, "idempotent") == 0)
+			pl->pl_retry = RETRY_IDEMPOTENT;
+		else
+			yyerror("retry \"%s\": want connect, none or "
+			    "idempotent", value);
+		return;
+	}
+	if (strcmp(name, "connect-timeout") != 0 &&
+	    strcmp(name, "upstream-timeout") != 0 &&
+	    strcmp(name, "max-connections") != 0) {
+		yyerror("\"%s\" is not a pool option", name);
+		return;
+	}
+	n = strtonum(value, 1, name[0] == 'c' ? 3600 : name[0] == 'u' ?
+	    86400 : 1000000, &errstr);
+	if (errstr != NULL) {
+		yyerror("%s \"%s\" is %s", name, value, errstr);
+		return;
+	}
+	if (name[0] == 'c')
+		pl->pl_connect_timeout = n;
+	else if (name[0] == 'u')
+		pl->pl_upstream_timeout = n;
+	else
+		pl->pl_max_connections = n;
 }
 
 /*

@@ -515,7 +515,21 @@ struct pool_conf {
 	char		 pl_name[NAME_MAX_LEN];	/* lower case */
 	uint32_t	 pl_flags;
 	int32_t		 pl_line;
+	/* the global options a pool may set for itself; 0 or "": global */
+	char		 pl_tls_name[NAME_MAX_LEN];	/* SNI, verified */
+	uint32_t	 pl_connect_timeout;
+	uint32_t	 pl_upstream_timeout;
+	uint32_t	 pl_max_connections;	/* a backend, a worker */
+	uint32_t	 pl_retry;	/* enum pool_retry */
 	struct balance_conf pl_balance;
+};
+
+/* What a pool does when a backend fails a request (pool's "retry"). */
+enum pool_retry {
+	RETRY_CONNECT,		/* one that refused: the next backend */
+	RETRY_NONE,		/* no other backend is tried */
+	RETRY_IDEMPOTENT,	/* also a bodiless idempotent request that
+				   failed before any response byte, once */
 };
 
 /* A location and a header operation on the wire: a head, then strings. */
@@ -964,6 +978,7 @@ struct backend {
 	uint64_t		 be_failures;
 	TAILQ_HEAD(, upstream)	 be_idle;	/* kept-alive, unused */
 	unsigned int		 be_nidle;
+	unsigned int		 be_nconns;	/* upstreams, busy or idle */
 	struct upstream_sessions *be_sessions;	/* TLS, to resume */
 	/* balance.c's */
 	uint32_t		 be_inflight;	/* requests, this worker */
@@ -1186,6 +1201,7 @@ struct exchange {
 	int			 xc_resp_head;	/* response head forwarded */
 	int			 xc_keepalive;	/* the client may go on */
 	int			 xc_retried;
+	int			 xc_moved_on;	/* to another backend, once */
 	int			 xc_continue;	/* owes a 100 Continue */
 	int			 xc_upgrade;	/* asked for a WebSocket */
 	int			 xc_tunnel;	/* is one: bytes both ways */
@@ -1439,6 +1455,7 @@ void	 conn_close(struct conn *);
 struct route_table *route_new(void);
 struct route_table *route_rebuild(struct conf_set *, struct route_table *);
 int	 route_implicit(const struct service *);
+int	 backend_full(const struct service *, const struct backend *);
 void	 route_unref(struct route_table *);
 struct service *route_lookup(struct route_table *, const char *, size_t);
 struct backend *route_add(struct route_table *, const struct backend_conf *,

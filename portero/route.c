@@ -359,6 +359,8 @@ backend_take_pool(struct backend *nbe, struct backend *be)
 		TAILQ_REMOVE(&be->be_idle, up, up_entry);
 		be->be_nidle--;
 		up->up_be = nbe;
+		nbe->be_nconns++;
+		be->be_nconns--;
 		backend_ref(nbe);
 		backend_unref(be);
 		TAILQ_INSERT_TAIL(&nbe->be_idle, up, up_entry);
@@ -469,6 +471,17 @@ route_rebuild(struct conf_set *set, struct route_table *old)
  fail:
 	route_unref(rt);
 	return (NULL);
+}
+
+/*
+ * Whether a backend has as many connections as its pool allows a
+ * worker (max-connections) and none of them idle.
+ */
+int
+backend_full(const struct service *sv, const struct backend *be)
+{
+	return (sv->sv_conf.pl_max_connections > 0 && be->be_nidle == 0 &&
+	    be->be_nconns >= sv->sv_conf.pl_max_connections);
 }
 
 /*
