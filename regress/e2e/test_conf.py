@@ -645,3 +645,33 @@ def test_pool_retry_policies(t):
     got = [get(p, "conn.test", "/c%d" % i).status for i in range(4)]
     check(got == [200] * 4, "retry connect (the default): %r" % got)
     d.check_restarts()
+
+
+def test_registered_backends_join_declared_pools(t):
+    """A registration joins the pool of its service's name: a declared
+    one (served under its name while no server names it), or one a
+    server forwards to; a configured server of the same name wins over
+    the implicit one."""
+    from test_register import register
+    a = EchoBackend(t, "a")
+    r1 = EchoBackend(t, "reg1")
+    r2 = EchoBackend(t, "reg2")
+    d = conf_daemon(t, "pool \"app.reg.test\" { }\n"
+                    "pool \"api\" { backend 127.0.0.1 port %d }\n"
+                    "server \"www.reg.test\" { forward to \"api\" }\n"
+                    "server \"named.reg.test\" { block return 403 }\n"
+                    % a.port)
+    p = d.listen_port
+    check(get(p, "app.reg.test").status == 503, "declared, empty: not 503")
+    register(d, "app.reg.test", port=r1.port)
+    served_by(get(p, "app.reg.test"), r1, "registered into a declared pool")
+    # into a pool a server forwards to: it shares the requests
+    register(d, "api", port=r2.port)
+    names = {get(p, "www.reg.test").json()["name"] for _ in range(6)}
+    check(names == {"a", "reg2"}, "the server's pool with a registered "
+          "backend: answered by %r" % names)
+    # a configured server wins over the registration's implicit one
+    register(d, "named.reg.test", port=r1.port)
+    check(get(p, "named.reg.test").status == 403,
+          "a registration took a configured server's name")
+    d.check_restarts()
