@@ -356,14 +356,29 @@ xc_websocket(const char *head, const struct http1_field *fields,
 	    9));
 }
 
-/* The backend the request goes to, held while it is in flight. */
+/*
+ * The backend the request goes to, held while it is in flight (and
+ * counted so, for the balancing modes that weigh the load).
+ */
 static void
 xc_set_backend(struct exchange *xc, struct backend *be)
 {
-	if (be != NULL)
+	if (be != NULL) {
 		backend_ref(be);
+		balance_hold(xc->xc_sv, be);
+	}
+	if (xc->xc_be != NULL)
+		balance_release(xc->xc_sv, xc->xc_be);
 	backend_unref(xc->xc_be);
 	xc->xc_be = be;
+}
+
+/* Another backend than failed, which just did. */
+static struct backend *
+xc_repick(struct exchange *xc, struct backend *failed)
+{
+	xc->xc_pick.pk_avoid = failed;
+	return (backend_pick(xc->xc_sv, &xc->xc_pick));
 }
 
 /* What routing held for the request: let go once it is answered. */
@@ -446,7 +461,7 @@ xc_connect(struct exchange *xc, struct backend *be)
 	    tries++) {
 		if (backend_full(xc->xc_sv, be)) {
 			full++;
-			be = backend_pick(xc->xc_sv);
+			be = xc_repick(xc, be);
 			continue;
 		}
 		if ((xc->xc_up = upstream_get(be, xc->xc_upname, xc_notify,
@@ -459,7 +474,7 @@ xc_connect(struct exchange *xc, struct backend *be)
 		    errno == ENOMEM)
 			return (-2);
 		backend_failed(be);
-		be = backend_pick(xc->xc_sv);
+		be = xc_repick(xc, be);
 	}
 	return (full > 0 ? -3 : -1);
 }
@@ -604,7 +619,8 @@ xc_route(struct exchange *xc, const char *head, const char *path,
 		    xc->xc_host : sv->sv_name;
 	service_ref(sv);
 	xc->xc_sv = sv;
-	xc_set_backend(xc, backend_pick(sv));
+	pick_key_init(&xc->xc_pick, sv, cl->cl_addr, head, xc->xc_req);
+	xc_set_backend(xc, backend_pick(sv, &xc->xc_pick));
 	if (xc->xc_be == NULL) {
 		xc_reply(xc, 503, nobody);
 		return (NULL);
@@ -826,7 +842,7 @@ xc_upstream_failed(struct exchange *xc, int status, const char *why)
 	xc->xc_uphead_sent = 0;
 	if ((refused && xc->xc_sv->sv_conf.pl_retry != RETRY_NONE) || again) {
 		xc->xc_moved_on += again;
-		ret = xc_connect(xc, backend_pick(xc->xc_sv));
+		ret = xc_connect(xc, xc_repick(xc, xc->xc_be));
 	} else if (retry && (xc->xc_up = upstream_get(xc->xc_be,
 	    xc->xc_upname, xc_notify, xc, 1)) != NULL)
 		ret = 0;
@@ -1261,6 +1277,20 @@ xc_retry_after(const struct exchange *xc, int status)
 		return (0);
 	return (xc->xc_sv != NULL && xc->xc_be == NULL ?
 	    backend_retry_after(xc->xc_sv) : 1);
+}
+
+/*
+ * A Set-Cookie value for the final response, in buf: the pool's sticky
+ * cookie naming the backend that answered, when the request's did not.
+ * Its length, or 0 for none.
+ */
+size_t
+xc_setcookie(const struct exchange *xc, char *buf, size_t size)
+{
+	if (xc->xc_sv == NULL)
+		return (0);
+	return (balance_setcookie(xc->xc_sv, xc->xc_be, &xc->xc_pick,
+	    xc->xc_cl->cl_conn.c_tls != NULL, buf, size));
 }
 
 static void

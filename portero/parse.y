@@ -93,6 +93,8 @@ static int	 conf_header(int, int, const char *, const char *);
 static int	 conf_pool(const char *);
 static int	 conf_backend(const char *, long long, int, long long);
 static void	 conf_pool_option(const char *, const char *);
+static int	 conf_balance(const char *, int, const char *);
+static int	 conf_sticky(const char *);
 static int	 conf_hostname(const char *, int);
 static int	 conf_value(const char *);
 
@@ -109,6 +111,7 @@ typedef struct {
 %token	INCLUDE LISTEN ON PORT TLS SERVER ALIAS DEFAULT LOCATION FORWARD TO
 %token	RETURN BLOCK POOL BACKEND WEIGHT PATH STRIP REPLACE WITH REQUEST
 %token	RESPONSE HEADER SET ADD REMOVE FORWARDED ERROR
+%token	BALANCE HASH ADDRESS COOKIE STICKY
 /* "block return N": return binds to block, not to a next option */
 %nonassoc	BLOCK
 %nonassoc	RETURN
@@ -327,6 +330,29 @@ poolopt		: BACKEND STRING port opttls optweight	{
 			free($1);
 			free($2);
 		}
+		| balanceopt
+		;
+
+/* How the pool chooses a backend (balance.c). */
+balanceopt	: BALANCE STRING		{
+			conf_balance($2, -1, NULL);
+			free($2);
+		}
+		| BALANCE HASH ADDRESS		{
+			conf_balance("hash", BALANCE_KEY_ADDRESS, NULL);
+		}
+		| BALANCE HASH HEADER STRING	{
+			conf_balance("hash", BALANCE_KEY_HEADER, $4);
+			free($4);
+		}
+		| BALANCE HASH COOKIE STRING	{
+			conf_balance("hash", BALANCE_KEY_COOKIE, $4);
+			free($4);
+		}
+		| STICKY COOKIE STRING		{
+			conf_sticky($3);
+			free($3);
+		}
 		;
 
 %%
@@ -369,12 +395,16 @@ lookup(char *s)
 	/* in order: bsearch */
 	static const struct keywords keywords[] = {
 		{ "add",		ADD },
+		{ "address",		ADDRESS },
 		{ "alias",		ALIAS },
 		{ "backend",		BACKEND },
+		{ "balance",		BALANCE },
 		{ "block",		BLOCK },
+		{ "cookie",		COOKIE },
 		{ "default",		DEFAULT },
 		{ "forward",		FORWARD },
 		{ "forwarded",		FORWARDED },
+		{ "hash",		HASH },
 		{ "header",		HEADER },
 		{ "include",		INCLUDE },
 		{ "listen",		LISTEN },
@@ -390,6 +420,7 @@ lookup(char *s)
 		{ "return",		RETURN },
 		{ "server",		SERVER },
 		{ "set",		SET },
+		{ "sticky",		STICKY },
 		{ "strip",		STRIP },
 		{ "tls",		TLS },
 		{ "to",			TO },
@@ -1185,4 +1216,96 @@ conf_pool_option(const char *name, const char *value)
 		pl->pl_upstream_timeout = n;
 	else
 		pl->pl_max_connections = n;
+}
+
+/*
+ * Balancing options (balance.c).  A name a mode hashes on, or the sticky
+ * cookie's, is an HTTP token (RFC 9110 5.6.2).
+ */
+static int
+conf_token(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!isalnum((unsigned char)s[i]) &&
+		    strchr("!#$%&'*+-.^_`|~", s[i]) == NULL)
+			return (-1);
+	return (i == 0 || i >= BALANCE_NAME_MAX ? -1 : 0);
+}
+
+static int
+conf_balance(const char *mode, int key, const char *name)
+{
+	struct pool_conf	*pl;
+	struct balance_conf	*ba;
+
+	if ((pl = confset_pool(set, cur_pool)) == NULL)
+		return (-1);
+	ba = &pl->pl_balance;
+	if (ba->ba_line != 0) {
+		yyerror("pool \"%s\": balance given twice (first on line %d)",
+		    cur_pool, ba->ba_line);
+		return (-1);
+	}
+	ba->ba_line = yylval.lineno;
+	if (key == BALANCE_KEY_HEADER || key == BALANCE_KEY_COOKIE) {
+		if (conf_token(name) == -1) {
+			yyerror("hash %s \"%s\": not a %s name", key ==
+			    BALANCE_KEY_HEADER ? "header" : "cookie", name,
+			    key == BALANCE_KEY_HEADER ? "field" : "cookie");
+			return (-1);
+		}
+		if (key == BALANCE_KEY_COOKIE && ba->ba_sticky &&
+		    strcmp(name, ba->ba_cookie) == 0) {
+			yyerror("hash cookie \"%s\": the sticky cookie", name);
+			return (-1);
+		}
+		(void)strlcpy(ba->ba_keyname, name, sizeof(ba->ba_keyname));
+	}
+	if (key != -1) {
+		ba->ba_mode = BALANCE_HASH;
+		ba->ba_key = key;
+	} else if (strcmp(mode, "roundrobin") == 0)
+		ba->ba_mode = BALANCE_ROUNDROBIN;
+	else if (strcmp(mode, "random") == 0)
+		ba->ba_mode = BALANCE_RANDOM;
+	else if (strcmp(mode, "least-connections") == 0)
+		ba->ba_mode = BALANCE_LEASTCONN;
+	else {
+		yyerror("balance %s: want roundrobin, random, "
+		    "least-connections or hash", mode);
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+conf_sticky(const char *name)
+{
+	struct pool_conf	*pl;
+	struct balance_conf	*ba;
+
+	if ((pl = confset_pool(set, cur_pool)) == NULL)
+		return (-1);
+	ba = &pl->pl_balance;
+	if (ba->ba_sticky_line != 0) {
+		yyerror("pool \"%s\": sticky cookie given twice (first on "
+		    "line %d)", cur_pool, ba->ba_sticky_line);
+		return (-1);
+	}
+	ba->ba_sticky_line = yylval.lineno;
+	if (conf_token(name) == -1) {
+		yyerror("sticky cookie \"%s\": not a cookie name", name);
+		return (-1);
+	}
+	if (ba->ba_mode == BALANCE_HASH && ba->ba_key == BALANCE_KEY_COOKIE &&
+	    strcmp(name, ba->ba_keyname) == 0) {
+		yyerror("sticky cookie \"%s\": the cookie the hash reads",
+		    name);
+		return (-1);
+	}
+	ba->ba_sticky = 1;
+	(void)strlcpy(ba->ba_cookie, name, sizeof(ba->ba_cookie));
+	return (0);
 }
