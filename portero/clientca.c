@@ -21,6 +21,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,20 +34,29 @@
 #include "portero.h"
 
 /*
- * A whole bundle into memory, up to CLIENT_CA_FILE_MAX bytes.  Its own
+ * A whole bundle into memory, up to CLIENT_CA_FILE_MAX bytes, from a
+ * regular file (a device or a pipe could feed it for ever).  Its own
  * reader, not the parent's: this file goes wherever the configuration
  * is parsed, the tests' programs too.
  */
 static char *
-clientca_read(const char *path, size_t *lenp)
+clientca_read(const char *path, size_t *lenp, char *err, size_t errlen)
 {
-	char	*buf;
-	size_t	 len = 0;
-	ssize_t	 n;
-	int	 fd, saved;
+	struct stat	 st;
+	char		*buf = NULL;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (NULL);
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+		goto fail;
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		(void)snprintf(err, errlen, "client CA %s: not a regular file",
+		    path);
+		goto done;
+	}
 	if ((buf = malloc(CLIENT_CA_FILE_MAX + 1)) == NULL)
 		goto fail;
 	while (len <= CLIENT_CA_FILE_MAX) {
@@ -61,17 +71,20 @@ clientca_read(const char *path, size_t *lenp)
 		len += n;
 	}
 	if (len > CLIENT_CA_FILE_MAX) {
-		errno = EFBIG;
-		goto fail;
+		(void)snprintf(err, errlen, "client CA %s: larger than 1 MB",
+		    path);
+		goto done;
 	}
 	close(fd);
 	*lenp = len;
 	return (buf);
  fail:
-	saved = errno;
-	close(fd);
+	(void)snprintf(err, errlen, "client CA %s: %s", path,
+	    strerror(errno));
+ done:
+	if (fd != -1)
+		close(fd);
 	free(buf);
-	errno = saved;
 	return (NULL);
 }
 
@@ -123,12 +136,8 @@ clientca_add(struct client_ca_set *ccs, const char *path,
 		(void)snprintf(err, errlen, "client CA file name too long");
 		return (-1);
 	}
-	if ((pem = clientca_read(path, &len)) ==
-	    NULL) {
-		(void)snprintf(err, errlen, "client CA %s: %s", path,
-		    errno == EFBIG ? "larger than 1 MB" : strerror(errno));
+	if ((pem = clientca_read(path, &len, err, errlen)) == NULL)
 		return (-1);
-	}
 	if (ccs->ccs_bytes + len > CLIENT_CA_TOTAL_MAX) {
 		(void)snprintf(err, errlen, "client CA %s: the client CA "
 		    "files come to more than 2 MB", path);
