@@ -1775,7 +1775,6 @@ void	 ptls_session_free(struct ptls_session *);
 struct ptls_auth *ptls_auth_new(enum ptls_verify, const char *, size_t,
 	    char *, size_t);
 void	 ptls_auth_free(struct ptls_auth *);
-enum ptls_verify ptls_auth_mode(const struct ptls_auth *);
 const unsigned char *ptls_auth_id(const struct ptls_auth *);
 const unsigned char *ptls_peer_auth(struct ptls *);
 const struct ptls_verified *ptls_peer_verified(struct ptls *);

@@ -581,12 +581,6 @@ ptls_auth_free(struct ptls_auth *pa)
 {
 }
 
-enum ptls_verify
-ptls_auth_mode(const struct ptls_auth *pa)
-{
-	return (PTLS_VERIFY_NONE);
-}
-
 const unsigned char *
 ptls_auth_id(const struct ptls_auth *pa)
 {

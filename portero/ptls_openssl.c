@@ -936,12 +936,6 @@ ptls_auth_free(struct ptls_auth *pa)
 	free(pa);
 }
 
-enum ptls_verify
-ptls_auth_mode(const struct ptls_auth *pa)
-{
-	return (pa->pa_mode);
-}
-
 const unsigned char *
 ptls_auth_id(const struct ptls_auth *pa)
 {

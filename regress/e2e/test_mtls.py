@@ -26,6 +26,7 @@ certificates come from throw-away CAs made with openssl.
 # ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
 # OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
 
+import json
 import os
 import re
 import shutil
@@ -37,7 +38,8 @@ from backends import (EchoBackend, TestCA, cert_fingerprint, cert_folder,
                       header_map, make_cert_dir, read_response)
 from harness import PORTERO, Skip, check, wait_until
 
-NAMES = ["plain.test", "req.test", "req2.test", "opt.test"]
+NAMES = ["plain.test", "req.test", "req2.test", "opt.test", "a.wild.test",
+         "def.test", "zzz.test"]
 SUBJECT_FIELD = "X-Client-Subject"
 FP_FIELD = "X-Client-Fingerprint"
 
@@ -109,10 +111,10 @@ class World:
         self.ctxs = {}
         self.d = None
 
-    def write_conf(self, extra=""):
+    def write_conf(self, template=CONF):
         with open(self.conf, "w") as f:
-            f.write(CONF % {"port": self.be.port, "ca": self.ca_file,
-                            "subj": SUBJECT_FIELD, "fp": FP_FIELD} + extra)
+            f.write(template % {"port": self.be.port, "ca": self.ca_file,
+                                "subj": SUBJECT_FIELD, "fp": FP_FIELD})
 
     def start(self, workers=1):
         self.d = self.t.daemon(workers=workers, cert_dir=self.certdir,
@@ -362,6 +364,50 @@ def test_misdirected(t):
                     w.d.log()), "no log line for the 421")
 
 
+DEFAULT_CONF = """
+pool "app" { backend 127.0.0.1 port %(port)d }
+server "plain.test" { forward to "app" }
+server "req.test" {
+	alias "*.wild.test"
+	client ca "%(ca)s"
+	client certificate header fingerprint "%(fp)s"
+	forward to "app"
+}
+server "def.test" {
+	default
+	client ca "%(ca)s" verify optional
+	client certificate header fingerprint "%(fp)s"
+	forward to "app"
+}
+"""
+
+
+def test_policy_by_name_as_routing(t):
+    """The handshake's policy is the server its name finds as a Host
+    would: an alias, a wildcard, the default server for a name no server
+    has and for no name at all."""
+    w = World(t)
+    skip_without_openssl_build(t, w)
+    w.write_conf(DEFAULT_CONF)
+    w.start()
+    fp = cert_fingerprint(t, w.good[0])
+    w.refused("a wildcard alias of a required server", "a.wild.test")
+    h, _ = w.ok("a wildcard alias, a certificate", "a.wild.test",
+                cert=w.good)
+    check(h.get(FP_FIELD.lower()) == [fp], "a.wild.test: %r" % h)
+    for sni, host in (("zzz.test", "zzz.test"), (None, "zzz.test"),
+                      (None, "def.test")):
+        h, _ = w.ok("SNI %s, Host %s (the default, optional)" % (sni, host),
+                    sni, host=host, cert=w.good)
+        check(h.get(FP_FIELD.lower()) == [fp], "%s: %r" % (host, h))
+        h, _ = w.ok("SNI %s, Host %s, no certificate" % (sni, host), sni,
+                    host=host)
+        check(FP_FIELD.lower() not in h, "%s: %r" % (host, h))
+    w.status("no SNI (the default's policy), Host a.wild.test", 421, None,
+             host="a.wild.test", cert=w.good)
+    w.ok("SNI plain.test, Host plain.test", "plain.test")
+
+
 def test_http2(t):
     """HTTP/2 the same: the fields on a good connection, the client's
     stripped; 421 on a stream whose :authority has another policy."""
@@ -375,7 +421,6 @@ def test_http2(t):
     st = c.get("/", authority="req.test",
                headers=[(FP_FIELD.lower(), "ab" * 32)])
     check(st.status == 200, "h2 req.test: %r" % st)
-    import json
     h = header_map(json.loads(bytes(st.data)))
     check(h.get(FP_FIELD.lower()) == [fp], "h2: %r" % h)
     st = c.get("/", authority="opt.test")
