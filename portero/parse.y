@@ -97,6 +97,8 @@ static int	 conf_balance(const char *, int, const char *);
 static int	 conf_sticky(const char *);
 static int	 conf_hostname(const char *, int);
 static int	 conf_value(const char *);
+static int	 conf_client_ca(const char *, int);
+static int	 conf_cert_field(int, const char *);
 
 typedef struct {
 	union {
@@ -111,6 +113,7 @@ typedef struct {
 %token	INCLUDE LISTEN ON PORT TLS SERVER ALIAS DEFAULT LOCATION FORWARD TO
 %token	RETURN BLOCK POOL BACKEND WEIGHT PATH STRIP REPLACE WITH REQUEST
 %token	RESPONSE HEADER SET ADD REMOVE FORWARDED ERROR
+%token	CLIENT CA VERIFY REQUIRED OPTIONAL CERTIFICATE SUBJECT FINGERPRINT
 %token	BALANCE HASH ADDRESS COOKIE STICKY
 /* "block return N": return binds to block, not to a next option */
 %nonassoc	BLOCK
@@ -120,7 +123,7 @@ typedef struct {
 %type	<v.string>	string value
 /* strings thrown away by error recovery */
 %destructor	{ free($$); }	<v.string>
-%type	<v.number>	port opttls optweight hdrdir
+%type	<v.number>	port opttls optweight hdrdir optverify
 %%
 
 /*
@@ -244,6 +247,34 @@ serveropt	: ALIAS STRING			{
 			cur_location = CONF_NONE;
 		}
 		| locopt
+		| clientopt
+		;
+
+/* client certificates (mTLS): a server's alone, not a location's */
+clientopt	: CLIENT CA STRING optverify	{
+			conf_client_ca($3, $4);
+			free($3);
+		}
+		| CLIENT CERTIFICATE HEADER certfields
+		;
+
+optverify	: /* empty */			{ $$ = PTLS_VERIFY_REQUIRED; }
+		| VERIFY REQUIRED		{ $$ = PTLS_VERIFY_REQUIRED; }
+		| VERIFY OPTIONAL		{ $$ = PTLS_VERIFY_OPTIONAL; }
+		;
+
+certfields	: certfield
+		| certfields certfield
+		;
+
+certfield	: SUBJECT STRING		{
+			conf_cert_field(0, $2);
+			free($2);
+		}
+		| FINGERPRINT STRING		{
+			conf_cert_field(1, $2);
+			free($2);
+		}
 		;
 
 locopts_l	: /* empty */
@@ -400,8 +431,12 @@ lookup(char *s)
 		{ "backend",		BACKEND },
 		{ "balance",		BALANCE },
 		{ "block",		BLOCK },
+		{ "ca",			CA },
+		{ "certificate",	CERTIFICATE },
+		{ "client",		CLIENT },
 		{ "cookie",		COOKIE },
 		{ "default",		DEFAULT },
+		{ "fingerprint",	FINGERPRINT },
 		{ "forward",		FORWARD },
 		{ "forwarded",		FORWARDED },
 		{ "hash",		HASH },
@@ -410,20 +445,24 @@ lookup(char *s)
 		{ "listen",		LISTEN },
 		{ "location",		LOCATION },
 		{ "on",			ON },
+		{ "optional",		OPTIONAL },
 		{ "path",		PATH },
 		{ "pool",		POOL },
 		{ "port",		PORT },
 		{ "remove",		REMOVE },
 		{ "replace",		REPLACE },
 		{ "request",		REQUEST },
+		{ "required",		REQUIRED },
 		{ "response",		RESPONSE },
 		{ "return",		RETURN },
 		{ "server",		SERVER },
 		{ "set",		SET },
 		{ "sticky",		STICKY },
 		{ "strip",		STRIP },
+		{ "subject",		SUBJECT },
 		{ "tls",		TLS },
 		{ "to",			TO },
+		{ "verify",		VERIFY },
 		{ "weight",		WEIGHT },
 		{ "with",		WITH },
 	};
@@ -1162,6 +1201,87 @@ conf_backend(const char *host, long long port, int tls, long long weight)
 		yyerror("backend %s: %s", host, why);
 		return (-1);
 	}
+	return (0);
+}
+
+/*
+ * "client ca FILE [verify required | verify optional]": the bundle is
+ * read and parsed now, so that a file that cannot be is an error of
+ * this line, and a reload with it keeps the running configuration.
+ */
+static int
+conf_client_ca(const char *path, int mode)
+{
+	struct server_conf	*sc = &set->cs_servers[cur_server];
+	char			 why[CONF_PATH_MAX + 256];
+	unsigned int		 index;
+
+	if (sc->sc_verify != PTLS_VERIFY_NONE) {
+		yyerror("client ca: server \"%s\" has one", sc->sc_name);
+		return (-1);
+	}
+	if (path[0] != '/') {
+		yyerror("client ca \"%s\": want an absolute path", path);
+		return (-1);
+	}
+	if (set->cs_clientca == NULL &&
+	    (set->cs_clientca = clientca_new()) == NULL)
+		fatal("client ca");
+	if (clientca_add(set->cs_clientca, path, &index, why,
+	    sizeof(why)) == -1) {
+		yyerror("%s", why);
+		return (-1);
+	}
+	sc->sc_verify = mode;
+	sc->sc_clientca = index;
+	return (0);
+}
+
+/*
+ * "client certificate header subject NAME fingerprint NAME": the fields
+ * that carry a verified certificate to the backend, never one portero
+ * sets for other reasons.
+ */
+static int
+conf_cert_field(int fingerprint, const char *name)
+{
+	static const char *const forwarding[] = {
+		"forwarded", "x-forwarded-for", "x-forwarded-host",
+		"x-forwarded-proto", "x-real-ip",
+	};
+	struct server_conf	*sc = &set->cs_servers[cur_server];
+	char			*dst, *other;
+	const char		*p;
+	size_t			 i;
+
+	dst = fingerprint ? sc->sc_fingerprint_field : sc->sc_subject_field;
+	other = fingerprint ? sc->sc_subject_field : sc->sc_fingerprint_field;
+	sc->sc_cert_line = yylval.lineno;
+	for (p = name; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr("!#$%&'*+-.^_`|~",
+		    *p) == NULL)
+			break;
+	if (*name == '\0' || *p != '\0' ||
+	    strlen(name) >= CLIENT_CERT_FIELD_MAX) {
+		yyerror("client certificate header \"%s\": not a field name "
+		    "of at most %d characters", name,
+		    CLIENT_CERT_FIELD_MAX - 1);
+		return (-1);
+	}
+	for (i = 0; i < sizeof(forwarding) / sizeof(forwarding[0]); i++)
+		if (strcasecmp(name, forwarding[i]) == 0)
+			break;
+	if (i < sizeof(forwarding) / sizeof(forwarding[0]) ||
+	    conf_header_reserved(name)) {
+		yyerror("client certificate header \"%s\": portero sets this "
+		    "field itself", name);
+		return (-1);
+	}
+	if (dst[0] != '\0' || strcasecmp(name, other) == 0) {
+		yyerror("client certificate header \"%s\": said twice", name);
+		return (-1);
+	}
+	(void)strlcpy(dst, name, CLIENT_CERT_FIELD_MAX);
 	return (0);
 }
 

@@ -213,6 +213,18 @@ enum imsg_type {
 	IMSG_UPSTREAM_CA_END,
 
 	/*
+	 * Client CA bundles (mTLS), read by the parent from the files the
+	 * servers name, each file once: to a worker with its first
+	 * configuration and with any that changes them: per bundle
+	 * CLIENT_CA and its bytes in CLIENT_CA_DATA chunks, then
+	 * CLIENT_CA_END with their number (alone when there is none).  They
+	 * take effect at CFG_DONE.
+	 */
+	IMSG_CLIENT_CA,		/* struct client_ca_msg */
+	IMSG_CLIENT_CA_DATA,	/* bytes */
+	IMSG_CLIENT_CA_END,	/* uint32_t bundles */
+
+	/*
 	 * Registered backends.  The registrar sends each change it has
 	 * made durable (REG_UPSERT, REG_REMOVE: struct reg_backend with its
 	 * update number) to the parent, which keeps a copy, relays it to
@@ -417,11 +429,19 @@ enum forwarded_style {
 	FORWARDED_BOTH,
 };
 
+#define CLIENT_CERT_FIELD_MAX	64	/* a header field's name, with NUL */
+
 struct server_conf {
 	char		 sc_name[NAME_MAX_LEN];	/* lower case */
 	uint32_t	 sc_flags;
 	uint32_t	 sc_forwarded;	/* enum forwarded_style */
 	int32_t		 sc_line;	/* where the file says it */
+	/* client certificates (mTLS, clientca.c) */
+	uint32_t	 sc_verify;	/* enum ptls_verify */
+	uint32_t	 sc_clientca;	/* its bundle, in cs_clientca */
+	int32_t		 sc_cert_line;	/* of "client certificate" */
+	char		 sc_subject_field[CLIENT_CERT_FIELD_MAX];  /* "": no */
+	char		 sc_fingerprint_field[CLIENT_CERT_FIELD_MAX];
 };
 
 /* A name a server answers to: its own, an alias or "*.domain". */
@@ -564,6 +584,7 @@ struct conf_set {
 	uint32_t		 cs_nheaders, cs_capheaders;
 	uint32_t		 cs_npools, cs_cappools;
 	uint32_t		 cs_nbackends, cs_capbackends;
+	struct client_ca_set	*cs_clientca;	/* the parent's; NULL: none */
 };
 
 /*
@@ -614,6 +635,33 @@ struct upstream_ca_msg {
 	char		 uc_path[CONF_PATH_MAX];	/* for log lines */
 };
 
+/*
+ * Client CA bundles (clientca.c): the files servers name for client
+ * certificates, each read once by the parent as the configuration is
+ * parsed, kept with it and sent whole to every worker.  All of them fit
+ * in a worker's queue beside the upstream bundle.
+ */
+#define CLIENT_CA_FILES		32	/* distinct files */
+#define CLIENT_CA_FILE_MAX	(1024 * 1024)
+#define CLIENT_CA_TOTAL_MAX	(2 * 1024 * 1024)
+
+struct client_ca {
+	char		 cca_path[CONF_PATH_MAX];
+	char		*cca_pem;
+	size_t		 cca_len;
+};
+
+struct client_ca_set {
+	struct client_ca	 ccs_ca[CLIENT_CA_FILES];
+	unsigned int		 ccs_n;
+	size_t			 ccs_bytes;
+};
+
+struct client_ca_msg {
+	uint32_t	 cam_index;	/* 0, 1, ... in order */
+	uint32_t	 cam_len;	/* bytes of the bundle to come */
+	char		 cam_path[CONF_PATH_MAX];	/* for log lines */
+};
 
 #define CERT_MAX_NAMES		64
 #define CERT_MAX_BYTES		(1024 * 1024)	/* names, cert, key, staple */
@@ -774,6 +822,7 @@ struct child {
 	uint32_t	 ch_snap_inflight; /* sent, unacknowledged */
 	struct reg_backend ch_snap_last; /* the last one sent */
 	uint32_t	 ch_ca_gen;	/* upstream CA bundle it was sent */
+	uint32_t	 ch_clientca_gen;	/* client CA bundles ... */
 };
 
 /* The parent's copy of the registry (regcopy.c). */
@@ -820,6 +869,9 @@ struct portero {
 	uint32_t		 pc_ca_gen;	/* bumped when it changes */
 	int			 pc_ca_verify;
 	char			 pc_ca_path[CONF_PATH_MAX];
+	uint32_t		 pc_clientca_gen;	/* pc_set's client CA
+							   bundles; bumped when
+							   they change */
 };
 
 /* listener.c: a listening socket being accepted on. */
@@ -1015,6 +1067,10 @@ struct vserver {
 						   other prefix of it */
 	uint32_t		 vs_nexact;
 	uint32_t		 vs_nprefix;
+	/* client certificates: the policy, the fields' name lengths */
+	const struct ptls_auth	*vs_auth;	/* NULL: none asked for */
+	uint32_t		 vs_subjectlen;
+	uint32_t		 vs_fingerprintlen;
 };
 
 struct route_table {
@@ -1029,6 +1085,9 @@ struct route_table {
 						   of a name in rt_set */
 	uint32_t		 rt_namemask;
 	struct vserver		*rt_default;
+	/* the table's client-certificate policies, by bundle and mode */
+	struct ptls_auth	*rt_auth[CLIENT_CA_FILES][2];
+	uint32_t		 rt_nauth;
 };
 
 /* What the macros of a value stand for in one request. */
@@ -1276,6 +1335,8 @@ int	 parent_reload(struct portero *, char *, size_t);
 void	 parent_reload_soon(struct portero *);
 void	 parent_set_verbose(struct portero *, int);
 int	 parent_load_ca(struct portero *, const struct portero_config *);
+void	 parent_clientca(struct portero *, const struct conf_set *,
+	    const struct conf_set *);
 
 /* regcopy.c */
 void	 regcopy_init(struct portero *);
@@ -1402,6 +1463,11 @@ int	 config_setupstreamca(struct imsgev *, const struct upstream_ca_msg *,
 int	 config_getupstreamca(const struct imsg *, struct upstream_ca_msg *);
 int	 config_getupstreamcadata(const struct imsg *, const void **,
 	    size_t *);
+int	 config_setclientca(struct imsgev *, const struct client_ca_set *);
+int	 config_getclientca(const struct imsg *, struct client_ca_msg *);
+int	 config_getclientcadata(const struct imsg *, const void **,
+	    size_t *);
+int	 config_getclientcaend(const struct imsg *, uint32_t *);
 
 /* confset.c */
 struct conf_set *confset_new(void);
@@ -1626,6 +1692,33 @@ struct ptls_names {
 	size_t			 pn_len;
 };
 
+/*
+ * Client certificates (mTLS), per server name: a policy is a mode and
+ * the CA bundle client certificates are checked against, parsed once
+ * (ptls_auth_new()).  The set asks pr_auth for the policy of the name a
+ * client sends (NULL: it sent none) as its hello comes; the session-id
+ * context, and so resumption, is the policy's.  A connection remembers
+ * the policy's id (ptls_peer_auth()) and, once, what it verified.
+ */
+enum ptls_verify {
+	PTLS_VERIFY_NONE,
+	PTLS_VERIFY_OPTIONAL,	/* asked; absent or invalid is no cert */
+	PTLS_VERIFY_REQUIRED,	/* absent or invalid fails the handshake */
+};
+
+#define PTLS_AUTH_ID_LEN	32	/* SHA-256 of the mode and bundle */
+#define PTLS_SUBJECT_MAX	1024	/* RFC 2253, with its NUL */
+#define PTLS_FINGERPRINT_LEN	64	/* SHA-256 in hex */
+
+struct ptls_auth;		/* a policy, its CA store and names */
+typedef const struct ptls_auth *(*ptls_auth_fn)(const char *);
+
+/* A client certificate a handshake verified: safe in a header field. */
+struct ptls_verified {
+	char		 pv_subject[PTLS_SUBJECT_MAX];	/* "" if too long */
+	char		 pv_fingerprint[PTLS_FINGERPRINT_LEN + 1];
+};
+
 /* A server's settings; NULL strings take the defaults. */
 struct ptls_params {
 	const char		*pr_alpn;	/* "h2,http/1.1" */
@@ -1637,6 +1730,8 @@ struct ptls_params {
 	struct ptls_server	*pr_prev;	/* the set in service: what
 						   did not change is taken
 						   over, not built again */
+	ptls_auth_fn		 pr_auth;	/* client certificates by
+						   name; NULL: never */
 };
 
 /* Signing with a key held elsewhere; not yet used by either library. */
@@ -1677,10 +1772,35 @@ int	 ptls_idle(struct ptls *);
 int	 ptls_session_offer(struct ptls *, struct ptls_session *);
 struct ptls_session *ptls_session_take(struct ptls *);
 void	 ptls_session_free(struct ptls_session *);
+struct ptls_auth *ptls_auth_new(enum ptls_verify, const char *, size_t,
+	    char *, size_t);
+void	 ptls_auth_free(struct ptls_auth *);
+const unsigned char *ptls_auth_id(const struct ptls_auth *);
+const unsigned char *ptls_peer_auth(struct ptls *);
+const struct ptls_verified *ptls_peer_verified(struct ptls *);
+
+/* clientca.c */
+struct client_ca_set *clientca_new(void);
+int	 clientca_add(struct client_ca_set *, const char *, unsigned int *,
+	    char *, size_t);
+void	 clientca_free(struct client_ca_set *);
+int	 clientca_equal(const struct client_ca_set *,
+	    const struct client_ca_set *);
+int	 clientca_check(const struct conf_set *, const char *);
+
+/* mtls.c */
+int	 mtls_begin(const struct client_ca_msg *);
+int	 mtls_data(const void *, size_t);
+int	 mtls_end(uint32_t);
+void	 mtls_apply(void);
+int	 mtls_build(struct route_table *, struct vserver *);
+void	 mtls_table_free(struct route_table *);
+const struct ptls_auth *mtls_lookup(const char *);
 
 /* tlsctx.c */
 void	 tlsctx_init(const struct portero_config *);
 void	 tlsctx_config(const struct portero_config *);
+void	 tlsctx_auth(ptls_auth_fn);
 int	 tlsctx_cert_begin(const struct cert_begin *);
 int	 tlsctx_cert_add(const struct cert_msg *);
 int	 tlsctx_cert_data(const void *, size_t);

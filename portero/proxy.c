@@ -185,8 +185,14 @@ proxy_handshake(struct client *cl)
 	if (ret == PTLS_WANT_READ || ret == PTLS_WANT_WRITE)
 		return (STEP_WAIT);
 	if (ret == -1) {
-		log_debug("%s: TLS handshake: %s", cl->cl_addr,
-		    ptls_error(cl->cl_conn.c_tls));
+		/* a refused client certificate is the operator's business */
+		if (ptls_peer_auth(cl->cl_conn.c_tls) != NULL)
+			log_limited(LOG_LIMIT_CLIENT, "%s: TLS handshake with "
+			    "a client certificate asked for: %s", cl->cl_addr,
+			    ptls_error(cl->cl_conn.c_tls));
+		else
+			log_debug("%s: TLS handshake: %s", cl->cl_addr,
+			    ptls_error(cl->cl_conn.c_tls));
 		proxy_close(cl);
 		return (STEP_WAIT);
 	}
