@@ -134,10 +134,15 @@ def reload_times(px, conf, backend_port):
 
 
 def measure(tmp, cert, key, certdir, backend_port, large):
-    conf = os.path.join(tmp, "large.conf" if large else "one.conf")
+    # a directory each: callgrind's files of one must not count for the
+    # other
+    sub = os.path.join(tmp, "large" if large else "one")
+    os.makedirs(sub)
+    os.chmod(sub, 0o755)
+    conf = os.path.join(sub, "portero.conf")
     write_conf(conf, backend_port, large)
     os.environ["BENCH_PORTERO_ARGS"] = "-f " + conf
-    px = B.Portero(tmp, cert, key, certdir, backend_port)
+    px = B.Portero(sub, cert, key, certdir, backend_port)
     res = {}
     cpu = []
     for r in range(B.ROUNDS):

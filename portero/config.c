@@ -830,7 +830,12 @@ config_getserver(const struct imsg *imsg, struct server_conf *sc)
 		return (-1);
 	memcpy(sc, imsg->data, sizeof(*sc));
 	sc->sc_name[sizeof(sc->sc_name) - 1] = '\0';
-	if (sc->sc_forwarded > FORWARDED_BOTH)
+	sc->sc_subject_field[sizeof(sc->sc_subject_field) - 1] = '\0';
+	sc->sc_fingerprint_field[sizeof(sc->sc_fingerprint_field) - 1] =
+	    '\0';
+	if (sc->sc_forwarded > FORWARDED_BOTH ||
+	    sc->sc_verify > PTLS_VERIFY_REQUIRED ||
+	    sc->sc_clientca >= CLIENT_CA_FILES)
 		return (-1);
 	return (0);
 }
@@ -961,6 +966,20 @@ config_setpool(struct imsgev *iev, const struct pool_conf *pl)
 	    sizeof(*pl)));
 }
 
+/* A pool's balancing as the parser made it, or -1. */
+static int
+config_checkbalance(struct balance_conf *ba)
+{
+	ba->ba_keyname[sizeof(ba->ba_keyname) - 1] = '\0';
+	ba->ba_cookie[sizeof(ba->ba_cookie) - 1] = '\0';
+	if (ba->ba_mode > BALANCE_HASH || ba->ba_key > BALANCE_KEY_COOKIE ||
+	    (ba->ba_sticky && ba->ba_cookie[0] == '\0') ||
+	    (ba->ba_mode == BALANCE_HASH && ba->ba_key != BALANCE_KEY_ADDRESS &&
+	    ba->ba_keyname[0] == '\0'))
+		return (-1);
+	return (0);
+}
+
 int
 config_getpool(const struct imsg *imsg, struct pool_conf *pl)
 {
@@ -974,7 +993,7 @@ config_getpool(const struct imsg *imsg, struct pool_conf *pl)
 	if (pl->pl_check.ck_type != CHECK_NONE &&
 	    config_check_ok(&pl->pl_check) == -1)
 		return (-1);
-	return (0);
+	return (config_checkbalance(&pl->pl_balance));
 }
 
 int
@@ -1418,5 +1437,76 @@ config_gethealthstats(const struct imsg *imsg, struct health_stats *hss)
 		    hs->hs_ok > 1)
 			return (-1);
 	}
+	return (0);
+}
+
+/*
+ * The client CA bundles (mTLS), as the upstream one goes: each bundle
+ * then its bytes in chunks, then their number.
+ */
+int
+config_setclientca(struct imsgev *iev, const struct client_ca_set *ccs)
+{
+	const struct client_ca	*cca;
+	struct client_ca_msg	 cam;
+	size_t			 off, n;
+	uint32_t		 count = ccs->ccs_n;
+	unsigned int		 i;
+
+	for (i = 0; i < ccs->ccs_n; i++) {
+		cca = &ccs->ccs_ca[i];
+		memset(&cam, 0, sizeof(cam));
+		cam.cam_index = i;
+		cam.cam_len = cca->cca_len;
+		(void)strlcpy(cam.cam_path, cca->cca_path,
+		    sizeof(cam.cam_path));
+		if (imsgev_compose(iev, IMSG_CLIENT_CA, 0, 0, -1, &cam,
+		    sizeof(cam)) == -1)
+			return (-1);
+		for (off = 0; off < cca->cca_len; off += n) {
+			n = cca->cca_len - off;
+			if (n > IMSG_MAX_PAYLOAD)
+				n = IMSG_MAX_PAYLOAD;
+			if (imsgev_compose(iev, IMSG_CLIENT_CA_DATA, 0, 0, -1,
+			    cca->cca_pem + off, n) == -1)
+				return (-1);
+		}
+	}
+	return (imsgev_compose(iev, IMSG_CLIENT_CA_END, 0, 0, -1, &count,
+	    sizeof(count)));
+}
+
+int
+config_getclientca(const struct imsg *imsg, struct client_ca_msg *cam)
+{
+	if (imsg->len != sizeof(*cam))
+		return (-1);
+	memcpy(cam, imsg->data, sizeof(*cam));
+	if (memchr(cam->cam_path, '\0', sizeof(cam->cam_path)) == NULL ||
+	    cam->cam_index >= CLIENT_CA_FILES || cam->cam_len == 0 ||
+	    cam->cam_len > CLIENT_CA_FILE_MAX)
+		return (-1);
+	return (0);
+}
+
+int
+config_getclientcadata(const struct imsg *imsg, const void **data,
+    size_t *len)
+{
+	if (imsg->len == 0 || imsg->len > IMSG_MAX_PAYLOAD)
+		return (-1);
+	*data = imsg->data;
+	*len = imsg->len;
+	return (0);
+}
+
+int
+config_getclientcaend(const struct imsg *imsg, uint32_t *count)
+{
+	if (imsg->len != sizeof(*count))
+		return (-1);
+	memcpy(count, imsg->data, sizeof(*count));
+	if (*count > CLIENT_CA_FILES)
+		return (-1);
 	return (0);
 }

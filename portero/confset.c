@@ -65,6 +65,7 @@ confset_free(struct conf_set *set)
 	free(set->cs_headers);
 	free(set->cs_pools);
 	free(set->cs_backends);
+	clientca_free(set->cs_clientca);
 	free(set);
 }
 
@@ -291,7 +292,7 @@ confset_check(struct conf_set *set, const char *file)
 			errors++;
 		}
 	return (errors + confset_check_names(set, file) +
-	    confset_check_locations(set, file));
+	    confset_check_locations(set, file) + clientca_check(set, file));
 }
 
 /*

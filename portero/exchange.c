@@ -48,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "portero.h"
 #include "http1.h"
@@ -66,6 +67,9 @@
  * a WebSocket's Upgrade and Connection.
  */
 #define XC_UPHEAD_SLACK	1024
+/* ... and a client certificate's fields, when the server sets them */
+#define XC_CERT_SLACK	(2 * CLIENT_CERT_FIELD_MAX + PTLS_SUBJECT_MAX + \
+			    PTLS_FINGERPRINT_LEN + 8)
 
 /* What xc_new() clears: from xc_cl up to the strings. */
 #define XC_CLEAR_FROM	offsetof(struct exchange, xc_cl)
@@ -84,6 +88,9 @@ static struct buf *xc_response_fields(struct exchange *, const char *,
 		    struct http1_response *);
 static int	 xc_websocket(const char *, const struct http1_field *,
 		    size_t);
+static int	 xc_cert_ok(struct exchange *, const struct vserver *);
+static int	 xc_cert_field(const struct vserver *, const char *, size_t);
+static int	 xc_cert_fields(struct exchange *, struct buf *);
 
 /* Free exchanges; xc_cl links them.  One list per worker process. */
 static struct exchange	*xc_freelist;
@@ -251,6 +258,7 @@ xc_build_uphead(struct exchange *xc, const char *head, const char *plain,
 	struct http1_request	*req = xc->xc_req;
 	struct buf		*b = xc->xc_uphead;
 	const struct location	*lo = xc->xc_lo;
+	const struct vserver	*vs = xc->xc_vs;
 	const struct http1_field *f;
 	const char		*path = head + req->path_off, *query;
 	size_t			 pathlen = req->path_len;
@@ -279,6 +287,8 @@ xc_build_uphead(struct exchange *xc, const char *head, const char *plain,
 		f = &req->fields[i];
 		if ((f->flags & HTTP1_F_HOP) || (lo != NULL &&
 		    lo->lo_nops > 0 && rewrite_drops(lo, HDR_REQUEST,
+		    head + f->name_off, f->name_len)) || (vs != NULL &&
+		    vs->vs_auth != NULL && xc_cert_field(vs,
 		    head + f->name_off, f->name_len)))
 			continue;
 		switch (f->id) {
@@ -318,10 +328,50 @@ xc_build_uphead(struct exchange *xc, const char *head, const char *plain,
 	}
 	if (xc_forwarded(xc, b, head, xff) == -1)
 		return (-1);
+	if (vs != NULL && vs->vs_auth != NULL && xc_cert_fields(xc, b) == -1)
+		return (-1);
 	if (lo != NULL && lo->lo_nops > 0 && xc_request_fields(xc, b, head) ==
 	    -1)
 		return (-1);
 	return (APPEND_LIT(b, "\r\n"));
+}
+
+/* Is a client's field one of those the server's certificate fields? */
+static int
+xc_cert_field(const struct vserver *vs, const char *name, size_t len)
+{
+	const struct server_conf	*sc = vs->vs_conf;
+
+	return ((len == vs->vs_subjectlen &&
+	    strncasecmp(name, sc->sc_subject_field, len) == 0) ||
+	    (len == vs->vs_fingerprintlen &&
+	    strncasecmp(name, sc->sc_fingerprint_field, len) == 0));
+}
+
+/*
+ * The client certificate the handshake verified, in the fields the file
+ * names; none if there was none (optional) or it did not verify.  The
+ * client's own fields of those names are gone already.
+ */
+static int
+xc_cert_fields(struct exchange *xc, struct buf *b)
+{
+	const struct vserver		*vs = xc->xc_vs;
+	const struct server_conf	*sc = vs->vs_conf;
+	const struct ptls_verified	*pv;
+
+	if (xc->xc_cl->cl_conn.c_tls == NULL ||
+	    (pv = ptls_peer_verified(xc->xc_cl->cl_conn.c_tls)) == NULL)
+		return (0);
+	if (vs->vs_subjectlen > 0 && pv->pv_subject[0] != '\0' &&
+	    buf_field(b, sc->sc_subject_field, vs->vs_subjectlen,
+	    pv->pv_subject, strlen(pv->pv_subject)) == -1)
+		return (-1);
+	if (vs->vs_fingerprintlen > 0 && buf_field(b,
+	    sc->sc_fingerprint_field, vs->vs_fingerprintlen,
+	    pv->pv_fingerprint, PTLS_FINGERPRINT_LEN) == -1)
+		return (-1);
+	return (0);
 }
 
 /* The fields the file sets or adds for the backend. */
@@ -356,14 +406,29 @@ xc_websocket(const char *head, const struct http1_field *fields,
 	    9));
 }
 
-/* The backend the request goes to, held while it is in flight. */
+/*
+ * The backend the request goes to, held while it is in flight (and
+ * counted so, for the balancing modes that weigh the load).
+ */
 static void
 xc_set_backend(struct exchange *xc, struct backend *be)
 {
-	if (be != NULL)
+	if (be != NULL) {
 		backend_ref(be);
+		balance_hold(xc->xc_sv, be);
+	}
+	if (xc->xc_be != NULL)
+		balance_release(xc->xc_sv, xc->xc_be);
 	backend_unref(xc->xc_be);
 	xc->xc_be = be;
+}
+
+/* Another backend than failed, which just did. */
+static struct backend *
+xc_repick(struct exchange *xc, struct backend *failed)
+{
+	xc->xc_pick.pk_avoid = failed;
+	return (backend_pick(xc->xc_sv, &xc->xc_pick));
 }
 
 /* What routing held for the request: let go once it is answered. */
@@ -446,7 +511,7 @@ xc_connect(struct exchange *xc, struct backend *be)
 	    tries++) {
 		if (backend_full(xc->xc_sv, be)) {
 			full++;
-			be = backend_pick(xc->xc_sv);
+			be = xc_repick(xc, be);
 			continue;
 		}
 		if ((xc->xc_up = upstream_get(be, xc->xc_upname, xc_notify,
@@ -459,7 +524,7 @@ xc_connect(struct exchange *xc, struct backend *be)
 		    errno == ENOMEM)
 			return (-2);
 		backend_failed(be);
-		be = backend_pick(xc->xc_sv);
+		be = xc_repick(xc, be);
 	}
 	return (full > 0 ? -3 : -1);
 }
@@ -491,6 +556,22 @@ xc_ip_literal(const char *host)
 }
 
 /*
+ * A server that asks for client certificates takes requests only on a
+ * connection whose handshake asked under its very policy (mode and CA
+ * bundle): not one made for a name without it or with another, nor
+ * plain HTTP, so that no Host fronts around client authentication.
+ */
+static int
+xc_cert_ok(struct exchange *xc, const struct vserver *vs)
+{
+	struct ptls		*tls = xc->xc_cl->cl_conn.c_tls;
+	const unsigned char	*id;
+
+	return (tls != NULL && (id = ptls_peer_auth(tls)) != NULL &&
+	    memcmp(id, ptls_auth_id(vs->vs_auth), PTLS_AUTH_ID_LEN) == 0);
+}
+
+/*
  * The server's answer for the location that takes the request: a pool
  * to forward to, or NULL after a reply of its own.
  */
@@ -501,6 +582,13 @@ xc_location_answer(struct exchange *xc, const char *head, const char *path,
 	struct vserver	*vs = xc->xc_vs;
 	struct location	*lo, *act;
 
+	if (vs->vs_auth != NULL && !xc_cert_ok(xc, vs)) {
+		log_limited(LOG_LIMIT_REQUEST, "%s: 421: server %s asks for "
+		    "client certificates as this connection's handshake did "
+		    "not", xc->xc_cl->cl_addr, vs->vs_conf->sc_name);
+		xc_reply(xc, 421, nobody);
+		return (NULL);
+	}
 	if (pathlen == -1) {
 		log_limited(LOG_LIMIT_REQUEST, "%s: 400: a path no location "
 		    "can take (a bad escape, or \"..\" above the root)",
@@ -604,7 +692,8 @@ xc_route(struct exchange *xc, const char *head, const char *path,
 		    xc->xc_host : sv->sv_name;
 	service_ref(sv);
 	xc->xc_sv = sv;
-	xc_set_backend(xc, backend_pick(sv));
+	pick_key_init(&xc->xc_pick, sv, cl->cl_addr, head, xc->xc_req);
+	xc_set_backend(xc, backend_pick(sv, &xc->xc_pick));
 	if (xc->xc_be == NULL) {
 		xc_reply(xc, 503, nobody);
 		return (NULL);
@@ -658,8 +747,9 @@ xc_start(struct exchange *xc, const char *head)
 		(void)strlcpy(path, "*", sizeof(path));
 	if (xc_route(xc, head, path, pathlen, nobody) == NULL)
 		return (STEP_GONE);
-	if ((xc->xc_uphead = buf_get_size(req->head_len +
-	    XC_UPHEAD_SLACK)) == NULL ||
+	if ((xc->xc_uphead = buf_get_size(req->head_len + XC_UPHEAD_SLACK +
+	    (xc->xc_vs != NULL && xc->xc_vs->vs_auth != NULL ?
+	    XC_CERT_SLACK : 0))) == NULL ||
 	    xc_build_uphead(xc, head, path, pathlen) == -1) {
 		xc_reply(xc, 431, 0);
 		return (STEP_GONE);
@@ -826,7 +916,7 @@ xc_upstream_failed(struct exchange *xc, int status, const char *why)
 	xc->xc_uphead_sent = 0;
 	if ((refused && xc->xc_sv->sv_conf.pl_retry != RETRY_NONE) || again) {
 		xc->xc_moved_on += again;
-		ret = xc_connect(xc, backend_pick(xc->xc_sv));
+		ret = xc_connect(xc, xc_repick(xc, xc->xc_be));
 	} else if (retry && (xc->xc_up = upstream_get(xc->xc_be,
 	    xc->xc_upname, xc_notify, xc, 1)) != NULL)
 		ret = 0;
@@ -1261,6 +1351,20 @@ xc_retry_after(const struct exchange *xc, int status)
 		return (0);
 	return (xc->xc_sv != NULL && xc->xc_be == NULL ?
 	    backend_retry_after(xc->xc_sv) : 1);
+}
+
+/*
+ * A Set-Cookie value for the final response, in buf: the pool's sticky
+ * cookie naming the backend that answered, when the request's did not.
+ * Its length, or 0 for none.
+ */
+size_t
+xc_setcookie(const struct exchange *xc, char *buf, size_t size)
+{
+	if (xc->xc_sv == NULL)
+		return (0);
+	return (balance_setcookie(xc->xc_sv, xc->xc_be, &xc->xc_pick,
+	    xc->xc_cl->cl_conn.c_tls != NULL, buf, size));
 }
 
 static void

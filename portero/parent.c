@@ -113,6 +113,7 @@ parent_start_child(struct portero *env, struct child *ch)
 	ch->ch_state = CHILD_STARTING;
 	ch->ch_cfg_sent = ch->ch_cfg_again = 0;
 	ch->ch_ca_gen = 0;
+	ch->ch_clientca_gen = 0;
 	clock_gettime(CLOCK_MONOTONIC, &ch->ch_started);
 	ch->ch_pong = ch->ch_started;
 	memset(&ch->ch_stats, 0, sizeof(ch->ch_stats));
@@ -179,6 +180,36 @@ parent_send_ca(struct portero *env, struct child *ch)
 	return (0);
 }
 
+/* The client CA bundles (mTLS), to a worker that does not have these. */
+static int
+parent_send_clientca(struct portero *env, struct child *ch)
+{
+	static const struct client_ca_set	 none;
+	const struct client_ca_set		*ccs = env->pc_set->cs_clientca;
+
+	if (ch->ch_clientca_gen == env->pc_clientca_gen)
+		return (0);
+	if (parent_sent(env, ch, config_setclientca(&ch->ch_iev,
+	    ccs != NULL ? ccs : &none)) == -1)
+		return (-1);
+	ch->ch_clientca_gen = env->pc_clientca_gen;
+	return (0);
+}
+
+/*
+ * A configuration is taken (at start, old is NULL): its client CA
+ * bundles go to the workers only if they differ from the last ones, as
+ * the upstream bundle does.
+ */
+void
+parent_clientca(struct portero *env, const struct conf_set *old,
+    const struct conf_set *new)
+{
+	if (old == NULL || !clientca_equal(old->cs_clientca,
+	    new->cs_clientca))
+		env->pc_clientca_gen++;
+}
+
 /*
  * Servers, pools and backends, object by object; a server's names and
  * locations after it, header operations after their locations.
@@ -230,7 +261,8 @@ parent_send_worker(struct portero *env, struct child *ch)
 	unsigned int		 i;
 
 	if (parent_send_set(env, ch, env->pc_set) == -1 ||
-	    parent_send_ca(env, ch) == -1)
+	    parent_send_ca(env, ch) == -1 ||
+	    parent_send_clientca(env, ch) == -1)
 		return (-1);
 	if (ch->ch_state != CHILD_STARTING)
 		return (0);
@@ -682,6 +714,7 @@ parent_reload(struct portero *env, char *why, size_t whylen)
 		env->pc_conf.upstream_insecure = newconf.upstream_insecure;
 	}
 	parent_reload_take(&env->pc_conf, &newconf);
+	parent_clientca(env, env->pc_set, newset);
 	confset_free(env->pc_set);
 	env->pc_set = newset;
 	if (!env->pc_conf.no_register)

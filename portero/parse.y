@@ -93,12 +93,16 @@ static int	 conf_header(int, int, const char *, const char *);
 static int	 conf_pool(const char *);
 static int	 conf_backend(const char *, long long, int, long long);
 static void	 conf_pool_option(const char *, const char *);
+static int	 conf_balance(const char *, int, const char *);
+static int	 conf_sticky(const char *);
 static int	 conf_hostname(const char *, int);
 static int	 conf_value(const char *);
 static void	 conf_check_type(int, const char *, long long);
 static void	 conf_check_opt(int, long long);
 static long long conf_duration(long long, const char *);
 static void	 conf_check_end(void);
+static int	 conf_client_ca(const char *, int);
+static int	 conf_cert_field(int, const char *);
 
 typedef struct {
 	union {
@@ -113,6 +117,8 @@ typedef struct {
 %token	INCLUDE LISTEN ON PORT TLS SERVER ALIAS DEFAULT LOCATION FORWARD TO
 %token	RETURN BLOCK POOL BACKEND WEIGHT PATH STRIP REPLACE WITH REQUEST
 %token	RESPONSE HEADER SET ADD REMOVE FORWARDED ERROR
+%token	CLIENT CA VERIFY REQUIRED OPTIONAL CERTIFICATE SUBJECT FINGERPRINT
+%token	BALANCE HASH ADDRESS COOKIE STICKY
 /* active health checks */
 %token	CHECK TCP HTTP STATUS INTERVAL TIMEOUT RISE FALL
 /* "block return N": return binds to block, not to a next option */
@@ -123,7 +129,7 @@ typedef struct {
 %type	<v.string>	string value
 /* strings thrown away by error recovery */
 %destructor	{ free($$); }	<v.string>
-%type	<v.number>	port opttls optweight hdrdir
+%type	<v.number>	port opttls optweight hdrdir optverify
 %type	<v.number>	duration optstatus
 %%
 
@@ -248,6 +254,34 @@ serveropt	: ALIAS STRING			{
 			cur_location = CONF_NONE;
 		}
 		| locopt
+		| clientopt
+		;
+
+/* client certificates (mTLS): a server's alone, not a location's */
+clientopt	: CLIENT CA STRING optverify	{
+			conf_client_ca($3, $4);
+			free($3);
+		}
+		| CLIENT CERTIFICATE HEADER certfields
+		;
+
+optverify	: /* empty */			{ $$ = PTLS_VERIFY_REQUIRED; }
+		| VERIFY REQUIRED		{ $$ = PTLS_VERIFY_REQUIRED; }
+		| VERIFY OPTIONAL		{ $$ = PTLS_VERIFY_OPTIONAL; }
+		;
+
+certfields	: certfield
+		| certfields certfield
+		;
+
+certfield	: SUBJECT STRING		{
+			conf_cert_field(0, $2);
+			free($2);
+		}
+		| FINGERPRINT STRING		{
+			conf_cert_field(1, $2);
+			free($2);
+		}
 		;
 
 locopts_l	: /* empty */
@@ -336,7 +370,30 @@ poolopt		: BACKEND STRING port opttls optweight	{
 			free($1);
 			free($2);
 		}
+		| balanceopt
 		| CHECK checkspec
+		;
+
+/* How the pool chooses a backend (balance.c). */
+balanceopt	: BALANCE STRING		{
+			conf_balance($2, -1, NULL);
+			free($2);
+		}
+		| BALANCE HASH ADDRESS		{
+			conf_balance("hash", BALANCE_KEY_ADDRESS, NULL);
+		}
+		| BALANCE HASH HEADER STRING	{
+			conf_balance("hash", BALANCE_KEY_HEADER, $4);
+			free($4);
+		}
+		| BALANCE HASH COOKIE STRING	{
+			conf_balance("hash", BALANCE_KEY_COOKIE, $4);
+			free($4);
+		}
+		| STICKY COOKIE STRING		{
+			conf_sticky($3);
+			free($3);
+		}
 		;
 
 /*
@@ -427,14 +484,22 @@ lookup(char *s)
 	/* in order: bsearch */
 	static const struct keywords keywords[] = {
 		{ "add",		ADD },
+		{ "address",		ADDRESS },
 		{ "alias",		ALIAS },
 		{ "backend",		BACKEND },
+		{ "balance",		BALANCE },
 		{ "block",		BLOCK },
+		{ "ca",			CA },
+		{ "certificate",	CERTIFICATE },
 		{ "check",		CHECK },
+		{ "client",		CLIENT },
+		{ "cookie",		COOKIE },
 		{ "default",		DEFAULT },
 		{ "fall",		FALL },
+		{ "fingerprint",	FINGERPRINT },
 		{ "forward",		FORWARD },
 		{ "forwarded",		FORWARDED },
+		{ "hash",		HASH },
 		{ "header",		HEADER },
 		{ "http",		HTTP },
 		{ "include",		INCLUDE },
@@ -442,23 +507,28 @@ lookup(char *s)
 		{ "listen",		LISTEN },
 		{ "location",		LOCATION },
 		{ "on",			ON },
+		{ "optional",		OPTIONAL },
 		{ "path",		PATH },
 		{ "pool",		POOL },
 		{ "port",		PORT },
 		{ "remove",		REMOVE },
 		{ "replace",		REPLACE },
 		{ "request",		REQUEST },
+		{ "required",		REQUIRED },
 		{ "response",		RESPONSE },
 		{ "return",		RETURN },
 		{ "rise",		RISE },
 		{ "server",		SERVER },
 		{ "set",		SET },
 		{ "status",		STATUS },
+		{ "sticky",		STICKY },
 		{ "strip",		STRIP },
+		{ "subject",		SUBJECT },
 		{ "tcp",		TCP },
 		{ "timeout",		TIMEOUT },
 		{ "tls",		TLS },
 		{ "to",			TO },
+		{ "verify",		VERIFY },
 		{ "weight",		WEIGHT },
 		{ "with",		WITH },
 	};
@@ -1201,6 +1271,87 @@ conf_backend(const char *host, long long port, int tls, long long weight)
 }
 
 /*
+ * "client ca FILE [verify required | verify optional]": the bundle is
+ * read and parsed now, so that a file that cannot be is an error of
+ * this line, and a reload with it keeps the running configuration.
+ */
+static int
+conf_client_ca(const char *path, int mode)
+{
+	struct server_conf	*sc = &set->cs_servers[cur_server];
+	char			 why[CONF_PATH_MAX + 256];
+	unsigned int		 index;
+
+	if (sc->sc_verify != PTLS_VERIFY_NONE) {
+		yyerror("client ca: server \"%s\" has one", sc->sc_name);
+		return (-1);
+	}
+	if (path[0] != '/') {
+		yyerror("client ca \"%s\": want an absolute path", path);
+		return (-1);
+	}
+	if (set->cs_clientca == NULL &&
+	    (set->cs_clientca = clientca_new()) == NULL)
+		fatal("client ca");
+	if (clientca_add(set->cs_clientca, path, &index, why,
+	    sizeof(why)) == -1) {
+		yyerror("%s", why);
+		return (-1);
+	}
+	sc->sc_verify = mode;
+	sc->sc_clientca = index;
+	return (0);
+}
+
+/*
+ * "client certificate header subject NAME fingerprint NAME": the fields
+ * that carry a verified certificate to the backend, never one portero
+ * sets for other reasons.
+ */
+static int
+conf_cert_field(int fingerprint, const char *name)
+{
+	static const char *const forwarding[] = {
+		"forwarded", "x-forwarded-for", "x-forwarded-host",
+		"x-forwarded-proto", "x-real-ip",
+	};
+	struct server_conf	*sc = &set->cs_servers[cur_server];
+	char			*dst, *other;
+	const char		*p;
+	size_t			 i;
+
+	dst = fingerprint ? sc->sc_fingerprint_field : sc->sc_subject_field;
+	other = fingerprint ? sc->sc_subject_field : sc->sc_fingerprint_field;
+	sc->sc_cert_line = yylval.lineno;
+	for (p = name; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr("!#$%&'*+-.^_`|~",
+		    *p) == NULL)
+			break;
+	if (*name == '\0' || *p != '\0' ||
+	    strlen(name) >= CLIENT_CERT_FIELD_MAX) {
+		yyerror("client certificate header \"%s\": not a field name "
+		    "of at most %d characters", name,
+		    CLIENT_CERT_FIELD_MAX - 1);
+		return (-1);
+	}
+	for (i = 0; i < sizeof(forwarding) / sizeof(forwarding[0]); i++)
+		if (strcasecmp(name, forwarding[i]) == 0)
+			break;
+	if (i < sizeof(forwarding) / sizeof(forwarding[0]) ||
+	    conf_header_reserved(name)) {
+		yyerror("client certificate header \"%s\": portero sets this "
+		    "field itself", name);
+		return (-1);
+	}
+	if (dst[0] != '\0' || strcasecmp(name, other) == 0) {
+		yyerror("client certificate header \"%s\": said twice", name);
+		return (-1);
+	}
+	(void)strlcpy(dst, name, CLIENT_CERT_FIELD_MAX);
+	return (0);
+}
+
+/*
  * A global option a pool sets for its own backends: tls-name (their SNI
  * and the name their certificates must bear), connect-timeout,
  * upstream-timeout, max-connections (a backend's, in each worker) and
@@ -1251,6 +1402,98 @@ conf_pool_option(const char *name, const char *value)
 		pl->pl_upstream_timeout = n;
 	else
 		pl->pl_max_connections = n;
+}
+
+/*
+ * Balancing options (balance.c).  A name a mode hashes on, or the sticky
+ * cookie's, is an HTTP token (RFC 9110 5.6.2).
+ */
+static int
+conf_token(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!isalnum((unsigned char)s[i]) &&
+		    strchr("!#$%&'*+-.^_`|~", s[i]) == NULL)
+			return (-1);
+	return (i == 0 || i >= BALANCE_NAME_MAX ? -1 : 0);
+}
+
+static int
+conf_balance(const char *mode, int key, const char *name)
+{
+	struct pool_conf	*pl;
+	struct balance_conf	*ba;
+
+	if ((pl = confset_pool(set, cur_pool)) == NULL)
+		return (-1);
+	ba = &pl->pl_balance;
+	if (ba->ba_line != 0) {
+		yyerror("pool \"%s\": balance given twice (first on line %d)",
+		    cur_pool, ba->ba_line);
+		return (-1);
+	}
+	ba->ba_line = yylval.lineno;
+	if (key == BALANCE_KEY_HEADER || key == BALANCE_KEY_COOKIE) {
+		if (conf_token(name) == -1) {
+			yyerror("hash %s \"%s\": not a %s name", key ==
+			    BALANCE_KEY_HEADER ? "header" : "cookie", name,
+			    key == BALANCE_KEY_HEADER ? "field" : "cookie");
+			return (-1);
+		}
+		if (key == BALANCE_KEY_COOKIE && ba->ba_sticky &&
+		    strcmp(name, ba->ba_cookie) == 0) {
+			yyerror("hash cookie \"%s\": the sticky cookie", name);
+			return (-1);
+		}
+		(void)strlcpy(ba->ba_keyname, name, sizeof(ba->ba_keyname));
+	}
+	if (key != -1) {
+		ba->ba_mode = BALANCE_HASH;
+		ba->ba_key = key;
+	} else if (strcmp(mode, "roundrobin") == 0)
+		ba->ba_mode = BALANCE_ROUNDROBIN;
+	else if (strcmp(mode, "random") == 0)
+		ba->ba_mode = BALANCE_RANDOM;
+	else if (strcmp(mode, "least-connections") == 0)
+		ba->ba_mode = BALANCE_LEASTCONN;
+	else {
+		yyerror("balance %s: want roundrobin, random, "
+		    "least-connections or hash", mode);
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+conf_sticky(const char *name)
+{
+	struct pool_conf	*pl;
+	struct balance_conf	*ba;
+
+	if ((pl = confset_pool(set, cur_pool)) == NULL)
+		return (-1);
+	ba = &pl->pl_balance;
+	if (ba->ba_sticky_line != 0) {
+		yyerror("pool \"%s\": sticky cookie given twice (first on "
+		    "line %d)", cur_pool, ba->ba_sticky_line);
+		return (-1);
+	}
+	ba->ba_sticky_line = yylval.lineno;
+	if (conf_token(name) == -1) {
+		yyerror("sticky cookie \"%s\": not a cookie name", name);
+		return (-1);
+	}
+	if (ba->ba_mode == BALANCE_HASH && ba->ba_key == BALANCE_KEY_COOKIE &&
+	    strcmp(name, ba->ba_keyname) == 0) {
+		yyerror("sticky cookie \"%s\": the cookie the hash reads",
+		    name);
+		return (-1);
+	}
+	ba->ba_sticky = 1;
+	(void)strlcpy(ba->ba_cookie, name, sizeof(ba->ba_cookie));
+	return (0);
 }
 
 /*

@@ -85,6 +85,7 @@ main(int argc, char *argv[])
 		exit(1);
 	if (parent_load_ca(env, conf) == -1)
 		fatalx("cannot read the upstream CA bundle");
+	parent_clientca(env, NULL, env->pc_set);
 	log_setbare(0);
 	if (cmd.checkonly) {
 		fprintf(stderr, "configuration OK\n");

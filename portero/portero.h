@@ -230,6 +230,18 @@ enum imsg_type {
 	IMSG_UPSTREAM_CA_END,
 
 	/*
+	 * Client CA bundles (mTLS), read by the parent from the files the
+	 * servers name, each file once: to a worker with its first
+	 * configuration and with any that changes them: per bundle
+	 * CLIENT_CA and its bytes in CLIENT_CA_DATA chunks, then
+	 * CLIENT_CA_END with their number (alone when there is none).  They
+	 * take effect at CFG_DONE.
+	 */
+	IMSG_CLIENT_CA,		/* struct client_ca_msg */
+	IMSG_CLIENT_CA_DATA,	/* bytes */
+	IMSG_CLIENT_CA_END,	/* uint32_t bundles */
+
+	/*
 	 * Registered backends.  The registrar sends each change it has
 	 * made durable (REG_UPSERT, REG_REMOVE: struct reg_backend with its
 	 * update number) to the parent, which keeps a copy, relays it to
@@ -435,11 +447,19 @@ enum forwarded_style {
 	FORWARDED_BOTH,
 };
 
+#define CLIENT_CERT_FIELD_MAX	64	/* a header field's name, with NUL */
+
 struct server_conf {
 	char		 sc_name[NAME_MAX_LEN];	/* lower case */
 	uint32_t	 sc_flags;
 	uint32_t	 sc_forwarded;	/* enum forwarded_style */
 	int32_t		 sc_line;	/* where the file says it */
+	/* client certificates (mTLS, clientca.c) */
+	uint32_t	 sc_verify;	/* enum ptls_verify */
+	uint32_t	 sc_clientca;	/* its bundle, in cs_clientca */
+	int32_t		 sc_cert_line;	/* of "client certificate" */
+	char		 sc_subject_field[CLIENT_CERT_FIELD_MAX];  /* "": no */
+	char		 sc_fingerprint_field[CLIENT_CERT_FIELD_MAX];
 };
 
 /* A name a server answers to: its own, an alias or "*.domain". */
@@ -531,6 +551,37 @@ struct check_conf {
 #define POOL_DECLARED		0x01	/* by the file, not a --backend */
 #define POOL_USED		0x02	/* some location forwards to it */
 
+/*
+ * balance.c: how a pool chooses a backend.  The configuration travels
+ * with the pool; what a worker keeps for it (struct balance) is rebuilt
+ * from the pool's backends whenever they change, never per request.
+ */
+enum balance_mode {
+	BALANCE_ROUNDROBIN,	/* weighted, interleaved (default) */
+	BALANCE_RANDOM,		/* two random choices, the less loaded */
+	BALANCE_LEASTCONN,	/* fewest requests in flight, by weight */
+	BALANCE_HASH,		/* consistent hashing on a key */
+};
+
+enum balance_key {
+	BALANCE_KEY_ADDRESS,	/* the client's address */
+	BALANCE_KEY_HEADER,	/* a request header field's value */
+	BALANCE_KEY_COOKIE,	/* a request cookie's value */
+};
+
+#define BALANCE_NAME_MAX	64	/* a header or cookie name */
+
+struct balance_conf {
+	uint8_t		 ba_mode;	/* enum balance_mode */
+	uint8_t		 ba_key;	/* enum balance_key: hash */
+	uint8_t		 ba_sticky;	/* a sticky cookie over the mode */
+	uint8_t		 ba_pad;
+	int32_t		 ba_line;	/* where the file says "balance" */
+	int32_t		 ba_sticky_line;	/* ... "sticky" */
+	char		 ba_keyname[BALANCE_NAME_MAX];	/* header, cookie */
+	char		 ba_cookie[BALANCE_NAME_MAX];	/* sticky's */
+};
+
 struct pool_conf {
 	char		 pl_name[NAME_MAX_LEN];	/* lower case */
 	uint32_t	 pl_flags;
@@ -541,6 +592,7 @@ struct pool_conf {
 	uint32_t	 pl_upstream_timeout;
 	uint32_t	 pl_max_connections;	/* a backend, a worker */
 	uint32_t	 pl_retry;	/* enum pool_retry */
+	struct balance_conf pl_balance;
 	struct check_conf pl_check;	/* ck_type CHECK_NONE: none */
 };
 
@@ -584,6 +636,7 @@ struct conf_set {
 	uint32_t		 cs_nheaders, cs_capheaders;
 	uint32_t		 cs_npools, cs_cappools;
 	uint32_t		 cs_nbackends, cs_capbackends;
+	struct client_ca_set	*cs_clientca;	/* the parent's; NULL: none */
 };
 
 /*
@@ -688,6 +741,33 @@ struct upstream_ca_msg {
 	char		 uc_path[CONF_PATH_MAX];	/* for log lines */
 };
 
+/*
+ * Client CA bundles (clientca.c): the files servers name for client
+ * certificates, each read once by the parent as the configuration is
+ * parsed, kept with it and sent whole to every worker.  All of them fit
+ * in a worker's queue beside the upstream bundle.
+ */
+#define CLIENT_CA_FILES		32	/* distinct files */
+#define CLIENT_CA_FILE_MAX	(1024 * 1024)
+#define CLIENT_CA_TOTAL_MAX	(2 * 1024 * 1024)
+
+struct client_ca {
+	char		 cca_path[CONF_PATH_MAX];
+	char		*cca_pem;
+	size_t		 cca_len;
+};
+
+struct client_ca_set {
+	struct client_ca	 ccs_ca[CLIENT_CA_FILES];
+	unsigned int		 ccs_n;
+	size_t			 ccs_bytes;
+};
+
+struct client_ca_msg {
+	uint32_t	 cam_index;	/* 0, 1, ... in order */
+	uint32_t	 cam_len;	/* bytes of the bundle to come */
+	char		 cam_path[CONF_PATH_MAX];	/* for log lines */
+};
 
 #define CERT_MAX_NAMES		64
 #define CERT_MAX_BYTES		(1024 * 1024)	/* names, cert, key, staple */
@@ -861,6 +941,7 @@ struct child {
 	uint32_t	 ch_snap_inflight; /* sent, unacknowledged */
 	struct reg_backend ch_snap_last; /* the last one sent */
 	uint32_t	 ch_ca_gen;	/* upstream CA bundle it was sent */
+	uint32_t	 ch_clientca_gen;	/* client CA bundles ... */
 };
 
 /* The parent's copy of the registry (regcopy.c). */
@@ -909,6 +990,9 @@ struct portero {
 	uint32_t		 pc_ca_gen;	/* bumped when it changes */
 	int			 pc_ca_verify;
 	char			 pc_ca_path[CONF_PATH_MAX];
+	uint32_t		 pc_clientca_gen;	/* pc_set's client CA
+							   bundles; bumped when
+							   they change */
 };
 
 /* listener.c: a listening socket being accepted on. */
@@ -1015,6 +1099,41 @@ void	 timer_set(struct timer *, unsigned int);
 void	 timer_stop(struct timer *);
 void	 timer_del(struct timer *);
 
+/*
+ * balance.c in a worker: what a request brings to the choice, worked
+ * out once when it is routed, and a pool's balancing state.
+ */
+struct pick_key {
+	uint64_t		 pk_hash;	/* the key's, if pk_hashed */
+	uint64_t		 pk_sticky;	/* the backend the sticky cookie
+						   names; 0: none */
+	const struct backend	*pk_avoid;	/* failed just now */
+	int			 pk_hashed;
+};
+
+/* "NAME=" 16 hex digits "; Path=/; HttpOnly; Secure" */
+#define BALANCE_SETCOOKIE_MAX	(BALANCE_NAME_MAX + 48)
+
+struct ring_point;
+struct sticky_entry;
+
+/* A pool's balancing state in one worker. */
+struct balance {
+	struct balance_conf	 bl_conf;
+	int			 bl_ready;	/* tables match the backends */
+	int			 bl_broken;	/* out of memory: plain turns */
+	uint32_t		 bl_total;	/* weights (scaled) */
+	uint32_t		*bl_sched;	/* weighted turns; NULL:
+						   equal weights */
+	uint32_t		 bl_nsched;
+	struct ring_point	*bl_ring;	/* hash */
+	uint32_t		 bl_nring;
+	struct sticky_entry	*bl_sticky;	/* sticky, by id */
+	struct backend		**bl_heap;	/* least-connections */
+	uint32_t		 bl_nheap;
+	uint64_t		 bl_seq;	/* least-connections' turns */
+};
+
 /* route.c: services and their backends; upstream.c: connections to them. */
 struct upstream;
 struct upstream_sessions;
@@ -1039,6 +1158,12 @@ struct backend {
 	unsigned int		 be_nidle;
 	unsigned int		 be_nconns;	/* upstreams, busy or idle */
 	struct upstream_sessions *be_sessions;	/* TLS, to resume */
+	/* balance.c's */
+	uint32_t		 be_inflight;	/* requests, this worker */
+	uint32_t		 be_heapidx;	/* in bl_heap */
+	uint64_t		 be_seq;	/* when least-conn. picked it */
+	uint64_t		 be_id;		/* hash of address and port */
+	uint64_t		 be_sticky;	/* what its cookie says */
 };
 
 /* A pool: backends from the file or flags, and registered ones. */
@@ -1055,6 +1180,7 @@ struct service {
 	unsigned int		 sv_next;	/* round robin */
 	unsigned int		 sv_refs;	/* table, requests */
 	int			 sv_gone;
+	struct balance		 sv_bal;
 };
 
 /* server.c: a server of the file as a worker routes to it. */
@@ -1067,6 +1193,10 @@ struct vserver {
 						   other prefix of it */
 	uint32_t		 vs_nexact;
 	uint32_t		 vs_nprefix;
+	/* client certificates: the policy, the fields' name lengths */
+	const struct ptls_auth	*vs_auth;	/* NULL: none asked for */
+	uint32_t		 vs_subjectlen;
+	uint32_t		 vs_fingerprintlen;
 };
 
 struct route_table {
@@ -1081,6 +1211,9 @@ struct route_table {
 						   of a name in rt_set */
 	uint32_t		 rt_namemask;
 	struct vserver		*rt_default;
+	/* the table's client-certificate policies, by bundle and mode */
+	struct ptls_auth	*rt_auth[CLIENT_CA_FILES][2];
+	uint32_t		 rt_nauth;
 };
 
 /* What the macros of a value stand for in one request. */
@@ -1246,6 +1379,7 @@ struct exchange {
 	struct buf		*xc_redirect;	/* its Location, NUL-ended */
 	struct service		*xc_sv;
 	struct backend		*xc_be;
+	struct pick_key		 xc_pick;	/* how xc_be was chosen */
 	const char		*xc_upname;	/* SNI and Host upstream */
 	struct body		 xc_reqbody;
 	struct body		 xc_respbody;
@@ -1329,6 +1463,8 @@ int	 parent_reload(struct portero *, char *, size_t);
 void	 parent_reload_soon(struct portero *);
 void	 parent_set_verbose(struct portero *, int);
 int	 parent_load_ca(struct portero *, const struct portero_config *);
+void	 parent_clientca(struct portero *, const struct conf_set *,
+	    const struct conf_set *);
 
 /* phealth.c */
 void	 parent_health_init(struct portero *);
@@ -1478,6 +1614,11 @@ int	 config_setupstreamca(struct imsgev *, const struct upstream_ca_msg *,
 int	 config_getupstreamca(const struct imsg *, struct upstream_ca_msg *);
 int	 config_getupstreamcadata(const struct imsg *, const void **,
 	    size_t *);
+int	 config_setclientca(struct imsgev *, const struct client_ca_set *);
+int	 config_getclientca(const struct imsg *, struct client_ca_msg *);
+int	 config_getclientcadata(const struct imsg *, const void **,
+	    size_t *);
+int	 config_getclientcaend(const struct imsg *, uint32_t *);
 int	 config_setverdict(struct imsgev *, uint32_t,
 	    const struct backend_health *);
 int	 config_setcheck(struct imsgev *, uint32_t,
@@ -1554,12 +1695,24 @@ void	 service_ref(struct service *);
 void	 service_unref(struct service *);
 void	 backend_ref(struct backend *);
 void	 backend_unref(struct backend *);
-struct backend *backend_pick(struct service *);
+int	 backend_is_down(const struct backend *, const struct timespec *);
+void	 backend_picked(struct backend *);
 void	 backend_failed(struct backend *);
 void	 backend_ok(struct backend *);
 void	 backend_health_apply(struct route_table *,
 	    const struct backend_health *);
 unsigned int backend_retry_after(const struct service *);
+
+/* balance.c */
+uint64_t balance_siphash(const uint64_t [2], const void *, size_t);
+void	 balance_free(struct balance *);
+void	 balance_hold(struct service *, struct backend *);
+void	 balance_release(struct service *, struct backend *);
+void	 pick_key_init(struct pick_key *, const struct service *,
+	    const char *, const char *, const struct http1_request *);
+struct backend *backend_pick(struct service *, const struct pick_key *);
+size_t	 balance_setcookie(const struct service *, const struct backend *,
+	    const struct pick_key *, int, char *, size_t);
 
 /* rewrite.c */
 int	 rewrite_drops(const struct location *, int, const char *, size_t);
@@ -1635,6 +1788,7 @@ void	 xc_moved(struct exchange *);
 void	 xc_reply(struct exchange *, int, int);
 void	 xc_abort(struct exchange *, int, const char *);
 unsigned int xc_retry_after(const struct exchange *, int);
+size_t	 xc_setcookie(const struct exchange *, char *, size_t);
 const char *xc_location(const struct exchange *);
 void	 xc_keep_request(struct exchange *, const char *);
 void	 xc_keep_partial(struct exchange *, const char *);
@@ -1701,6 +1855,33 @@ struct ptls_names {
 	size_t			 pn_len;
 };
 
+/*
+ * Client certificates (mTLS), per server name: a policy is a mode and
+ * the CA bundle client certificates are checked against, parsed once
+ * (ptls_auth_new()).  The set asks pr_auth for the policy of the name a
+ * client sends (NULL: it sent none) as its hello comes; the session-id
+ * context, and so resumption, is the policy's.  A connection remembers
+ * the policy's id (ptls_peer_auth()) and, once, what it verified.
+ */
+enum ptls_verify {
+	PTLS_VERIFY_NONE,
+	PTLS_VERIFY_OPTIONAL,	/* asked; absent or invalid is no cert */
+	PTLS_VERIFY_REQUIRED,	/* absent or invalid fails the handshake */
+};
+
+#define PTLS_AUTH_ID_LEN	32	/* SHA-256 of the mode and bundle */
+#define PTLS_SUBJECT_MAX	1024	/* RFC 2253, with its NUL */
+#define PTLS_FINGERPRINT_LEN	64	/* SHA-256 in hex */
+
+struct ptls_auth;		/* a policy, its CA store and names */
+typedef const struct ptls_auth *(*ptls_auth_fn)(const char *);
+
+/* A client certificate a handshake verified: safe in a header field. */
+struct ptls_verified {
+	char		 pv_subject[PTLS_SUBJECT_MAX];	/* "" if too long */
+	char		 pv_fingerprint[PTLS_FINGERPRINT_LEN + 1];
+};
+
 /* A server's settings; NULL strings take the defaults. */
 struct ptls_params {
 	const char		*pr_alpn;	/* "h2,http/1.1" */
@@ -1712,6 +1893,8 @@ struct ptls_params {
 	struct ptls_server	*pr_prev;	/* the set in service: what
 						   did not change is taken
 						   over, not built again */
+	ptls_auth_fn		 pr_auth;	/* client certificates by
+						   name; NULL: never */
 };
 
 /* Signing with a key held elsewhere; not yet used by either library. */
@@ -1752,10 +1935,35 @@ int	 ptls_idle(struct ptls *);
 int	 ptls_session_offer(struct ptls *, struct ptls_session *);
 struct ptls_session *ptls_session_take(struct ptls *);
 void	 ptls_session_free(struct ptls_session *);
+struct ptls_auth *ptls_auth_new(enum ptls_verify, const char *, size_t,
+	    char *, size_t);
+void	 ptls_auth_free(struct ptls_auth *);
+const unsigned char *ptls_auth_id(const struct ptls_auth *);
+const unsigned char *ptls_peer_auth(struct ptls *);
+const struct ptls_verified *ptls_peer_verified(struct ptls *);
+
+/* clientca.c */
+struct client_ca_set *clientca_new(void);
+int	 clientca_add(struct client_ca_set *, const char *, unsigned int *,
+	    char *, size_t);
+void	 clientca_free(struct client_ca_set *);
+int	 clientca_equal(const struct client_ca_set *,
+	    const struct client_ca_set *);
+int	 clientca_check(const struct conf_set *, const char *);
+
+/* mtls.c */
+int	 mtls_begin(const struct client_ca_msg *);
+int	 mtls_data(const void *, size_t);
+int	 mtls_end(uint32_t);
+void	 mtls_apply(void);
+int	 mtls_build(struct route_table *, struct vserver *);
+void	 mtls_table_free(struct route_table *);
+const struct ptls_auth *mtls_lookup(const char *);
 
 /* tlsctx.c */
 void	 tlsctx_init(const struct portero_config *);
 void	 tlsctx_config(const struct portero_config *);
+void	 tlsctx_auth(ptls_auth_fn);
 int	 tlsctx_cert_begin(const struct cert_begin *);
 int	 tlsctx_cert_add(const struct cert_msg *);
 int	 tlsctx_cert_data(const void *, size_t);

@@ -185,8 +185,14 @@ proxy_handshake(struct client *cl)
 	if (ret == PTLS_WANT_READ || ret == PTLS_WANT_WRITE)
 		return (STEP_WAIT);
 	if (ret == -1) {
-		log_debug("%s: TLS handshake: %s", cl->cl_addr,
-		    ptls_error(cl->cl_conn.c_tls));
+		/* a refused client certificate is the operator's business */
+		if (ptls_peer_auth(cl->cl_conn.c_tls) != NULL)
+			log_limited(LOG_LIMIT_CLIENT, "%s: TLS handshake with "
+			    "a client certificate asked for: %s", cl->cl_addr,
+			    ptls_error(cl->cl_conn.c_tls));
+		else
+			log_debug("%s: TLS handshake: %s", cl->cl_addr,
+			    ptls_error(cl->cl_conn.c_tls));
 		proxy_close(cl);
 		return (STEP_WAIT);
 	}
@@ -387,7 +393,8 @@ h1_build_resphead(struct exchange *xc, struct buf *b, const char *head,
     const struct http1_response *resp)
 {
 	const struct http1_field *f;
-	char			 code[4];
+	char			 code[4], cookie[BALANCE_SETCOOKIE_MAX];
+	size_t			 clen;
 	int			 i, final = !(resp->flags & HTTP1_INTERIM);
 
 	code[0] = '0' + resp->status / 100;
@@ -408,6 +415,9 @@ h1_build_resphead(struct exchange *xc, struct buf *b, const char *head,
 	}
 	if (!final)
 		return (APPEND_LIT(b, "\r\n"));
+	if ((clen = xc_setcookie(xc, cookie, sizeof(cookie))) > 0 &&
+	    buf_field(b, "Set-Cookie", 10, cookie, clen) == -1)
+		return (-1);
 	if (resp->status == 101)	/* a WebSocket: xc_websocket() said */
 		return (APPEND_LIT(b, "Upgrade: websocket\r\n"
 		    "Connection: Upgrade\r\n\r\n"));

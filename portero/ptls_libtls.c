@@ -559,3 +559,43 @@ ptls_session_free(struct ptls_session *pe)
 {
 	/* none is ever made */
 }
+
+/*
+ * Client certificates: libtls asks for them per config, that is for
+ * every name of a set alike, and cannot give a session-id context per
+ * policy; a policy per server name cannot be kept, so none is made and
+ * the configuration that asks for one is refused (portero.conf(5)).
+ */
+struct ptls_auth *
+ptls_auth_new(enum ptls_verify mode, const char *ca, size_t calen,
+    char *err, size_t errlen)
+{
+	(void)snprintf(err, errlen, "client certificates need portero "
+	    "built with OpenSSL (this one is built with libtls)");
+	errno = ENOTSUP;
+	return (NULL);
+}
+
+void
+ptls_auth_free(struct ptls_auth *pa)
+{
+}
+
+const unsigned char *
+ptls_auth_id(const struct ptls_auth *pa)
+{
+	return (NULL);
+}
+
+/* No certificate is ever asked for. */
+const unsigned char *
+ptls_peer_auth(struct ptls *p)
+{
+	return (NULL);
+}
+
+const struct ptls_verified *
+ptls_peer_verified(struct ptls *p)
+{
+	return (NULL);
+}

@@ -60,6 +60,7 @@
 #define PTLS_ALPN	"http/1.1"
 #define PTLS_ERRLEN	256
 #define PTLS_DIGEST_LEN	32	/* SHA-256 */
+#define PTLS_CA_NAMES_MAX	16384	/* CA names a client is told */
 
 /* A pair's OCSP response, stapled for clients that ask. */
 struct ptls_staple {
@@ -86,6 +87,20 @@ struct ptls_server {
 	unsigned char		 ps_alpn[256];	/* wire format */
 	size_t			 ps_alpnlen;
 	struct ticket_key_msg	 ps_keys[2];	/* newest, previous */
+	ptls_auth_fn		 ps_auth;	/* client certificates */
+};
+
+/*
+ * A client-certificate policy.  Connections take a reference to the
+ * store and a copy of the names: the policy may go with a reload while
+ * a handshake still needs them.
+ */
+struct ptls_auth {
+	enum ptls_verify	 pa_mode;
+	X509_STORE		*pa_store;
+	STACK_OF(X509_NAME)	*pa_names;	/* the CAs, as the client is
+						   told them */
+	unsigned char		 pa_id[PTLS_AUTH_ID_LEN];
 };
 
 struct ptls_client {
@@ -112,6 +127,10 @@ struct ptls {
 	int		 p_short;	/* the last socket read was short */
 	SSL_SESSION	*p_sess;	/* the newest from the server */
 	uint64_t	 p_serial;	/* of its client context */
+	int		 p_asked;	/* a client certificate was */
+	unsigned char	 p_authid[PTLS_AUTH_ID_LEN];	/* ... under */
+	X509_STORE	*p_store;	/* ... checked against */
+	struct ptls_verified *p_verified;	/* what was verified */
 };
 
 /* Where an SSL keeps its ptls. */
@@ -129,6 +148,10 @@ static int	 ptls_alpn_cb(SSL *, const unsigned char **, unsigned char *,
 static int	 ptls_ticket_cb(SSL *, unsigned char *, unsigned char *,
 		    EVP_CIPHER_CTX *, EVP_MAC_CTX *, int);
 static int	 ptls_status_cb(SSL *, void *);
+static int	 ptls_hello_cb(SSL *, int *, void *);
+static void	 ptls_auth_names_fit(struct ptls_auth *);
+static int	 ptls_verify_optional(int, X509_STORE_CTX *);
+static int	 ptls_peer_check(struct ptls *);
 static int	 ptls_sock_init(void);
 static int	 ptls_sock_read(BIO *, char *, int);
 
@@ -405,6 +428,7 @@ ptls_ctx_new(const struct ptls_params *pr, char *err, size_t errlen)
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_timeout(ctx, pr->pr_lifetime);
 	(void)SSL_CTX_set_num_tickets(ctx, 1);	/* one per handshake will do */
+	SSL_CTX_set_client_hello_cb(ctx, ptls_hello_cb, NULL);
 	SSL_CTX_set_tlsext_servername_callback(ctx, ptls_servername_cb);
 	SSL_CTX_set_alpn_select_cb(ctx, ptls_alpn_cb, NULL);
 	SSL_CTX_set_tlsext_status_cb(ctx, ptls_status_cb);
@@ -603,6 +627,7 @@ ptls_server_new(const struct ptls_pair *pp, unsigned int n,
 	}
 	if (pr->pr_keys != NULL)
 		memcpy(ps->ps_keys, pr->pr_keys, sizeof(ps->ps_keys));
+	ps->ps_auth = pr->pr_auth;
 	if (ptls_server_pairs(ps, pp, n, pr, err, errlen) == -1)
 		goto fail;
 	if (ptls_server_ticket_keys(ps, ps->ps_keys) == -1) {
@@ -768,7 +793,10 @@ ptls_servername_cb(SSL *ssl, int *alert, void *arg)
 		return (SSL_TLSEXT_ERR_NOACK);
 	if ((i = certs_sni_pick(ps->ps_sni, sni)) == 0)
 		return (SSL_TLSEXT_ERR_OK);
-	if (SSL_set_SSL_CTX(ssl, ps->ps_ctx[i]) == NULL) {
+	/* the switch takes the new context's stores: the policy's again */
+	if (SSL_set_SSL_CTX(ssl, ps->ps_ctx[i]) == NULL ||
+	    (p->p_store != NULL &&
+	    SSL_set1_verify_cert_store(ssl, p->p_store) != 1)) {
 		ERR_clear_error();
 		*alert = SSL_AD_INTERNAL_ERROR;
 		return (SSL_TLSEXT_ERR_ALERT_FATAL);
@@ -822,6 +850,305 @@ ptls_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 		return (SSL_TLSEXT_ERR_NOACK);
 	*out = sel;
 	return (SSL_TLSEXT_ERR_OK);
+}
+
+/*
+ * Client certificates.  The policy is chosen as the client hello comes,
+ * from the name the client asks for, before libssl looks at a session
+ * to resume (the certificate is chosen later, ptls_servername_cb()): a
+ * session is only ever looked at under its own policy's context.
+ */
+struct ptls_auth *
+ptls_auth_new(enum ptls_verify mode, const char *ca, size_t calen,
+    char *err, size_t errlen)
+{
+	struct ptls_auth	*pa;
+	BIO			*bio = NULL;
+	X509			*x = NULL;
+	X509_NAME		*name;
+	EVP_MD_CTX		*md = NULL;
+	unsigned char		 m = mode;
+	int			 n = 0;
+
+	if (ptls_init() == -1 || (mode != PTLS_VERIFY_OPTIONAL &&
+	    mode != PTLS_VERIFY_REQUIRED)) {
+		(void)snprintf(err, errlen, "cannot set up the library");
+		return (NULL);
+	}
+	if ((pa = calloc(1, sizeof(*pa))) == NULL ||
+	    (pa->pa_store = X509_STORE_new()) == NULL ||
+	    (pa->pa_names = sk_X509_NAME_new_null()) == NULL ||
+	    (bio = BIO_new_mem_buf(ca, calen)) == NULL)
+		goto fail;
+	pa->pa_mode = mode;
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (X509_STORE_add_cert(pa->pa_store, x) != 1 ||
+		    (name = X509_NAME_dup(X509_get_subject_name(x))) == NULL)
+			goto fail;
+		if (sk_X509_NAME_push(pa->pa_names, name) == 0) {
+			X509_NAME_free(name);
+			goto fail;
+		}
+		X509_free(x);
+		n++;
+	}
+	/* the end of the bundle, or a block that is not a certificate */
+	if (ERR_GET_LIB(ERR_peek_last_error()) != ERR_LIB_PEM ||
+	    ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE)
+		goto fail;
+	ERR_clear_error();
+	if (n == 0) {
+		(void)snprintf(err, errlen, "no certificate in it");
+		goto done;
+	}
+	ptls_auth_names_fit(pa);
+	/* the mode too: a session made where a certificate was optional
+	   must not pass where one is required */
+	if ((md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(md, ptls_sha256, NULL) != 1 ||
+	    EVP_DigestUpdate(md, &m, 1) != 1 ||
+	    EVP_DigestUpdate(md, ca, calen) != 1 ||
+	    EVP_DigestFinal_ex(md, pa->pa_id, NULL) != 1)
+		goto fail;
+	EVP_MD_CTX_free(md);
+	BIO_free(bio);
+	return (pa);
+ fail:
+	if (ERR_peek_error() == 0)
+		(void)snprintf(err, errlen, "out of memory");
+	else
+		ptls_errstr(err, errlen, "bad certificate");
+ done:
+	EVP_MD_CTX_free(md);
+	X509_free(x);
+	BIO_free(bio);
+	ptls_auth_free(pa);
+	return (NULL);
+}
+
+void
+ptls_auth_free(struct ptls_auth *pa)
+{
+	if (pa == NULL)
+		return;
+	X509_STORE_free(pa->pa_store);
+	sk_X509_NAME_pop_free(pa->pa_names, X509_NAME_free);
+	free(pa);
+}
+
+const unsigned char *
+ptls_auth_id(const struct ptls_auth *pa)
+{
+	return (pa->pa_id);
+}
+
+/*
+ * The CA names go to the client in the certificate request, in a list
+ * of at most 64 KiB, and some clients take less: a bundle whose names
+ * pass PTLS_CA_NAMES_MAX sends none, and clients then offer whichever
+ * certificate they have.
+ */
+static void
+ptls_auth_names_fit(struct ptls_auth *pa)
+{
+	size_t	 total = 0;
+	int	 i, len;
+
+	for (i = 0; i < sk_X509_NAME_num(pa->pa_names); i++) {
+		if ((len = i2d_X509_NAME(sk_X509_NAME_value(pa->pa_names, i),
+		    NULL)) <= 0 || (total += 2 + len) > PTLS_CA_NAMES_MAX) {
+			sk_X509_NAME_pop_free(pa->pa_names, X509_NAME_free);
+			pa->pa_names = NULL;
+			ERR_clear_error();
+			return;
+		}
+	}
+}
+
+/*
+ * The host name in a client hello, in lower case: 1, or 0 without one,
+ * or -1 if it is malformed (libssl refuses the hello then).  One entry
+ * of type host_name, no NUL, as libssl takes it.
+ */
+static int
+ptls_hello_name(SSL *ssl, char *name, size_t size)
+{
+	const unsigned char	*d;
+	size_t			 len, n, i;
+
+	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &d,
+	    &len) != 1)
+		return (0);
+	if (len < 5 || (size_t)(d[0] << 8 | d[1]) != len - 2 ||
+	    d[2] != TLSEXT_NAMETYPE_host_name)
+		return (-1);
+	n = d[3] << 8 | d[4];
+	if (n == 0 || n != len - 5 || n >= size)
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if (d[5 + i] == '\0')
+			return (-1);
+		name[i] = d[5 + i] >= 'A' && d[5 + i] <= 'Z' ?
+		    d[5 + i] - 'A' + 'a' : d[5 + i];
+	}
+	name[n] = '\0';
+	return (1);
+}
+
+/*
+ * Ask for a certificate as pa says.  The session-id context is the
+ * shared one's digest with the policy's id: a ticket made under another
+ * policy (or none, or another CA bundle) does not resume here, in TLS
+ * 1.2 or 1.3, and the client makes a full handshake, certificate and
+ * all.  The CA names are the connection's copy: libssl frees them.
+ */
+static int
+ptls_auth_apply(struct ptls *p, const struct ptls_auth *pa)
+{
+	STACK_OF(X509_NAME)	*names = NULL;
+	unsigned char		 in[sizeof(p->p_server->ps_keys[0].tk_sessid) +
+				    PTLS_AUTH_ID_LEN];
+	unsigned char		 sid[SSL_MAX_SID_CTX_LENGTH];
+	int			 required = pa->pa_mode == PTLS_VERIFY_REQUIRED;
+
+	memcpy(in, p->p_server->ps_keys[0].tk_sessid,
+	    sizeof(p->p_server->ps_keys[0].tk_sessid));
+	memcpy(in + sizeof(p->p_server->ps_keys[0].tk_sessid), pa->pa_id,
+	    PTLS_AUTH_ID_LEN);
+	if (EVP_Digest(in, sizeof(in), sid, NULL, ptls_sha256, NULL) != 1 ||
+	    SSL_set_session_id_context(p->p_ssl, sid, sizeof(sid)) != 1 ||
+	    SSL_set1_verify_cert_store(p->p_ssl, pa->pa_store) != 1 ||
+	    (pa->pa_names != NULL &&
+	    (names = SSL_dup_CA_list(pa->pa_names)) == NULL) ||
+	    X509_STORE_up_ref(pa->pa_store) != 1)
+		return (-1);
+	if (pa->pa_names != NULL)
+		SSL_set_client_CA_list(p->p_ssl, names);
+	SSL_set_verify(p->p_ssl, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE |
+	    (required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+	    required ? NULL : ptls_verify_optional);
+	X509_STORE_free(p->p_store);	/* a second hello's, after HRR */
+	p->p_store = pa->pa_store;
+	p->p_asked = 1;
+	memcpy(p->p_authid, pa->pa_id, sizeof(p->p_authid));
+	return (0);
+}
+
+/* The client's name, its policy, before anything else is decided. */
+static int
+ptls_hello_cb(SSL *ssl, int *alert, void *arg)
+{
+	struct ptls		*p;
+	const struct ptls_auth	*pa;
+	char			 name[NAME_MAX_LEN];
+	int			 sni;
+
+	if ((p = SSL_get_ex_data(ssl, ptls_ssl_index)) == NULL ||
+	    p->p_server == NULL || p->p_server->ps_auth == NULL)
+		return (SSL_CLIENT_HELLO_SUCCESS);
+	if ((sni = ptls_hello_name(ssl, name, sizeof(name))) == -1) {
+		*alert = SSL_AD_DECODE_ERROR;
+		return (SSL_CLIENT_HELLO_ERROR);
+	}
+	if ((pa = p->p_server->ps_auth(sni ? name : NULL)) == NULL)
+		return (SSL_CLIENT_HELLO_SUCCESS);
+	if (ptls_auth_apply(p, pa) == -1) {
+		ERR_clear_error();
+		*alert = SSL_AD_INTERNAL_ERROR;
+		return (SSL_CLIENT_HELLO_ERROR);
+	}
+	return (SSL_CLIENT_HELLO_SUCCESS);
+}
+
+/*
+ * "optional": a certificate that does not verify does not end the
+ * handshake; the verdict stays in the connection (and its session),
+ * and ptls_peer_check() takes the client for one without.
+ */
+static int
+ptls_verify_optional(int ok, X509_STORE_CTX *xs)
+{
+	return (1);
+}
+
+/*
+ * The subject as RFC 2253 prints it, with control characters and bytes
+ * past ASCII escaped (\XX), so it is a safe header value; one that does
+ * not fit is left empty, never cut, which would make another name.
+ */
+static int
+ptls_peer_subject(X509 *x, char *out, size_t outlen)
+{
+	BIO	*bio;
+	char	*data;
+	long	 len, i;
+
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		return (-1);
+	if (X509_NAME_print_ex(bio, X509_get_subject_name(x), 0,
+	    XN_FLAG_RFC2253) < 0) {
+		BIO_free(bio);
+		return (-1);
+	}
+	len = BIO_get_mem_data(bio, &data);
+	if (len >= 0 && (size_t)len < outlen) {
+		for (i = 0; i < len; i++)
+			out[i] = (unsigned char)data[i] < 0x20 ||
+			    data[i] == 0x7f ? '?' : data[i];
+		out[len] = '\0';
+	}
+	BIO_free(bio);
+	return (0);
+}
+
+/*
+ * Once a connection, as its handshake ends (a resumed one too: the
+ * session carries the certificate and its verdict): what the client
+ * proved.  -1 only when memory is short: the handshake fails then,
+ * rather than go on as if the client had proved nothing.
+ */
+static int
+ptls_peer_check(struct ptls *p)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	struct ptls_verified	*pv;
+	X509			*x;
+	unsigned char		 md[EVP_MAX_MD_SIZE];
+	unsigned int		 mdlen, i;
+
+	if ((x = SSL_get0_peer_certificate(p->p_ssl)) == NULL ||
+	    SSL_get_verify_result(p->p_ssl) != X509_V_OK)
+		return (0);
+	if ((pv = calloc(1, sizeof(*pv))) == NULL)
+		return (-1);
+	if (X509_digest(x, ptls_sha256, md, &mdlen) != 1 ||
+	    mdlen * 2 != PTLS_FINGERPRINT_LEN ||
+	    ptls_peer_subject(x, pv->pv_subject,
+	    sizeof(pv->pv_subject)) == -1) {
+		ERR_clear_error();
+		free(pv);
+		return (-1);
+	}
+	for (i = 0; i < mdlen; i++) {
+		pv->pv_fingerprint[2 * i] = hex[md[i] >> 4];
+		pv->pv_fingerprint[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	p->p_verified = pv;
+	return (0);
+}
+
+/* The policy the handshake asked a certificate under; NULL if none. */
+const unsigned char *
+ptls_peer_auth(struct ptls *p)
+{
+	return (p->p_asked ? p->p_authid : NULL);
+}
+
+/* What the handshake verified; NULL if no certificate was. */
+const struct ptls_verified *
+ptls_peer_verified(struct ptls *p)
+{
+	return (p->p_verified);
 }
 
 static struct ptls *
@@ -1029,6 +1356,15 @@ ptls_session_free(struct ptls_session *pe)
 	free(pe);
 }
 
+/* A failure of portero's own, in the connection's error string. */
+static void
+ptls_fail(struct ptls *p, const char *why)
+{
+	if (p->p_err == NULL && (p->p_err = malloc(PTLS_ERRLEN)) == NULL)
+		return;
+	(void)strlcpy(p->p_err, why, PTLS_ERRLEN);
+}
+
 /*
  * What an I/O call's result means.  A failure's reason goes into the
  * connection's error string and the queue is emptied.
@@ -1073,6 +1409,10 @@ ptls_handshake(struct ptls *p)
 	if (p->p_handshaken)
 		return (0);
 	if ((rv = SSL_do_handshake(p->p_ssl)) == 1) {
+		if (p->p_asked && ptls_peer_check(p) == -1) {
+			ptls_fail(p, "handshake: out of memory");
+			return (-1);
+		}
 		p->p_handshaken = 1;
 		/* ... but a transfer keeps its own, at no malloc a record */
 		SSL_clear_mode(p->p_ssl, SSL_MODE_RELEASE_BUFFERS);
@@ -1143,6 +1483,8 @@ ptls_free(struct ptls *p)
 	SSL_free(p->p_ssl);
 	free(p->p_err);
 	SSL_SESSION_free(p->p_sess);
+	X509_STORE_free(p->p_store);
+	free(p->p_verified);
 	free(p);
 }
 

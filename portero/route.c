@@ -1,7 +1,7 @@
 /*
  * route.c: pools (services) and their backends as a worker routes to
- * them: a hash of pools by name, round robin over the backends that are
- * up, passive health; backends from the file, flags and registrations.
+ * them: a hash of pools by name, passive health; backends from the
+ * file, flags and registrations (balance.c chooses among them).
  */
 
 /*
@@ -111,6 +111,7 @@ service_unref(struct service *sv)
 		fatalx("service reference count underflow");
 	if (--sv->sv_refs > 0)
 		return;
+	balance_free(&sv->sv_bal);
 	free(sv->sv_backends);
 	free(sv);
 }
@@ -145,6 +146,7 @@ service_drop(struct route_table *rt, struct service *sv)
 	for (i = 0; i < sv->sv_nbackends; i++)
 		backend_drop(sv->sv_backends[i]);
 	sv->sv_nbackends = 0;
+	sv->sv_bal.bl_ready = 0;
 	service_unref(sv);
 }
 
@@ -252,6 +254,7 @@ route_add(struct route_table *rt, const struct backend_conf *bc,
 	be->be_refs = 1;
 	TAILQ_INIT(&be->be_idle);
 	sv->sv_backends[sv->sv_nbackends++] = be;
+	sv->sv_bal.bl_ready = 0;
 	return (be);
  fail:
 	if (sv->sv_nbackends == 0 && !(sv->sv_conf.pl_flags & POOL_DECLARED))
@@ -295,6 +298,7 @@ route_remove(struct route_table *rt, const struct backend_conf *bc)
 	    (sv->sv_nbackends - i - 1) * sizeof(*sv->sv_backends));
 	sv->sv_nbackends--;
 	sv->sv_nregistered--;
+	sv->sv_bal.bl_ready = 0;
 	backend_drop(be);
 	/* a pool the file declares stays, and answers 503 */
 	if (sv->sv_nbackends == 0 && !(sv->sv_conf.pl_flags & POOL_DECLARED))
@@ -421,6 +425,8 @@ route_pools(struct route_table *rt, const struct conf_set *set)
 		if ((sv = route_service(rt, set->cs_pools[i].pl_name)) == NULL)
 			return (-1);
 		sv->sv_conf = set->cs_pools[i];
+		sv->sv_bal.bl_conf = sv->sv_conf.pl_balance;
+		sv->sv_bal.bl_ready = 0;
 	}
 	for (i = 0; i < set->cs_nbackends; i++)
 		if (route_add(rt, &set->cs_backends[i], 0) == NULL)
@@ -505,34 +511,35 @@ route_implicit(const struct service *sv)
 	    !(sv->sv_conf.pl_flags & POOL_USED) || sv->sv_nregistered > 0);
 }
 
-/* Out of rotation: resting, or down by its check (hstate.c). */
-static int
-backend_is_down(const struct backend *be)
+/*
+ * Out of rotation: resting, or down by its check (hstate.c); unless it
+ * rests and this worker holds the probe the owner granted for it.
+ */
+int
+backend_is_down(const struct backend *be, const struct timespec *now)
 {
-	return (be->be_held || be->be_checkdown);
+	if (!be->be_held && !be->be_checkdown)
+		return (0);
+	return (be->be_checkdown || !be->be_probe ||
+	    !timespeccmp(now, &be->be_probe_until, <));
 }
 
 static void	 backend_health_send(const struct backend *,
 		    enum backend_event);
 
 /*
- * A backend out of rotation that this worker may try once (BH_PROBE),
- * before the probe goes to another worker: taken, it is spent, and the
- * owner waits for its result instead of granting another.
+ * be was picked for a request: a probe it held is spent, and the owner
+ * hears of it, so that it waits for the result instead of granting
+ * another worker one.
  */
-static int
-backend_probe_take(struct backend *be)
+void
+backend_picked(struct backend *be)
 {
-	struct timespec	 now;
-
-	if (!be->be_probe || be->be_checkdown)
-		return (0);
+	if (!be->be_probe)
+		return;
 	be->be_probe = 0;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (!timespeccmp(&now, &be->be_probe_until, <))
-		return (0);
-	backend_health_send(be, BH_PROBED);
-	return (1);
+	if (be->be_held)
+		backend_health_send(be, BH_PROBED);
 }
 
 /*
@@ -558,36 +565,9 @@ route_stat(struct route_table *rt, const struct backend_key *bk,
 			continue;
 		bs->bs_requests = be->be_requests;
 		bs->bs_failures = be->be_failures;
-		bs->bs_down = backend_is_down(be);
+		bs->bs_down = be->be_held || be->be_checkdown;
 		return;
 	}
-}
-
-/*
- * Round robin over the backends that are not resting, down or expired
- * (the registrar's removal may still be on its way); one out of
- * rotation only with the probe this worker was granted.
- */
-struct backend *
-backend_pick(struct service *sv)
-{
-	struct backend	*be;
-	unsigned int	 i;
-	time_t		 wall = 0;
-
-	for (i = 0; i < sv->sv_nbackends; i++) {
-		be = sv->sv_backends[sv->sv_next++ % sv->sv_nbackends];
-		if (backend_is_down(be) && !backend_probe_take(be))
-			continue;
-		if (be->be_expires != 0) {
-			if (wall == 0)
-				wall = time(NULL);
-			if (be->be_expires <= wall)
-				continue;
-		}
-		return (be);
-	}
-	return (NULL);
 }
 
 /* What this worker found of be, to the owner of backend health. */

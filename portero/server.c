@@ -241,7 +241,7 @@ server_build(struct route_table *rt)
 		    server_locationcmp);
 		qsort(vs->vs_prefix, vs->vs_nprefix, sizeof(*vs->vs_prefix),
 		    server_locationcmp);
-		if (server_parents(vs) == -1)
+		if (server_parents(vs) == -1 || mtls_build(rt, vs) == -1)
 			return (-1);
 		if (vs->vs_conf->sc_flags & SERVER_DEFAULT)
 			rt->rt_default = vs;
@@ -261,6 +261,7 @@ server_free(struct route_table *rt)
 	}
 	free(rt->rt_servers);
 	free(rt->rt_names);
+	mtls_table_free(rt);
 	confset_free(rt->rt_set);
 }
 

@@ -74,6 +74,7 @@ struct tlsctx_state {
 	char			 ts_ciphersuites[TLS_LIST_MAX];
 	char			 ts_groups[TLS_LIST_MAX];
 	int			 ts_no_h2;
+	ptls_auth_fn		 ts_auth;	/* client certificates */
 };
 
 /* This worker's contexts. */
@@ -115,6 +116,16 @@ tlsctx_config(const struct portero_config *conf)
 	(void)strlcpy(ts.ts_ciphersuites, conf->tls_ciphersuites,
 	    sizeof(ts.ts_ciphersuites));
 	(void)strlcpy(ts.ts_groups, conf->tls_groups, sizeof(ts.ts_groups));
+}
+
+/*
+ * How sets built from now on find a name's client-certificate policy:
+ * the worker's routes, which this file does not know.
+ */
+void
+tlsctx_auth(ptls_auth_fn fn)
+{
+	ts.ts_auth = fn;
 }
 
 /*
@@ -324,6 +335,7 @@ tlsctx_build(char *err, size_t errlen)
 	/* a ticket stays good while its key is newest or previous */
 	pr.pr_lifetime = 2 * ts.ts_rotate;
 	pr.pr_keys = ts.ts_havekeys ? ts.ts_keys : NULL;
+	pr.pr_auth = ts.ts_auth;
 	/* the certificates that did not change are taken over */
 	pr.pr_prev = ts.ts_current != NULL ? ts.ts_current->tc_server : NULL;
 	if ((tc->tc_server = ptls_server_new(pp, ts.ts_nin, &pr, err,

@@ -48,6 +48,8 @@ worker_main(unsigned int id)
 	wk.wk_id = id;
 	wk.wk_listenfd = wk.wk_httpfd = wk.wk_accesslogfd = -1;
 	TAILQ_INIT(&wk.wk_clients);
+	/* sets built from the first on ask the routes for client certs */
+	tlsctx_auth(mtls_lookup);
 	proc_child_connect(PROC_WORKER, worker_dispatch_parent);
 	event_dispatch();
 	fatalx("event loop ended");
@@ -187,6 +189,40 @@ worker_upstream_ca(struct imsg *imsg)
 }
 
 /*
+ * The client CA bundles (mTLS), in chunks; applied with the
+ * configuration they came with.  Out of step means the parent is: fatal.
+ */
+static void
+worker_client_ca(struct imsg *imsg)
+{
+	struct client_ca_msg	 cam;
+	const void		*data;
+	size_t			 len;
+	uint32_t		 count;
+	int			 ret;
+
+	switch (imsg->hdr.type) {
+	case IMSG_CLIENT_CA:
+		if (config_getclientca(imsg, &cam) == -1)
+			fatalx("bad client CA message");
+		ret = mtls_begin(&cam);
+		break;
+	case IMSG_CLIENT_CA_DATA:
+		if (config_getclientcadata(imsg, &data, &len) == -1)
+			fatalx("bad client CA message");
+		ret = mtls_data(data, len);
+		break;
+	default:
+		if (config_getclientcaend(imsg, &count) == -1)
+			fatalx("bad client CA message");
+		ret = mtls_end(count);
+		break;
+	}
+	if (ret == -1)
+		fatalx("client CA %s out of step", imsg_name(imsg->hdr.type));
+}
+
+/*
  * A registered backend, added, refreshed or removed; acknowledged, so
  * that the registrar answers once every worker routes to it.  Before
  * the first CFG_DONE the table is made for it: a starting worker's
@@ -308,6 +344,7 @@ worker_dispatch_parent(struct imsg *imsg)
 		if (!wk.wk_sandboxed)
 			worker_init();
 		upstream_ca_apply();
+		mtls_apply();
 		tlsctx_config(&wk.wk_conf);
 		worker_routes_swap();
 		proc_compose_parent(IMSG_CFG_DONE, 0, NULL, 0);
@@ -345,6 +382,11 @@ worker_dispatch_parent(struct imsg *imsg)
 	case IMSG_UPSTREAM_CA_DATA:
 	case IMSG_UPSTREAM_CA_END:
 		worker_upstream_ca(imsg);
+		break;
+	case IMSG_CLIENT_CA:
+	case IMSG_CLIENT_CA_DATA:
+	case IMSG_CLIENT_CA_END:
+		worker_client_ca(imsg);
 		break;
 	case IMSG_REG_UPSERT:
 	case IMSG_REG_REMOVE:

@@ -20,7 +20,7 @@ UNIT_TESTS +=	unit/test_certs
 # the worker's receiving side: the message table and config_get*()
 CERTS_SRCS =	../portero/certs.c ../portero/tlsctx.c \
 		../portero/ptls_$(TLS).c ../portero/config.c \
-		../portero/confset.c ../portero/parse.c \
+		../portero/confset.c ../portero/parse.c ../portero/clientca.c \
 		../portero/names.c ../portero/imsg.c ../portero/proc.c \
 		../portero/listener.c ../portero/sandbox.c ../portero/secrets.c \
 		unit/logstub.c

@@ -668,12 +668,13 @@ class TestCA:
         os.chmod(self.cert, 0o644)
 
     def issue(self, cn, names=None, kind="ec", outdir=None, expired=False,
-              key_format="pkcs8"):
+              key_format="pkcs8", eku="serverAuth", subject=None):
         """A server certificate for cn with DNS names (default [cn];
-        "IP:192.0.2.1" makes an IP address name);
+        "IP:192.0.2.1" makes an IP address name; [] none);
         returns (cert path, key path) in outdir (default: the CA's
         directory).  key_format: pkcs8, or traditional (SEC1 for EC,
-        PKCS#1 for RSA)."""
+        PKCS#1 for RSA).  eku="clientAuth" and a whole subject
+        ("/O=.../CN=...") make a client certificate."""
         self.n += 1
         names = names if names is not None else [cn]
         outdir = outdir or os.path.join(self.dir, "issued%d" % self.n)
@@ -681,9 +682,10 @@ class TestCA:
         base = os.path.join(self.dir, "req%d" % self.n)
         key = os.path.join(outdir, "privkey.pem")
         cert = os.path.join(outdir, "cert.pem")
-        _openssl(self.t, ["req", "-new", "-nodes", "-subj", "/CN=" + cn,
+        _openssl(self.t, ["req", "-new", "-nodes", "-subj",
+                          subject or "/CN=" + cn,
                           "-keyout", key, "-out", base + ".csr"]
-                 + _newkey_args(kind))
+                 + (["-utf8"] if subject else []) + _newkey_args(kind))
         if key_format == "traditional":
             _openssl(self.t, [kind, "-in", key, "-out", key + ".t"]
                      + (["-traditional"] if kind == "rsa" else []))
@@ -691,10 +693,11 @@ class TestCA:
         with open(base + ".ext", "w") as f:
             f.write("[ext]\nbasicConstraints = critical,CA:FALSE\n"
                     "keyUsage = critical,digitalSignature,keyEncipherment\n"
-                    "extendedKeyUsage = serverAuth\n"
-                    "subjectAltName = %s\n" % ",".join(
-                        n if n.startswith("IP:") else "DNS:" + n
-                        for n in names))
+                    "extendedKeyUsage = %s\n" % eku)
+            if names:
+                f.write("subjectAltName = %s\n" % ",".join(
+                    n if n.startswith("IP:") else "DNS:" + n
+                    for n in names))
         if expired:
             dates = ["-startdate", "20200101000000Z",
                      "-enddate", "20200201000000Z"]
@@ -705,7 +708,8 @@ class TestCA:
         _openssl(self.t, ["ca", "-batch", "-notext", "-config",
                           os.path.join(self.dir, "ca.cnf"),
                           "-extfile", base + ".ext", "-extensions", "ext",
-                          "-in", base + ".csr", "-out", cert] + dates)
+                          "-in", base + ".csr", "-out", cert] + dates
+                 + (["-preserveDN"] if subject else []))
         return cert, key
 
     def fingerprint(self, cert):

@@ -64,6 +64,7 @@ fuzz_get(const struct imsg *imsg)
 		struct location		 lo;
 		struct header_op	 ho;
 		struct pool_conf	 pl;
+		struct client_ca_msg	 cam;
 	}		 u;
 	uint32_t	 i, seq;
 	const void	*data;
@@ -172,7 +173,29 @@ fuzz_get(const struct imsg *imsg)
 			abort();
 		break;
 	case IMSG_CFG_SERVER:
-		sink += config_getserver(imsg, &u.sc);
+		if (config_getserver(imsg, &u.sc) == 0 &&
+		    (u.sc.sc_verify > PTLS_VERIFY_REQUIRED ||
+		    strlen(u.sc.sc_subject_field) >=
+		    sizeof(u.sc.sc_subject_field) ||
+		    strlen(u.sc.sc_fingerprint_field) >=
+		    sizeof(u.sc.sc_fingerprint_field)))
+			abort();
+		break;
+	case IMSG_CLIENT_CA:
+		if (config_getclientca(imsg, &u.cam) == 0 &&
+		    (u.cam.cam_len == 0 || u.cam.cam_len > CLIENT_CA_FILE_MAX ||
+		    strlen(u.cam.cam_path) >= sizeof(u.cam.cam_path)))
+			abort();
+		break;
+	case IMSG_CLIENT_CA_DATA:
+		if (config_getclientcadata(imsg, &data, &len) == 0 &&
+		    len != imsg->len)
+			abort();
+		break;
+	case IMSG_CLIENT_CA_END:
+		if (config_getclientcaend(imsg, &seq) == 0 &&
+		    seq > CLIENT_CA_FILES)
+			abort();
 		break;
 	case IMSG_CFG_NAME:
 		sink += config_getname(imsg, &u.sn, 4);
