@@ -21,6 +21,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -758,13 +759,21 @@ parent_set_verbose(struct portero *env, int verbose)
 static char *
 parent_read_file(const char *path, size_t max, size_t *lenp)
 {
-	char	*buf = NULL, *nbuf;
-	size_t	 len = 0, size = 0;
-	ssize_t	 n;
-	int	 fd, saved;
+	struct stat	 st;
+	char		*buf = NULL, *nbuf;
+	size_t		 len = 0, size = 0;
+	ssize_t		 n;
+	int		 fd, saved;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	/* a FIFO or a device would hold the parent: regular files only */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
 		return (NULL);
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto fail;
+	}
 	for (;;) {
 		if (len == size) {
 			if (size >= max) {
