@@ -44,7 +44,9 @@ under callgrind), BENCH_RESULTS (output file),
 BENCH_KEEP_TMP (1 keeps the temporary directory), BENCH_REGISTRY (1;
 0 skips the registration API's part) and those of bench/registry.py,
 BENCH_CERTSTALL (1; 0 skips bench/certstall.py, the stall of a
-certificate change) and BENCH_UPSTREAM (1; 0 skips bench/upstream_tls.py,
+certificate change), BENCH_CONFSCALE (1; 0 skips bench/confscale.py, a
+1,000-server configuration against one) and BENCH_UPSTREAM (1; 0 skips
+bench/upstream_tls.py,
 CPU per new upstream TLS connection) and those of the two scripts,
 BENCH_H1 (1; 0 skips the HTTP/1.1 rounds and their callgrind figure),
 BENCH_H2 (1; 0 skips bench/h2.py's HTTP/2 part) and those of bench/h2.py
@@ -1042,6 +1044,13 @@ def run_bench(tmp, t_start):
             HERE, "upstream_tls.py")], env=env)
         if rc != 0:
             log("upstream_tls.py failed (exit %d)" % rc)
+    # a 1,000-server configuration against one, appended (confscale.py)
+    if env_int("BENCH_CONFSCALE", 1) and "portero" in PROXIES:
+        env = dict(os.environ, BENCH_CONFSCALE_RESULTS=RESULTS)
+        rc = subprocess.call([sys.executable, os.path.join(
+            HERE, "confscale.py")], env=env)
+        if rc != 0:
+            log("confscale.py failed (exit %d)" % rc)
 
 
 def reflow(md):

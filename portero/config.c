@@ -972,6 +972,20 @@ config_setpool(struct imsgev *iev, const struct pool_conf *pl)
 	    sizeof(*pl)));
 }
 
+/* A pool's balancing as the parser made it, or -1. */
+static int
+config_checkbalance(struct balance_conf *ba)
+{
+	ba->ba_keyname[sizeof(ba->ba_keyname) - 1] = '\0';
+	ba->ba_cookie[sizeof(ba->ba_cookie) - 1] = '\0';
+	if (ba->ba_mode > BALANCE_HASH || ba->ba_key > BALANCE_KEY_COOKIE ||
+	    (ba->ba_sticky && ba->ba_cookie[0] == '\0') ||
+	    (ba->ba_mode == BALANCE_HASH && ba->ba_key != BALANCE_KEY_ADDRESS &&
+	    ba->ba_keyname[0] == '\0'))
+		return (-1);
+	return (0);
+}
+
 int
 config_getpool(const struct imsg *imsg, struct pool_conf *pl)
 {
@@ -979,9 +993,10 @@ config_getpool(const struct imsg *imsg, struct pool_conf *pl)
 		return (-1);
 	memcpy(pl, imsg->data, sizeof(*pl));
 	pl->pl_name[sizeof(pl->pl_name) - 1] = '\0';
-	if (pl->pl_name[0] == '\0')
+	pl->pl_tls_name[sizeof(pl->pl_tls_name) - 1] = '\0';
+	if (pl->pl_name[0] == '\0' || pl->pl_retry > RETRY_IDEMPOTENT)
 		return (-1);
-	return (0);
+	return (config_checkbalance(&pl->pl_balance));
 }
 
 int

@@ -233,7 +233,7 @@ confset_location_cmp(const void *a, const void *b)
 static int
 confset_check_locations(struct conf_set *set, const char *file)
 {
-	struct location	**los;
+	struct location	**los, *lo, *prev;
 	uint32_t	  i;
 	int		  errors = 0;
 
@@ -247,19 +247,19 @@ confset_check_locations(struct conf_set *set, const char *file)
 	for (i = 0; i < set->cs_nlocations; i++)
 		los[i] = &set->cs_locations[i];
 	qsort(los, set->cs_nlocations, sizeof(*los), confset_location_cmp);
-	for (i = 1; i < set->cs_nlocations; i++)
-		if (confset_location_cmp(&los[i], &los[i - 1]) != 0 &&
-		    los[i]->lo_server == los[i - 1]->lo_server &&
-		    los[i]->lo_match == los[i - 1]->lo_match &&
-		    los[i]->lo_path[0] != '\0' &&
-		    strcmp(los[i]->lo_path, los[i - 1]->lo_path) == 0) {
-			log_warnx("%s:%d: location \"%s%s\": already in server "
-			    "\"%s\" on line %d", file, los[i]->lo_line,
-			    los[i]->lo_path, los[i]->lo_match == LOC_PREFIX ?
-			    "*" : "", set->cs_servers[los[i]->lo_server].sc_name,
-			    los[i - 1]->lo_line);
-			errors++;
-		}
+	for (i = 1; i < set->cs_nlocations; i++) {
+		lo = los[i];
+		prev = los[i - 1];
+		if (lo->lo_server != prev->lo_server ||
+		    lo->lo_match != prev->lo_match || lo->lo_path[0] == '\0' ||
+		    strcmp(lo->lo_path, prev->lo_path) != 0)
+			continue;
+		log_warnx("%s:%d: location \"%s%s\": already in server \"%s\" "
+		    "on line %d", file, lo->lo_line, lo->lo_path,
+		    lo->lo_match == LOC_PREFIX ? "*" : "",
+		    set->cs_servers[lo->lo_server].sc_name, prev->lo_line);
+		errors++;
+	}
 	free(los);
 	return (errors);
 }

@@ -371,14 +371,29 @@ xc_websocket(const char *head, const struct http1_field *fields,
 	    9));
 }
 
-/* The backend the request goes to, held while it is in flight. */
+/*
+ * The backend the request goes to, held while it is in flight (and
+ * counted so, for the balancing modes that weigh the load).
+ */
 static void
 xc_set_backend(struct exchange *xc, struct backend *be)
 {
-	if (be != NULL)
+	if (be != NULL) {
 		backend_ref(be);
+		balance_hold(xc->xc_sv, be);
+	}
+	if (xc->xc_be != NULL)
+		balance_release(xc->xc_sv, xc->xc_be);
 	backend_unref(xc->xc_be);
 	xc->xc_be = be;
+}
+
+/* Another backend than failed, which just did. */
+static struct backend *
+xc_repick(struct exchange *xc, struct backend *failed)
+{
+	xc->xc_pick.pk_avoid = failed;
+	return (backend_pick(xc->xc_sv, &xc->xc_pick));
 }
 
 /* What routing held for the request: let go once it is answered. */
@@ -455,10 +470,15 @@ xc_redirect(struct exchange *xc, const char *tmpl, const char *head)
 static int
 xc_connect(struct exchange *xc, struct backend *be)
 {
-	unsigned int	 tries;
+	unsigned int	 tries, full = 0;
 
 	for (tries = 0; be != NULL && tries < xc->xc_sv->sv_nbackends;
 	    tries++) {
+		if (backend_full(xc->xc_sv, be)) {
+			full++;
+			be = xc_repick(xc, be);
+			continue;
+		}
 		if ((xc->xc_up = upstream_get(be, xc->xc_upname, xc_notify,
 		    xc, 0)) != NULL) {
 			xc_set_backend(xc, be);
@@ -469,9 +489,26 @@ xc_connect(struct exchange *xc, struct backend *be)
 		    errno == ENOMEM)
 			return (-2);
 		backend_failed(be);
-		be = backend_pick(xc->xc_sv);
+		be = xc_repick(xc, be);
 	}
-	return (-1);
+	return (full > 0 ? -3 : -1);
+}
+
+/* The pool's own timeouts, else the global ones. */
+static unsigned int
+xc_connect_timeout(const struct exchange *xc)
+{
+	return (xc->xc_sv->sv_conf.pl_connect_timeout > 0 ?
+	    xc->xc_sv->sv_conf.pl_connect_timeout :
+	    worker_env->wk_conf.connect_timeout);
+}
+
+static unsigned int
+xc_upstream_timeout(const struct exchange *xc)
+{
+	return (xc->xc_sv != NULL && xc->xc_sv->sv_conf.pl_upstream_timeout >
+	    0 ? xc->xc_sv->sv_conf.pl_upstream_timeout :
+	    worker_env->wk_conf.upstream_timeout);
 }
 
 /* Whether host is an IP literal, which RFC 6066 keeps out of SNI. */
@@ -586,15 +623,19 @@ xc_route(struct exchange *xc, const char *head, const char *path,
 		return (NULL);
 	/*
 	 * The upstream's TLS name (SNI, and the name its certificate is
-	 * checked against) is the host that routed the request, else the
-	 * pool's own name: never empty, never an IP literal the client
-	 * sent.
+	 * checked against) is the pool's tls-name, else the host that
+	 * routed the request, else the pool's own name: never empty, never
+	 * an IP literal the client sent.
 	 */
-	xc->xc_upname = byname && !xc_ip_literal(xc->xc_host) ?
-	    xc->xc_host : sv->sv_name;
+	if (sv->sv_conf.pl_tls_name[0] != '\0')
+		xc->xc_upname = sv->sv_conf.pl_tls_name;
+	else
+		xc->xc_upname = byname && !xc_ip_literal(xc->xc_host) ?
+		    xc->xc_host : sv->sv_name;
 	service_ref(sv);
 	xc->xc_sv = sv;
-	xc_set_backend(xc, backend_pick(sv));
+	pick_key_init(&xc->xc_pick, sv, xc->xc_addr, head, xc->xc_req);
+	xc_set_backend(xc, backend_pick(sv, &xc->xc_pick));
 	if (xc->xc_be == NULL) {
 		xc_reply(xc, 503, nobody);
 		return (NULL);
@@ -668,11 +709,14 @@ xc_start(struct exchange *xc, const char *head)
 		if (ret == -2)
 			xc_abort(xc, 503, "out of descriptors or memory "
 			    "for an upstream connection");
+		else if (ret == -3)
+			xc_abort(xc, 503, "every backend of the pool is at "
+			    "its max-connections");
 		else
 			xc_reply(xc, 502, 0);
 		return (STEP_GONE);
 	}
-	timer_set(&xc->xc_ev_timer, wk->wk_conf.connect_timeout);
+	timer_set(&xc->xc_ev_timer, xc_connect_timeout(xc));
 	return (STEP_MOVED);
 }
 
@@ -759,6 +803,37 @@ xc_abort(struct exchange *xc, int status, const char *why)
 }
 
 /*
+ * Whether a failed request may go to another backend under "retry
+ * idempotent": its method is idempotent (RFC 9110 9.2.2), it has no
+ * body (one that went cannot be sent again), nothing of the response
+ * came, and it has not moved on before.
+ */
+static int
+xc_idempotent_again(const struct exchange *xc)
+{
+	const struct http1_request	*req = xc->xc_req;
+	const struct upstream		*up = xc->xc_up;
+
+	if (xc->xc_sv->sv_conf.pl_retry != RETRY_IDEMPOTENT ||
+	    xc->xc_moved_on > 0 || xc->xc_resp_head || xc->xc_upgrade ||
+	    (up->up_in != NULL && up->up_in->b_len > 0))
+		return (0);
+	if (req->framing != HTTP1_BODY_NONE && !(req->framing ==
+	    HTTP1_BODY_LENGTH && req->content_length == 0))
+		return (0);
+	switch (req->method) {
+	case HTTP1_M_GET:
+	case HTTP1_M_HEAD:
+	case HTTP1_M_OPTIONS:
+	case HTTP1_M_TRACE:
+	case HTTP1_M_PUT:
+	case HTTP1_M_DELETE:
+		return (1);
+	}
+	return (0);
+}
+
+/*
  * Something went wrong with the upstream.  Before any byte of the
  * response, and while nothing of the body has gone, a reused connection
  * (it may have gone stale in the pool) is retried once on a fresh one.
@@ -767,12 +842,13 @@ static void
 xc_upstream_failed(struct exchange *xc, int status, const char *why)
 {
 	struct upstream	*up = xc->xc_up;
-	int		 refused, retry, ret = -1;
+	int		 refused, retry, again, ret = -1;
 
 	/* a new connection that never got through: try the next backend */
 	refused = !up->up_reused && up->up_state == UP_CONNECTING;
 	retry = up->up_reused && !xc->xc_retried && xc->xc_body_sent == 0 &&
 	    !xc->xc_resp_head && (up->up_in == NULL || up->up_in->b_len == 0);
+	again = !refused && !retry && xc_idempotent_again(xc);
 	if (refused)
 		backend_failed(xc->xc_be);
 	else
@@ -780,20 +856,21 @@ xc_upstream_failed(struct exchange *xc, int status, const char *why)
 	upstream_release(up, 0);
 	xc->xc_up = NULL;
 	xc->xc_uphead_sent = 0;
-	if (refused)
-		ret = xc_connect(xc, backend_pick(xc->xc_sv));
-	else if (retry && (xc->xc_up = upstream_get(xc->xc_be,
+	if ((refused && xc->xc_sv->sv_conf.pl_retry != RETRY_NONE) || again) {
+		xc->xc_moved_on += again;
+		ret = xc_connect(xc, xc_repick(xc, xc->xc_be));
+	} else if (retry && (xc->xc_up = upstream_get(xc->xc_be,
 	    xc->xc_upname, xc_notify, xc, 1)) != NULL)
 		ret = 0;
 	if (ret == 0) {
 		xc->xc_retried = 1;
-		timer_set(&xc->xc_ev_timer,
-		    worker_env->wk_conf.connect_timeout);
+		timer_set(&xc->xc_ev_timer, xc_connect_timeout(xc));
 		return;
 	}
-	if (ret == -2) {
-		xc_abort(xc, 503, "out of descriptors or memory for an "
-		    "upstream connection");
+	if (ret == -2 || ret == -3) {
+		xc_abort(xc, 503, ret == -2 ? "out of descriptors or memory "
+		    "for an upstream connection" : "every backend of the "
+		    "pool is at its max-connections");
 		return;
 	}
 	log_limited(LOG_LIMIT_UPSTREAM, "%s: %s %s: %s", xc->xc_cl->cl_addr,
@@ -858,8 +935,7 @@ xc_moved(struct exchange *xc)
 	if (xc->xc_up == NULL || xc->xc_up->up_state != UP_READY)
 		return;
 	timer_set(&xc->xc_ev_timer, xc->xc_tunnel ?
-	    worker_env->wk_conf.tunnel_idle_timeout :
-	    worker_env->wk_conf.upstream_timeout);
+	    worker_env->wk_conf.tunnel_idle_timeout : xc_upstream_timeout(xc));
 }
 
 /*
@@ -1037,7 +1113,7 @@ xc_upstream_ready(struct exchange *xc)
 		return (STEP_GONE);
 	}
 	backend_ok(xc->xc_be);
-	timer_set(&xc->xc_ev_timer, worker_env->wk_conf.upstream_timeout);
+	timer_set(&xc->xc_ev_timer, xc_upstream_timeout(xc));
 	return (STEP_MOVED);
 }
 
@@ -1217,6 +1293,20 @@ xc_retry_after(const struct exchange *xc, int status)
 		return (0);
 	return (xc->xc_sv != NULL && xc->xc_be == NULL ?
 	    backend_retry_after(xc->xc_sv) : 1);
+}
+
+/*
+ * A Set-Cookie value for the final response, in buf: the pool's sticky
+ * cookie naming the backend that answered, when the request's did not.
+ * Its length, or 0 for none.
+ */
+size_t
+xc_setcookie(const struct exchange *xc, char *buf, size_t size)
+{
+	if (xc->xc_sv == NULL)
+		return (0);
+	return (balance_setcookie(xc->xc_sv, xc->xc_be, &xc->xc_pick,
+	    xc->xc_cl->cl_conn.c_tls != NULL, buf, size));
 }
 
 static void

@@ -404,21 +404,23 @@ h2_nv(nghttp2_nv *nv, const char *name, size_t namelen, const char *value,
 /*
  * A response head (at head, parsed into resp) as HEADERS: names in lower
  * case, hop-by-hop and connection-specific fields gone (RFC 9113
- * 8.2.2), a Date if there was none.  A final one with a body gets its
- * data source.  nghttp2 copies the fields.
+ * 8.2.2), a Date if there was none, a sticky cookie if the pool sets
+ * one.  A final one with a body gets its data source.  nghttp2 copies
+ * the fields.
  */
 static int
 h2_submit_head(struct h2_stream *st, const char *head,
     const struct http1_response *resp, int status)
 {
-	static nghttp2_nv	 nv[HTTP1_MAX_FIELDS + 2];
+	static nghttp2_nv	 nv[HTTP1_MAX_FIELDS + 3];
 	static char		 names[HTTP1_HEAD_MAX];
 	nghttp2_session		*ngh = st->st_hs->hs_ngh;
 	const struct http1_field *f;
 	nghttp2_data_provider	 dp, *dpp = NULL;
 	char			 code[3], *name = names;
+	char			 cookie[BALANCE_SETCOOKIE_MAX];
 	const char		*date;
-	size_t			 n = 0, i, j;
+	size_t			 n = 0, i, j, clen;
 
 	code[0] = '0' + status / 100;
 	code[1] = '0' + status / 10 % 10;
@@ -443,6 +445,9 @@ h2_submit_head(struct h2_stream *st, const char *head,
 		date = reply_date();
 		h2_nv(&nv[n++], "date", 4, date + 6, REPLY_DATE_LEN - 8);
 	}
+	if (st->st_xc != NULL &&
+	    (clen = xc_setcookie(st->st_xc, cookie, sizeof(cookie))) > 0)
+		h2_nv(&nv[n++], "set-cookie", 10, cookie, clen);
 	if (resp->status == 101 || (resp->framing != HTTP1_BODY_NONE &&
 	    !(resp->framing == HTTP1_BODY_LENGTH &&
 	    resp->content_length == 0))) {

@@ -93,6 +93,9 @@ static int	 conf_rewrite(const char *, const char *);
 static int	 conf_header(int, int, const char *, const char *);
 static int	 conf_pool(const char *);
 static int	 conf_backend(const char *, long long, int, long long);
+static void	 conf_pool_option(const char *, const char *);
+static int	 conf_balance(const char *, int, const char *);
+static int	 conf_sticky(const char *);
 static int	 conf_hostname(const char *, int);
 static int	 conf_value(const char *);
 static void	 conf_net(const char *);
@@ -114,12 +117,15 @@ typedef struct {
 %token	RETURN BLOCK POOL BACKEND WEIGHT PATH STRIP REPLACE WITH REQUEST
 %token	RESPONSE HEADER SET ADD REMOVE FORWARDED ERROR
 %token	PROXYPROTO FROM TRUSTED
+%token	BALANCE HASH ADDRESS COOKIE STICKY
 /* "block return N": return binds to block, not to a next option */
 %nonassoc	BLOCK
 %nonassoc	RETURN
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.string>	string value
+/* strings thrown away by error recovery */
+%destructor	{ free($$); }	<v.string>
 %type	<v.number>	port opttls optweight hdrdir
 %type	<v.number>	optproxy optfield
 %%
@@ -272,6 +278,7 @@ nl		: '\n' optnl
 server		: SERVER STRING			{
 			conf_server($2);
 			free($2);
+			$2 = NULL;	/* not the destructor's again */
 		} '{' optnl serveropts_l '}'
 		;
 
@@ -295,6 +302,7 @@ serveropt	: ALIAS STRING			{
 		| LOCATION STRING		{
 			conf_location($2);
 			free($2);
+			$2 = NULL;	/* not the destructor's again */
 		} '{' optnl locopts_l '}'	{
 			cur_location = CONF_NONE;
 		}
@@ -362,6 +370,7 @@ hdrdir		: REQUEST			{ $$ = HDR_REQUEST; }
 pool		: POOL STRING			{
 			conf_pool($2);
 			free($2);
+			$2 = NULL;	/* not the destructor's again */
 		} '{' optnl poolopts_l '}'
 		;
 
@@ -378,6 +387,34 @@ optweight	: /* empty */			{ $$ = 1; }
 poolopt		: BACKEND STRING port opttls optweight	{
 			conf_backend($2, $3, $4, $5);
 			free($2);
+		}
+		| STRING value			{
+			conf_pool_option($1, $2);
+			free($1);
+			free($2);
+		}
+		| balanceopt
+		;
+
+/* How the pool chooses a backend (balance.c). */
+balanceopt	: BALANCE STRING		{
+			conf_balance($2, -1, NULL);
+			free($2);
+		}
+		| BALANCE HASH ADDRESS		{
+			conf_balance("hash", BALANCE_KEY_ADDRESS, NULL);
+		}
+		| BALANCE HASH HEADER STRING	{
+			conf_balance("hash", BALANCE_KEY_HEADER, $4);
+			free($4);
+		}
+		| BALANCE HASH COOKIE STRING	{
+			conf_balance("hash", BALANCE_KEY_COOKIE, $4);
+			free($4);
+		}
+		| STICKY COOKIE STRING		{
+			conf_sticky($3);
+			free($3);
 		}
 		;
 
@@ -421,13 +458,17 @@ lookup(char *s)
 	/* in order: bsearch */
 	static const struct keywords keywords[] = {
 		{ "add",		ADD },
+		{ "address",		ADDRESS },
 		{ "alias",		ALIAS },
 		{ "backend",		BACKEND },
+		{ "balance",		BALANCE },
 		{ "block",		BLOCK },
+		{ "cookie",		COOKIE },
 		{ "default",		DEFAULT },
 		{ "forward",		FORWARD },
 		{ "forwarded",		FORWARDED },
 		{ "from",		FROM },
+		{ "hash",		HASH },
 		{ "header",		HEADER },
 		{ "include",		INCLUDE },
 		{ "listen",		LISTEN },
@@ -444,6 +485,7 @@ lookup(char *s)
 		{ "return",		RETURN },
 		{ "server",		SERVER },
 		{ "set",		SET },
+		{ "sticky",		STICKY },
 		{ "strip",		STRIP },
 		{ "tls",		TLS },
 		{ "to",			TO },
@@ -706,6 +748,7 @@ static struct pfile *
 pushfile(const char *name)
 {
 	struct pfile	*nfile;
+	struct stat	 st;
 	int		 depth = 0;
 
 	TAILQ_FOREACH(nfile, &files, pf_entry)
@@ -723,6 +766,18 @@ pushfile(const char *name)
 			yyerror("include \"%s\": %s", name, strerror(errno));
 		else
 			log_warn("%s", nfile->pf_name);
+		free(nfile->pf_name);
+		free(nfile);
+		return (NULL);
+	}
+	/* a device or a pipe could feed the parser for ever */
+	if (fstat(fileno(nfile->pf_stream), &st) == -1 ||
+	    !S_ISREG(st.st_mode)) {
+		if (file != NULL)
+			yyerror("include \"%s\": not a regular file", name);
+		else
+			log_warnx("%s: not a regular file", name);
+		fclose(nfile->pf_stream);
 		free(nfile->pf_name);
 		free(nfile);
 		return (NULL);
@@ -1138,19 +1193,17 @@ conf_pool(const char *name)
 	char			 lower[NAME_MAX_LEN];
 	size_t			 i;
 
-	if (conf_hostname(name, 0) == -1) {
+	/* a bad one is reported and kept, so that its options land in it */
+	if (conf_hostname(name, 0) == -1)
 		yyerror("pool \"%s\": letters, digits, '-', '_' and '.' only",
 		    name);
-		return (-1);
-	}
-	for (i = 0; name[i] != '\0'; i++)
+	for (i = 0; name[i] != '\0' && i < sizeof(lower) - 1; i++)
 		lower[i] = tolower((unsigned char)name[i]);
 	lower[i] = '\0';
-	if ((pl = confset_pool(set, lower)) != NULL) {
+	if ((pl = confset_pool(set, lower)) != NULL &&
+	    (pl->pl_flags & POOL_DECLARED))
 		yyerror("pool \"%s\": already declared on line %d", name,
 		    pl->pl_line);
-		return (-1);
-	}
 	if ((pl = confset_add_pool(set, lower)) == NULL)
 		fatal("pool");
 	pl->pl_flags |= POOL_DECLARED;
@@ -1233,4 +1286,149 @@ conf_forwarders_field(int field, int line)
 	}
 	conf->forwarders_field = field;
 	fwdfield_line = line;
+}
+
+/*
+ * A global option a pool sets for its own backends: tls-name (their SNI
+ * and the name their certificates must bear), connect-timeout,
+ * upstream-timeout, max-connections (a backend's, in each worker) and
+ * retry (what a failed request may do next).
+ */
+static void
+conf_pool_option(const char *name, const char *value)
+{
+	struct pool_conf	*pl = confset_pool(set, cur_pool);
+	const char		*errstr;
+	long long		 n;
+
+	if (strcmp(name, "tls-name") == 0) {
+		if (conf_hostname(value, 0) == -1)
+			yyerror("tls-name \"%s\": not a host name", value);
+		else
+			(void)strlcpy(pl->pl_tls_name, value,
+			    sizeof(pl->pl_tls_name));
+		return;
+	}
+	if (strcmp(name, "retry") == 0) {
+		if (strcmp(value, "connect") == 0)
+			pl->pl_retry = RETRY_CONNECT;
+		else if (strcmp(value, "none") == 0)
+			pl->pl_retry = RETRY_NONE;
+		else if (strcmp(value, "idempotent") == 0)
+			pl->pl_retry = RETRY_IDEMPOTENT;
+		else
+			yyerror("retry \"%s\": want connect, none or "
+			    "idempotent", value);
+		return;
+	}
+	if (strcmp(name, "connect-timeout") != 0 &&
+	    strcmp(name, "upstream-timeout") != 0 &&
+	    strcmp(name, "max-connections") != 0) {
+		yyerror("\"%s\" is not a pool option", name);
+		return;
+	}
+	n = strtonum(value, 1, name[0] == 'c' ? 3600 : name[0] == 'u' ?
+	    86400 : 1000000, &errstr);
+	if (errstr != NULL) {
+		yyerror("%s \"%s\" is %s", name, value, errstr);
+		return;
+	}
+	if (name[0] == 'c')
+		pl->pl_connect_timeout = n;
+	else if (name[0] == 'u')
+		pl->pl_upstream_timeout = n;
+	else
+		pl->pl_max_connections = n;
+}
+
+/*
+ * Balancing options (balance.c).  A name a mode hashes on, or the sticky
+ * cookie's, is an HTTP token (RFC 9110 5.6.2).
+ */
+static int
+conf_token(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!isalnum((unsigned char)s[i]) &&
+		    strchr("!#$%&'*+-.^_`|~", s[i]) == NULL)
+			return (-1);
+	return (i == 0 || i >= BALANCE_NAME_MAX ? -1 : 0);
+}
+
+static int
+conf_balance(const char *mode, int key, const char *name)
+{
+	struct pool_conf	*pl;
+	struct balance_conf	*ba;
+
+	if ((pl = confset_pool(set, cur_pool)) == NULL)
+		return (-1);
+	ba = &pl->pl_balance;
+	if (ba->ba_line != 0) {
+		yyerror("pool \"%s\": balance given twice (first on line %d)",
+		    cur_pool, ba->ba_line);
+		return (-1);
+	}
+	ba->ba_line = yylval.lineno;
+	if (key == BALANCE_KEY_HEADER || key == BALANCE_KEY_COOKIE) {
+		if (conf_token(name) == -1) {
+			yyerror("hash %s \"%s\": not a %s name", key ==
+			    BALANCE_KEY_HEADER ? "header" : "cookie", name,
+			    key == BALANCE_KEY_HEADER ? "field" : "cookie");
+			return (-1);
+		}
+		if (key == BALANCE_KEY_COOKIE && ba->ba_sticky &&
+		    strcmp(name, ba->ba_cookie) == 0) {
+			yyerror("hash cookie \"%s\": the sticky cookie", name);
+			return (-1);
+		}
+		(void)strlcpy(ba->ba_keyname, name, sizeof(ba->ba_keyname));
+	}
+	if (key != -1) {
+		ba->ba_mode = BALANCE_HASH;
+		ba->ba_key = key;
+	} else if (strcmp(mode, "roundrobin") == 0)
+		ba->ba_mode = BALANCE_ROUNDROBIN;
+	else if (strcmp(mode, "random") == 0)
+		ba->ba_mode = BALANCE_RANDOM;
+	else if (strcmp(mode, "least-connections") == 0)
+		ba->ba_mode = BALANCE_LEASTCONN;
+	else {
+		yyerror("balance %s: want roundrobin, random, "
+		    "least-connections or hash", mode);
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+conf_sticky(const char *name)
+{
+	struct pool_conf	*pl;
+	struct balance_conf	*ba;
+
+	if ((pl = confset_pool(set, cur_pool)) == NULL)
+		return (-1);
+	ba = &pl->pl_balance;
+	if (ba->ba_sticky_line != 0) {
+		yyerror("pool \"%s\": sticky cookie given twice (first on "
+		    "line %d)", cur_pool, ba->ba_sticky_line);
+		return (-1);
+	}
+	ba->ba_sticky_line = yylval.lineno;
+	if (conf_token(name) == -1) {
+		yyerror("sticky cookie \"%s\": not a cookie name", name);
+		return (-1);
+	}
+	if (ba->ba_mode == BALANCE_HASH && ba->ba_key == BALANCE_KEY_COOKIE &&
+	    strcmp(name, ba->ba_keyname) == 0) {
+		yyerror("sticky cookie \"%s\": the cookie the hash reads",
+		    name);
+		return (-1);
+	}
+	ba->ba_sticky = 1;
+	(void)strlcpy(ba->ba_cookie, name, sizeof(ba->ba_cookie));
+	return (0);
 }

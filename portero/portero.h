@@ -483,10 +483,56 @@ struct header_op {
 #define POOL_DECLARED		0x01	/* by the file, not a --backend */
 #define POOL_USED		0x02	/* some location forwards to it */
 
+/*
+ * balance.c: how a pool chooses a backend.  The configuration travels
+ * with the pool; what a worker keeps for it (struct balance) is rebuilt
+ * from the pool's backends whenever they change, never per request.
+ */
+enum balance_mode {
+	BALANCE_ROUNDROBIN,	/* weighted, interleaved (default) */
+	BALANCE_RANDOM,		/* two random choices, the less loaded */
+	BALANCE_LEASTCONN,	/* fewest requests in flight, by weight */
+	BALANCE_HASH,		/* consistent hashing on a key */
+};
+
+enum balance_key {
+	BALANCE_KEY_ADDRESS,	/* the client's address */
+	BALANCE_KEY_HEADER,	/* a request header field's value */
+	BALANCE_KEY_COOKIE,	/* a request cookie's value */
+};
+
+#define BALANCE_NAME_MAX	64	/* a header or cookie name */
+
+struct balance_conf {
+	uint8_t		 ba_mode;	/* enum balance_mode */
+	uint8_t		 ba_key;	/* enum balance_key: hash */
+	uint8_t		 ba_sticky;	/* a sticky cookie over the mode */
+	uint8_t		 ba_pad;
+	int32_t		 ba_line;	/* where the file says "balance" */
+	int32_t		 ba_sticky_line;	/* ... "sticky" */
+	char		 ba_keyname[BALANCE_NAME_MAX];	/* header, cookie */
+	char		 ba_cookie[BALANCE_NAME_MAX];	/* sticky's */
+};
+
 struct pool_conf {
 	char		 pl_name[NAME_MAX_LEN];	/* lower case */
 	uint32_t	 pl_flags;
 	int32_t		 pl_line;
+	/* the global options a pool may set for itself; 0 or "": global */
+	char		 pl_tls_name[NAME_MAX_LEN];	/* SNI, verified */
+	uint32_t	 pl_connect_timeout;
+	uint32_t	 pl_upstream_timeout;
+	uint32_t	 pl_max_connections;	/* a backend, a worker */
+	uint32_t	 pl_retry;	/* enum pool_retry */
+	struct balance_conf pl_balance;
+};
+
+/* What a pool does when a backend fails a request (pool's "retry"). */
+enum pool_retry {
+	RETRY_CONNECT,		/* one that refused: the next backend */
+	RETRY_NONE,		/* no other backend is tried */
+	RETRY_IDEMPOTENT,	/* also a bodiless idempotent request that
+				   failed before any response byte, once */
 };
 
 /* A location and a header operation on the wire: a head, then strings. */
@@ -913,6 +959,41 @@ void	 timer_set(struct timer *, unsigned int);
 void	 timer_stop(struct timer *);
 void	 timer_del(struct timer *);
 
+/*
+ * balance.c in a worker: what a request brings to the choice, worked
+ * out once when it is routed, and a pool's balancing state.
+ */
+struct pick_key {
+	uint64_t		 pk_hash;	/* the key's, if pk_hashed */
+	uint64_t		 pk_sticky;	/* the backend the sticky cookie
+						   names; 0: none */
+	const struct backend	*pk_avoid;	/* failed just now */
+	int			 pk_hashed;
+};
+
+/* "NAME=" 16 hex digits "; Path=/; HttpOnly; Secure" */
+#define BALANCE_SETCOOKIE_MAX	(BALANCE_NAME_MAX + 48)
+
+struct ring_point;
+struct sticky_entry;
+
+/* A pool's balancing state in one worker. */
+struct balance {
+	struct balance_conf	 bl_conf;
+	int			 bl_ready;	/* tables match the backends */
+	int			 bl_broken;	/* out of memory: plain turns */
+	uint32_t		 bl_total;	/* weights (scaled) */
+	uint32_t		*bl_sched;	/* weighted turns; NULL:
+						   equal weights */
+	uint32_t		 bl_nsched;
+	struct ring_point	*bl_ring;	/* hash */
+	uint32_t		 bl_nring;
+	struct sticky_entry	*bl_sticky;	/* sticky, by id */
+	struct backend		**bl_heap;	/* least-connections */
+	uint32_t		 bl_nheap;
+	uint64_t		 bl_seq;	/* least-connections' turns */
+};
+
 /* route.c: services and their backends; upstream.c: connections to them. */
 struct upstream;
 struct upstream_sessions;
@@ -930,7 +1011,14 @@ struct backend {
 	uint64_t		 be_failures;
 	TAILQ_HEAD(, upstream)	 be_idle;	/* kept-alive, unused */
 	unsigned int		 be_nidle;
+	unsigned int		 be_nconns;	/* upstreams, busy or idle */
 	struct upstream_sessions *be_sessions;	/* TLS, to resume */
+	/* balance.c's */
+	uint32_t		 be_inflight;	/* requests, this worker */
+	uint32_t		 be_heapidx;	/* in bl_heap */
+	uint64_t		 be_seq;	/* when least-conn. picked it */
+	uint64_t		 be_id;		/* hash of address and port */
+	uint64_t		 be_sticky;	/* what its cookie says */
 };
 
 /* A pool: backends from the file or flags, and registered ones. */
@@ -947,6 +1035,7 @@ struct service {
 	unsigned int		 sv_next;	/* round robin */
 	unsigned int		 sv_refs;	/* table, requests */
 	int			 sv_gone;
+	struct balance		 sv_bal;
 };
 
 /* server.c: a server of the file as a worker routes to it. */
@@ -1142,12 +1231,14 @@ struct exchange {
 	struct buf		*xc_redirect;	/* its Location, NUL-ended */
 	struct service		*xc_sv;
 	struct backend		*xc_be;
+	struct pick_key		 xc_pick;	/* how xc_be was chosen */
 	const char		*xc_upname;	/* SNI and Host upstream */
 	struct body		 xc_reqbody;
 	struct body		 xc_respbody;
 	int			 xc_resp_head;	/* response head forwarded */
 	int			 xc_keepalive;	/* the client may go on */
 	int			 xc_retried;
+	int			 xc_moved_on;	/* to another backend, once */
 	int			 xc_continue;	/* owes a 100 Continue */
 	int			 xc_upgrade;	/* asked for a WebSocket */
 	int			 xc_tunnel;	/* is one: bytes both ways */
@@ -1413,6 +1504,7 @@ void	 conn_close(struct conn *);
 struct route_table *route_new(void);
 struct route_table *route_rebuild(struct conf_set *, struct route_table *);
 int	 route_implicit(const struct service *);
+int	 backend_full(const struct service *, const struct backend *);
 void	 route_unref(struct route_table *);
 struct service *route_lookup(struct route_table *, const char *, size_t);
 struct backend *route_add(struct route_table *, const struct backend_conf *,
@@ -1426,13 +1518,23 @@ void	 service_ref(struct service *);
 void	 service_unref(struct service *);
 void	 backend_ref(struct backend *);
 void	 backend_unref(struct backend *);
-struct backend *backend_pick(struct service *);
+int	 backend_is_down(const struct backend *, const struct timespec *);
 void	 backend_failed(struct backend *);
 void	 backend_ok(struct backend *);
 void	 backend_health_apply(struct route_table *,
 	    const struct backend_health *);
 unsigned int backend_retry_after(const struct service *);
 
+/* balance.c */
+uint64_t balance_siphash(const uint64_t [2], const void *, size_t);
+void	 balance_free(struct balance *);
+void	 balance_hold(struct service *, struct backend *);
+void	 balance_release(struct service *, struct backend *);
+void	 pick_key_init(struct pick_key *, const struct service *,
+	    const char *, const char *, const struct http1_request *);
+struct backend *backend_pick(struct service *, const struct pick_key *);
+size_t	 balance_setcookie(const struct service *, const struct backend *,
+	    const struct pick_key *, int, char *, size_t);
 /* realip.c */
 int	 realip_accept(struct client *);
 int	 realip_header(struct client *);
@@ -1513,6 +1615,7 @@ void	 xc_moved(struct exchange *);
 void	 xc_reply(struct exchange *, int, int);
 void	 xc_abort(struct exchange *, int, const char *);
 unsigned int xc_retry_after(const struct exchange *, int);
+size_t	 xc_setcookie(const struct exchange *, char *, size_t);
 const char *xc_location(const struct exchange *);
 void	 xc_keep_request(struct exchange *, const char *);
 void	 xc_keep_partial(struct exchange *, const char *);

@@ -395,7 +395,8 @@ h1_build_resphead(struct exchange *xc, struct buf *b, const char *head,
     const struct http1_response *resp)
 {
 	const struct http1_field *f;
-	char			 code[4];
+	char			 code[4], cookie[BALANCE_SETCOOKIE_MAX];
+	size_t			 clen;
 	int			 i, final = !(resp->flags & HTTP1_INTERIM);
 
 	code[0] = '0' + resp->status / 100;
@@ -416,6 +417,9 @@ h1_build_resphead(struct exchange *xc, struct buf *b, const char *head,
 	}
 	if (!final)
 		return (APPEND_LIT(b, "\r\n"));
+	if ((clen = xc_setcookie(xc, cookie, sizeof(cookie))) > 0 &&
+	    buf_field(b, "Set-Cookie", 10, cookie, clen) == -1)
+		return (-1);
 	if (resp->status == 101)	/* a WebSocket: xc_websocket() said */
 		return (APPEND_LIT(b, "Upgrade: websocket\r\n"
 		    "Connection: Upgrade\r\n\r\n"));

@@ -1,7 +1,7 @@
 /*
  * route.c: pools (services) and their backends as a worker routes to
- * them: a hash of pools by name, round robin over the backends that are
- * up, passive health; backends from the file, flags and registrations.
+ * them: a hash of pools by name, passive health; backends from the
+ * file, flags and registrations (balance.c chooses among them).
  */
 
 /*
@@ -111,6 +111,7 @@ service_unref(struct service *sv)
 		fatalx("service reference count underflow");
 	if (--sv->sv_refs > 0)
 		return;
+	balance_free(&sv->sv_bal);
 	free(sv->sv_backends);
 	free(sv);
 }
@@ -145,6 +146,7 @@ service_drop(struct route_table *rt, struct service *sv)
 	for (i = 0; i < sv->sv_nbackends; i++)
 		backend_drop(sv->sv_backends[i]);
 	sv->sv_nbackends = 0;
+	sv->sv_bal.bl_ready = 0;
 	service_unref(sv);
 }
 
@@ -252,6 +254,7 @@ route_add(struct route_table *rt, const struct backend_conf *bc,
 	be->be_refs = 1;
 	TAILQ_INIT(&be->be_idle);
 	sv->sv_backends[sv->sv_nbackends++] = be;
+	sv->sv_bal.bl_ready = 0;
 	return (be);
  fail:
 	if (sv->sv_nbackends == 0 && !(sv->sv_conf.pl_flags & POOL_DECLARED))
@@ -295,6 +298,7 @@ route_remove(struct route_table *rt, const struct backend_conf *bc)
 	    (sv->sv_nbackends - i - 1) * sizeof(*sv->sv_backends));
 	sv->sv_nbackends--;
 	sv->sv_nregistered--;
+	sv->sv_bal.bl_ready = 0;
 	backend_drop(be);
 	/* a pool the file declares stays, and answers 503 */
 	if (sv->sv_nbackends == 0 && !(sv->sv_conf.pl_flags & POOL_DECLARED))
@@ -355,6 +359,8 @@ backend_take_pool(struct backend *nbe, struct backend *be)
 		TAILQ_REMOVE(&be->be_idle, up, up_entry);
 		be->be_nidle--;
 		up->up_be = nbe;
+		nbe->be_nconns++;
+		be->be_nconns--;
 		backend_ref(nbe);
 		backend_unref(be);
 		TAILQ_INSERT_TAIL(&nbe->be_idle, up, up_entry);
@@ -403,6 +409,8 @@ route_pools(struct route_table *rt, const struct conf_set *set)
 		if ((sv = route_service(rt, set->cs_pools[i].pl_name)) == NULL)
 			return (-1);
 		sv->sv_conf = set->cs_pools[i];
+		sv->sv_bal.bl_conf = sv->sv_conf.pl_balance;
+		sv->sv_bal.bl_ready = 0;
 	}
 	for (i = 0; i < set->cs_nbackends; i++)
 		if (route_add(rt, &set->cs_backends[i], 0) == NULL)
@@ -466,6 +474,17 @@ route_rebuild(struct conf_set *set, struct route_table *old)
 }
 
 /*
+ * Whether a backend has as many connections as its pool allows a
+ * worker (max-connections) and none of them idle.
+ */
+int
+backend_full(const struct service *sv, const struct backend *be)
+{
+	return (sv->sv_conf.pl_max_connections > 0 && be->be_nidle == 0 &&
+	    be->be_nconns >= sv->sv_conf.pl_max_connections);
+}
+
+/*
  * Whether a pool serves a host of its name with no server configured:
  * one made by --backend or registrations, one with registered backends,
  * or one the file declares for registrations (no location forwards to
@@ -478,7 +497,7 @@ route_implicit(const struct service *sv)
 	    !(sv->sv_conf.pl_flags & POOL_USED) || sv->sv_nregistered > 0);
 }
 
-static int
+int
 backend_is_down(const struct backend *be, const struct timespec *now)
 {
 	return (timespeccmp(now, &be->be_down_until, <));
@@ -510,34 +529,6 @@ route_stat(struct route_table *rt, const struct backend_key *bk,
 		bs->bs_down = backend_is_down(be, now);
 		return;
 	}
-}
-
-/*
- * Round robin over the backends that are not resting or expired (the
- * registrar's removal may still be on its way).
- */
-struct backend *
-backend_pick(struct service *sv)
-{
-	struct timespec	 now;
-	struct backend	*be;
-	unsigned int	 i;
-	time_t		 wall = 0;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	for (i = 0; i < sv->sv_nbackends; i++) {
-		be = sv->sv_backends[sv->sv_next++ % sv->sv_nbackends];
-		if (backend_is_down(be, &now))
-			continue;
-		if (be->be_expires != 0) {
-			if (wall == 0)
-				wall = time(NULL);
-			if (be->be_expires <= wall)
-				continue;
-		}
-		return (be);
-	}
-	return (NULL);
 }
 
 /* What the other workers need to know of be's health, to the parent. */

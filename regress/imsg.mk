@@ -16,7 +16,7 @@
 # OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
 
 UNIT_TESTS +=	unit/test_imsg
-FUZZERS +=	fuzz/fuzz_imsg fuzz/fuzz_msgs
+FUZZERS +=	fuzz/fuzz_imsg fuzz/fuzz_msgs fuzz/fuzz_conf
 
 FUZZ_CC ?=	clang
 FUZZ_CFLAGS ?=	-g -O1 -fsanitize=fuzzer,address,undefined \
@@ -54,3 +54,11 @@ fuzz/fuzz_msgs: fuzz/fuzz_msgs.c $(MSGS_SRCS) ../portero/portero.h \
 	    $(MSGS_SRCS) $(LDLIBS)
 
 .PHONY: test_imsg fuzz_imsg
+
+# portero.conf(5): the parser and the set's checks, on any bytes.
+fuzz/fuzz_conf: fuzz/fuzz_conf.c $(MSGS_SRCS) ../portero/portero.h \
+    ../mk/common.mk imsg.mk
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -std=gnu11 -Wall -Wextra -Werror \
+	    -Wshadow -Wmissing-prototypes -Wstrict-prototypes -D_GNU_SOURCE \
+	    -Wno-unused-parameter $(PKG_CFLAGS) -o $@ fuzz/fuzz_conf.c \
+	    $(MSGS_SRCS) $(LDLIBS) -ldl

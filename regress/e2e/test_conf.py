@@ -28,7 +28,8 @@ import socket
 import threading
 import time
 
-from backends import EchoBackend, get, header_map, read_response
+from backends import (EchoBackend, RawBackend, TestCA, closed_port, get,
+                      header_map, read_response, request, silent)
 from harness import PORTERO, check, wait_until
 
 
@@ -144,6 +145,7 @@ BAD = [
     ("$undefined_macro", "macro \"undefined_macro\" not defined"),
     ("include \"/nonexistent/portero.conf\"",
      "include \"/nonexistent/portero.conf\": No such file"),
+    ("include \"/dev/zero\"", "include \"/dev/zero\": not a regular file"),
     ("server \"dup.test\" { block }\nserver \"dup.test\" { block }",
      "\"dup.test\" already names server \"dup.test\""),
     ("server \"d1\" { default }\nserver \"d2\" { default }",
@@ -527,4 +529,150 @@ def test_reload_loop_under_load_loses_nothing(t):
           "the path never moved: %r" % stats["by"])
     check(c.count() == 0, "the bad file's pool got %d requests"
           % c.count())
+    d.check_restarts()
+
+
+# ---------------------------------------------------------------------
+# pool options
+
+def test_pool_tls_name(t):
+    """tls-name is the SNI and the name the backend's certificate must
+    bear, whatever host the request named."""
+    ca = TestCA(t, "upstream CA")
+    be = EchoBackend(t, "tls-up", tls=ca.issue("api.internal"))
+    d = conf_daemon(t, "upstream-ca \"%s\"\n"
+                    "pool \"api\" {\n\tbackend 127.0.0.1 port %d tls\n"
+                    "\ttls-name \"api.internal\"\n}\n"
+                    "pool \"plain\" { backend 127.0.0.1 port %d tls }\n"
+                    "server \"www.example.test\" { forward to \"api\" }\n"
+                    "server \"other.test\" { forward to \"plain\" }\n"
+                    % (ca.cert, be.port, be.port))
+    served_by(get(d.listen_port, "www.example.test"), be, "tls-name")
+    check(be.snis[-1] == "api.internal", "SNI %r, expected the pool's "
+          "tls-name" % be.snis[-1:])
+    # without it the host is the name, and the certificate does not
+    # bear it: the backend is not trusted
+    r = get(d.listen_port, "other.test")
+    check(r.status == 502, "a certificate for another name: %d, "
+          "expected 502" % r.status)
+    d.check_restarts()
+
+
+def test_pool_upstream_timeout_and_max_connections(t):
+    """A pool's upstream-timeout beats the global one; max-connections
+    caps a backend's connections in a worker, and a request past it gets
+    503 at once instead of waiting."""
+    be = RawBackend(t, silent, "silent")
+    d = conf_daemon(t, "upstream-timeout 60\n"
+                    "pool \"slow\" {\n\tbackend 127.0.0.1 port %d\n"
+                    "\tupstream-timeout 2\n\tmax-connections 1\n}\n"
+                    "server \"slow.test\" { forward to \"slow\" }\n"
+                    % be.port)
+    results = {}
+
+    def first():
+        t0 = time.monotonic()
+        results["first"] = (get(d.listen_port, "slow.test",
+                                timeout=20).status, time.monotonic() - t0)
+
+    th = threading.Thread(target=first)
+    th.start()
+    wait_until(lambda: be.connections == 1, 5.0)
+    t0 = time.monotonic()
+    r = get(d.listen_port, "slow.test")
+    check(r.status == 503 and time.monotonic() - t0 < 1.5,
+          "past max-connections: %d after %.1f s, expected 503 at once"
+          % (r.status, time.monotonic() - t0))
+    th.join(20)
+    status, took = results["first"]
+    check(status == 504 and 1.5 < took < 6, "the pool's upstream-timeout "
+          "of 2 s: %d after %.1f s" % (status, took))
+    check(be.connections == 1, "the capped request reached the backend")
+    d.check_restarts()
+
+
+def test_pool_option_errors(t):
+    for text, msg in (
+            ("pool \"p\" { backend 127.0.0.1 port 1; upstream-timeout 0 }",
+             "upstream-timeout \"0\" is too small"),
+            ("pool \"p\" { backend 127.0.0.1 port 1; idle-timeout 3 }",
+             "\"idle-timeout\" is not a pool option"),
+            ("pool \"p\" { tls-name \"no good!\" }",
+             "tls-name \"no good!\": not a host name")):
+        path = write_conf(t, "no-register\n" + text + "\n")
+        rc, lines = check_only(t, path)
+        check(rc == 1 and any(ln.startswith(path + ":2: ") and msg in ln
+                              for ln in lines),
+              "%r: %s" % (text, lines))
+
+
+def test_pool_retry_policies(t):
+    """retry idempotent: a GET that timed out on one backend goes to the
+    next, once; a POST with a body never does.  retry none: a backend
+    that refuses is not followed by another."""
+    slow = RawBackend(t, silent, "silent")
+    good = EchoBackend(t, "good")
+    dead = closed_port()
+    d = conf_daemon(t, "pool \"idem\" {\n\tbackend 127.0.0.1 port %d\n"
+                    "\tbackend 127.0.0.1 port %d\n\tupstream-timeout 1\n"
+                    "\tretry idempotent\n}\n"
+                    "pool \"none\" {\n\tbackend 127.0.0.1 port %d\n"
+                    "\tbackend 127.0.0.1 port %d\n\tretry none\n}\n"
+                    "pool \"conn\" {\n\tbackend 127.0.0.1 port %d\n"
+                    "\tbackend 127.0.0.1 port %d\n}\n"
+                    "server \"idem.test\" { forward to \"idem\" }\n"
+                    "server \"none.test\" { forward to \"none\" }\n"
+                    "server \"conn.test\" { forward to \"conn\" }\n"
+                    % (slow.port, good.port, dead, good.port, dead,
+                       good.port))
+    p = d.listen_port
+    for i in range(4):
+        served_by(get(p, "idem.test", "/g%d" % i, timeout=10), good,
+                  "GET %d under retry idempotent" % i)
+    check(slow.connections >= 1, "no GET met the silent backend")
+    statuses = []
+    for i in range(2):
+        raw = ("POST /p%d HTTP/1.1\r\nHost: idem.test\r\nContent-Length: "
+               "5\r\nConnection: close\r\n\r\nhello" % i).encode()
+        statuses.append(request(p, raw, "POST", timeout=10).status)
+    check(504 in statuses, "a POST with a body moved on: %r" % statuses)
+    posts = [r for r in good.requests if r["method"] == "POST"]
+    check(len(posts) == statuses.count(200), "the backend got %d POSTs "
+          "for %d answered 200" % (len(posts), statuses.count(200)))
+    # retry none: the dead backend's requests fail; connect: they move on
+    got = [get(p, "none.test", "/n%d" % i).status for i in range(4)]
+    check(got.count(502) >= 1 and got.count(200) >= 1,
+          "retry none: %r, expected some 502 and some 200" % got)
+    got = [get(p, "conn.test", "/c%d" % i).status for i in range(4)]
+    check(got == [200] * 4, "retry connect (the default): %r" % got)
+    d.check_restarts()
+
+
+def test_registered_backends_join_declared_pools(t):
+    """A registration joins the pool of its service's name: a declared
+    one (served under its name while no server names it), or one a
+    server forwards to; a configured server of the same name wins over
+    the implicit one."""
+    from test_register import register
+    a = EchoBackend(t, "a")
+    r1 = EchoBackend(t, "reg1")
+    r2 = EchoBackend(t, "reg2")
+    d = conf_daemon(t, "pool \"app.reg.test\" { }\n"
+                    "pool \"api\" { backend 127.0.0.1 port %d }\n"
+                    "server \"www.reg.test\" { forward to \"api\" }\n"
+                    "server \"named.reg.test\" { block return 403 }\n"
+                    % a.port)
+    p = d.listen_port
+    check(get(p, "app.reg.test").status == 503, "declared, empty: not 503")
+    register(d, "app.reg.test", port=r1.port)
+    served_by(get(p, "app.reg.test"), r1, "registered into a declared pool")
+    # into a pool a server forwards to: it shares the requests
+    register(d, "api", port=r2.port)
+    names = {get(p, "www.reg.test").json()["name"] for _ in range(6)}
+    check(names == {"a", "reg2"}, "the server's pool with a registered "
+          "backend: answered by %r" % names)
+    # a configured server wins over the registration's implicit one
+    register(d, "named.reg.test", port=r1.port)
+    check(get(p, "named.reg.test").status == 403,
+          "a registration took a configured server's name")
     d.check_restarts()

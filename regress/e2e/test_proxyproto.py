@@ -516,3 +516,37 @@ def test_reload_changes_the_lists(t):
         check(any(ln.startswith(want) and msg in ln for ln in
                   r.stderr.splitlines()), "-n: no %r%s: %s" % (
                       want, msg, r.stderr))
+
+
+def test_hash_balancing_by_real_address(t):
+    """balance hash address goes by the client a trusted forwarder
+    names, not by the forwarder: many clients behind one forwarder
+    spread over the backends, and each stays on its own."""
+    bes = [EchoBackend(t, "h%d" % i) for i in range(3)]
+    conf = os.path.join(t.tmp, "portero.conf")
+    with open(conf, "w") as f:
+        f.write("no-register\ntrusted-forwarders 127.0.0.1\n"
+                'pool "h" {\n%s\tbalance hash address\n}\n'
+                'server "%s" { forward to "h" }\n' % (
+                    "".join("\tbackend 127.0.0.1 port %d\n" % be.port
+                            for be in bes), HOST))
+    d = t.daemon(workers=1, extra_args=["-f", conf]).start()
+
+    def who(client):
+        s = socket.create_connection(("127.0.0.1", d.listen_port),
+                                     timeout=5)
+        t.defer(s.close)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: "
+                  b"%s\r\nConnection: close\r\n\r\n" % client.encode())
+        r = read_response(s.makefile("rb"))
+        check(r.status == 200, "status %d" % r.status)
+        return r.json()["name"]
+    first = {}
+    for i in range(30):
+        first["198.51.100.%d" % i] = who("198.51.100.%d" % i)
+    used = set(first.values())
+    check(len(used) == 3, "30 clients behind one forwarder went to %s"
+          % sorted(used))
+    for client, name in list(first.items())[:10]:
+        check(who(client) == name, "%s went to %s, then elsewhere" % (
+            client, name))

@@ -28,12 +28,15 @@
 #include "../../portero/portero.h"
 
 static int	 logstub_verbose;
+int		 logstub_quiet;		/* a fuzzer's: nothing printed */
 
 static void
 logstub_vlog(const char *prefix, const char *fmt, va_list ap, int with_errno)
 {
 	int	 saved = errno;
 
+	if (logstub_quiet)
+		return;
 	fprintf(stderr, "%s: ", prefix);
 	vfprintf(stderr, fmt, ap);
 	if (with_errno)
