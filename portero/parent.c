@@ -242,6 +242,10 @@ parent_send_set(struct portero *env, struct child *ch,
 		if (parent_sent(env, ch, config_setheader(iev,
 		    &set->cs_headers[i])) == -1)
 			return (-1);
+	for (i = 0; i < set->cs_nnets; i++)
+		if (parent_sent(env, ch, config_setnet(iev,
+		    &set->cs_nets[i])) == -1)
+			return (-1);
 	return (0);
 }
 
@@ -650,6 +654,7 @@ parent_reload_take(struct portero_config *conf,
 	conf->register_nallow = newconf->register_nallow;
 	memcpy(conf->register_allow, newconf->register_allow,
 	    sizeof(conf->register_allow));
+	conf->forwarders_field = newconf->forwarders_field;
 	memcpy(conf->default_service, newconf->default_service,
 	    sizeof(conf->default_service));
 	memcpy(conf->conf_file, newconf->conf_file, sizeof(conf->conf_file));

@@ -127,6 +127,10 @@ worker_conf_object(struct imsg *imsg)
 			ret = config_getheader(imsg, obj, set->cs_nservers,
 			    set->cs_nlocations);
 		break;
+	case IMSG_CFG_NET:
+		if ((obj = confset_add_net(set)) != NULL)
+			ret = config_getnet(imsg, obj);
+		break;
 	}
 	if (ret == -1)
 		fatalx("bad %s message", imsg_name(imsg->hdr.type));
@@ -352,6 +356,7 @@ worker_dispatch_parent(struct imsg *imsg)
 	case IMSG_CFG_NAME:
 	case IMSG_CFG_LOCATION:
 	case IMSG_CFG_HEADER:
+	case IMSG_CFG_NET:
 		worker_conf_object(imsg);
 		break;
 	case IMSG_CFG_ACCESSLOG:
