@@ -265,15 +265,21 @@ parent_send_worker(struct portero *env, struct child *ch)
 	    parent_send_ca(env, ch) == -1 ||
 	    parent_send_clientca(env, ch) == -1)
 		return (-1);
+	/* its sockets: at start, and after a reload that bound new ones */
+	if (ch->ch_state == CHILD_STARTING ||
+	    ch->ch_listen_gen != env->pc_listen_gen) {
+		if (parent_sent(env, ch, config_setlistener(iev,
+		    ch->ch_listenfd, LISTENER_PROXY, conf->listen_addr)) == -1)
+			return (-1);
+		if (env->pc_httpfd[ch->ch_id] != -1 &&
+		    parent_sent(env, ch, config_setlistener(iev,
+		    env->pc_httpfd[ch->ch_id], LISTENER_HTTP,
+		    conf->http_addr)) == -1)
+			return (-1);
+		ch->ch_listen_gen = env->pc_listen_gen;
+	}
 	if (ch->ch_state != CHILD_STARTING)
 		return (0);
-	if (parent_sent(env, ch, config_setlistener(iev, ch->ch_listenfd,
-	    LISTENER_PROXY, conf->listen_addr)) == -1)
-		return (-1);
-	if (env->pc_httpfd[ch->ch_id] != -1 &&
-	    parent_sent(env, ch, config_setlistener(iev,
-	    env->pc_httpfd[ch->ch_id], LISTENER_HTTP, conf->http_addr)) == -1)
-		return (-1);
 	if (env->pc_accesslogfd != -1 && parent_sent(env, ch,
 	    config_setaccesslog(iev, env->pc_accesslogfd)) == -1)
 		return (-1);
@@ -589,10 +595,8 @@ parent_reload_allowed(const struct portero_config *conf,
 {
 	const char	*what = NULL;
 
-	if (strcmp(newconf->listen_addr, conf->listen_addr) != 0 ||
-	    strcmp(newconf->http_addr, conf->http_addr) != 0 ||
-	    strcmp(newconf->register_addr, conf->register_addr) != 0)
-		what = "the listeners";
+	if (strcmp(newconf->register_addr, conf->register_addr) != 0)
+		what = "the registration API's listener";
 	else if (newconf->workers != conf->workers)
 		what = "the number of workers";
 	else if (strcmp(newconf->user, conf->user) != 0)
@@ -607,12 +611,89 @@ parent_reload_allowed(const struct portero_config *conf,
 	    strcmp(newconf->tls_groups, conf->tls_groups) != 0 ||
 	    newconf->no_h2 != conf->no_h2 || newconf->h2c != conf->h2c)
 		what = "the TLS lists, no-h2 and h2c";
-	else if (newconf->http_proxy != conf->http_proxy)
-		what = "http-proxy";
 	if (what == NULL)
 		return (0);
 	log_warnx("reload: %s change only on restart", what);
 	return (-1);
+}
+
+/*
+ * The listeners a reload moves or adds, bound aside for every worker
+ * while the parent can (it is root); on failure nothing stays bound and
+ * the reload is refused.  The old ones close when the new are taken.
+ */
+struct relisten {
+	int	rl_tls[PORTERO_MAX_WORKERS];
+	int	rl_http[PORTERO_MAX_WORKERS];
+	int	rl_tls_moved;
+	int	rl_http_moved;
+};
+
+static void
+parent_relisten_drop(struct relisten *rl)
+{
+	unsigned int	 i;
+
+	for (i = 0; i < PORTERO_MAX_WORKERS; i++) {
+		if (rl->rl_tls[i] != -1)
+			close(rl->rl_tls[i]);
+		if (rl->rl_http[i] != -1)
+			close(rl->rl_http[i]);
+		rl->rl_tls[i] = rl->rl_http[i] = -1;
+	}
+}
+
+static int
+parent_relisten(struct portero *env, const struct portero_config *newconf,
+    struct relisten *rl)
+{
+	const struct portero_config	*conf = &env->pc_conf;
+	const char			*addr;
+	unsigned int			 i;
+
+	for (i = 0; i < PORTERO_MAX_WORKERS; i++)
+		rl->rl_tls[i] = rl->rl_http[i] = -1;
+	rl->rl_tls_moved = strcmp(newconf->listen_addr, conf->listen_addr) != 0;
+	rl->rl_http_moved = strcmp(newconf->http_addr, conf->http_addr) != 0;
+	for (i = 0; i < conf->workers; i++) {
+		addr = newconf->listen_addr;
+		if (rl->rl_tls_moved &&
+		    (rl->rl_tls[i] = listener_bind(addr, 1)) == -1)
+			goto fail;
+		addr = newconf->http_addr;
+		if (rl->rl_http_moved && addr[0] != '\0' &&
+		    (rl->rl_http[i] = listener_bind(addr, 1)) == -1)
+			goto fail;
+	}
+	return (0);
+ fail:
+	log_warn("reload: listen on %s", addr);
+	parent_relisten_drop(rl);
+	return (-1);
+}
+
+static void
+parent_relisten_take(struct portero *env, struct relisten *rl)
+{
+	struct child	*ch;
+	unsigned int	 i;
+
+	if (!rl->rl_tls_moved && !rl->rl_http_moved)
+		return;
+	for (i = 0; i < env->pc_conf.workers; i++) {
+		ch = &env->pc_workers[i];
+		if (rl->rl_tls_moved) {
+			if (ch->ch_listenfd != -1)
+				close(ch->ch_listenfd);
+			ch->ch_listenfd = rl->rl_tls[i];
+		}
+		if (rl->rl_http_moved) {
+			if (env->pc_httpfd[i] != -1)
+				close(env->pc_httpfd[i]);
+			env->pc_httpfd[i] = rl->rl_http[i];
+		}
+	}
+	env->pc_listen_gen++;
 }
 
 /* What a reload changes. */
@@ -620,6 +701,10 @@ static void
 parent_reload_take(struct portero_config *conf,
     const struct portero_config *newconf)
 {
+	memcpy(conf->listen_addr, newconf->listen_addr,
+	    sizeof(conf->listen_addr));
+	memcpy(conf->http_addr, newconf->http_addr, sizeof(conf->http_addr));
+	conf->http_proxy = newconf->http_proxy;
 	conf->drain_timeout = newconf->drain_timeout;
 	conf->tls_ticket_rotate = newconf->tls_ticket_rotate;
 	conf->cert_scan_interval = newconf->cert_scan_interval;
@@ -687,6 +772,7 @@ parent_reload(struct portero *env, char *why, size_t whylen)
 	struct config_cmdline	 cmd;
 	struct conf_set		*newset;
 	struct reg_secrets	*newrs;
+	struct relisten		 rl;
 	struct child		*ch;
 	unsigned int		 i;
 	int			 bad;
@@ -712,7 +798,8 @@ parent_reload(struct portero *env, char *why, size_t whylen)
 	    tlsctx_check(&newconf) == -1 ||
 	    ((newconf.no_register = env->pc_conf.no_register) == 0 &&
 	    secrets_load(&newconf, newrs, &env->pc_envsecrets) == -1) ||
-	    parent_reload_allowed(&env->pc_conf, &newconf) == -1;
+	    parent_reload_allowed(&env->pc_conf, &newconf) == -1 ||
+	    parent_relisten(env, &newconf, &rl) == -1;
 	log_capture(NULL, 0);
 	if (bad) {
 		log_warnx("reload failed; keeping the running configuration");
@@ -728,6 +815,7 @@ parent_reload(struct portero *env, char *why, size_t whylen)
 		    sizeof(env->pc_conf.upstream_ca));
 		env->pc_conf.upstream_insecure = newconf.upstream_insecure;
 	}
+	parent_relisten_take(env, &rl);
 	parent_reload_take(&env->pc_conf, &newconf);
 	parent_clientca(env, env->pc_set, newset);
 	confset_free(env->pc_set);

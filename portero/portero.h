@@ -855,6 +855,7 @@ struct child {
 	uint32_t	 ch_snap_inflight; /* sent, unacknowledged */
 	struct reg_backend ch_snap_last; /* the last one sent */
 	uint32_t	 ch_ca_gen;	/* upstream CA bundle it was sent */
+	uint32_t	 ch_listen_gen;	/* listeners it was sent */
 	uint32_t	 ch_clientca_gen;	/* client CA bundles ... */
 };
 
@@ -900,6 +901,7 @@ struct portero {
 	char			*pc_ca;		/* upstream CA bundle */
 	size_t			 pc_calen;
 	uint32_t		 pc_ca_gen;	/* bumped when it changes */
+	uint32_t		 pc_listen_gen;	/* bumped when a reload binds */
 	int			 pc_ca_verify;
 	char			 pc_ca_path[CONF_PATH_MAX];
 	uint32_t		 pc_clientca_gen;	/* pc_set's client CA
@@ -1545,6 +1547,7 @@ void	 acceptor_init(struct acceptor *, int, int, void (*)(int, void *),
 	    void *);
 void	 acceptor_start(struct acceptor *);
 void	 acceptor_stop(struct acceptor *);
+void	 acceptor_drain(struct acceptor *);
 
 /* conn.c */
 struct buf *buf_get(void);
@@ -1878,6 +1881,9 @@ struct worker {
 	int			 wk_stopping;
 	int			 wk_listenfd;
 	int			 wk_httpfd;
+	int			 wk_newlistenfd;	/* from a reload, */
+	int			 wk_newhttpfd;		/* taken at CFG_DONE */
+	int			 wk_started;
 	int			 wk_accesslogfd;
 	struct acceptor		 wk_accept;
 	struct acceptor		 wk_accept_http;
