@@ -25,6 +25,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <stddef.h>
@@ -658,6 +659,62 @@ config_check(const struct portero_config *conf)
 		ret = -1;
 	}
 	return (ret);
+}
+
+/*
+ * A whole file into memory, up to max bytes: the parent's way to read
+ * what the configuration names (CA bundles).  Regular files only, read
+ * without blocking: a FIFO or a device would hold the parent.  NULL
+ * with errno (EINVAL: not a regular file; EFBIG: larger than max).
+ */
+char *
+config_read_file(const char *path, size_t max, size_t *lenp)
+{
+	struct stat	 st;
+	char		*buf = NULL, *nbuf;
+	size_t		 len = 0, size = 0;
+	ssize_t		 n;
+	int		 fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
+		return (NULL);
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	for (;;) {
+		if (len == size) {
+			if (size >= max) {
+				errno = EFBIG;
+				goto fail;
+			}
+			size = size == 0 ? 256 * 1024 : size * 2;
+			if (size > max)
+				size = max;
+			if ((nbuf = realloc(buf, size)) == NULL)
+				goto fail;
+			buf = nbuf;
+		}
+		if ((n = read(fd, buf + len, size - len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	*lenp = len;
+	return (buf);
+ fail:
+	saved = errno;
+	close(fd);
+	free(buf);
+	errno = saved;
+	return (NULL);
 }
 
 /*

@@ -848,58 +848,6 @@ parent_set_verbose(struct portero *env, int verbose)
 			    &ch->ch_iev, IMSG_LOG_VERBOSE, verbose));
 }
 
-/* A whole file into memory, up to max bytes. */
-static char *
-parent_read_file(const char *path, size_t max, size_t *lenp)
-{
-	struct stat	 st;
-	char		*buf = NULL, *nbuf;
-	size_t		 len = 0, size = 0;
-	ssize_t		 n;
-	int		 fd, saved;
-
-	/* a FIFO or a device would hold the parent: regular files only */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
-		return (NULL);
-	if (fstat(fd, &st) == -1)
-		goto fail;
-	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;
-		goto fail;
-	}
-	for (;;) {
-		if (len == size) {
-			if (size >= max) {
-				errno = EFBIG;
-				goto fail;
-			}
-			size = size == 0 ? 256 * 1024 : size * 2;
-			if (size > max)
-				size = max;
-			if ((nbuf = realloc(buf, size)) == NULL)
-				goto fail;
-			buf = nbuf;
-		}
-		if ((n = read(fd, buf + len, size - len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	close(fd);
-	*lenp = len;
-	return (buf);
- fail:
-	saved = errno;
-	close(fd);
-	free(buf);
-	errno = saved;
-	return (NULL);
-}
-
 /*
  * The upstream CA bundle is read here, so that workers open no file: at
  * start, where a failure is fatal to the caller, and on reload, where it
@@ -917,7 +865,7 @@ parent_load_ca(struct portero *env, const struct portero_config *conf)
 	if (verify) {
 		path = conf->upstream_ca[0] != '\0' ? conf->upstream_ca :
 		    ptls_default_ca_file();
-		if ((ca = parent_read_file(path, UPSTREAM_CA_MAX, &len)) ==
+		if ((ca = config_read_file(path, UPSTREAM_CA_MAX, &len)) ==
 		    NULL) {
 			log_warn("upstream CA %s", path);
 			return (-1);

@@ -1450,6 +1450,7 @@ struct config_cmdline {
 void	 config_defaults(struct portero_config *);
 int	 config_load(struct portero_config *, struct conf_set *,
 	    struct reg_secrets *, int, char **, struct config_cmdline *);
+char	*config_read_file(const char *, size_t, size_t *);
 int	 config_file_option(struct portero_config *, const char *,
 	    const char *, char *, size_t);
 int	 config_resolve_backend(struct conf_set *, const char *, const char *,
