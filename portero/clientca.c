@@ -21,70 +21,35 @@
  */
 
 #include <sys/types.h>
-#include <sys/stat.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "portero.h"
 
 /*
  * A whole bundle into memory, up to CLIENT_CA_FILE_MAX bytes, from a
- * regular file (a device or a pipe could feed it for ever).  Its own
- * reader, not the parent's: this file goes wherever the configuration
- * is parsed, the tests' programs too.
+ * regular file (config_read_file()), or the reason in err.
  */
 static char *
 clientca_read(const char *path, size_t *lenp, char *err, size_t errlen)
 {
-	struct stat	 st;
-	char		*buf = NULL;
-	size_t		 len = 0;
-	ssize_t		 n;
-	int		 fd;
+	char	*buf;
 
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
-		goto fail;
-	if (fstat(fd, &st) == -1)
-		goto fail;
-	if (!S_ISREG(st.st_mode)) {
+	if ((buf = config_read_file(path, CLIENT_CA_FILE_MAX, lenp)) != NULL)
+		return (buf);
+	if (errno == EINVAL)
 		(void)snprintf(err, errlen, "client CA %s: not a regular file",
 		    path);
-		goto done;
-	}
-	if ((buf = malloc(CLIENT_CA_FILE_MAX + 1)) == NULL)
-		goto fail;
-	while (len <= CLIENT_CA_FILE_MAX) {
-		if ((n = read(fd, buf + len, CLIENT_CA_FILE_MAX + 1 - len)) ==
-		    -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	if (len > CLIENT_CA_FILE_MAX) {
+	else if (errno == EFBIG)
 		(void)snprintf(err, errlen, "client CA %s: larger than 1 MB",
 		    path);
-		goto done;
-	}
-	close(fd);
-	*lenp = len;
-	return (buf);
- fail:
-	(void)snprintf(err, errlen, "client CA %s: %s", path,
-	    strerror(errno));
- done:
-	if (fd != -1)
-		close(fd);
-	free(buf);
+	else
+		(void)snprintf(err, errlen, "client CA %s: %s", path,
+		    strerror(errno));
 	return (NULL);
 }
 

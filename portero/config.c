@@ -25,6 +25,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <stddef.h>
@@ -185,25 +186,19 @@ config_defaults(struct portero_config *conf)
 }
 
 /*
- * --register-allow NETWORK: an address with a prefix length, or alone
- * (the address itself).  The bits past the prefix must be zero, so that
- * 10.1.2.3/8 is not taken for what it does not say.
+ * A network: an address with a prefix length, or alone (the address
+ * itself).  The bits past the prefix must be zero, so that 10.1.2.3/8
+ * is not taken for what it does not say.  For --register-allow and the
+ * file's lists of networks.
  */
-static int
-config_add_net(struct portero_config *conf, const char *arg, char *why,
+int
+config_parse_net(const char *arg, struct reg_net *rn, char *why,
     size_t whylen)
 {
-	struct reg_net	*rn;
 	char		 buf[INET6_ADDRSTRLEN + 8], *slash;
 	const char	*errstr;
 	int		 i, max;
 
-	if (conf->register_nallow >= REG_ALLOW_MAX) {
-		(void)snprintf(why, whylen, "more than %d networks",
-		    REG_ALLOW_MAX);
-		return (-1);
-	}
-	rn = &conf->register_allow[conf->register_nallow];
 	memset(rn, 0, sizeof(*rn));
 	if (strlcpy(buf, arg, sizeof(buf)) >= sizeof(buf))
 		goto bad;
@@ -226,12 +221,28 @@ config_add_net(struct portero_config *conf, const char *arg, char *why,
 	for (i = rn->rn_prefix; i < max; i++)
 		if (rn->rn_addr[i / 8] & (0x80 >> (i % 8)))
 			goto bad;
-	conf->register_nallow++;
 	return (0);
  bad:
 	(void)snprintf(why, whylen, "\"%s\": want an address or a network "
 	    "(address/prefix, with no bits set past the prefix)", arg);
 	return (-1);
+}
+
+/* --register-allow NETWORK */
+static int
+config_add_net(struct portero_config *conf, const char *arg, char *why,
+    size_t whylen)
+{
+	if (conf->register_nallow >= REG_ALLOW_MAX) {
+		(void)snprintf(why, whylen, "more than %d networks",
+		    REG_ALLOW_MAX);
+		return (-1);
+	}
+	if (config_parse_net(arg, &conf->register_allow[
+	    conf->register_nallow], why, whylen) == -1)
+		return (-1);
+	conf->register_nallow++;
+	return (0);
 }
 
 /*
@@ -651,6 +662,62 @@ config_check(const struct portero_config *conf)
 }
 
 /*
+ * A whole file into memory, up to max bytes: the parent's way to read
+ * what the configuration names (CA bundles).  Regular files only, read
+ * without blocking: a FIFO or a device would hold the parent.  NULL
+ * with errno (EINVAL: not a regular file; EFBIG: larger than max).
+ */
+char *
+config_read_file(const char *path, size_t max, size_t *lenp)
+{
+	struct stat	 st;
+	char		*buf = NULL, *nbuf;
+	size_t		 len = 0, size = 0;
+	ssize_t		 n;
+	int		 fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
+		return (NULL);
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	for (;;) {
+		if (len == size) {
+			if (size >= max) {
+				errno = EFBIG;
+				goto fail;
+			}
+			size = size == 0 ? 256 * 1024 : size * 2;
+			if (size > max)
+				size = max;
+			if ((nbuf = realloc(buf, size)) == NULL)
+				goto fail;
+			buf = nbuf;
+		}
+		if ((n = read(fd, buf + len, size - len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	*lenp = len;
+	return (buf);
+ fail:
+	saved = errno;
+	close(fd);
+	free(buf);
+	errno = saved;
+	return (NULL);
+}
+
+/*
  * The messages.  Every object that crosses a socketpair is composed by
  * its sender with config_setX() and taken off the wire by its receiver
  * with config_getX(), side by side here.  imsg_check() has already held
@@ -695,7 +762,8 @@ config_getglobal(struct portero_config *conf, const struct imsg *imsg)
 	conf->jwt_issuer[sizeof(conf->jwt_issuer) - 1] = '\0';
 	conf->jwt_audience[sizeof(conf->jwt_audience) - 1] = '\0';
 	if (conf->workers < 1 || conf->workers > PORTERO_MAX_WORKERS ||
-	    conf->register_nallow > REG_ALLOW_MAX)
+	    conf->register_nallow > REG_ALLOW_MAX ||
+	    conf->forwarders_field > FWD_FIELD_REAL_IP)
 		return (-1);
 	return (0);
 }
@@ -994,6 +1062,29 @@ config_getpool(const struct imsg *imsg, struct pool_conf *pl)
 	    config_check_ok(&pl->pl_check) == -1)
 		return (-1);
 	return (config_checkbalance(&pl->pl_balance));
+}
+
+int
+config_setnet(struct imsgev *iev, const struct net_conf *nc)
+{
+	return (imsgev_compose(iev, IMSG_CFG_NET, 0, 0, -1, nc,
+	    sizeof(*nc)));
+}
+
+int
+config_getnet(const struct imsg *imsg, struct net_conf *nc)
+{
+	const struct reg_net	*rn = &nc->nc_net;
+
+	if (imsg->len != sizeof(*nc))
+		return (-1);
+	memcpy(nc, imsg->data, sizeof(*nc));
+	if (nc->nc_list >= NET_LISTS)
+		return (-1);
+	if (!(rn->rn_family == AF_INET && rn->rn_prefix <= 32) &&
+	    !(rn->rn_family == AF_INET6 && rn->rn_prefix <= 128))
+		return (-1);
+	return (0);
 }
 
 int

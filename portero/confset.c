@@ -66,6 +66,7 @@ confset_free(struct conf_set *set)
 	free(set->cs_pools);
 	free(set->cs_backends);
 	clientca_free(set->cs_clientca);
+	free(set->cs_nets);
 	free(set);
 }
 
@@ -127,6 +128,13 @@ confset_add_backend(struct conf_set *set)
 {
 	return (confset_grow(&set->cs_backends, &set->cs_nbackends,
 	    &set->cs_capbackends, sizeof(*set->cs_backends)));
+}
+
+struct net_conf *
+confset_add_net(struct conf_set *set)
+{
+	return (confset_grow(&set->cs_nets, &set->cs_nnets,
+	    &set->cs_capnets, sizeof(*set->cs_nets)));
 }
 
 struct pool_conf *

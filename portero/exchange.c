@@ -117,6 +117,7 @@ xc_new(struct client *cl, struct http1_request *req, struct buf *reqin)
 	memset((char *)xc + XC_CLEAR_FROM, 0, XC_CLEAR_LEN);
 	xc->xc_host[0] = '\0';
 	xc->xc_cl = cl;
+	xc->xc_addr = cl->cl_addr;
 	xc->xc_req = req;
 	xc->xc_reqin = reqin;
 	xc->xc_keepalive = 1;
@@ -200,10 +201,15 @@ xc_copy_field(struct buf *b, const char *head, const struct http1_field *f)
 /*
  * The fields portero sets for the backend, after the client's own:
  * X-Forwarded-For appended to what came, the others portero's alone.
- * X-Forwarded-Host only when the client named a host.
+ * X-Forwarded-Host only when the client named a host.  A trusted
+ * forwarder's Forwarded and X-Real-IP are kept (xc_build_uphead()):
+ * portero's Forwarded element comes after its own, and X-Real-IP is
+ * portero's only when it sent none.  The hop portero adds is the
+ * connection's address; X-Real-IP is the client's.
  */
 static int
-xc_forwarded(struct exchange *xc, struct buf *b, const char *head, int xff)
+xc_forwarded(struct exchange *xc, struct buf *b, const char *head, int xff,
+    int realip_kept)
 {
 	struct client		*cl = xc->xc_cl;
 	struct http1_request	*req = xc->xc_req;
@@ -231,13 +237,16 @@ xc_forwarded(struct exchange *xc, struct buf *b, const char *head, int xff)
 	}
 	/* appends, not printf: this runs for every request */
 	if (buf_append(b, cl->cl_addr, alen) == -1 ||
-	    APPEND_LIT(b, "\r\nX-Real-IP: ") == -1 ||
-	    buf_append(b, cl->cl_addr, alen) == -1)
+	    APPEND_LIT(b, "\r\n") == -1)
+		return (-1);
+	if (!realip_kept && (APPEND_LIT(b, "X-Real-IP: ") == -1 ||
+	    buf_append(b, xc->xc_addr, strlen(xc->xc_addr)) == -1 ||
+	    APPEND_LIT(b, "\r\n") == -1))
 		return (-1);
 	if (cl->cl_conn.c_tls != NULL) {
-		if (APPEND_LIT(b, "\r\nX-Forwarded-Proto: https\r\n") == -1)
+		if (APPEND_LIT(b, "X-Forwarded-Proto: https\r\n") == -1)
 			return (-1);
-	} else if (APPEND_LIT(b, "\r\nX-Forwarded-Proto: http\r\n") == -1)
+	} else if (APPEND_LIT(b, "X-Forwarded-Proto: http\r\n") == -1)
 		return (-1);
 	if (req->host_len > 0 && buf_field(b, "X-Forwarded-Host", 16,
 	    head + req->host_off, req->host_len) == -1)
@@ -262,7 +271,7 @@ xc_build_uphead(struct exchange *xc, const char *head, const char *plain,
 	const struct http1_field *f;
 	const char		*path = head + req->path_off, *query;
 	size_t			 pathlen = req->path_len;
-	int			 i, xff = 0, host = 0;
+	int			 i, xff = 0, host = 0, realip = 0;
 
 	if (buf_append(b, head + req->method_off, req->method_len) == -1 ||
 	    APPEND_LIT(b, " ") == -1)
@@ -292,13 +301,19 @@ xc_build_uphead(struct exchange *xc, const char *head, const char *plain,
 		    head + f->name_off, f->name_len)))
 			continue;
 		switch (f->id) {
+		case HTTP1_H_X_REAL_IP:
+		case HTTP1_H_FORWARDED:
+			/* a trusted forwarder's are kept */
+			if (!xc->xc_trusted)
+				continue;
+			if (f->id == HTTP1_H_X_REAL_IP)
+				realip = 1;
+			break;
 		case HTTP1_H_X_FORWARDED_FOR:
 			xff = 1;
 			/* FALLTHROUGH */
 		case HTTP1_H_X_FORWARDED_HOST:
 		case HTTP1_H_X_FORWARDED_PROTO:
-		case HTTP1_H_X_REAL_IP:
-		case HTTP1_H_FORWARDED:
 		case HTTP1_H_EXPECT:
 			continue;
 		case HTTP1_H_HOST:
@@ -326,7 +341,7 @@ xc_build_uphead(struct exchange *xc, const char *head, const char *plain,
 			return (-1);
 		xc->xc_upgrade = 1;
 	}
-	if (xc_forwarded(xc, b, head, xff) == -1)
+	if (xc_forwarded(xc, b, head, xff, realip) == -1)
 		return (-1);
 	if (vs != NULL && vs->vs_auth != NULL && xc_cert_fields(xc, b) == -1)
 		return (-1);
@@ -459,7 +474,7 @@ static void
 xc_macros(const struct exchange *xc, struct macro_env *me, const char *uri,
     size_t urilen)
 {
-	me->me_addr = xc->xc_cl->cl_addr;
+	me->me_addr = xc->xc_addr;
 	me->me_host = xc->xc_host;
 	me->me_server = xc->xc_vs != NULL ? xc->xc_vs->vs_conf->sc_name :
 	    xc->xc_sv != NULL ? xc->xc_sv->sv_name : "";
@@ -692,7 +707,7 @@ xc_route(struct exchange *xc, const char *head, const char *path,
 		    xc->xc_host : sv->sv_name;
 	service_ref(sv);
 	xc->xc_sv = sv;
-	pick_key_init(&xc->xc_pick, sv, cl->cl_addr, head, xc->xc_req);
+	pick_key_init(&xc->xc_pick, sv, xc->xc_addr, head, xc->xc_req);
 	xc_set_backend(xc, backend_pick(sv, &xc->xc_pick));
 	if (xc->xc_be == NULL) {
 		xc_reply(xc, 503, nobody);
@@ -726,6 +741,7 @@ xc_start(struct exchange *xc, const char *head)
 		xc->xc_host[i] = tolower((unsigned char)hs[i]);
 	xc->xc_host[i] = '\0';
 	xc_keep_request(xc, head);
+	realip_request(xc, head);
 	xc->xc_keepalive = (req->flags & HTTP1_KEEP_ALIVE) &&
 	    !wk->wk_stopping;
 	nobody = req->framing == HTTP1_BODY_NONE;

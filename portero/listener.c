@@ -205,3 +205,19 @@ acceptor_event(int fd, short event, void *arg)
 		ac->ac_cb(connfd, ac->ac_arg);
 	}
 }
+
+/*
+ * Before a listener that a reload moves or removes is closed: what its
+ * queue holds is taken (a closed SO_REUSEPORT socket would reset it).
+ */
+void
+acceptor_drain(struct acceptor *ac)
+{
+	int	 batch = ac->ac_batch;
+
+	if (!ac->ac_on)
+		return;
+	ac->ac_batch = 1024;
+	acceptor_event(ac->ac_fd, EV_READ, ac);
+	ac->ac_batch = batch;
+}

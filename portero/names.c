@@ -137,6 +137,8 @@ const struct imsg_spec imsg_specs[IMSG_TYPE_MAX] = {
 	    sizeof(struct header_msg), IMSG_MAX_PAYLOAD, 0 },
 	[IMSG_CFG_POOL] = { "CFG_POOL", HOP(R_PARENT, R_WORKER),
 	    SIZE(struct pool_conf), 0 },
+	[IMSG_CFG_NET] = { "CFG_NET", HOP(R_PARENT, R_WORKER),
+	    SIZE(struct net_conf), 0 },
 	[IMSG_CFG_ACCESSLOG] = { "CFG_ACCESSLOG", HOP(R_PARENT, R_WORKER),
 	    NONE, 1 },
 	[IMSG_CFG_SECRETS] = { "CFG_SECRETS", HOP(R_PARENT, R_REGISTRAR),

@@ -21,6 +21,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -245,6 +246,10 @@ parent_send_set(struct portero *env, struct child *ch,
 		if (parent_sent(env, ch, config_setheader(iev,
 		    &set->cs_headers[i])) == -1)
 			return (-1);
+	for (i = 0; i < set->cs_nnets; i++)
+		if (parent_sent(env, ch, config_setnet(iev,
+		    &set->cs_nets[i])) == -1)
+			return (-1);
 	return (0);
 }
 
@@ -264,15 +269,21 @@ parent_send_worker(struct portero *env, struct child *ch)
 	    parent_send_ca(env, ch) == -1 ||
 	    parent_send_clientca(env, ch) == -1)
 		return (-1);
+	/* its sockets: at start, and after a reload that bound new ones */
+	if (ch->ch_state == CHILD_STARTING ||
+	    ch->ch_listen_gen != env->pc_listen_gen) {
+		if (parent_sent(env, ch, config_setlistener(iev,
+		    ch->ch_listenfd, LISTENER_PROXY, conf->listen_addr)) == -1)
+			return (-1);
+		if (env->pc_httpfd[ch->ch_id] != -1 &&
+		    parent_sent(env, ch, config_setlistener(iev,
+		    env->pc_httpfd[ch->ch_id], LISTENER_HTTP,
+		    conf->http_addr)) == -1)
+			return (-1);
+		ch->ch_listen_gen = env->pc_listen_gen;
+	}
 	if (ch->ch_state != CHILD_STARTING)
 		return (0);
-	if (parent_sent(env, ch, config_setlistener(iev, ch->ch_listenfd,
-	    LISTENER_PROXY, conf->listen_addr)) == -1)
-		return (-1);
-	if (env->pc_httpfd[ch->ch_id] != -1 &&
-	    parent_sent(env, ch, config_setlistener(iev,
-	    env->pc_httpfd[ch->ch_id], LISTENER_HTTP, conf->http_addr)) == -1)
-		return (-1);
 	if (env->pc_accesslogfd != -1 && parent_sent(env, ch,
 	    config_setaccesslog(iev, env->pc_accesslogfd)) == -1)
 		return (-1);
@@ -575,10 +586,8 @@ parent_reload_allowed(const struct portero_config *conf,
 {
 	const char	*what = NULL;
 
-	if (strcmp(newconf->listen_addr, conf->listen_addr) != 0 ||
-	    strcmp(newconf->http_addr, conf->http_addr) != 0 ||
-	    strcmp(newconf->register_addr, conf->register_addr) != 0)
-		what = "the listeners";
+	if (strcmp(newconf->register_addr, conf->register_addr) != 0)
+		what = "the registration API's listener";
 	else if (newconf->workers != conf->workers)
 		what = "the number of workers";
 	else if (strcmp(newconf->user, conf->user) != 0)
@@ -593,12 +602,89 @@ parent_reload_allowed(const struct portero_config *conf,
 	    strcmp(newconf->tls_groups, conf->tls_groups) != 0 ||
 	    newconf->no_h2 != conf->no_h2 || newconf->h2c != conf->h2c)
 		what = "the TLS lists, no-h2 and h2c";
-	else if (newconf->http_proxy != conf->http_proxy)
-		what = "http-proxy";
 	if (what == NULL)
 		return (0);
 	log_warnx("reload: %s change only on restart", what);
 	return (-1);
+}
+
+/*
+ * The listeners a reload moves or adds, bound aside for every worker
+ * while the parent can (it is root); on failure nothing stays bound and
+ * the reload is refused.  The old ones close when the new are taken.
+ */
+struct relisten {
+	int	rl_tls[PORTERO_MAX_WORKERS];
+	int	rl_http[PORTERO_MAX_WORKERS];
+	int	rl_tls_moved;
+	int	rl_http_moved;
+};
+
+static void
+parent_relisten_drop(struct relisten *rl)
+{
+	unsigned int	 i;
+
+	for (i = 0; i < PORTERO_MAX_WORKERS; i++) {
+		if (rl->rl_tls[i] != -1)
+			close(rl->rl_tls[i]);
+		if (rl->rl_http[i] != -1)
+			close(rl->rl_http[i]);
+		rl->rl_tls[i] = rl->rl_http[i] = -1;
+	}
+}
+
+static int
+parent_relisten(struct portero *env, const struct portero_config *newconf,
+    struct relisten *rl)
+{
+	const struct portero_config	*conf = &env->pc_conf;
+	const char			*addr;
+	unsigned int			 i;
+
+	for (i = 0; i < PORTERO_MAX_WORKERS; i++)
+		rl->rl_tls[i] = rl->rl_http[i] = -1;
+	rl->rl_tls_moved = strcmp(newconf->listen_addr, conf->listen_addr) != 0;
+	rl->rl_http_moved = strcmp(newconf->http_addr, conf->http_addr) != 0;
+	for (i = 0; i < conf->workers; i++) {
+		addr = newconf->listen_addr;
+		if (rl->rl_tls_moved &&
+		    (rl->rl_tls[i] = listener_bind(addr, 1)) == -1)
+			goto fail;
+		addr = newconf->http_addr;
+		if (rl->rl_http_moved && addr[0] != '\0' &&
+		    (rl->rl_http[i] = listener_bind(addr, 1)) == -1)
+			goto fail;
+	}
+	return (0);
+ fail:
+	log_warn("reload: listen on %s", addr);
+	parent_relisten_drop(rl);
+	return (-1);
+}
+
+static void
+parent_relisten_take(struct portero *env, struct relisten *rl)
+{
+	struct child	*ch;
+	unsigned int	 i;
+
+	if (!rl->rl_tls_moved && !rl->rl_http_moved)
+		return;
+	for (i = 0; i < env->pc_conf.workers; i++) {
+		ch = &env->pc_workers[i];
+		if (rl->rl_tls_moved) {
+			if (ch->ch_listenfd != -1)
+				close(ch->ch_listenfd);
+			ch->ch_listenfd = rl->rl_tls[i];
+		}
+		if (rl->rl_http_moved) {
+			if (env->pc_httpfd[i] != -1)
+				close(env->pc_httpfd[i]);
+			env->pc_httpfd[i] = rl->rl_http[i];
+		}
+	}
+	env->pc_listen_gen++;
 }
 
 /* What a reload changes. */
@@ -606,6 +692,10 @@ static void
 parent_reload_take(struct portero_config *conf,
     const struct portero_config *newconf)
 {
+	memcpy(conf->listen_addr, newconf->listen_addr,
+	    sizeof(conf->listen_addr));
+	memcpy(conf->http_addr, newconf->http_addr, sizeof(conf->http_addr));
+	conf->http_proxy = newconf->http_proxy;
 	conf->drain_timeout = newconf->drain_timeout;
 	conf->tls_ticket_rotate = newconf->tls_ticket_rotate;
 	conf->cert_scan_interval = newconf->cert_scan_interval;
@@ -640,6 +730,7 @@ parent_reload_take(struct portero_config *conf,
 	conf->register_nallow = newconf->register_nallow;
 	memcpy(conf->register_allow, newconf->register_allow,
 	    sizeof(conf->register_allow));
+	conf->forwarders_field = newconf->forwarders_field;
 	memcpy(conf->default_service, newconf->default_service,
 	    sizeof(conf->default_service));
 	memcpy(conf->conf_file, newconf->conf_file, sizeof(conf->conf_file));
@@ -672,6 +763,7 @@ parent_reload(struct portero *env, char *why, size_t whylen)
 	struct config_cmdline	 cmd;
 	struct conf_set		*newset;
 	struct reg_secrets	*newrs;
+	struct relisten		 rl;
 	struct child		*ch;
 	unsigned int		 i;
 	int			 bad;
@@ -697,7 +789,8 @@ parent_reload(struct portero *env, char *why, size_t whylen)
 	    tlsctx_check(&newconf) == -1 ||
 	    ((newconf.no_register = env->pc_conf.no_register) == 0 &&
 	    secrets_load(&newconf, newrs, &env->pc_envsecrets) == -1) ||
-	    parent_reload_allowed(&env->pc_conf, &newconf) == -1;
+	    parent_reload_allowed(&env->pc_conf, &newconf) == -1 ||
+	    parent_relisten(env, &newconf, &rl) == -1;
 	log_capture(NULL, 0);
 	if (bad) {
 		log_warnx("reload failed; keeping the running configuration");
@@ -713,6 +806,7 @@ parent_reload(struct portero *env, char *why, size_t whylen)
 		    sizeof(env->pc_conf.upstream_ca));
 		env->pc_conf.upstream_insecure = newconf.upstream_insecure;
 	}
+	parent_relisten_take(env, &rl);
 	parent_reload_take(&env->pc_conf, &newconf);
 	parent_clientca(env, env->pc_set, newset);
 	confset_free(env->pc_set);
@@ -746,50 +840,6 @@ parent_set_verbose(struct portero *env, int verbose)
 			    &ch->ch_iev, IMSG_LOG_VERBOSE, verbose));
 }
 
-/* A whole file into memory, up to max bytes. */
-static char *
-parent_read_file(const char *path, size_t max, size_t *lenp)
-{
-	char	*buf = NULL, *nbuf;
-	size_t	 len = 0, size = 0;
-	ssize_t	 n;
-	int	 fd, saved;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (NULL);
-	for (;;) {
-		if (len == size) {
-			if (size >= max) {
-				errno = EFBIG;
-				goto fail;
-			}
-			size = size == 0 ? 256 * 1024 : size * 2;
-			if (size > max)
-				size = max;
-			if ((nbuf = realloc(buf, size)) == NULL)
-				goto fail;
-			buf = nbuf;
-		}
-		if ((n = read(fd, buf + len, size - len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	close(fd);
-	*lenp = len;
-	return (buf);
- fail:
-	saved = errno;
-	close(fd);
-	free(buf);
-	errno = saved;
-	return (NULL);
-}
-
 /*
  * The upstream CA bundle is read here, so that workers open no file: at
  * start, where a failure is fatal to the caller, and on reload, where it
@@ -807,7 +857,7 @@ parent_load_ca(struct portero *env, const struct portero_config *conf)
 	if (verify) {
 		path = conf->upstream_ca[0] != '\0' ? conf->upstream_ca :
 		    ptls_default_ca_file();
-		if ((ca = parent_read_file(path, UPSTREAM_CA_MAX, &len)) ==
+		if ((ca = config_read_file(path, UPSTREAM_CA_MAX, &len)) ==
 		    NULL) {
 			log_warn("upstream CA %s", path);
 			return (-1);

@@ -60,6 +60,7 @@ static char			 cur_pool[NAME_MAX_LEN];
 static int			 nlisten_tls, nlisten_plain;
 static struct pfile		*lasterr_file;
 static int			 lasterr_line;
+static int			 fwdfield_line;	/* where it was said */
 
 #define PARSE_INCLUDE_DEPTH	16
 #define PARSE_WORD_MAX		8192
@@ -103,6 +104,10 @@ static long long conf_duration(long long, const char *);
 static void	 conf_check_end(void);
 static int	 conf_client_ca(const char *, int);
 static int	 conf_cert_field(int, const char *);
+static void	 conf_net(const char *);
+static void	 conf_nets_take(uint32_t);
+static void	 conf_nets_drop(void);
+static void	 conf_forwarders_field(int, int);
 
 typedef struct {
 	union {
@@ -118,6 +123,7 @@ typedef struct {
 %token	RETURN BLOCK POOL BACKEND WEIGHT PATH STRIP REPLACE WITH REQUEST
 %token	RESPONSE HEADER SET ADD REMOVE FORWARDED ERROR
 %token	CLIENT CA VERIFY REQUIRED OPTIONAL CERTIFICATE SUBJECT FINGERPRINT
+%token	PROXYPROTO FROM TRUSTED
 %token	BALANCE HASH ADDRESS COOKIE STICKY
 /* active health checks */
 %token	CHECK TCP HTTP STATUS INTERVAL TIMEOUT RISE FALL
@@ -130,6 +136,7 @@ typedef struct {
 /* strings thrown away by error recovery */
 %destructor	{ free($$); }	<v.string>
 %type	<v.number>	port opttls optweight hdrdir optverify
+%type	<v.number>	optproxy optfield
 %type	<v.number>	duration optstatus
 %%
 
@@ -144,6 +151,7 @@ grammar		: /* empty */
 		| grammar varset '\n'
 		| grammar global '\n'
 		| grammar listen '\n'
+		| grammar trusted '\n'
 		| grammar server '\n'
 		| grammar pool '\n'
 		| grammar error '\n'		/* reported; read on */
@@ -209,10 +217,65 @@ opttls		: /* empty */			{ $$ = 0; }
 		| TLS				{ $$ = 1; }
 		;
 
-listen		: LISTEN ON STRING port opttls	{
-			conf_listen($3, $4, $5);
+listen		: LISTEN ON STRING port opttls optproxy	{
+			if (conf_listen($3, $4, $5) == -1)
+				conf_nets_drop();
+			else if ($6)
+				conf_nets_take($5 ? NET_PROXY_TLS :
+				    NET_PROXY_PLAIN);
 			free($3);
 		}
+		;
+
+/*
+ * Networks: who may send a listener the PROXY protocol, and the trusted
+ * forwarders.  A list's networks wait (NET_PENDING) until the statement
+ * that holds them is whole and says which list they are.
+ */
+optproxy	: /* empty */			{ $$ = 0; }
+		| PROXYPROTO FROM netlist	{ $$ = 1; }
+		;
+
+trusted		: TRUSTED netlist optfield	{
+			conf_nets_take(NET_FORWARDERS);
+			conf_forwarders_field($3, $<lineno>1);
+		}
+		;
+
+optfield	: /* empty */			{ $$ = -1; }
+		| HEADER FORWARDED		{ $$ = FWD_FIELD_FORWARDED; }
+		| HEADER STRING			{
+			if (strcasecmp($2, "x-forwarded-for") == 0)
+				$$ = FWD_FIELD_XFF;
+			else if (strcasecmp($2, "forwarded") == 0)
+				$$ = FWD_FIELD_FORWARDED;
+			else if (strcasecmp($2, "x-real-ip") == 0)
+				$$ = FWD_FIELD_REAL_IP;
+			else {
+				yyerror("header \"%s\": want x-forwarded-for, "
+				    "forwarded or x-real-ip", $2);
+				$$ = -1;
+			}
+			free($2);
+		}
+		;
+
+netlist		: netitem
+		| '{' optnl netitems '}'
+		;
+
+netitems	: netitem optsep
+		| netitems netitem optsep
+		;
+
+netitem		: STRING			{
+			conf_net($1);
+			free($1);
+		}
+		;
+
+optsep		: optnl
+		| ',' optnl
 		;
 
 optnl		: /* empty */
@@ -499,6 +562,7 @@ lookup(char *s)
 		{ "fingerprint",	FINGERPRINT },
 		{ "forward",		FORWARD },
 		{ "forwarded",		FORWARDED },
+		{ "from",		FROM },
 		{ "hash",		HASH },
 		{ "header",		HEADER },
 		{ "http",		HTTP },
@@ -511,6 +575,7 @@ lookup(char *s)
 		{ "path",		PATH },
 		{ "pool",		POOL },
 		{ "port",		PORT },
+		{ "proxy-protocol",	PROXYPROTO },
 		{ "remove",		REMOVE },
 		{ "replace",		REPLACE },
 		{ "request",		REQUEST },
@@ -528,6 +593,7 @@ lookup(char *s)
 		{ "timeout",		TIMEOUT },
 		{ "tls",		TLS },
 		{ "to",			TO },
+		{ "trusted-forwarders",	TRUSTED },
 		{ "verify",		VERIFY },
 		{ "weight",		WEIGHT },
 		{ "with",		WITH },
@@ -855,6 +921,7 @@ parse_config(const char *path, struct portero_config *c, struct conf_set *s)
 	set = s;
 	cur_server = cur_location = CONF_NONE;
 	nlisten_tls = nlisten_plain = 0;
+	fwdfield_line = 0;
 	lasterr_file = NULL;
 	if ((file = pushfile(path)) == NULL)
 		return (-1);
@@ -1268,6 +1335,62 @@ conf_backend(const char *host, long long port, int tls, long long weight)
 		return (-1);
 	}
 	return (0);
+}
+
+/* A network of a list, held until the statement says which list. */
+static void
+conf_net(const char *arg)
+{
+	struct net_conf	*nc;
+	struct reg_net	 rn;
+	char		 why[256];
+
+	if (config_parse_net(arg, &rn, why, sizeof(why)) == -1) {
+		yyerror("%s", why);
+		return;
+	}
+	if ((nc = confset_add_net(set)) == NULL)
+		fatal("network");
+	nc->nc_list = NET_PENDING;
+	nc->nc_line = yylval.lineno;
+	nc->nc_net = rn;
+}
+
+static void
+conf_nets_take(uint32_t list)
+{
+	uint32_t	 i;
+
+	for (i = set->cs_nnets; i-- > 0 &&
+	    set->cs_nets[i].nc_list == NET_PENDING;)
+		set->cs_nets[i].nc_list = list;
+}
+
+/* A statement that failed: its networks go with it. */
+static void
+conf_nets_drop(void)
+{
+	while (set->cs_nnets > 0 &&
+	    set->cs_nets[set->cs_nnets - 1].nc_list == NET_PENDING)
+		set->cs_nnets--;
+}
+
+/*
+ * The field the forwarders' chain is read from: the lists of several
+ * statements add up, so those that name one must agree on it.
+ */
+static void
+conf_forwarders_field(int field, int line)
+{
+	if (field == -1)
+		return;		/* x-forwarded-for, unless one says else */
+	if (fwdfield_line != 0 && (uint32_t)field != conf->forwarders_field) {
+		yyerror("trusted-forwarders: another header than on line %d",
+		    fwdfield_line);
+		return;
+	}
+	conf->forwarders_field = field;
+	fwdfield_line = line;
 }
 
 /*

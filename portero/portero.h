@@ -171,6 +171,7 @@ enum imsg_type {
 	IMSG_CFG_LOCATION,	/* struct location_msg, strings */
 	IMSG_CFG_HEADER,	/* struct header_msg, strings */
 	IMSG_CFG_POOL,		/* struct pool_conf */
+	IMSG_CFG_NET,		/* struct net_conf */
 	IMSG_CFG_ACCESSLOG,	/* fd of --access-log */
 	IMSG_CFG_SECRETS,	/* registrar: struct reg_secrets */
 	IMSG_CFG_DONE,		/* config complete; the child answers it
@@ -408,6 +409,8 @@ struct portero_config {
 	uint32_t	 register_fail_limit;	/* a second, per address */
 	uint32_t	 register_nallow;	/* 0: anywhere */
 	struct reg_net	 register_allow[REG_ALLOW_MAX];
+	/* realip.c: the field trusted forwarders' chain is read from */
+	uint32_t	 forwarders_field;	/* enum forwarders_field */
 };
 
 /*
@@ -623,6 +626,33 @@ struct header_msg {
 	uint8_t		 hm_pad[2];
 };
 
+/*
+ * The networks of a list of the file: those that may send the PROXY
+ * protocol to a listener, and the trusted forwarders, whose chain of
+ * addresses (X-Forwarded-For, Forwarded or X-Real-IP) says who the
+ * client is.
+ */
+enum net_list {
+	NET_PROXY_TLS,		/* PROXY headers, to the TLS listener */
+	NET_PROXY_PLAIN,	/* to the plain one */
+	NET_FORWARDERS,		/* trusted forwarders */
+	NET_LISTS,
+	NET_PENDING = NET_LISTS	/* the parser's, while a list is read */
+};
+
+enum forwarders_field {
+	FWD_FIELD_XFF,		/* X-Forwarded-For (the default) */
+	FWD_FIELD_FORWARDED,	/* Forwarded: for= (RFC 7239) */
+	FWD_FIELD_REAL_IP,	/* X-Real-IP: one address */
+};
+
+struct net_conf {
+	uint32_t	 nc_list;	/* enum net_list */
+	int32_t		 nc_line;
+	struct reg_net	 nc_net;
+	uint8_t		 nc_pad[2];
+};
+
 struct conf_set {
 	struct server_conf	*cs_servers;
 	struct server_name	*cs_names;
@@ -637,6 +667,9 @@ struct conf_set {
 	uint32_t		 cs_npools, cs_cappools;
 	uint32_t		 cs_nbackends, cs_capbackends;
 	struct client_ca_set	*cs_clientca;	/* the parent's; NULL: none */
+	/* realip.c: who may send PROXY headers, trusted forwarders */
+	struct net_conf		*cs_nets;
+	uint32_t		 cs_nnets, cs_capnets;
 };
 
 /*
@@ -941,6 +974,7 @@ struct child {
 	uint32_t	 ch_snap_inflight; /* sent, unacknowledged */
 	struct reg_backend ch_snap_last; /* the last one sent */
 	uint32_t	 ch_ca_gen;	/* upstream CA bundle it was sent */
+	uint32_t	 ch_listen_gen;	/* listeners it was sent */
 	uint32_t	 ch_clientca_gen;	/* client CA bundles ... */
 };
 
@@ -988,6 +1022,7 @@ struct portero {
 	char			*pc_ca;		/* upstream CA bundle */
 	size_t			 pc_calen;
 	uint32_t		 pc_ca_gen;	/* bumped when it changes */
+	uint32_t		 pc_listen_gen;	/* bumped when a reload binds */
 	int			 pc_ca_verify;
 	char			 pc_ca_path[CONF_PATH_MAX];
 	uint32_t		 pc_clientca_gen;	/* pc_set's client CA
@@ -1281,6 +1316,7 @@ enum client_state {
 	CL_PROXY,		/* an exchange in flight */
 	CL_CLOSING,		/* flushing a last response, then close */
 	CL_H2,			/* HTTP/2: h2.c has it */
+	CL_PROXYHDR,		/* waiting for a PROXY protocol header */
 };
 
 /* What a step of the pump did. */
@@ -1358,6 +1394,9 @@ struct client {
 	struct timer		 cl_ev_timer;	/* handshake, idle, head,
 						   send */
 	char			 cl_addr[64];
+	/* realip.c: cl_addr (the peer's, or a PROXY header's), binary */
+	uint8_t			 cl_family;	/* AF_UNSPEC: unknown */
+	uint8_t			 cl_ip[16];
 };
 
 struct exchange {
@@ -1391,6 +1430,13 @@ struct exchange {
 	int			 xc_upgrade;	/* asked for a WebSocket */
 	int			 xc_tunnel;	/* is one: bytes both ways */
 	int			 xc_status;
+	/*
+	 * realip.c: who the client is, for the log, $REMOTE_ADDR and
+	 * balancing: cl_addr, or what a trusted forwarder's chain says
+	 * (then in xc_realaddr); xc_trusted: the peer is a forwarder.
+	 */
+	const char		*xc_addr;
+	int			 xc_trusted;
 	uint64_t		 xc_bytes;
 	uint64_t		 xc_body_sent;
 	uint64_t		 xc_body_read;	/* request body bytes read */
@@ -1399,6 +1445,7 @@ struct exchange {
 	char			 xc_host[NAME_MAX_LEN];	/* first not cleared */
 	char			 xc_method[16];	/* for the log and 301 */
 	char			 xc_path[512];
+	char			 xc_realaddr[INET6_ADDRSTRLEN];
 };
 
 /* imsg.c */
@@ -1554,6 +1601,7 @@ struct config_cmdline {
 void	 config_defaults(struct portero_config *);
 int	 config_load(struct portero_config *, struct conf_set *,
 	    struct reg_secrets *, int, char **, struct config_cmdline *);
+char	*config_read_file(const char *, size_t, size_t *);
 int	 config_file_option(struct portero_config *, const char *,
 	    const char *, char *, size_t);
 int	 config_resolve_backend(struct conf_set *, const char *, const char *,
@@ -1578,6 +1626,9 @@ int	 config_getheader(const struct imsg *, struct header_op *, uint32_t,
 	    uint32_t);
 int	 config_setpool(struct imsgev *, const struct pool_conf *);
 int	 config_getpool(const struct imsg *, struct pool_conf *);
+int	 config_setnet(struct imsgev *, const struct net_conf *);
+int	 config_getnet(const struct imsg *, struct net_conf *);
+int	 config_parse_net(const char *, struct reg_net *, char *, size_t);
 int	 config_setaccesslog(struct imsgev *, int);
 int	 config_getaccesslog(const struct imsg *);
 int	 config_setverbose(struct imsgev *, uint32_t, int32_t);
@@ -1640,6 +1691,7 @@ struct backend_conf *confset_add_backend(struct conf_set *);
 struct pool_conf *confset_pool(struct conf_set *, const char *);
 struct pool_conf *confset_next_pool(struct conf_set *);
 struct pool_conf *confset_add_pool(struct conf_set *, const char *);
+struct net_conf *confset_add_net(struct conf_set *);
 int	 confset_check(struct conf_set *, const char *);
 int	 macro_at(const char *, size_t *);
 int	 macro_check(const char *, const char **);
@@ -1656,6 +1708,7 @@ void	 acceptor_init(struct acceptor *, int, int, void (*)(int, void *),
 	    void *);
 void	 acceptor_start(struct acceptor *);
 void	 acceptor_stop(struct acceptor *);
+void	 acceptor_drain(struct acceptor *);
 
 /* conn.c */
 struct buf *buf_get(void);
@@ -1713,6 +1766,13 @@ void	 pick_key_init(struct pick_key *, const struct service *,
 struct backend *backend_pick(struct service *, const struct pick_key *);
 size_t	 balance_setcookie(const struct service *, const struct backend *,
 	    const struct pick_key *, int, char *, size_t);
+/* realip.c */
+int	 realip_accept(struct client *);
+int	 realip_header(struct client *);
+void	 realip_request(struct exchange *, const char *);
+int	 realip_trusts(const struct conf_set *, enum net_list, int,
+	    const uint8_t *);
+void	 realip_peer(struct client *, const struct sockaddr_storage *);
 
 /* rewrite.c */
 int	 rewrite_drops(const struct location *, int, const char *, size_t);
@@ -1985,6 +2045,9 @@ struct worker {
 	int			 wk_stopping;
 	int			 wk_listenfd;
 	int			 wk_httpfd;
+	int			 wk_newlistenfd;	/* from a reload, */
+	int			 wk_newhttpfd;		/* taken at CFG_DONE */
+	int			 wk_started;
 	int			 wk_accesslogfd;
 	struct acceptor		 wk_accept;
 	struct acceptor		 wk_accept_http;

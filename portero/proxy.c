@@ -90,6 +90,8 @@ proxy_accept(int fd, int kind, struct tlsctx *ctx)
 	    getnameinfo((struct sockaddr *)&ss, sslen, cl->cl_addr,
 	    sizeof(cl->cl_addr), NULL, 0, NI_NUMERICHOST) != 0)
 		(void)strlcpy(cl->cl_addr, "?", sizeof(cl->cl_addr));
+	else
+		realip_peer(cl, &ss);
 	cl->cl_conn.c_fd = fd;
 	cl->cl_kind = kind;
 	cl->cl_proto = &proto_h1;
@@ -114,6 +116,12 @@ proxy_accept(int fd, int kind, struct tlsctx *ctx)
 		proxy_timer_set(cl, wk->wk_conf.handshake_timeout);
 	} else
 		proxy_timer_set(cl, wk->wk_conf.idle_timeout);
+	/* on some listeners a PROXY protocol header comes first */
+	if (realip_accept(cl) == -1) {
+		proxy_close(cl);
+		proxy_pump(cl);
+		return;
+	}
 	conn_watch(&cl->cl_conn, proxy_event, cl);
 	proxy_pump(cl);
 }
@@ -604,6 +612,7 @@ proxy_flush(struct client *cl)
  *	HANDSHAKE --> IDLE <--> HEAD --> PROXY (xc_step(), xc_finish())
  *	                 ^                  |
  *	                 +------------------+ (kept alive)
+ *	PROXYHDR --> HANDSHAKE, or IDLE on a plain listener (realip.c)
  *	any --> CLOSING (a last reply flushed) --> closed
  */
 void
@@ -622,6 +631,9 @@ proxy_pump(struct client *cl)
 		if (cl->cl_dead)
 			break;
 		switch (cl->cl_state) {
+		case CL_PROXYHDR:
+			progress = realip_header(cl);
+			break;
 		case CL_HANDSHAKE:
 			progress = proxy_handshake(cl);
 			break;
@@ -674,6 +686,11 @@ proxy_timer(int fd, short event, void *arg)
 	struct client	*cl = arg;
 
 	switch (cl->cl_state) {
+	case CL_PROXYHDR:
+		log_limited(LOG_LIMIT_CLIENT, "%s: PROXY protocol: no whole "
+		    "header within --handshake-timeout: closed", cl->cl_addr);
+		proxy_close(cl);
+		break;
 	case CL_HEAD:
 		log_limited(LOG_LIMIT_CLIENT, "%s: 408: request head not "
 		    "complete in time", cl->cl_addr);
@@ -736,7 +753,8 @@ proxy_stop(void)
 			proxy_pump(cl);
 			continue;
 		}
-		if (cl->cl_state != CL_IDLE && cl->cl_state != CL_HANDSHAKE)
+		if (cl->cl_state != CL_IDLE && cl->cl_state != CL_HANDSHAKE &&
+		    cl->cl_state != CL_PROXYHDR)
 			continue;
 		proxy_close(cl);
 		proxy_pump(cl);

@@ -160,7 +160,7 @@ reply_log(struct exchange *xc)
 	if (cl->cl_conn.c_tls != NULL)
 		sni = ptls_servername(cl->cl_conn.c_tls);
 	n = snprintf(line, sizeof(line), "%s %s %s %s %s %d %llu %s "
-	    "%lld.%03ld\n", cl->cl_addr, sni != NULL && *sni != '\0' ? sni :
+	    "%lld.%03ld\n", xc->xc_addr, sni != NULL && *sni != '\0' ? sni :
 	    "-",
 	    xc->xc_host[0] ? xc->xc_host : "-", xc->xc_method, xc->xc_path,
 	    xc->xc_status, (unsigned long long)xc->xc_bytes,

@@ -47,6 +47,7 @@ worker_main(unsigned int id)
 {
 	wk.wk_id = id;
 	wk.wk_listenfd = wk.wk_httpfd = wk.wk_accesslogfd = -1;
+	wk.wk_newlistenfd = wk.wk_newhttpfd = -1;
 	TAILQ_INIT(&wk.wk_clients);
 	/* sets built from the first on ask the routes for client certs */
 	tlsctx_auth(mtls_lookup);
@@ -75,14 +76,53 @@ worker_listener(struct imsg *imsg)
 {
 	struct listener_msg	 lm;
 
+	int			*slot;
+
 	if (config_getlistener(imsg, &lm) == -1)
 		fatalx("bad listener message");
-	if (lm.kind == LISTENER_PROXY && wk.wk_listenfd == -1)
-		wk.wk_listenfd = imsg->fd;
-	else if (lm.kind == LISTENER_HTTP && wk.wk_httpfd == -1)
-		wk.wk_httpfd = imsg->fd;
+	if (lm.kind == LISTENER_PROXY)
+		slot = &wk.wk_newlistenfd;
+	else if (lm.kind == LISTENER_HTTP)
+		slot = &wk.wk_newhttpfd;
 	else
 		fatalx("unexpected listener");
+	if (*slot != -1)
+		close(*slot);
+	*slot = imsg->fd;
+}
+
+/*
+ * A listener a reload moved (a new socket came) or removed (keep is 0):
+ * what the old one has queued is accepted, then it is closed; the new
+ * one is served.  Connections accepted on the old one go on.
+ */
+static void
+worker_listener_take(struct acceptor *ac, int *fd, int *newfd, int keep,
+    enum listener_kind kind)
+{
+	if (*newfd == -1 && (keep || *fd == -1))
+		return;
+	if (*fd != -1) {
+		acceptor_drain(ac);
+		acceptor_stop(ac);
+		close(*fd);
+	}
+	*fd = *newfd;
+	*newfd = -1;
+	if (*fd != -1 && wk.wk_started && !wk.wk_stopping) {
+		acceptor_init(ac, *fd, 16, worker_accept,
+		    (void *)(intptr_t)kind);
+		acceptor_start(ac);
+	}
+}
+
+static void
+worker_listeners_swap(void)
+{
+	worker_listener_take(&wk.wk_accept, &wk.wk_listenfd,
+	    &wk.wk_newlistenfd, 1, LISTENER_PROXY);
+	worker_listener_take(&wk.wk_accept_http, &wk.wk_httpfd,
+	    &wk.wk_newhttpfd, wk.wk_conf.http_addr[0] != '\0', LISTENER_HTTP);
 }
 
 /*
@@ -126,6 +166,10 @@ worker_conf_object(struct imsg *imsg)
 		if ((obj = confset_add_header(set)) != NULL)
 			ret = config_getheader(imsg, obj, set->cs_nservers,
 			    set->cs_nlocations);
+		break;
+	case IMSG_CFG_NET:
+		if ((obj = confset_add_net(set)) != NULL)
+			ret = config_getnet(imsg, obj);
 		break;
 	}
 	if (ret == -1)
@@ -333,6 +377,7 @@ worker_dispatch_parent(struct imsg *imsg)
 	case IMSG_CFG_NAME:
 	case IMSG_CFG_LOCATION:
 	case IMSG_CFG_HEADER:
+	case IMSG_CFG_NET:
 		worker_conf_object(imsg);
 		break;
 	case IMSG_CFG_ACCESSLOG:
@@ -347,11 +392,13 @@ worker_dispatch_parent(struct imsg *imsg)
 		mtls_apply();
 		tlsctx_config(&wk.wk_conf);
 		worker_routes_swap();
+		worker_listeners_swap();
 		proc_compose_parent(IMSG_CFG_DONE, 0, NULL, 0);
 		break;
 	case IMSG_START:
 		if (wk.wk_listenfd == -1)
 			fatalx("started without a listener");
+		wk.wk_started = 1;
 		acceptor_init(&wk.wk_accept, wk.wk_listenfd, 16,
 		    worker_accept, (void *)(intptr_t)LISTENER_PROXY);
 		acceptor_start(&wk.wk_accept);

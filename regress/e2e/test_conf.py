@@ -30,7 +30,7 @@ import time
 
 from backends import (EchoBackend, RawBackend, TestCA, closed_port, get,
                       header_map, read_response, request, silent)
-from harness import PORTERO, check, wait_until
+from harness import PORTERO, check, connect_refused, free_ports, wait_until
 
 
 def write_conf(t, text, name="portero.conf"):
@@ -675,4 +675,50 @@ def test_registered_backends_join_declared_pools(t):
     register(d, "named.reg.test", port=r1.port)
     check(get(p, "named.reg.test").status == 403,
           "a registration took a configured server's name")
+    d.check_restarts()
+
+
+def test_reload_binds_moves_and_closes_listeners(t):
+    """A reload that adds the plain listener binds it; one that moves it
+    binds the new port and closes the old, while a connection accepted
+    on the old one is served on; one whose port is taken is refused and
+    changes nothing; one that removes it closes it."""
+    a = EchoBackend(t, "a")
+    p1, p2 = free_ports(2)
+    base = ("pool \"a\" { backend 127.0.0.1 port %d }\n"
+            "server \"l.test\" { forward to \"a\" }\n" % a.port)
+    plain = base + "http-proxy\nlisten on 127.0.0.1 port %d\n"
+    d = conf_daemon(t, base, workers=2)
+    check(connect_refused(p1), "port %d open before the reload" % p1)
+    write_conf(t, plain % p1)
+    d.ctl("reload")
+    wait_until(lambda: not connect_refused(p1), 5.0)
+    served_by(get(p1, "l.test"), a, "the plain listener a reload added")
+    # a kept-alive connection on it, then the listener moves
+    s = t.connect(p1)
+    f = s.makefile("rb")
+    s.sendall(b"GET /1 HTTP/1.1\r\nHost: l.test\r\n\r\n")
+    check(read_response(f).status == 200, "kept-alive request 1")
+    write_conf(t, plain % p2)
+    d.ctl("reload")
+    wait_until(lambda: connect_refused(p1), 5.0)
+    served_by(get(p2, "l.test"), a, "the listener's new port")
+    s.sendall(b"GET /2 HTTP/1.1\r\nHost: l.test\r\n\r\n")
+    check(read_response(f).status == 200, "a connection accepted on the "
+          "old port is served on after the move")
+    # a port someone else holds: refused, the running one stays
+    other = t.socket(socket.socket())
+    other.bind(("127.0.0.1", 0))
+    other.listen(1)
+    taken = other.getsockname()[1]
+    write_conf(t, plain % taken)
+    r = d.ctl("reload", check_rc=False)
+    check(r.returncode != 0 and "Address already in use" in
+          r.stdout + r.stderr, "a taken port: %r" % (r.stdout + r.stderr))
+    served_by(get(p2, "l.test"), a, "after the refused move")
+    # removed
+    write_conf(t, base)
+    d.ctl("reload")
+    wait_until(lambda: connect_refused(p2), 5.0)
+    served_by(get(d.listen_port, "l.test"), a, "the TLS listener stayed")
     d.check_restarts()

@@ -65,6 +65,7 @@ fuzz_get(const struct imsg *imsg)
 		struct header_op	 ho;
 		struct pool_conf	 pl;
 		struct client_ca_msg	 cam;
+		struct net_conf		 nc;
 	}		 u;
 	uint32_t	 i, seq;
 	const void	*data;
@@ -202,6 +203,11 @@ fuzz_get(const struct imsg *imsg)
 		break;
 	case IMSG_CFG_POOL:
 		sink += config_getpool(imsg, &u.pl);
+		break;
+	case IMSG_CFG_NET:
+		if (config_getnet(imsg, &u.nc) == 0 &&
+		    (u.nc.nc_list >= NET_LISTS || u.nc.nc_net.rn_prefix > 128))
+			abort();
 		break;
 	case IMSG_CFG_LOCATION:
 		/* the strings are the location's, even on failure */
