@@ -721,8 +721,8 @@ pick_sticky(struct service *sv, struct pick_ctx *pc, uint64_t id)
  * those that are not resting or expired (the registrar's removal may
  * still be on its way), never pk_avoid: NULL when none is left.
  */
-struct backend *
-backend_pick(struct service *sv, const struct pick_key *pk)
+static struct backend *
+balance_pick(struct service *sv, const struct pick_key *pk)
 {
 	struct balance	*bl = &sv->sv_bal;
 	struct pick_ctx	 pc;
@@ -751,6 +751,17 @@ backend_pick(struct service *sv, const struct pick_key *pk)
 		break;
 	}
 	return (pick_turn(sv, &pc));
+}
+
+/* ... and a probe it held spent (route.c). */
+struct backend *
+backend_pick(struct service *sv, const struct pick_key *pk)
+{
+	struct backend	*be;
+
+	if ((be = balance_pick(sv, pk)) != NULL)
+		backend_picked(be);
+	return (be);
 }
 
 /*

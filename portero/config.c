@@ -1058,6 +1058,9 @@ config_getpool(const struct imsg *imsg, struct pool_conf *pl)
 	pl->pl_tls_name[sizeof(pl->pl_tls_name) - 1] = '\0';
 	if (pl->pl_name[0] == '\0' || pl->pl_retry > RETRY_IDEMPOTENT)
 		return (-1);
+	if (pl->pl_check.ck_type != CHECK_NONE &&
+	    config_check_ok(&pl->pl_check) == -1)
+		return (-1);
 	return (config_checkbalance(&pl->pl_balance));
 }
 
@@ -1244,11 +1247,26 @@ config_gethealth(const struct imsg *imsg, struct backend_health *bh)
 		return (-1);
 	memcpy(bh, imsg->data, sizeof(*bh));
 	bh->bh_service[sizeof(bh->bh_service) - 1] = '\0';
-	if (!config_sockaddr_ok(&bh->bh_ss, bh->bh_sslen) ||
+	/* a reset is for every backend: it names none */
+	if ((bh->bh_event == BH_RESET ? bh->bh_sslen != 0 :
+	    !config_sockaddr_ok(&bh->bh_ss, bh->bh_sslen)) ||
 	    bh->bh_backoff_ms > BACKEND_BACKOFF_MAX_MS ||
-	    bh->bh_rest_ms > BACKEND_BACKOFF_MAX_MS)
+	    bh->bh_rest_ms > BACKEND_BACKOFF_MAX_MS ||
+	    bh->bh_event > BH_RESET || bh->bh_tls > 1 || bh->bh_all > 1)
 		return (-1);
 	return (0);
+}
+
+/*
+ * A verdict of the owner of backend health, to one worker (peerid) or
+ * HEALTH_ALL_WORKERS; taken off the wire with config_gethealth().
+ */
+int
+config_setverdict(struct imsgev *iev, uint32_t peerid,
+    const struct backend_health *bh)
+{
+	return (imsgev_compose(iev, IMSG_BACKEND_VERDICT, peerid, 0, -1, bh,
+	    sizeof(*bh)));
 }
 
 /*
@@ -1432,6 +1450,84 @@ config_getupstreamcadata(const struct imsg *imsg, const void **data,
 		return (-1);
 	*data = imsg->data;
 	*len = imsg->len;
+	return (0);
+}
+
+/*
+ * A backend to check, parent -> health child (type: CFG_CHECK with a
+ * configuration, CHECK_ADD or CHECK_REMOVE for registered backends).
+ */
+int
+config_setcheck(struct imsgev *iev, uint32_t type,
+    const struct check_target *ct)
+{
+	return (imsgev_compose(iev, type, 0, 0, -1, ct, sizeof(*ct)));
+}
+
+/* Settings a check can run with; 0 or -1. */
+int
+config_check_ok(const struct check_conf *ck)
+{
+	if (ck->ck_type < CHECK_TCP || ck->ck_type > CHECK_HTTP ||
+	    ck->ck_interval_ms < CHECK_MIN_MS ||
+	    ck->ck_interval_ms > CHECK_MAX_MS ||
+	    ck->ck_timeout_ms < CHECK_MIN_MS ||
+	    ck->ck_timeout_ms > ck->ck_interval_ms ||
+	    ck->ck_rise < 1 || ck->ck_rise > CHECK_COUNT_MAX ||
+	    ck->ck_fall < 1 || ck->ck_fall > CHECK_COUNT_MAX ||
+	    memchr(ck->ck_path, '\0', sizeof(ck->ck_path)) == NULL)
+		return (-1);
+	if (ck->ck_type == CHECK_HTTP && (ck->ck_path[0] != '/' ||
+	    ck->ck_path[strcspn(ck->ck_path, " \t\r\n")] != '\0' ||
+	    ck->ck_status < 100 || ck->ck_status > 599))
+		return (-1);
+	return (0);
+}
+
+int
+config_getcheck(const struct imsg *imsg, struct check_target *ct)
+{
+	if (imsg->len != sizeof(*ct))
+		return (-1);
+	memcpy(ct, imsg->data, sizeof(*ct));
+	if (memchr(ct->ct_service, '\0', sizeof(ct->ct_service)) == NULL ||
+	    memchr(ct->ct_name, '\0', sizeof(ct->ct_name)) == NULL ||
+	    memchr(ct->ct_host, '\0', sizeof(ct->ct_host)) == NULL ||
+	    ct->ct_host[strcspn(ct->ct_host, " \t\r\n")] != '\0' ||
+	    !config_sockaddr_ok(&ct->ct_ss, ct->ct_sslen) ||
+	    ct->ct_tls > 1 || ct->ct_registered > 1 ||
+	    config_check_ok(&ct->ct_check) == -1)
+		return (-1);
+	return (0);
+}
+
+/* The health child's answer to a page of "show backends". */
+int
+config_sethealthstats(struct imsgev *iev, uint32_t peerid,
+    const struct health_stats *hss)
+{
+	return (imsgev_compose(iev, IMSG_HEALTH_STATS, peerid, 0, -1, hss,
+	    offsetof(struct health_stats, hss_stats) +
+	    hss->hss_n * sizeof(hss->hss_stats[0])));
+}
+
+int
+config_gethealthstats(const struct imsg *imsg, struct health_stats *hss)
+{
+	struct health_stat	*hs;
+	uint32_t		 i;
+
+	memset(hss, 0, sizeof(*hss));
+	if (config_getpage(imsg, hss, offsetof(struct health_stats,
+	    hss_stats), sizeof(hss->hss_stats[0]), &hss->hss_n) == -1)
+		return (-1);
+	for (i = 0; i < hss->hss_n; i++) {
+		hs = &hss->hss_stats[i];
+		hs->hs_result[sizeof(hs->hs_result) - 1] = '\0';
+		if (hs->hs_state > HEALTH_DOWN || hs->hs_type > CHECK_HTTP ||
+		    hs->hs_ok > 1)
+			return (-1);
+	}
 	return (0);
 }
 

@@ -270,6 +270,12 @@ control_send_status(struct portero *env, struct ctl_conn *cn)
 		    sizeof(cch)) == -1)
 			return (-1);
 	}
+	if (env->pc_health_want || env->pc_health.ch_pid != 0) {
+		control_fill_child(&cch, &env->pc_health);
+		if (control_compose(cn, IMSG_CTL_CHILD, &cch,
+		    sizeof(cch)) == -1)
+			return (-1);
+	}
 	return (control_compose(cn, IMSG_CTL_END, NULL, 0));
 }
 
@@ -288,7 +294,7 @@ control_timeout(int fd, short event, void *arg)
 			control_conn_close(cn);
 		return;
 	}
-	if (cn->cn_backends != NULL && cn->cn_backends->bl_awaited != 0) {
+	if (cn->cn_backends != NULL && listing_waiting(cn->cn_backends)) {
 		listing_late(cn->cn_backends);
 		if (control_send_page(portero_env, cn) == -1)
 			control_conn_close(cn);
@@ -379,13 +385,25 @@ control_child_gone(struct portero *env, struct child *ch)
 		}
 		return;
 	}
+	if (ch->ch_role == PROC_HEALTH) {
+		TAILQ_FOREACH_SAFE(cn, &ctl_conns, cn_entry, next) {
+			if (cn->cn_backends == NULL ||
+			    !cn->cn_backends->bl_hwait)
+				continue;
+			listing_gone(cn->cn_backends, ch);
+			if (!listing_waiting(cn->cn_backends) &&
+			    control_send_page(env, cn) == -1)
+				control_conn_close(cn);
+		}
+		return;
+	}
 	if (ch->ch_role != PROC_WORKER)
 		return;
 	TAILQ_FOREACH_SAFE(cn, &ctl_conns, cn_entry, next) {
 		if (cn->cn_backends != NULL &&
 		    (cn->cn_backends->bl_awaited & (1ULL << ch->ch_id))) {
 			listing_gone(cn->cn_backends, ch);
-			if (cn->cn_backends->bl_awaited == 0 &&
+			if (!listing_waiting(cn->cn_backends) &&
 			    control_send_page(env, cn) == -1)
 				control_conn_close(cn);
 			continue;
@@ -472,7 +490,7 @@ control_backends_next(struct portero *env, struct ctl_conn *cn)
 			control_idle(cn);
 			return (control_compose(cn, IMSG_CTL_END, NULL, 0));
 		}
-		if (bl->bl_awaited != 0) {
+		if (listing_waiting(bl)) {
 			tv.tv_sec = CTL_REPLY_TIMEOUT_MS / 1000;
 			tv.tv_usec = (CTL_REPLY_TIMEOUT_MS % 1000) * 1000;
 			evtimer_add(&cn->cn_timeout, &tv);
@@ -504,7 +522,23 @@ control_backends_reply(struct portero *env, struct child *ch, uint32_t id,
 	    cn->cn_backends->bl_awaited == 0)
 		return;		/* the client left, or it timed out */
 	listing_answer(cn->cn_backends, ch, bss);
-	if (cn->cn_backends->bl_awaited == 0 &&
+	if (!listing_waiting(cn->cn_backends) &&
+	    control_send_page(env, cn) == -1)
+		control_conn_close(cn);
+}
+
+/* The health child's answer for a page. */
+void
+control_health_reply(struct portero *env, uint32_t id,
+    const struct health_stats *hss)
+{
+	struct ctl_conn	*cn;
+
+	if ((cn = control_conn_byid(id)) == NULL || cn->cn_backends == NULL ||
+	    !cn->cn_backends->bl_hwait)
+		return;		/* the client left, or it timed out */
+	listing_health(cn->cn_backends, hss);
+	if (!listing_waiting(cn->cn_backends) &&
 	    control_send_page(env, cn) == -1)
 		control_conn_close(cn);
 }
@@ -553,7 +587,7 @@ control_dispatch(int fd, short event, void *arg)
 		return;
 	}
 	/* a listing paused for the client to read resumes */
-	if (cn->cn_backends != NULL && cn->cn_backends->bl_awaited == 0 &&
+	if (cn->cn_backends != NULL && !listing_waiting(cn->cn_backends) &&
 	    control_backends_next(env, cn) == -1)
 		goto fail;
 	for (;;) {

@@ -159,6 +159,45 @@ listing_ask(struct portero *env, struct backend_listing *bl, uint32_t ctlid)
 		    &bl->bl_req, len) == 0)
 			bl->bl_awaited |= 1ULL << i;
 	}
+	/* and the health child, for the checks */
+	ch = &env->pc_health;
+	bl->bl_hwait = 0;
+	if (ch->ch_ievset && ch->ch_state == CHILD_RUNNING && !bl->bl_hslow &&
+	    parent_compose(env, ch, IMSG_BACKENDS_REQ, ctlid, -1, &bl->bl_req,
+	    len) == 0)
+		bl->bl_hwait = 1;
+}
+
+/* Someone has yet to answer for the page. */
+int
+listing_waiting(const struct backend_listing *bl)
+{
+	return (bl->bl_awaited != 0 || bl->bl_hwait);
+}
+
+/* The health child's checks of the page's backends. */
+void
+listing_health(struct backend_listing *bl, const struct health_stats *hss)
+{
+	const struct health_stat	*hs;
+	struct ctl_backend		*cb;
+	uint32_t			 i;
+
+	if (!bl->bl_hwait || hss->hss_page != bl->bl_page ||
+	    hss->hss_n != bl->bl_req.br_n)
+		return;
+	bl->bl_hwait = 0;
+	for (i = 0; i < hss->hss_n; i++) {
+		hs = &hss->hss_stats[i];
+		cb = &bl->bl_recs[i];
+		cb->cb_health = hs->hs_state;
+		cb->cb_check_type = hs->hs_type;
+		cb->cb_check_ok = hs->hs_ok;
+		cb->cb_check_ms = hs->hs_ms;
+		cb->cb_check_at = hs->hs_at;
+		(void)strlcpy(cb->cb_check, hs->hs_result,
+		    sizeof(cb->cb_check));
+	}
 }
 
 /* A worker's counters for the page; an answer to an older one is late. */
@@ -194,10 +233,16 @@ listing_late(struct backend_listing *bl)
 {
 	bl->bl_slow |= bl->bl_awaited;
 	bl->bl_awaited = 0;
+	if (bl->bl_hwait)
+		bl->bl_hslow = 1;
+	bl->bl_hwait = 0;
 }
 
 void
 listing_gone(struct backend_listing *bl, struct child *ch)
 {
-	bl->bl_awaited &= ~(1ULL << ch->ch_id);
+	if (ch->ch_role == PROC_HEALTH)
+		bl->bl_hwait = 0;
+	else
+		bl->bl_awaited &= ~(1ULL << ch->ch_id);
 }

@@ -31,6 +31,7 @@ static const char *const proc_role_names[PROC_MAX] = {
 	[PROC_CERTLOADER] = "certloader",
 	[PROC_REGISTRAR] = "registrar",
 	[PROC_WORKER] = "worker",
+	[PROC_HEALTH] = "health",
 };
 
 static const char *const child_state_names[] = {
@@ -39,6 +40,36 @@ static const char *const child_state_names[] = {
 	[CHILD_STOPPING] = "stopping",
 	[CHILD_DEAD] = "dead",
 };
+
+static const char *const check_type_names[] = {
+	[CHECK_NONE] = "none",
+	[CHECK_TCP] = "tcp",
+	[CHECK_TLS] = "tls",
+	[CHECK_HTTP] = "http",
+};
+
+static const char *const health_state_names[] = {
+	[HEALTH_UNCHECKED] = "unchecked",
+	[HEALTH_PENDING] = "pending",
+	[HEALTH_UP] = "up",
+	[HEALTH_DOWN] = "down",
+};
+
+const char *
+check_type_name(unsigned int type)
+{
+	if (type > CHECK_HTTP)
+		return ("unknown");
+	return (check_type_names[type]);
+}
+
+const char *
+health_state_name(unsigned int state)
+{
+	if (state > HEALTH_DOWN)
+		return ("unknown");
+	return (health_state_names[state]);
+}
 
 const char *
 proc_role_name(enum proc_role role)
@@ -78,8 +109,9 @@ child_state_name(enum child_state state)
 #define R_CERTLOADER	(1 << PROC_CERTLOADER)
 #define R_REGISTRAR	(1 << PROC_REGISTRAR)
 #define R_WORKER	(1 << PROC_WORKER)
+#define R_HEALTH	(1 << PROC_HEALTH)
 #define R_CTL		(1 << PROC_CTL)
-#define R_CHILD		(R_CERTLOADER | R_REGISTRAR | R_WORKER)
+#define R_CHILD		(R_CERTLOADER | R_REGISTRAR | R_WORKER | R_HEALTH)
 
 #define HOP(f, t)		{ { (f), (t) }, { 0, 0 } }
 #define HOPS(f1, t1, f2, t2)	{ { (f1), (t1) }, { (f2), (t2) } }
@@ -140,15 +172,30 @@ const struct imsg_spec imsg_specs[IMSG_TYPE_MAX] = {
 	    SIZE(struct ticket_key_msg), 0 },
 
 	[IMSG_BACKEND_HEALTH] = { "BACKEND_HEALTH",
-	    HOPS(R_WORKER, R_PARENT, R_PARENT, R_WORKER),
+	    HOPS(R_WORKER, R_PARENT, R_PARENT, R_HEALTH),
 	    SIZE(struct backend_health), 0 },
-
-	[IMSG_UPSTREAM_CA] = { "UPSTREAM_CA", HOP(R_PARENT, R_WORKER),
-	    SIZE(struct upstream_ca_msg), 0 },
-	[IMSG_UPSTREAM_CA_DATA] = { "UPSTREAM_CA_DATA",
-	    HOP(R_PARENT, R_WORKER), BYTES, 0 },
-	[IMSG_UPSTREAM_CA_END] = { "UPSTREAM_CA_END", HOP(R_PARENT, R_WORKER),
+	[IMSG_BACKEND_VERDICT] = { "BACKEND_VERDICT",
+	    HOPS(R_HEALTH, R_PARENT, R_PARENT, R_WORKER),
+	    SIZE(struct backend_health), 0 },
+	[IMSG_CFG_CHECK] = { "CFG_CHECK", HOP(R_PARENT, R_HEALTH),
+	    SIZE(struct check_target), 0 },
+	[IMSG_CHECK_ADD] = { "CHECK_ADD", HOP(R_PARENT, R_HEALTH),
+	    SIZE(struct check_target), 0 },
+	[IMSG_CHECK_REMOVE] = { "CHECK_REMOVE", HOP(R_PARENT, R_HEALTH),
+	    SIZE(struct check_target), 0 },
+	[IMSG_HEALTH_WORKER] = { "HEALTH_WORKER", HOP(R_PARENT, R_HEALTH),
 	    NONE, 0 },
+	[IMSG_HEALTH_STATS] = { "HEALTH_STATS", HOP(R_HEALTH, R_PARENT),
+	    offsetof(struct health_stats, hss_stats),
+	    sizeof(struct health_stats), 0 },
+
+	[IMSG_UPSTREAM_CA] = { "UPSTREAM_CA",
+	    HOP(R_PARENT, R_WORKER | R_HEALTH), SIZE(struct upstream_ca_msg),
+	    0 },
+	[IMSG_UPSTREAM_CA_DATA] = { "UPSTREAM_CA_DATA",
+	    HOP(R_PARENT, R_WORKER | R_HEALTH), BYTES, 0 },
+	[IMSG_UPSTREAM_CA_END] = { "UPSTREAM_CA_END",
+	    HOP(R_PARENT, R_WORKER | R_HEALTH), NONE, 0 },
 	[IMSG_CLIENT_CA] = { "CLIENT_CA", HOP(R_PARENT, R_WORKER),
 	    SIZE(struct client_ca_msg), 0 },
 	[IMSG_CLIENT_CA_DATA] = { "CLIENT_CA_DATA", HOP(R_PARENT, R_WORKER),
@@ -177,7 +224,8 @@ const struct imsg_spec imsg_specs[IMSG_TYPE_MAX] = {
 	[IMSG_STATS_REQ] = { "STATS_REQ", HOP(R_PARENT, R_WORKER), NONE, 0 },
 	[IMSG_STATS] = { "STATS", HOP(R_WORKER, R_PARENT),
 	    SIZE(struct worker_stats), 0 },
-	[IMSG_BACKENDS_REQ] = { "BACKENDS_REQ", HOP(R_PARENT, R_WORKER),
+	[IMSG_BACKENDS_REQ] = { "BACKENDS_REQ",
+	    HOP(R_PARENT, R_WORKER | R_HEALTH),
 	    offsetof(struct backends_req, br_keys),
 	    sizeof(struct backends_req), 0 },
 	[IMSG_BACKENDS] = { "BACKENDS", HOP(R_WORKER, R_PARENT),

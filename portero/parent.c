@@ -49,6 +49,10 @@ parent_child_at(struct portero *env, unsigned int i)
 		return (&env->pc_registrar);
 	if (i - 2 < env->pc_conf.workers)
 		return (&env->pc_workers[i - 2]);
+	/* the health child, while it is wanted or alive */
+	if (i - 2 == env->pc_conf.workers && (env->pc_health_want ||
+	    env->pc_health.ch_pid != 0))
+		return (&env->pc_health);
 	return (NULL);
 }
 
@@ -314,6 +318,9 @@ parent_send_config(struct portero *env, struct child *ch)
 		return;
 	if (ch->ch_role == PROC_WORKER && parent_send_worker(env, ch) == -1)
 		return;
+	if (ch->ch_role == PROC_HEALTH && (parent_send_ca(env, ch) == -1 ||
+	    parent_sent(env, ch, parent_health_config(env, ch)) == -1))
+		return;
 	if (ch->ch_role == PROC_REGISTRAR && !env->pc_conf.no_register &&
 	    parent_sent(env, ch, config_setsecrets(iev,
 	    &env->pc_secrets)) == -1)
@@ -414,6 +421,10 @@ parent_dispatch_child(int fd, short event, void *arg)
 				ch->ch_state = CHILD_RUNNING;
 				if (ch->ch_role == PROC_WORKER)
 					regcopy_running(env, ch);
+				if (ch->ch_role == PROC_WORKER)
+					parent_health_worker(env, ch);
+				if (ch->ch_role == PROC_HEALTH)
+					parent_health_running(env);
 				clock_gettime(CLOCK_MONOTONIC, &ch->ch_pong);
 				if (parent_compose(env, ch, IMSG_START, 0, -1,
 				    NULL, 0) == 0)
@@ -435,6 +446,9 @@ parent_dispatch_child(int fd, short event, void *arg)
 			break;
 		case PROC_WORKER:
 			parent_dispatch_worker(env, ch, &imsg);
+			break;
+		case PROC_HEALTH:
+			parent_dispatch_health(env, ch, &imsg);
 			break;
 		default:
 			fatalx("a child of role %d", ch->ch_role);
@@ -502,29 +516,6 @@ parent_dispatch_registrar(struct portero *env, struct child *ch,
 	}
 }
 
-/* Passive health goes to every other worker, as it is. */
-static void
-parent_relay_health(struct portero *env, struct child *from,
-    struct imsg *imsg)
-{
-	struct backend_health	 bh;
-	struct child		*ch;
-	unsigned int		 i;
-
-	if (config_gethealth(imsg, &bh) == -1) {
-		parent_child_broken(env, from, "sent a malformed health "
-		    "message");
-		return;
-	}
-	for (i = 0; i < env->pc_conf.workers; i++) {
-		ch = &env->pc_workers[i];
-		if (ch != from && ch->ch_ievset &&
-		    ch->ch_state == CHILD_RUNNING)
-			(void)parent_sent(env, ch, config_sethealth(
-			    &ch->ch_iev, &bh));
-	}
-}
-
 static void
 parent_dispatch_worker(struct portero *env, struct child *ch,
     struct imsg *imsg)
@@ -550,7 +541,7 @@ parent_dispatch_worker(struct portero *env, struct child *ch,
 		    ch->ch_id, -1, imsg->data, imsg->len);
 		break;
 	case IMSG_BACKEND_HEALTH:
-		parent_relay_health(env, ch, imsg);
+		parent_health_report(env, ch, imsg);
 		break;
 	case IMSG_BACKENDS:
 		if (config_getbackends(imsg, &bss) == -1) {
@@ -829,6 +820,7 @@ parent_reload(struct portero *env, char *why, size_t whylen)
 	FOREACH_CHILD(env, ch, i)
 		if (ch->ch_ievset)
 			parent_send_config(env, ch);
+	parent_health_update(env);
 	(void)parent_compose(env, &env->pc_certloader, IMSG_RELOAD, 0, -1,
 	    NULL, 0);
 	return (0);

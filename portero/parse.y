@@ -98,6 +98,10 @@ static int	 conf_balance(const char *, int, const char *);
 static int	 conf_sticky(const char *);
 static int	 conf_hostname(const char *, int);
 static int	 conf_value(const char *);
+static void	 conf_check_type(int, const char *, long long);
+static void	 conf_check_opt(int, long long);
+static long long conf_duration(long long, const char *);
+static void	 conf_check_end(void);
 static int	 conf_client_ca(const char *, int);
 static int	 conf_cert_field(int, const char *);
 static void	 conf_net(const char *);
@@ -121,6 +125,8 @@ typedef struct {
 %token	CLIENT CA VERIFY REQUIRED OPTIONAL CERTIFICATE SUBJECT FINGERPRINT
 %token	PROXYPROTO FROM TRUSTED
 %token	BALANCE HASH ADDRESS COOKIE STICKY
+/* active health checks */
+%token	CHECK TCP HTTP STATUS INTERVAL TIMEOUT RISE FALL
 /* "block return N": return binds to block, not to a next option */
 %nonassoc	BLOCK
 %nonassoc	RETURN
@@ -131,6 +137,7 @@ typedef struct {
 %destructor	{ free($$); }	<v.string>
 %type	<v.number>	port opttls optweight hdrdir optverify
 %type	<v.number>	optproxy optfield
+%type	<v.number>	duration optstatus
 %%
 
 /*
@@ -402,7 +409,9 @@ pool		: POOL STRING			{
 			conf_pool($2);
 			free($2);
 			$2 = NULL;	/* not the destructor's again */
-		} '{' optnl poolopts_l '}'
+		} '{' optnl poolopts_l '}'	{
+			conf_check_end();
+		}
 		;
 
 poolopts_l	: /* empty */
@@ -425,6 +434,7 @@ poolopt		: BACKEND STRING port opttls optweight	{
 			free($2);
 		}
 		| balanceopt
+		| CHECK checkspec
 		;
 
 /* How the pool chooses a backend (balance.c). */
@@ -446,6 +456,54 @@ balanceopt	: BALANCE STRING		{
 		| STICKY COOKIE STRING		{
 			conf_sticky($3);
 			free($3);
+		}
+		;
+
+/*
+ * Active health checks: "check tcp", "check tls" or "check http PATH
+ * [status N]", and "check interval D timeout D rise N fall N", in any
+ * order and on as many lines as one likes.
+ */
+checkspec	: checktype checkopts_l
+		| checkopt checkopts_l
+		;
+
+checktype	: TCP				{
+			conf_check_type(CHECK_TCP, NULL, 0);
+		}
+		| TLS				{
+			conf_check_type(CHECK_TLS, NULL, 0);
+		}
+		| HTTP STRING optstatus		{
+			conf_check_type(CHECK_HTTP, $2, $3);
+			free($2);
+		}
+		;
+
+optstatus	: /* empty */			{ $$ = CHECK_STATUS; }
+		| STATUS NUMBER			{ $$ = $2; }
+		;
+
+checkopts_l	: /* empty */
+		| checkopts_l checkopt
+		;
+
+checkopt	: INTERVAL duration		{
+			conf_check_opt(INTERVAL, $2);
+		}
+		| TIMEOUT duration		{
+			conf_check_opt(TIMEOUT, $2);
+		}
+		| RISE NUMBER			{ conf_check_opt(RISE, $2); }
+		| FALL NUMBER			{ conf_check_opt(FALL, $2); }
+		;
+
+duration	: NUMBER			{
+			$$ = conf_duration($1, NULL);
+		}
+		| STRING			{
+			$$ = conf_duration(0, $1);
+			free($1);
 		}
 		;
 
@@ -496,16 +554,20 @@ lookup(char *s)
 		{ "block",		BLOCK },
 		{ "ca",			CA },
 		{ "certificate",	CERTIFICATE },
+		{ "check",		CHECK },
 		{ "client",		CLIENT },
 		{ "cookie",		COOKIE },
 		{ "default",		DEFAULT },
+		{ "fall",		FALL },
 		{ "fingerprint",	FINGERPRINT },
 		{ "forward",		FORWARD },
 		{ "forwarded",		FORWARDED },
 		{ "from",		FROM },
 		{ "hash",		HASH },
 		{ "header",		HEADER },
+		{ "http",		HTTP },
 		{ "include",		INCLUDE },
+		{ "interval",		INTERVAL },
 		{ "listen",		LISTEN },
 		{ "location",		LOCATION },
 		{ "on",			ON },
@@ -520,11 +582,15 @@ lookup(char *s)
 		{ "required",		REQUIRED },
 		{ "response",		RESPONSE },
 		{ "return",		RETURN },
+		{ "rise",		RISE },
 		{ "server",		SERVER },
 		{ "set",		SET },
+		{ "status",		STATUS },
 		{ "sticky",		STICKY },
 		{ "strip",		STRIP },
 		{ "subject",		SUBJECT },
+		{ "tcp",		TCP },
+		{ "timeout",		TIMEOUT },
 		{ "tls",		TLS },
 		{ "to",			TO },
 		{ "trusted-forwarders",	TRUSTED },
@@ -1551,4 +1617,162 @@ conf_sticky(const char *name)
 	ba->ba_sticky = 1;
 	(void)strlcpy(ba->ba_cookie, name, sizeof(ba->ba_cookie));
 	return (0);
+}
+
+/*
+ * Active health checks of the pool being read (cur_pool): each setting
+ * goes into its pool_conf as it comes; the defaults, and what needs the
+ * whole block, at its end.
+ */
+static struct {
+	char	 cc_pool[NAME_MAX_LEN];	/* the pool they are for */
+	int	 cc_line;		/* its last "check" line */
+	int	 cc_typeline;		/* the one with its type */
+} cur_check;
+
+static struct check_conf *
+conf_check_here(void)
+{
+	struct pool_conf	*pl;
+
+	if ((pl = confset_pool(set, cur_pool)) == NULL)
+		return (NULL);
+	if (strcmp(cur_check.cc_pool, cur_pool) != 0) {
+		memset(&cur_check, 0, sizeof(cur_check));
+		(void)strlcpy(cur_check.cc_pool, cur_pool,
+		    sizeof(cur_check.cc_pool));
+	}
+	cur_check.cc_line = yylval.lineno;
+	return (&pl->pl_check);
+}
+
+static void
+conf_check_type(int type, const char *path, long long status)
+{
+	struct check_conf	*ck;
+	size_t			 i;
+
+	if ((ck = conf_check_here()) == NULL)
+		return;
+	if (ck->ck_type != CHECK_NONE) {
+		yyerror("pool \"%s\": a second check (the first is on line "
+		    "%d)", cur_pool, cur_check.cc_typeline);
+		return;
+	}
+	if (type == CHECK_HTTP) {
+		for (i = 0; path[i] != '\0'; i++)
+			if ((unsigned char)path[i] <= ' ' ||
+			    (unsigned char)path[i] >= 0x7f)
+				break;
+		if (path[0] != '/' || path[i] != '\0' ||
+		    i >= sizeof(ck->ck_path)) {
+			yyerror("check http \"%s\": want a path that starts "
+			    "with '/', without blanks, of at most %zu bytes",
+			    path, sizeof(ck->ck_path) - 1);
+			return;
+		}
+		if (status < 100 || status > 599) {
+			yyerror("check http status %lld: want 100-599",
+			    status);
+			return;
+		}
+		(void)strlcpy(ck->ck_path, path, sizeof(ck->ck_path));
+		ck->ck_status = status;
+	}
+	ck->ck_type = type;
+	cur_check.cc_typeline = yylval.lineno;
+}
+
+/* "5" is seconds; "200ms" and "5s" say which.  In ms, or -1. */
+static long long
+conf_duration(long long secs, const char *word)
+{
+	const char	*errstr;
+	char		 digits[16];
+	size_t		 n;
+	long long	 v;
+
+	if (word == NULL)
+		return (secs > LLONG_MAX / 1000 ? LLONG_MAX : secs * 1000);
+	n = strspn(word, "0123456789");
+	if (n == 0 || n >= sizeof(digits) || (strcmp(word + n, "ms") != 0 &&
+	    strcmp(word + n, "s") != 0)) {
+		yyerror("\"%s\": a duration is seconds, or a number and "
+		    "\"ms\" or \"s\"", word);
+		return (-1);
+	}
+	memcpy(digits, word, n);
+	digits[n] = '\0';
+	v = strtonum(digits, 0, LLONG_MAX / 1000, &errstr);
+	if (errstr != NULL)
+		return (LLONG_MAX);
+	return (word[n] == 'm' ? v : v * 1000);
+}
+
+static void
+conf_check_opt(int opt, long long v)
+{
+	struct check_conf	*ck;
+
+	if ((ck = conf_check_here()) == NULL || v < 0)
+		return;
+	switch (opt) {
+	case INTERVAL:
+	case TIMEOUT:
+		if (v < CHECK_MIN_MS || v > CHECK_MAX_MS) {
+			yyerror("check %s %lld ms: want %d ms to %d s",
+			    opt == INTERVAL ? "interval" : "timeout", v,
+			    CHECK_MIN_MS, CHECK_MAX_MS / 1000);
+			return;
+		}
+		if (opt == INTERVAL)
+			ck->ck_interval_ms = v;
+		else
+			ck->ck_timeout_ms = v;
+		break;
+	default:
+		if (v < 1 || v > CHECK_COUNT_MAX) {
+			yyerror("check %s %lld: want 1-%d", opt == RISE ?
+			    "rise" : "fall", v, CHECK_COUNT_MAX);
+			return;
+		}
+		if (opt == RISE)
+			ck->ck_rise = v;
+		else
+			ck->ck_fall = v;
+		break;
+	}
+}
+
+/* The end of a pool block: its check whole, with the defaults. */
+static void
+conf_check_end(void)
+{
+	struct pool_conf	*pl;
+	struct check_conf	*ck;
+	int			 line = yylval.lineno;
+
+	if ((pl = confset_pool(set, cur_pool)) == NULL ||
+	    strcmp(cur_check.cc_pool, cur_pool) != 0)
+		return;		/* no "check" in it */
+	ck = &pl->pl_check;
+	yylval.lineno = cur_check.cc_line;
+	if (ck->ck_type == CHECK_NONE)
+		yyerror("pool \"%s\": check interval, timeout, rise and fall "
+		    "need a check: tcp, tls or http \"path\"", cur_pool);
+	if (ck->ck_interval_ms == 0)
+		ck->ck_interval_ms = CHECK_INTERVAL_MS;
+	if (ck->ck_timeout_ms == 0)
+		ck->ck_timeout_ms = ck->ck_interval_ms < CHECK_TIMEOUT_MS ?
+		    ck->ck_interval_ms : CHECK_TIMEOUT_MS;
+	if (ck->ck_rise == 0)
+		ck->ck_rise = CHECK_RISE;
+	if (ck->ck_fall == 0)
+		ck->ck_fall = CHECK_FALL;
+	if (ck->ck_timeout_ms > ck->ck_interval_ms)
+		yyerror("pool \"%s\": check timeout %u ms is longer than its "
+		    "interval, %u ms", cur_pool, ck->ck_timeout_ms,
+		    ck->ck_interval_ms);
+	yylval.lineno = line;
+	memset(&cur_check, 0, sizeof(cur_check));
 }

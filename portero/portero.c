@@ -136,12 +136,14 @@ main(int argc, char *argv[])
 		env->pc_workers[i].ch_role = PROC_WORKER;
 		env->pc_workers[i].ch_id = i;
 	}
+	parent_health_init(env);
 	parent_init_timers(env);
 	regcopy_init(env);
 	parent_start_child(env, &env->pc_certloader);
 	parent_start_child(env, &env->pc_registrar);
 	for (i = 0; i < conf->workers; i++)
 		parent_start_child(env, &env->pc_workers[i]);
+	parent_health_update(env);
 	control_listen(env);
 	parent_rekey(0, 0, env);
 
@@ -206,6 +208,8 @@ portero_child(int argc, char **argv)
 		registrar_main();
 	case PROC_WORKER:
 		worker_main(id);
+	case PROC_HEALTH:
+		health_main();
 	default:
 		fatalx("unreachable role");
 	}

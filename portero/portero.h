@@ -74,6 +74,7 @@
 #define PROMISES_WORKER		"stdio inet recvfd"
 #define PROMISES_CERTLOADER	"stdio rpath"
 #define PROMISES_REGISTRAR	"stdio rpath wpath cpath inet recvfd"
+#define PROMISES_HEALTH		"stdio inet"
 #define UNVEIL_CERTLOADER	"r"
 #define UNVEIL_REGISTRAR	"rwc"
 
@@ -200,8 +201,24 @@ enum imsg_type {
 	IMSG_CERT_RESEND,	/* parent -> certloader: peerid = worker */
 	IMSG_TLS_TICKET_KEY,	/* parent -> worker: struct ticket_key_msg */
 
-	/* passive health: worker -> parent -> the other workers */
+	/*
+	 * Backend health (hstate.c).  Workers report what their requests
+	 * found (BACKEND_HEALTH) to the owner of backend health: the health
+	 * child when there is one, else the parent.  The owner answers with
+	 * verdicts (BACKEND_VERDICT) to every worker, or a retry probe to
+	 * one (peerid: the worker, or HEALTH_ALL_WORKERS).  The health
+	 * child gets the backends to check (CFG_CHECK with the rest of the
+	 * configuration; CHECK_ADD and CHECK_REMOVE as registrations come
+	 * and go), is told of each worker that starts (HEALTH_WORKER) and
+	 * answers "show backends" pages (BACKENDS_REQ) with HEALTH_STATS.
+	 */
 	IMSG_BACKEND_HEALTH,	/* struct backend_health */
+	IMSG_BACKEND_VERDICT,	/* struct backend_health */
+	IMSG_CFG_CHECK,		/* struct check_target */
+	IMSG_CHECK_ADD,		/* struct check_target */
+	IMSG_CHECK_REMOVE,	/* struct check_target */
+	IMSG_HEALTH_WORKER,	/* parent -> health: peerid = worker */
+	IMSG_HEALTH_STATS,	/* health -> parent: struct health_stats */
 
 	/*
 	 * The upstream CA bundle, read by the parent: to a worker with its
@@ -278,6 +295,7 @@ enum proc_role {
 	PROC_CERTLOADER,
 	PROC_REGISTRAR,
 	PROC_WORKER,
+	PROC_HEALTH,
 	PROC_MAX
 };
 #define PROC_CTL	PROC_MAX	/* porterod-ctl, as a message peer */
@@ -500,6 +518,39 @@ struct header_op {
 	size_t		 ho_namelen;
 };
 
+/*
+ * Active health checks (check.c, health.c): per pool, how the health
+ * child probes each of its backends.  Interval and timeout in ms; a
+ * backend is up after rise successes in a row, down after fall failures.
+ */
+enum check_type {
+	CHECK_NONE,
+	CHECK_TCP,		/* connect */
+	CHECK_TLS,		/* connect and a verified handshake */
+	CHECK_HTTP,		/* GET path, over TLS for a TLS backend */
+};
+#define CHECK_PATH_MAX		256
+#define CHECK_INTERVAL_MS	10000	/* defaults */
+#define CHECK_TIMEOUT_MS	5000
+#define CHECK_RISE		2
+#define CHECK_FALL		3
+#define CHECK_STATUS		200
+#define CHECK_MIN_MS		10	/* bounds of interval and timeout */
+#define CHECK_MAX_MS		3600000
+#define CHECK_COUNT_MAX		100	/* of rise and fall */
+#define CHECK_TARGETS_MAX	4096	/* backends the child checks */
+#define CHECK_RESPONSE_MAX	4096	/* an HTTP status line, within */
+
+struct check_conf {
+	uint32_t	 ck_type;	/* enum check_type */
+	uint32_t	 ck_interval_ms;
+	uint32_t	 ck_timeout_ms;
+	uint32_t	 ck_rise;
+	uint32_t	 ck_fall;
+	uint32_t	 ck_status;	/* CHECK_HTTP: the status expected */
+	char		 ck_path[CHECK_PATH_MAX];	/* CHECK_HTTP */
+};
+
 #define POOL_DECLARED		0x01	/* by the file, not a --backend */
 #define POOL_USED		0x02	/* some location forwards to it */
 
@@ -545,6 +596,7 @@ struct pool_conf {
 	uint32_t	 pl_max_connections;	/* a backend, a worker */
 	uint32_t	 pl_retry;	/* enum pool_retry */
 	struct balance_conf pl_balance;
+	struct check_conf pl_check;	/* ck_type CHECK_NONE: none */
 };
 
 /* What a pool does when a backend fails a request (pool's "retry"). */
@@ -643,17 +695,71 @@ struct reg_backend {
 #define BACKEND_BACKOFF_MAX_MS	30000
 
 /*
- * Passive health, shared: a worker that finds a backend down (or up
- * again) tells the parent, which tells every other worker.  A backend is
- * known by its service, address and TLS setting.
+ * Backend health, shared (hstate.c has the states).  A worker reports
+ * what its requests found (BH_FAILED, BH_OK) to the owner; the owner
+ * sends verdicts: the backend is up, rests (out until a probe or an up
+ * verdict), is down by its active check, may be tried once by the
+ * worker it names (a probe), or every verdict so far is void (reset: the
+ * owner changed).  A backend is known by its service, address and TLS
+ * setting.
  */
+enum backend_event {
+	BH_FAILED,		/* worker: a connection was refused */
+	BH_OK,			/* worker: one got through, after a rest */
+	BH_PROBED,		/* worker: it took its probe */
+	BH_UP,			/* owner: back in rotation */
+	BH_REST,		/* owner: out for bh_rest_ms, then a probe */
+	BH_DOWN,		/* owner: its active check failed */
+	BH_PROBE,		/* owner: this worker may try it once */
+	BH_RESET,		/* owner: rests void; bh_all: checks too */
+};
+#define HEALTH_ALL_WORKERS	UINT32_MAX	/* a verdict's peerid */
+#define BACKEND_PROBE_WAIT_MS	500	/* a probe unused for this long
+					   goes to the next worker */
+#define BACKEND_PROBE_RESULT_MS	30000	/* one taken whose result never
+					   came: the next worker */
+
 struct backend_health {
 	char		 bh_service[NAME_MAX_LEN];
 	struct sockaddr_storage bh_ss;
 	uint32_t	 bh_sslen;
-	uint32_t	 bh_backoff_ms;	/* 0: up again */
+	uint32_t	 bh_backoff_ms;	/* the rest it is in */
 	uint32_t	 bh_rest_ms;	/* down for this long from now */
 	uint8_t		 bh_tls;
+	uint8_t		 bh_event;	/* enum backend_event */
+	uint8_t		 bh_all;	/* BH_RESET: check verdicts too */
+};
+
+/* A backend to check, with its pool's check: what the parent sends. */
+struct check_target {
+	char		 ct_service[NAME_MAX_LEN];	/* its pool */
+	char		 ct_name[NAME_MAX_LEN];	/* TLS name */
+	struct sockaddr_storage ct_ss;
+	uint32_t	 ct_sslen;
+	uint16_t	 ct_port;
+	uint8_t		 ct_tls;
+	uint8_t		 ct_registered;
+	char		 ct_host[HOSTPORT_MAX];	/* HTTP checks' Host: */
+	struct check_conf ct_check;
+};
+
+/* What "show backends" shows of a backend's checks. */
+enum health_state {
+	HEALTH_UNCHECKED,	/* no active check */
+	HEALTH_PENDING,		/* checked, no verdict yet */
+	HEALTH_UP,
+	HEALTH_DOWN,
+};
+#define CHECK_RESULT_LEN	128
+
+struct health_stat {
+	uint8_t		 hs_state;	/* enum health_state */
+	uint8_t		 hs_type;	/* enum check_type */
+	uint8_t		 hs_ok;		/* the last check passed */
+	uint8_t		 hs_pad;
+	uint32_t	 hs_ms;		/* the last check took */
+	int64_t		 hs_at;		/* it ended; 0: none yet */
+	char		 hs_result[CHECK_RESULT_LEN];	/* "http 200" */
 };
 
 /*
@@ -796,6 +902,13 @@ struct backends_stats {
 	struct backend_stat bss_stats[BACKENDS_PAGE];
 };
 
+/* The health child's answer to the same page: its checks of each. */
+struct health_stats {
+	uint32_t	 hss_page;
+	uint32_t	 hss_n;
+	struct health_stat hss_stats[BACKENDS_PAGE];
+};
+
 /* One backend as porterod-ctl gets it: counters summed over workers. */
 struct ctl_backend {
 	char		 cb_service[NAME_MAX_LEN];
@@ -808,7 +921,13 @@ struct ctl_backend {
 	uint8_t		 cb_tls;
 	uint8_t		 cb_registered;
 	uint8_t		 cb_down;
-	uint8_t		 cb_pad[7];
+	uint8_t		 cb_health;		/* enum health_state */
+	uint8_t		 cb_check_type;		/* enum check_type */
+	uint8_t		 cb_check_ok;
+	uint8_t		 cb_pad[4];
+	uint32_t	 cb_check_ms;		/* the last check took */
+	int64_t		 cb_check_at;		/* it ended; 0: none */
+	char		 cb_check[CHECK_RESULT_LEN];	/* its result */
 };
 
 struct ctl_status {
@@ -873,6 +992,8 @@ struct portero {
 	struct child		 pc_certloader;
 	struct child		 pc_registrar;
 	struct child		 pc_workers[PORTERO_MAX_WORKERS];
+	struct child		 pc_health;	/* when some pool is checked */
+	int			 pc_health_want;	/* ... so it runs */
 	int			 pc_registerfd;
 	int			 pc_controlfd;
 	int			 pc_stopping;	/* 1: draining, 2: at once */
@@ -1059,8 +1180,13 @@ struct backend {
 	int			 be_gone;	/* out of its service */
 	int64_t			 be_expires;	/* registered: when, in seconds
 						   since the epoch; 0: flags */
-	struct timespec		 be_down_until;	/* passive health */
+	struct timespec		 be_down_until;	/* resting: back by then */
 	unsigned int		 be_backoff_ms;
+	/* out of rotation until the owner of health says otherwise */
+	uint8_t			 be_held;	/* resting, or failed here */
+	uint8_t			 be_checkdown;	/* its active check failed */
+	uint8_t			 be_probe;	/* may be tried once, until */
+	struct timespec		 be_probe_until;
 	uint64_t		 be_requests;
 	uint64_t		 be_failures;
 	TAILQ_HEAD(, upstream)	 be_idle;	/* kept-alive, unused */
@@ -1339,6 +1465,8 @@ extern const struct imsg_spec imsg_specs[IMSG_TYPE_MAX];
 const char *proc_role_name(enum proc_role);
 int	 proc_role_parse(const char *, enum proc_role *);
 const char *child_state_name(enum child_state);
+const char *check_type_name(unsigned int);
+const char *health_state_name(unsigned int);
 const char *imsg_name(uint32_t);
 int	 imsg_check(const struct imsg *, int, int);
 
@@ -1385,6 +1513,22 @@ int	 parent_load_ca(struct portero *, const struct portero_config *);
 void	 parent_clientca(struct portero *, const struct conf_set *,
 	    const struct conf_set *);
 
+/* phealth.c */
+void	 parent_health_init(struct portero *);
+void	 parent_health_update(struct portero *);
+void	 parent_health_running(struct portero *);
+void	 parent_health_gone(struct portero *);
+void	 parent_health_worker(struct portero *, struct child *);
+void	 parent_health_report(struct portero *, struct child *,
+	    struct imsg *);
+void	 parent_dispatch_health(struct portero *, struct child *,
+	    struct imsg *);
+int	 parent_health_config(struct portero *, struct child *);
+void	 parent_health_reg(struct portero *, uint32_t,
+	    const struct reg_backend *);
+const struct pool_conf *parent_checked_pool(struct portero *, const char *);
+int	 parent_checks_any(struct portero *);
+
 /* regcopy.c */
 void	 regcopy_init(struct portero *);
 void	 regcopy_update(struct portero *, uint32_t, const struct reg_backend *);
@@ -1408,6 +1552,8 @@ struct backend_listing {
 	struct ctl_backend	 bl_recs[BACKENDS_PAGE];	/* summed */
 	uint64_t		 bl_awaited;	/* workers yet to answer */
 	uint64_t		 bl_slow;	/* missed a page: not asked */
+	int			 bl_hwait;	/* the health child, too */
+	int			 bl_hslow;
 	unsigned int		 bl_flag;	/* next flag backend */
 	int			 bl_inreg;	/* past them, in the registry */
 	struct reg_backend	 bl_last;	/* last registered listed */
@@ -1418,6 +1564,9 @@ unsigned int listing_page(struct portero *, struct backend_listing *,
 	    uint32_t);
 void	 listing_answer(struct backend_listing *, struct child *,
 	    const struct backends_stats *);
+void	 listing_health(struct backend_listing *,
+	    const struct health_stats *);
+int	 listing_waiting(const struct backend_listing *);
 void	 listing_late(struct backend_listing *);
 void	 listing_gone(struct backend_listing *, struct child *);
 
@@ -1438,6 +1587,8 @@ void	 control_stats_reply(struct portero *, struct child *,
 void	 control_child_gone(struct portero *, struct child *);
 void	 control_backends_reply(struct portero *, struct child *,
 	    uint32_t, const struct backends_stats *);
+void	 control_health_reply(struct portero *, uint32_t,
+	    const struct health_stats *);
 void	 control_relay(struct portero *, struct imsg *);
 
 /* config.c */
@@ -1519,6 +1670,15 @@ int	 config_getclientca(const struct imsg *, struct client_ca_msg *);
 int	 config_getclientcadata(const struct imsg *, const void **,
 	    size_t *);
 int	 config_getclientcaend(const struct imsg *, uint32_t *);
+int	 config_setverdict(struct imsgev *, uint32_t,
+	    const struct backend_health *);
+int	 config_setcheck(struct imsgev *, uint32_t,
+	    const struct check_target *);
+int	 config_check_ok(const struct check_conf *);
+int	 config_getcheck(const struct imsg *, struct check_target *);
+int	 config_sethealthstats(struct imsgev *, uint32_t,
+	    const struct health_stats *);
+int	 config_gethealthstats(const struct imsg *, struct health_stats *);
 
 /* confset.c */
 struct conf_set *confset_new(void);
@@ -1589,6 +1749,7 @@ void	 service_unref(struct service *);
 void	 backend_ref(struct backend *);
 void	 backend_unref(struct backend *);
 int	 backend_is_down(const struct backend *, const struct timespec *);
+void	 backend_picked(struct backend *);
 void	 backend_failed(struct backend *);
 void	 backend_ok(struct backend *);
 void	 backend_health_apply(struct route_table *,
@@ -1637,6 +1798,8 @@ int	 upstream_ca_begin(const struct upstream_ca_msg *);
 int	 upstream_ca_data(const void *, size_t);
 int	 upstream_ca_end(void);
 void	 upstream_ca_apply(void);
+int	 upstream_ca_message(const struct imsg *);
+struct ptls_client *upstream_client(void);
 void	 upstream_sessions_free(struct backend *);
 struct upstream *upstream_get(struct backend *, const char *,
 	    void (*)(void *), void *, int);
@@ -1902,6 +2065,45 @@ void	 worker_client_gone(void);
 
 /* certloader.c */
 void	 certloader_main(void) __attribute__((noreturn));
+
+/* health.c: the health child; check.c: one backend's active check. */
+struct hcheck {
+	RB_ENTRY(hcheck)	 hc_node;
+	struct backend_health	 hc_key;	/* service, address, TLS */
+	struct check_target	 hc_target;
+	int			 hc_keep;	/* in the configuration */
+	int			 hc_step;	/* check.c's */
+	int			 hc_fd;
+	struct ptls		*hc_tls;
+	struct event		 hc_ev;		/* its socket */
+	struct event		 hc_timer;	/* the next check, or the
+						   end of this one */
+	struct timespec		 hc_start;
+	char			*hc_buf;	/* request, then response */
+	size_t			 hc_len;
+	size_t			 hc_off;
+	unsigned int		 hc_oks;	/* in a row */
+	unsigned int		 hc_fails;
+	struct health_stat	 hc_stat;	/* verdict, last check */
+};
+
+void	 health_main(void) __attribute__((noreturn));
+void	 check_init(struct hcheck *);
+void	 check_start(struct hcheck *);
+void	 check_restart(struct hcheck *);
+void	 check_stop(struct hcheck *);
+
+/* hstate.c: the owner of backend health, in the health child or parent */
+int	 health_key_cmp(const struct backend_health *,
+	    const struct backend_health *);
+const char *health_addr(const struct sockaddr_storage *, char *, size_t);
+void	 hstate_init(unsigned int,
+	    void (*)(const struct backend_health *, uint32_t));
+void	 hstate_report(const struct backend_health *);
+void	 hstate_checked(const struct backend_health *, int);
+void	 hstate_unchecked(const struct backend_health *);
+void	 hstate_sync(uint32_t);
+void	 hstate_clear(void);
 
 /* registrar.c: the registry, and requests waiting on its changes. */
 struct reg_record {

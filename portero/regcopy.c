@@ -142,6 +142,7 @@ regcopy_update(struct portero *env, uint32_t type,
 	if (rb->rb_seq > env->pc_reg_seq)
 		env->pc_reg_seq = rb->rb_seq;
 	regcopy_relay(env, type, rb, prev);
+	parent_health_reg(env, type, rb);
 	regcopy_check(env);
 }
 
@@ -171,6 +172,7 @@ regcopy_sync_end(struct portero *env)
 		env->pc_reg_n--;
 		free(re);
 		regcopy_relay(env, IMSG_REG_REMOVE, &rb, env->pc_reg_seq);
+		parent_health_reg(env, IMSG_REG_REMOVE, &rb);
 	}
 }
 

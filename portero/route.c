@@ -347,6 +347,21 @@ route_same(struct route_table *rt, const struct backend_conf *bc)
 	return (NULL);
 }
 
+/*
+ * A reload is no news about a backend: what the owner of backend health
+ * said of it still holds (it would not say it again).
+ */
+static void
+backend_take_health(struct backend *nbe, const struct backend *be)
+{
+	nbe->be_down_until = be->be_down_until;
+	nbe->be_backoff_ms = be->be_backoff_ms;
+	nbe->be_held = be->be_held;
+	nbe->be_checkdown = be->be_checkdown;
+	nbe->be_probe = be->be_probe;
+	nbe->be_probe_until = be->be_probe_until;
+}
+
 /* be's idle connections and TLS sessions go to nbe; how many went. */
 static unsigned int
 backend_take_pool(struct backend *nbe, struct backend *be)
@@ -371,6 +386,7 @@ backend_take_pool(struct backend *nbe, struct backend *be)
 		nbe->be_sessions = be->be_sessions;
 		be->be_sessions = NULL;
 	}
+	backend_take_health(nbe, be);
 	return (n);
 }
 
@@ -439,8 +455,6 @@ route_keep_registered(struct route_table *rt, struct route_table *old)
 				/* a reload is not news about the backend */
 				nbe->be_requests = be->be_requests;
 				nbe->be_failures = be->be_failures;
-				nbe->be_down_until = be->be_down_until;
-				nbe->be_backoff_ms = be->be_backoff_ms;
 			}
 	return (0);
 }
@@ -497,10 +511,35 @@ route_implicit(const struct service *sv)
 	    !(sv->sv_conf.pl_flags & POOL_USED) || sv->sv_nregistered > 0);
 }
 
+/*
+ * Out of rotation: resting, or down by its check (hstate.c); unless it
+ * rests and this worker holds the probe the owner granted for it.
+ */
 int
 backend_is_down(const struct backend *be, const struct timespec *now)
 {
-	return (timespeccmp(now, &be->be_down_until, <));
+	if (!be->be_held && !be->be_checkdown)
+		return (0);
+	return (be->be_checkdown || !be->be_probe ||
+	    !timespeccmp(now, &be->be_probe_until, <));
+}
+
+static void	 backend_health_send(const struct backend *,
+		    enum backend_event);
+
+/*
+ * be was picked for a request: a probe it held is spent, and the owner
+ * hears of it, so that it waits for the result instead of granting
+ * another worker one.
+ */
+void
+backend_picked(struct backend *be)
+{
+	if (!be->be_probe)
+		return;
+	be->be_probe = 0;
+	if (be->be_held)
+		backend_health_send(be, BH_PROBED);
 }
 
 /*
@@ -526,14 +565,14 @@ route_stat(struct route_table *rt, const struct backend_key *bk,
 			continue;
 		bs->bs_requests = be->be_requests;
 		bs->bs_failures = be->be_failures;
-		bs->bs_down = backend_is_down(be, now);
+		bs->bs_down = be->be_held || be->be_checkdown;
 		return;
 	}
 }
 
-/* What the other workers need to know of be's health, to the parent. */
+/* What this worker found of be, to the owner of backend health. */
 static void
-backend_health_send(const struct backend *be, unsigned int rest_ms)
+backend_health_send(const struct backend *be, enum backend_event event)
 {
 	struct backend_health	 bh;
 
@@ -543,8 +582,7 @@ backend_health_send(const struct backend *be, unsigned int rest_ms)
 	bh.bh_ss = be->be_conf.be_ss;
 	bh.bh_sslen = be->be_conf.be_sslen;
 	bh.bh_tls = be->be_conf.be_tls;
-	bh.bh_backoff_ms = be->be_backoff_ms;
-	bh.bh_rest_ms = rest_ms;
+	bh.bh_event = event;
 	if (config_sethealth(proc_parent_iev(), &bh) == -1)
 		fatal("send to parent");
 }
@@ -563,66 +601,111 @@ backend_rest(struct backend *be, unsigned int rest_ms)
 }
 
 /*
- * Passive health: a backend that refused us rests, longer each time, and
- * every other worker hears of it through the parent, so that the next
- * request anywhere gets 503 at once rather than another try.
+ * Passive health: a backend that refused us is out of rotation here at
+ * once, and the owner of backend health hears of it: it has every
+ * worker rest it, and decides when one may try it again (hstate.c).
+ * The rest it will likely take is kept for Retry-After.
  */
 void
 backend_failed(struct backend *be)
 {
 	be->be_failures++;
-	if (be->be_backoff_ms == 0)
-		be->be_backoff_ms = BACKEND_BACKOFF_MIN_MS;
-	else if (be->be_backoff_ms < BACKEND_BACKOFF_MAX_MS)
-		be->be_backoff_ms *= 2;
-	if (be->be_backoff_ms > BACKEND_BACKOFF_MAX_MS)
-		be->be_backoff_ms = BACKEND_BACKOFF_MAX_MS;
-	backend_rest(be, be->be_backoff_ms);
-	log_limited(LOG_LIMIT_UPSTREAM, "backend %s for %s failed; resting "
-	    "%u ms", be->be_conf.be_host, be->be_conf.be_service,
-	    be->be_backoff_ms);
-	backend_health_send(be, be->be_backoff_ms);
-}
-
-/* A connection got through: a backend that was resting is up again. */
-void
-backend_ok(struct backend *be)
-{
-	if (be->be_backoff_ms == 0)
-		return;
-	be->be_backoff_ms = 0;
-	backend_health_send(be, 0);
+	if (!be->be_held) {
+		if (be->be_backoff_ms == 0)
+			be->be_backoff_ms = BACKEND_BACKOFF_MIN_MS;
+		else if (be->be_backoff_ms < BACKEND_BACKOFF_MAX_MS)
+			be->be_backoff_ms *= 2;
+		if (be->be_backoff_ms > BACKEND_BACKOFF_MAX_MS)
+			be->be_backoff_ms = BACKEND_BACKOFF_MAX_MS;
+		backend_rest(be, be->be_backoff_ms);
+	}
+	be->be_held = 1;
+	log_limited(LOG_LIMIT_UPSTREAM, "backend %s for %s failed; resting",
+	    be->be_conf.be_host, be->be_conf.be_service);
+	backend_health_send(be, BH_FAILED);
 }
 
 /*
- * What another worker found: the same backend (same service, address and
- * TLS setting) in this worker's table rests as long, or is up again.
+ * A connection got through: a backend that was resting (this was the
+ * probe, or a request made before the rest) is up again, here at once
+ * and everywhere once the owner says so.
+ */
+void
+backend_ok(struct backend *be)
+{
+	if (!be->be_held && be->be_backoff_ms == 0)
+		return;
+	be->be_held = 0;
+	be->be_backoff_ms = 0;
+	memset(&be->be_down_until, 0, sizeof(be->be_down_until));
+	backend_health_send(be, BH_OK);
+}
+
+/* A verdict of the owner of backend health, for one backend. */
+static void
+backend_verdict(struct backend *be, const struct backend_health *bh)
+{
+	struct timespec	 now, wait = { BACKEND_PROBE_WAIT_MS / 1000,
+			    (BACKEND_PROBE_WAIT_MS % 1000) * 1000000L };
+
+	switch (bh->bh_event) {
+	case BH_UP:
+		be->be_checkdown = 0;
+		/* FALLTHROUGH */
+	case BH_RESET:
+		if (bh->bh_all)
+			be->be_checkdown = 0;
+		be->be_held = be->be_probe = 0;
+		be->be_backoff_ms = 0;
+		memset(&be->be_down_until, 0, sizeof(be->be_down_until));
+		break;
+	case BH_REST:
+		be->be_held = 1;
+		be->be_probe = 0;
+		be->be_backoff_ms = bh->bh_backoff_ms;
+		backend_rest(be, bh->bh_rest_ms);
+		break;
+	case BH_DOWN:
+		be->be_checkdown = 1;
+		be->be_probe = 0;
+		break;
+	case BH_PROBE:
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		timespecadd(&now, &wait, &be->be_probe_until);
+		be->be_probe = 1;
+		break;
+	}
+}
+
+/*
+ * A verdict for the same backend (same service, address and TLS
+ * setting) in this worker's table; a reset is for every backend.
  */
 void
 backend_health_apply(struct route_table *rt, const struct backend_health *bh)
 {
 	struct service	*sv;
 	struct backend	*be;
+	size_t		 b;
 	unsigned int	 i;
 
+	if (bh->bh_event == BH_RESET) {
+		for (b = 0; b < rt->rt_nbuckets; b++)
+			LIST_FOREACH(sv, &rt->rt_hash[b], sv_hash)
+				for (i = 0; i < sv->sv_nbackends; i++)
+					backend_verdict(sv->sv_backends[i],
+					    bh);
+		return;
+	}
 	if ((sv = route_lookup(rt, bh->bh_service,
 	    strlen(bh->bh_service))) == NULL)
 		return;
 	for (i = 0; i < sv->sv_nbackends; i++) {
 		be = sv->sv_backends[i];
-		if (be->be_conf.be_tls != bh->bh_tls ||
-		    be->be_conf.be_sslen != bh->bh_sslen ||
-		    memcmp(&be->be_conf.be_ss, &bh->bh_ss, bh->bh_sslen) != 0)
-			continue;
-		if (bh->bh_backoff_ms == 0) {
-			be->be_backoff_ms = 0;
-			memset(&be->be_down_until, 0,
-			    sizeof(be->be_down_until));
-			continue;
-		}
-		if (bh->bh_backoff_ms > be->be_backoff_ms)
-			be->be_backoff_ms = bh->bh_backoff_ms;
-		backend_rest(be, bh->bh_rest_ms);
+		if (be->be_conf.be_tls == bh->bh_tls &&
+		    be->be_conf.be_sslen == bh->bh_sslen &&
+		    memcmp(&be->be_conf.be_ss, &bh->bh_ss, bh->bh_sslen) == 0)
+			backend_verdict(be, bh);
 	}
 }
 

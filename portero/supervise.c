@@ -48,6 +48,8 @@ parent_init_timers(struct portero *env)
 
 	FOREACH_CHILD(env, ch, i)
 		evtimer_set(&ch->ch_respawn, parent_respawn, ch);
+	evtimer_set(&env->pc_health.ch_respawn, parent_respawn,
+	    &env->pc_health);
 	evtimer_set(&env->pc_ev_drain, parent_drain_expired, env);
 	evtimer_set(&env->pc_ev_rekey, parent_rekey, env);
 	evtimer_set(&env->pc_ev_heartbeat, parent_heartbeat, env);
@@ -209,6 +211,12 @@ parent_child_gone(struct portero *env, struct child *ch)
 	ch->ch_state = CHILD_DEAD;
 	if (env->pc_stopping)
 		return;
+	/* the health child is not brought back once no pool is checked */
+	if (ch->ch_role == PROC_HEALTH) {
+		parent_health_gone(env);
+		if (!env->pc_health_want)
+			return;
+	}
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (now.tv_sec - ch->ch_started.tv_sec >= RESPAWN_STABLE)

@@ -153,6 +153,39 @@ upstream_ca_apply(void)
 	    "not verified");
 }
 
+/*
+ * A message of the bundle, in the worker or the health child: 0, or -1
+ * when it is malformed or out of step (the parent is: fatal to them).
+ */
+int
+upstream_ca_message(const struct imsg *imsg)
+{
+	struct upstream_ca_msg	 uc;
+	const void		*data;
+	size_t			 len;
+
+	switch (imsg->hdr.type) {
+	case IMSG_UPSTREAM_CA:
+		if (config_getupstreamca(imsg, &uc) == -1)
+			return (-1);
+		return (upstream_ca_begin(&uc));
+	case IMSG_UPSTREAM_CA_DATA:
+		if (config_getupstreamcadata(imsg, &data, &len) == -1)
+			return (-1);
+		return (upstream_ca_data(data, len));
+	case IMSG_UPSTREAM_CA_END:
+		return (upstream_ca_end());
+	}
+	return (-1);
+}
+
+/* How TLS connections to backends verify; NULL before any bundle. */
+struct ptls_client *
+upstream_client(void)
+{
+	return (upstream_tls);
+}
+
 /* The session for this connection's backend and name, if one is kept. */
 static void
 upstream_session_offer(struct upstream *up)

@@ -227,27 +227,7 @@ worker_cert(struct imsg *imsg)
 static void
 worker_upstream_ca(struct imsg *imsg)
 {
-	struct upstream_ca_msg	 uc;
-	const void		*data;
-	size_t			 len;
-	int			 ret;
-
-	switch (imsg->hdr.type) {
-	case IMSG_UPSTREAM_CA:
-		if (config_getupstreamca(imsg, &uc) == -1)
-			fatalx("bad upstream CA message");
-		ret = upstream_ca_begin(&uc);
-		break;
-	case IMSG_UPSTREAM_CA_DATA:
-		if (config_getupstreamcadata(imsg, &data, &len) == -1)
-			fatalx("bad upstream CA message");
-		ret = upstream_ca_data(data, len);
-		break;
-	default:
-		ret = upstream_ca_end();
-		break;
-	}
-	if (ret == -1)
+	if (upstream_ca_message(imsg) == -1)
 		fatalx("upstream CA %s out of step",
 		    imsg_name(imsg->hdr.type));
 }
@@ -326,13 +306,14 @@ worker_registration(struct imsg *imsg)
 		fatal("send to parent");
 }
 
+/* A verdict on a backend's health, from its owner (hstate.c). */
 static void
 worker_health(struct imsg *imsg)
 {
 	struct backend_health	 bh;
 
-	if (config_gethealth(imsg, &bh) == -1)
-		fatalx("bad health message");
+	if (config_gethealth(imsg, &bh) == -1 || bh.bh_event < BH_UP)
+		fatalx("bad health verdict");
 	if (wk.wk_routes != NULL)
 		backend_health_apply(wk.wk_routes, &bh);
 }
@@ -441,7 +422,7 @@ worker_dispatch_parent(struct imsg *imsg)
 			fatalx("bad ticket key message");
 		tlsctx_ticket_key(&tk);
 		break;
-	case IMSG_BACKEND_HEALTH:
+	case IMSG_BACKEND_VERDICT:
 		worker_health(imsg);
 		break;
 	case IMSG_UPSTREAM_CA:

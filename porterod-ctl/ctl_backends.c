@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <yajl/yajl_gen.h>
 
@@ -61,7 +62,10 @@ backends_check(const struct ctl_listing *ls)
 		    cb->cb_service[0] == '\0' || cb->cb_host[0] == '\0' ||
 		    cb->cb_port == 0 || cb->cb_tls > 1 ||
 		    cb->cb_registered > 1 || cb->cb_down > 1 ||
-		    cb->cb_expires_in < 0)
+		    cb->cb_expires_in < 0 || cb->cb_health > HEALTH_DOWN ||
+		    cb->cb_check_type > CHECK_HTTP || cb->cb_check_ok > 1 ||
+		    cb->cb_check_at < 0 ||
+		    str_check(cb->cb_check, sizeof(cb->cb_check)) == -1)
 			return (-1);
 	}
 	return (0);
@@ -108,6 +112,25 @@ backends_free(struct shown *sh, size_t n)
 	free(sh);
 }
 
+/* The last active check: "http 200, 3 ms, 2s ago", or "-". */
+static void
+backend_last_check(char *buf, size_t len, const struct ctl_backend *cb,
+    time_t now)
+{
+	char	 ago[32], *res;
+
+	if (cb->cb_check_at == 0) {
+		(void)strlcpy(buf, "-", len);
+		return;
+	}
+	fmt_duration(ago, sizeof(ago), now > cb->cb_check_at ?
+	    (uint64_t)(now - cb->cb_check_at) : 0);
+	res = ctl_vis(cb->cb_check);
+	(void)snprintf(buf, len, "%s, %u ms, %s ago", res, cb->cb_check_ms,
+	    ago);
+	free(res);
+}
+
 /* A backend no worker reported on (none running) is not known to be up. */
 static const char *
 backend_state(const struct ctl_backend *cb)
@@ -123,6 +146,8 @@ backends_text(const struct ctl_listing *ls)
 	const struct ctl_backend	*cb;
 	struct shown			*sh;
 	char				 exp[32], reqs[24], fails[24];
+	char				 last[CHECK_RESULT_LEN * 4 + 64];
+	time_t				 now = time(NULL);
 	size_t				 i, sw = strlen("SERVICE");
 	size_t				 hw = strlen("ADDRESS");
 
@@ -133,9 +158,10 @@ backends_text(const struct ctl_listing *ls)
 		if (strlen(sh[i].sh_host) > hw)
 			hw = strlen(sh[i].sh_host);
 	}
-	printf("%-*s  %-*s  %-5s  %-3s  %-10s  %-8s  %-8s  %s\n", (int)sw,
-	    "SERVICE", (int)hw, "ADDRESS", "PORT", "TLS", "EXPIRES IN",
-	    "REQUESTS", "FAILURES", "STATE");
+	printf("%-*s  %-*s  %-5s  %-3s  %-10s  %-8s  %-8s  %-7s  %-9s  %s\n",
+	    (int)sw, "SERVICE", (int)hw, "ADDRESS", "PORT", "TLS",
+	    "EXPIRES IN", "REQUESTS", "FAILURES", "STATE", "HEALTH",
+	    "LAST CHECK");
 	for (i = 0; i < ls->ls_nrecs; i++) {
 		cb = sh[i].sh_cb;
 		if (cb->cb_registered)
@@ -151,10 +177,12 @@ backends_text(const struct ctl_listing *ls)
 			snprintf(fails, sizeof(fails), "%" PRIu64,
 			    cb->cb_failures);
 		}
-		printf("%-*s  %-*s  %-5u  %-3s  %-10s  %-8s  %-8s  %s\n",
-		    (int)sw, sh[i].sh_service, (int)hw, sh[i].sh_host,
+		backend_last_check(last, sizeof(last), cb, now);
+		printf("%-*s  %-*s  %-5u  %-3s  %-10s  %-8s  %-8s  %-7s  %-9s  "
+		    "%s\n", (int)sw, sh[i].sh_service, (int)hw, sh[i].sh_host,
 		    cb->cb_port, cb->cb_tls ? "yes" : "no", exp, reqs, fails,
-		    backend_state(cb));
+		    backend_state(cb), cb->cb_health == HEALTH_UNCHECKED ? "-" :
+		    health_state_name(cb->cb_health), last);
 	}
 	backends_free(sh, ls->ls_nrecs);
 }
@@ -185,6 +213,21 @@ backend_json(struct json *js, const struct shown *sh)
 		json_key(js, "failures");
 		json_check(js, yajl_gen_null(js->js_gen));
 	}
+	json_str(js, "health", health_state_name(cb->cb_health));
+	json_key(js, "check");
+	if (cb->cb_check_at == 0) {
+		json_check(js, yajl_gen_null(js->js_gen));
+		json_check(js, yajl_gen_map_close(js->js_gen));
+		return;
+	}
+	json_check(js, yajl_gen_map_open(js->js_gen));
+	json_str(js, "type", check_type_name(cb->cb_check_type));
+	json_key(js, "ok");
+	json_check(js, yajl_gen_bool(js->js_gen, cb->cb_check_ok));
+	json_vis(js, "result", cb->cb_check);
+	json_uint(js, "ms", cb->cb_check_ms);
+	json_uint(js, "at", (uint64_t)cb->cb_check_at);
+	json_check(js, yajl_gen_map_close(js->js_gen));
 	json_check(js, yajl_gen_map_close(js->js_gen));
 }
 

@@ -15,6 +15,8 @@ stopped at the test's cleanup (Context.defer):
                   /close-after-head   a head promising a body, then close
                   /split              the head, then 100 ms later the body
                   ...?close           answer with Connection: close
+                Setting .sick to a status makes it answer every request
+                with that status and an empty body.
   RawBackend    a TCP listener that runs a function on each connection
                 (for silent, malformed or scripted upstreams).
 
@@ -257,6 +259,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             be.requests.append(info)
         close = "close" in query.split("&")
         head = self.command == "HEAD"
+        if be.sick is not None:
+            # a sick backend answers every request with this status
+            self._send_head(be.sick, [("Content-Length", "0")], close)
+            return
 
         m = re.fullmatch(r"/bytes/(\d+)", path)
         if m:
@@ -354,6 +360,7 @@ class EchoBackend:
         self.snis = []
         self.conns = set()
         self.connections = 0
+        self.sick = None            # a status to answer everything with
         self.tls_ctx = None
         if tls is not None:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -49,7 +49,7 @@ READY_TIMEOUT = 10.0
 NOBODY = "nobody"
 NOGROUP = "nogroup"
 
-ROLES = ("certloader", "registrar", "worker")
+ROLES = ("certloader", "registrar", "worker", "health")
 STATES = ("starting", "running", "stopping", "dead")
 
 
@@ -330,9 +330,12 @@ def expect_disconnect(s, timeout=3.0):
 class Daemon:
     def __init__(self, ctx, workers=2, drain_timeout=5, extra_args=(),
                  as_nobody=False, privdrop=None, control_socket=None,
-                 name=None, verbose=False, cert_dir=None, register=True):
+                 name=None, verbose=False, cert_dir=None, register=True,
+                 health=False):
         self.ctx = ctx
         self.workers = workers
+        # a health child runs too (some pool has an active check)
+        self.health = health
         self.drain_timeout = drain_timeout
         self.extra_args = list(extra_args)
         self.as_nobody = as_nobody
@@ -480,7 +483,7 @@ class Daemon:
                     st = json.loads(r.stdout)
                     ch = st["children"]
                     n = len(ch)
-                    if n == 2 + self.workers and \
+                    if n == 2 + self.workers + int(self.health) and \
                             all(c["state"] == "running" for c in ch):
                         self.was_ready = True
                         return st
@@ -655,6 +658,8 @@ class Daemon:
                 ("registrar", 0): "portero: registrar"}
         for i in range(self.workers):
             want[("worker", i)] = "portero: worker %d" % i
+        if self.health:
+            want[("health", 0)] = "portero: health"
         kids = children_of(self.pid)
         by_title = {}
         for p in kids:

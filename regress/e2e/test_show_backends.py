@@ -29,7 +29,8 @@ from harness import (IMSG, IMSG_HEADER, check, pid_map, unix_connect,
 from test_register import _daemon, _finish, register
 
 KEYS = {"host", "port", "tls", "expires_in", "state", "requests",
-        "failures"}
+        "failures", "health", "check"}
+CHECK_KEYS = {"type", "ok", "result", "ms", "at"}
 
 
 def _is_int(v):
@@ -54,6 +55,15 @@ def show(d):
                   "%s" % (s["name"], sorted(b), sorted(KEYS)))
             check(isinstance(b["tls"], bool), "tls %r" % b["tls"])
             check(b["state"] in ("up", "down"), "state %r" % b["state"])
+            check(b["health"] in ("unchecked", "pending", "up", "down"),
+                  "health %r" % b["health"])
+            check(b["check"] is None or (isinstance(b["check"], dict) and
+                                         set(b["check"]) == CHECK_KEYS),
+                  "check %r" % b["check"])
+            # a verdict comes from checks; none without a check
+            check(b["health"] == "pending" or (b["check"] is None) ==
+                  (b["health"] == "unchecked"),
+                  "health %r with check %r" % (b["health"], b["check"]))
             for k in ("port", "requests", "failures"):
                 check(_is_int(b[k]), "%s %r is not an integer" % (k, b[k]))
         out[s["name"]] = s["backends"]
@@ -130,7 +140,7 @@ def test_flags_and_registered(t):
     row = [l.split() for l in lines if l.startswith("flag.test")]
     check(row and row[0][:4] == ["flag.test", "127.0.0.1", str(flag.port),
                                  "no"] and row[0][4:] == ["-", "6", "0",
-                                                           "up"],
+                                                           "up", "-", "-"],
           "the --backend's row: %r" % row)
     _finish(d)
 

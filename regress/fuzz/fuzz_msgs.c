@@ -57,6 +57,8 @@ fuzz_get(const struct imsg *imsg)
 		struct reg_secrets	 rs;
 		struct backends_req	 br;
 		struct backends_stats	 bss;
+		struct check_target	 ct;
+		struct health_stats	 hss;
 		struct server_conf	 sc;
 		struct server_name	 sn;
 		struct location		 lo;
@@ -104,9 +106,35 @@ fuzz_get(const struct imsg *imsg)
 		sink += config_getcertack(imsg, &u.ca);
 		break;
 	case IMSG_BACKEND_HEALTH:
+	case IMSG_BACKEND_VERDICT:
 		if (config_gethealth(imsg, &u.bh) == 0 &&
-		    strlen(u.bh.bh_service) >= sizeof(u.bh.bh_service))
+		    (strlen(u.bh.bh_service) >= sizeof(u.bh.bh_service) ||
+		    u.bh.bh_sslen > sizeof(u.bh.bh_ss) ||
+		    u.bh.bh_event > BH_RESET))
 			abort();
+		break;
+	case IMSG_CFG_CHECK:
+	case IMSG_CHECK_ADD:
+	case IMSG_CHECK_REMOVE:
+		if (config_getcheck(imsg, &u.ct) == 0 &&
+		    (strlen(u.ct.ct_service) >= sizeof(u.ct.ct_service) ||
+		    strlen(u.ct.ct_name) >= sizeof(u.ct.ct_name) ||
+		    strlen(u.ct.ct_host) >= sizeof(u.ct.ct_host) ||
+		    strlen(u.ct.ct_check.ck_path) >=
+		    sizeof(u.ct.ct_check.ck_path) ||
+		    u.ct.ct_sslen > sizeof(u.ct.ct_ss) ||
+		    u.ct.ct_check.ck_timeout_ms > u.ct.ct_check.ck_interval_ms))
+			abort();
+		break;
+	case IMSG_HEALTH_STATS:
+		if (config_gethealthstats(imsg, &u.hss) == 0) {
+			if (u.hss.hss_n > BACKENDS_PAGE)
+				abort();
+			for (i = 0; i < u.hss.hss_n; i++)
+				if (strlen(u.hss.hss_stats[i].hs_result) >=
+				    sizeof(u.hss.hss_stats[i].hs_result))
+					abort();
+		}
 		break;
 	case IMSG_STATS:
 		sink += config_getstats(imsg, &u.ws);

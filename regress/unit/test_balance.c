@@ -176,17 +176,20 @@ count(struct service *sv, const struct pick_key *pk, int n, int c[3])
 	return (0);
 }
 
+/* As the owner of backend health says it (route.c, hstate.c). */
 static void
 rest(struct backend *be, int seconds)
 {
 	clock_gettime(CLOCK_MONOTONIC, &be->be_down_until);
 	be->be_down_until.tv_sec += seconds;
+	be->be_held = 1;
 }
 
 static void
 up(struct backend *be)
 {
 	memset(&be->be_down_until, 0, sizeof(be->be_down_until));
+	be->be_held = 0;
 }
 
 /* The reference vector of SipHash-2-4's paper (appendix A). */
@@ -265,6 +268,43 @@ test_expired(void)
 	result("expired_skipped", r == 0 && c[2] == 0 &&
 	    c[0] == 45 && c[1] == 45, "%d %d %d", c[0], c[1], c[2]);
 	route_unref(rt);
+}
+
+/*
+ * A resting backend this worker was granted a probe for is picked once,
+ * whatever the mode, and then rests again until the owner says; one down
+ * by its check is never picked, probe or not.
+ */
+static void
+test_probe(void)
+{
+	struct route_table	*rt;
+	struct service		*sv;
+	struct backend		*be;
+	int			 c[3], r, mode, modes[] = { BALANCE_ROUNDROBIN,
+				    BALANCE_RANDOM, BALANCE_LEASTCONN };
+	unsigned int		 m;
+
+	for (m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+		mode = modes[m];
+		sv = pool(&rt, 1, 1, 1, mode);
+		be = sv->sv_backends[1];
+		rest(be, 60);
+		be->be_probe = 1;
+		clock_gettime(CLOCK_MONOTONIC, &be->be_probe_until);
+		be->be_probe_until.tv_sec += 1;
+		r = count(sv, NULL, 60, c);
+		result(mode == BALANCE_ROUNDROBIN ? "probe_once_roundrobin" :
+		    mode == BALANCE_RANDOM ? "probe_once_random" :
+		    "probe_once_leastconn", r == 0 && c[1] == 1 &&
+		    !be->be_probe, "%d %d %d", c[0], c[1], c[2]);
+		be->be_probe = 1;
+		be->be_checkdown = 1;
+		r = count(sv, NULL, 60, c);
+		result("probe_not_when_checked_down", r == 0 && c[1] == 0,
+		    "%d %d %d", c[0], c[1], c[2]);
+		route_unref(rt);
+	}
 }
 
 static void
@@ -717,6 +757,7 @@ main(void)
 	test_siphash();
 	test_roundrobin();
 	test_expired();
+	test_probe();
 	test_random();
 	test_leastconn();
 	test_hash();

@@ -40,6 +40,7 @@
 #include <event.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -153,6 +154,13 @@ profile_registrar(void)
 	if (sandbox_unveil(NULL, NULL) == -1)
 		tfail("sandbox_unveil(NULL, NULL): %s", strerror(errno));
 	if (sandbox_pledge(PROMISES_REGISTRAR) == -1)
+		tfail("sandbox_pledge: %s", strerror(errno));
+}
+
+static void
+profile_health(void)
+{
+	if (sandbox_pledge(PROMISES_HEALTH) == -1)
 		tfail("sandbox_pledge: %s", strerror(errno));
 }
 
@@ -396,6 +404,77 @@ p_worker_connect(char *reason, size_t len)
 		return (-1);
 	}
 	return (0);
+}
+
+/* health: no file, no listener; connect and talk, as its checks do */
+
+static void
+t_health_open_denied(void)
+{
+	profile_health();
+	want_errno(open("/etc/passwd", O_RDONLY), EACCES,
+	    "open(/etc/passwd)");
+	want_errno(open("/etc/ssl/certs/ca-certificates.crt", O_RDONLY),
+	    EACCES, "open(the CA bundle)");
+}
+
+static void
+t_health_connect(void)
+{
+	socklen_t	 len = sizeof(int);
+	int		 fd, error = -1, one = 1;
+
+	profile_health();
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	want_ok(fd, "socket(AF_INET)");
+	want_ok(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)),
+	    "setsockopt(TCP_NODELAY)");
+	if (connect(fd, (struct sockaddr *)&parent_addr,
+	    sizeof(parent_addr)) == -1 && errno != EINPROGRESS)
+		tfail("connect: %s", strerror(errno));
+	want_ok(poll(&(struct pollfd){ fd, POLLOUT, 0 }, 1, 5000), "poll");
+	want_ok(getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len),
+	    "getsockopt(SO_ERROR)");
+	if (error != 0)
+		tfail("connect: %s", strerror(error));
+	if (send(fd, "health", 6, MSG_NOSIGNAL) != 6)
+		tfail("send: %s", strerror(errno));
+	close(fd);
+}
+
+/* The parent's end of t_health_connect: the bytes arrived. */
+static int
+p_health_connect(char *reason, size_t len)
+{
+	char	 buf[16];
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = accept4(parent_lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+		snprintf(reason, len, "parent accept4: %s", strerror(errno));
+		return (-1);
+	}
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n != 6 || memcmp(buf, "health", 6) != 0) {
+		snprintf(reason, len, "parent read %zd bytes, want \"health\"",
+		    n);
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+t_health_listen(void)
+{
+	struct sockaddr_in	 sin;
+	int			 fd;
+
+	if ((fd = make_listener(&sin)) == -1)
+		tfail("listener: %s", strerror(errno));
+	profile_health();
+	(void)listen(fd, 1);
+	tfail("listen survived");
 }
 
 static void
@@ -1177,6 +1256,9 @@ static const struct tcase cases[] = {
 	{ "worker_prefd_io", t_worker_prefd_io, 0, 0, NULL },
 	{ "worker_connect", t_worker_connect, 0, 0, p_worker_connect },
 	{ "worker_accept4", t_worker_accept4, 0, 0, NULL },
+	{ "health_open_denied", t_health_open_denied, 0, 0, NULL },
+	{ "health_connect", t_health_connect, 0, 0, p_health_connect },
+	{ "health_listen", t_health_listen, SIGSYS, 0, NULL },
 	{ "worker_scm_rights", t_worker_scm_rights, 0, 0, NULL },
 	{ "worker_malloc", t_worker_malloc, 0, 0, NULL },
 	{ "worker_random_clock", t_worker_random_clock, 0, 0, NULL },
