@@ -92,6 +92,14 @@ static int	 xc_cert_ok(struct exchange *, const struct vserver *);
 static int	 xc_cert_field(const struct vserver *, const char *, size_t);
 static int	 xc_cert_fields(struct exchange *, struct buf *);
 
+/*
+ * The path of the request being routed, made plain for the locations of
+ * its server (server_path_plain), when it has one: per worker, valid
+ * from the location's choice until its head for the backend is built.
+ */
+static char		 xc_plain[HTTP1_LINE_MAX];
+static ssize_t		 xc_plainlen;
+
 /* Free exchanges; xc_cl links them.  One list per worker process. */
 static struct exchange	*xc_freelist;
 static unsigned int	 xc_nfree;
@@ -261,8 +269,7 @@ xc_forwarded(struct exchange *xc, struct buf *b, const char *head, int xff,
  * fields replaced by portero's.
  */
 static int
-xc_build_uphead(struct exchange *xc, const char *head, const char *plain,
-    ssize_t plainlen)
+xc_build_uphead(struct exchange *xc, const char *head)
 {
 	struct http1_request	*req = xc->xc_req;
 	struct buf		*b = xc->xc_uphead;
@@ -279,10 +286,11 @@ xc_build_uphead(struct exchange *xc, const char *head, const char *plain,
 	if (req->target_form == HTTP1_T_ASTERISK) {
 		path = "*";
 		pathlen = 1;
-	} else if (lo != NULL && lo->lo_strip != NULL && plainlen > 0) {
+	} else if (lo != NULL && lo->lo_strip != NULL && xc_plainlen > 0) {
+		/* a location took it: its path was made plain then */
 		if ((query = memchr(path, '?', pathlen)) == NULL)
 			query = path + pathlen;
-		if (rewrite_path(b, lo, plain, plainlen, query,
+		if (rewrite_path(b, lo, xc_plain, xc_plainlen, query,
 		    path + pathlen - query) == -1)
 			return (-1);
 		pathlen = 0;
@@ -586,16 +594,36 @@ xc_cert_ok(struct exchange *xc, const struct vserver *vs)
 	    memcmp(id, ptls_auth_id(vs->vs_auth), PTLS_AUTH_ID_LEN) == 0);
 }
 
+/* The request's path made plain into xc_plain: its length, or -1. */
+static ssize_t
+xc_path_plain(const struct exchange *xc, const char *head)
+{
+	const struct http1_request	*req = xc->xc_req;
+	const char			*path = head + req->path_off;
+	size_t				 len = req->path_len;
+
+	if (req->target_form == HTTP1_T_ASTERISK) {
+		(void)strlcpy(xc_plain, "*", sizeof(xc_plain));
+		return (xc_plainlen = 1);
+	}
+	if (len == 0 || *path == '?') {
+		path = "/";
+		len = 1;
+	}
+	return (xc_plainlen = server_path_plain(path, len, xc_plain,
+	    sizeof(xc_plain)));
+}
+
 /*
  * The server's answer for the location that takes the request: a pool
  * to forward to, or NULL after a reply of its own.
  */
 static struct service *
-xc_location_answer(struct exchange *xc, const char *head, const char *path,
-    ssize_t pathlen, int nobody)
+xc_location_answer(struct exchange *xc, const char *head, int nobody)
 {
 	struct vserver	*vs = xc->xc_vs;
 	struct location	*lo, *act;
+	ssize_t		 pathlen;
 
 	if (vs->vs_auth != NULL && !xc_cert_ok(xc, vs)) {
 		log_limited(LOG_LIMIT_REQUEST, "%s: 421: server %s asks for "
@@ -604,14 +632,14 @@ xc_location_answer(struct exchange *xc, const char *head, const char *path,
 		xc_reply(xc, 421, nobody);
 		return (NULL);
 	}
-	if (pathlen == -1) {
+	if ((pathlen = xc_path_plain(xc, head)) == -1) {
 		log_limited(LOG_LIMIT_REQUEST, "%s: 400: a path no location "
 		    "can take (a bad escape, or \"..\" above the root)",
 		    xc->xc_cl->cl_addr);
 		xc_reply(xc, 400, nobody);
 		return (NULL);
 	}
-	lo = xc->xc_lo = server_location(vs, path, pathlen);
+	lo = xc->xc_lo = server_location(vs, xc_plain, pathlen);
 	act = lo->lo_action == LOC_INHERIT ? vs->vs_root : lo;
 	switch (act->lo_action) {
 	case LOC_FORWARD:
@@ -635,8 +663,7 @@ xc_location_answer(struct exchange *xc, const char *head, const char *path,
  * a reply of our own.
  */
 static struct service *
-xc_find(struct exchange *xc, const char *head, const char *path,
-    ssize_t pathlen, int nobody, int *byname)
+xc_find(struct exchange *xc, const char *head, int nobody, int *byname)
 {
 	struct worker		*wk = worker_env;
 	struct route_table	*rt = xc->xc_rt;
@@ -645,13 +672,13 @@ xc_find(struct exchange *xc, const char *head, const char *path,
 
 	*byname = 1;
 	if ((xc->xc_vs = server_lookup(rt, xc->xc_host, hlen)) != NULL)
-		return (xc_location_answer(xc, head, path, pathlen, nobody));
+		return (xc_location_answer(xc, head, nobody));
 	if (hlen > 0 && (sv = route_lookup(rt, xc->xc_host, hlen)) != NULL &&
 	    route_implicit(sv))
 		return (sv);
 	*byname = 0;
 	if ((xc->xc_vs = rt->rt_default) != NULL)
-		return (xc_location_answer(xc, head, path, pathlen, nobody));
+		return (xc_location_answer(xc, head, nobody));
 	if (wk->wk_conf.default_service[0] != '\0' && (sv = route_lookup(rt,
 	    wk->wk_conf.default_service,
 	    strlen(wk->wk_conf.default_service))) != NULL)
@@ -661,12 +688,10 @@ xc_find(struct exchange *xc, const char *head, const char *path,
 }
 
 /*
- * Route a whole request head: its pool, or a reply of our own.  path is
- * the request's path made plain (pathlen -1: it could not be).
+ * Route a whole request head: its pool, or a reply of our own.
  */
 static struct service *
-xc_route(struct exchange *xc, const char *head, const char *path,
-    ssize_t pathlen, int nobody)
+xc_route(struct exchange *xc, const char *head, int nobody)
 {
 	struct worker	*wk = worker_env;
 	struct client	*cl = xc->xc_cl;
@@ -692,7 +717,7 @@ xc_route(struct exchange *xc, const char *head, const char *path,
 	/* requests in flight keep the table they started with */
 	xc->xc_rt = wk->wk_routes;
 	xc->xc_rt->rt_refs++;
-	if ((sv = xc_find(xc, head, path, pathlen, nobody, &byname)) == NULL)
+	if ((sv = xc_find(xc, head, nobody, &byname)) == NULL)
 		return (NULL);
 	/*
 	 * The upstream's TLS name (SNI, and the name its certificate is
@@ -727,9 +752,7 @@ xc_start(struct exchange *xc, const char *head)
 	struct worker		*wk = worker_env;
 	struct http1_request	*req = xc->xc_req;
 	const char		*hs = head + req->host_off;
-	static char		 path[HTTP1_LINE_MAX];	/* made plain */
 	size_t			 i, hlen = req->hostname_len;
-	ssize_t			 pathlen;
 	int			 nobody, ret;
 
 	/* the parser refuses a longer name: it is never cut here */
@@ -754,19 +777,12 @@ xc_start(struct exchange *xc, const char *head)
 		xc_reply(xc, 413, 0);
 		return (STEP_GONE);
 	}
-	pathlen = req->target_form == HTTP1_T_ASTERISK ? 1 :
-	    server_path_plain(req->path_len == 0 || head[req->path_off] ==
-	    '?' ? "/" : head + req->path_off, req->path_len == 0 ||
-	    head[req->path_off] == '?' ? 1 : req->path_len, path,
-	    sizeof(path));
-	if (req->target_form == HTTP1_T_ASTERISK)
-		(void)strlcpy(path, "*", sizeof(path));
-	if (xc_route(xc, head, path, pathlen, nobody) == NULL)
+	if (xc_route(xc, head, nobody) == NULL)
 		return (STEP_GONE);
 	if ((xc->xc_uphead = buf_get_size(req->head_len + XC_UPHEAD_SLACK +
 	    (xc->xc_vs != NULL && xc->xc_vs->vs_auth != NULL ?
 	    XC_CERT_SLACK : 0))) == NULL ||
-	    xc_build_uphead(xc, head, path, pathlen) == -1) {
+	    xc_build_uphead(xc, head) == -1) {
 		xc_reply(xc, 431, 0);
 		return (STEP_GONE);
 	}
