@@ -793,6 +793,7 @@ def test_sigterm_mid_stream_goaway(t):
     sid = c.request("GET", path="/sleep/1.5")
     big = c.request("GET", path="/bytes/3000000")
     c.read_some(0.3)
+    d.check_restarts()      # before the stop, which takes the socket
     t0 = time.monotonic()
     d.signal(signal.SIGTERM)
     check(c.wait(lambda: c.goaways, 1.5), "no GOAWAY within 1.5 s of "
@@ -824,6 +825,11 @@ def test_sigterm_mid_stream_goaway(t):
               "highest stream processed was %d (GOAWAYs %r)" % (
                   last, big, c.goaways))
     t.note("GOAWAY %.2f s after SIGTERM: %r" % (took, c.goaways))
+    # drained, the daemon ends: its control socket goes with it, so the
+    # harness must not ask it for its counters after the test
+    check(d.wait_gone(d.drain_timeout + 2), "still running %d s after "
+          "SIGTERM" % (d.drain_timeout + 2))
+    d.stopped = True
 
 
 # ---------------------------------------------------------------------
