@@ -190,6 +190,32 @@ def test_reload_changes_pool_ca(t):
     d.check_restarts()
 
 
+def test_registered_backends_take_pool_ca(t):
+    """Backends registered into a declared pool with a tls-ca are verified
+    against it, not the global bundle: the pool CA's backend is served,
+    the global CA's refused."""
+    from test_register import register
+    ca1 = TestCA(t, "global CA")
+    ca2 = TestCA(t, "pool CA")
+    good = EchoBackend(t, "good", tls=ca2.issue("app.test", NAMES))
+    bad = EchoBackend(t, "bad", tls=ca1.issue("app.test", NAMES))
+    text = "upstream-ca \"%s\"\n" % ca1.cert
+    for name in ("good.test", "bad.test"):
+        text += ("pool \"%s\" {\n\ttls-name \"app.test\"\n"
+                 "\ttls-ca \"%s\"\n}\n" % (name, ca2.cert))
+    d = conf_daemon(t, text)
+    register(d, "good.test", port=good.port, use_tls=True)
+    register(d, "bad.test", port=bad.port, use_tls=True)
+    check(wait_until(lambda: status(d, "good.test", "/") == 200, 5, 0.05),
+          "the registered backend of the pool's CA is not served: %s"
+          % d.log_tail(5))
+    served(d, "good.test", "/again", good, "registered, pool CA")
+    refused(d, "bad.test", "/", "registered, global CA only")
+    check(bad.count() == 0, "the registered backend of the global CA was "
+          "sent a request")
+    d.check_restarts()
+
+
 def check_only(t, path):
     r = t.run([PORTERO, "-n", "-f", path])
     return r.returncode, [ln for ln in r.stderr.splitlines() if ln]
@@ -277,4 +303,18 @@ def test_health_tls_check_uses_pool_ca(t):
     check(c["result"].startswith("tls: "), "its check: %r" % c)
     for i in range(4):
         served(d, "app.test", "/%d" % i, good, "the checked pool")
+    # a health child started anew gets the pool's bundle too
+    pid = d.child_pid("health")
+    os.kill(pid, signal.SIGKILL)
+    d.expect_restarts[("health", 0)] = 1
+    d.wait_respawned("health", 0, pid, 5)
+    since = time.time() + 1
+
+    def checked_again():
+        c = rows(d)[good.port]["check"]
+        return c is not None and c["at"] >= since and c["ok"]
+    check(wait_until(checked_again, 5, 0.05), "the pool CA's backend, "
+          "after the health child's respawn: %r" % rows(d)[good.port])
+    check(not rows(d)[bad.port]["check"]["ok"], "the global CA's backend "
+          "passed its check after the respawn")
     d.check_restarts()
