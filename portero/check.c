@@ -230,6 +230,7 @@ static void
 check_connected(struct hcheck *hc)
 {
 	const struct check_target	*ct = &hc->hc_target;
+	struct upstream_tls		*ut;
 	struct ptls_client		*pc;
 	socklen_t			 len = sizeof(int);
 	char				 err[256];
@@ -249,7 +250,13 @@ check_connected(struct hcheck *hc)
 		check_request(hc);
 		return;
 	}
-	if ((pc = upstream_client()) == NULL) {
+	/* the pool's tls-ca, as the workers verify it, else the global */
+	if (ct->ct_tls_ca != 0)
+		pc = (ut = poolca_tls(ct->ct_tls_ca)) != NULL ? ut->ut_pc :
+		    NULL;
+	else
+		pc = upstream_client();
+	if (pc == NULL) {
 		check_end(hc, 0, "tls: no CA bundle");
 		return;
 	}

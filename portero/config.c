@@ -1056,7 +1056,8 @@ config_getpool(const struct imsg *imsg, struct pool_conf *pl)
 	memcpy(pl, imsg->data, sizeof(*pl));
 	pl->pl_name[sizeof(pl->pl_name) - 1] = '\0';
 	pl->pl_tls_name[sizeof(pl->pl_tls_name) - 1] = '\0';
-	if (pl->pl_name[0] == '\0' || pl->pl_retry > RETRY_IDEMPOTENT)
+	if (pl->pl_name[0] == '\0' || pl->pl_retry > RETRY_IDEMPOTENT ||
+	    pl->pl_tls_ca > POOL_CA_FILES)
 		return (-1);
 	if (pl->pl_check.ck_type != CHECK_NONE &&
 	    config_check_ok(&pl->pl_check) == -1)
@@ -1496,6 +1497,7 @@ config_getcheck(const struct imsg *imsg, struct check_target *ct)
 	    ct->ct_host[strcspn(ct->ct_host, " \t\r\n")] != '\0' ||
 	    !config_sockaddr_ok(&ct->ct_ss, ct->ct_sslen) ||
 	    ct->ct_tls > 1 || ct->ct_registered > 1 ||
+	    ct->ct_tls_ca > POOL_CA_FILES ||
 	    config_check_ok(&ct->ct_check) == -1)
 		return (-1);
 	return (0);
@@ -1598,6 +1600,79 @@ config_getclientcaend(const struct imsg *imsg, uint32_t *count)
 		return (-1);
 	memcpy(count, imsg->data, sizeof(*count));
 	if (*count > CLIENT_CA_FILES)
+		return (-1);
+	return (0);
+}
+
+/*
+ * The pools' CA bundles (tls-ca), parent -> worker and health child, as
+ * the client CA bundles go: each bundle then its bytes in chunks, then
+ * their number.
+ */
+int
+config_setpoolca(struct imsgev *iev, const struct pool_ca_set *pcs)
+{
+	const struct pool_ca	*pca;
+	struct pool_ca_msg	 pcm;
+	size_t			 off, n;
+	uint32_t		 count = pcs->pcs_n;
+	unsigned int		 i;
+
+	for (i = 0; i < pcs->pcs_n; i++) {
+		pca = &pcs->pcs_ca[i];
+		memset(&pcm, 0, sizeof(pcm));
+		pcm.pcm_index = i;
+		pcm.pcm_id = pca->pca_id;
+		pcm.pcm_len = pca->pca_len;
+		(void)strlcpy(pcm.pcm_path, pca->pca_path,
+		    sizeof(pcm.pcm_path));
+		if (imsgev_compose(iev, IMSG_POOL_CA, 0, 0, -1, &pcm,
+		    sizeof(pcm)) == -1)
+			return (-1);
+		for (off = 0; off < pca->pca_len; off += n) {
+			n = pca->pca_len - off;
+			if (n > IMSG_MAX_PAYLOAD)
+				n = IMSG_MAX_PAYLOAD;
+			if (imsgev_compose(iev, IMSG_POOL_CA_DATA, 0, 0, -1,
+			    pca->pca_pem + off, n) == -1)
+				return (-1);
+		}
+	}
+	return (imsgev_compose(iev, IMSG_POOL_CA_END, 0, 0, -1, &count,
+	    sizeof(count)));
+}
+
+int
+config_getpoolca(const struct imsg *imsg, struct pool_ca_msg *pcm)
+{
+	if (imsg->len != sizeof(*pcm))
+		return (-1);
+	memcpy(pcm, imsg->data, sizeof(*pcm));
+	if (memchr(pcm->pcm_path, '\0', sizeof(pcm->pcm_path)) == NULL ||
+	    pcm->pcm_index >= POOL_CA_FILES || pcm->pcm_len == 0 ||
+	    pcm->pcm_len > POOL_CA_FILE_MAX)
+		return (-1);
+	return (0);
+}
+
+int
+config_getpoolcadata(const struct imsg *imsg, const void **data,
+    size_t *len)
+{
+	if (imsg->len == 0 || imsg->len > IMSG_MAX_PAYLOAD)
+		return (-1);
+	*data = imsg->data;
+	*len = imsg->len;
+	return (0);
+}
+
+int
+config_getpoolcaend(const struct imsg *imsg, uint32_t *count)
+{
+	if (imsg->len != sizeof(*count))
+		return (-1);
+	memcpy(count, imsg->data, sizeof(*count));
+	if (*count > POOL_CA_FILES)
 		return (-1);
 	return (0);
 }

@@ -66,6 +66,7 @@ confset_free(struct conf_set *set)
 	free(set->cs_pools);
 	free(set->cs_backends);
 	clientca_free(set->cs_clientca);
+	poolca_free(set->cs_poolca);
 	free(set->cs_nets);
 	free(set);
 }

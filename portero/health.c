@@ -115,10 +115,18 @@ health_dispatch_parent(struct imsg *imsg)
 			fatalx("upstream CA %s out of step",
 			    imsg_name(imsg->hdr.type));
 		break;
+	case IMSG_POOL_CA:
+	case IMSG_POOL_CA_DATA:
+	case IMSG_POOL_CA_END:
+		if (poolca_message(imsg) == -1)
+			fatalx("tls-ca %s out of step",
+			    imsg_name(imsg->hdr.type));
+		break;
 	case IMSG_CFG_DONE:
 		if (!he.he_sandboxed)
 			health_init();
 		upstream_ca_apply();
+		poolca_apply();
 		health_launch();
 		proc_compose_parent(IMSG_CFG_DONE, 0, NULL, 0);
 		break;

@@ -202,6 +202,12 @@ const struct imsg_spec imsg_specs[IMSG_TYPE_MAX] = {
 	    BYTES, 0 },
 	[IMSG_CLIENT_CA_END] = { "CLIENT_CA_END", HOP(R_PARENT, R_WORKER),
 	    SIZE(uint32_t), 0 },
+	[IMSG_POOL_CA] = { "POOL_CA", HOP(R_PARENT, R_WORKER | R_HEALTH),
+	    SIZE(struct pool_ca_msg), 0 },
+	[IMSG_POOL_CA_DATA] = { "POOL_CA_DATA",
+	    HOP(R_PARENT, R_WORKER | R_HEALTH), BYTES, 0 },
+	[IMSG_POOL_CA_END] = { "POOL_CA_END",
+	    HOP(R_PARENT, R_WORKER | R_HEALTH), SIZE(uint32_t), 0 },
 
 	[IMSG_REG_UPSERT] = { "REG_UPSERT",
 	    HOPS(R_REGISTRAR, R_PARENT, R_PARENT, R_WORKER),

@@ -115,6 +115,7 @@ parent_start_child(struct portero *env, struct child *ch)
 	ch->ch_cfg_sent = ch->ch_cfg_again = 0;
 	ch->ch_ca_gen = 0;
 	ch->ch_clientca_gen = 0;
+	ch->ch_poolca_gen = 0;
 	clock_gettime(CLOCK_MONOTONIC, &ch->ch_started);
 	ch->ch_pong = ch->ch_started;
 	memset(&ch->ch_stats, 0, sizeof(ch->ch_stats));
@@ -197,10 +198,27 @@ parent_send_clientca(struct portero *env, struct child *ch)
 	return (0);
 }
 
+/* The pools' CA bundles, to a worker or the health child. */
+static int
+parent_send_poolca(struct portero *env, struct child *ch)
+{
+	static const struct pool_ca_set	 none;
+	const struct pool_ca_set	*pcs = env->pc_set->cs_poolca;
+
+	if (ch->ch_poolca_gen == env->pc_poolca_gen)
+		return (0);
+	if (parent_sent(env, ch, config_setpoolca(&ch->ch_iev,
+	    pcs != NULL ? pcs : &none)) == -1)
+		return (-1);
+	ch->ch_poolca_gen = env->pc_poolca_gen;
+	return (0);
+}
+
 /*
  * A configuration is taken (at start, old is NULL): its client CA
  * bundles go to the workers only if they differ from the last ones, as
- * the upstream bundle does.
+ * the upstream bundle does; so do the pools' bundles (tls-ca), each
+ * numbered so that a child keeps the context of one that stays.
  */
 void
 parent_clientca(struct portero *env, const struct conf_set *old,
@@ -209,6 +227,9 @@ parent_clientca(struct portero *env, const struct conf_set *old,
 	if (old == NULL || !clientca_equal(old->cs_clientca,
 	    new->cs_clientca))
 		env->pc_clientca_gen++;
+	if (poolca_number(old != NULL ? old->cs_poolca : NULL,
+	    new->cs_poolca, &env->pc_poolca_id) || old == NULL)
+		env->pc_poolca_gen++;
 }
 
 /*
@@ -267,7 +288,8 @@ parent_send_worker(struct portero *env, struct child *ch)
 
 	if (parent_send_set(env, ch, env->pc_set) == -1 ||
 	    parent_send_ca(env, ch) == -1 ||
-	    parent_send_clientca(env, ch) == -1)
+	    parent_send_clientca(env, ch) == -1 ||
+	    parent_send_poolca(env, ch) == -1)
 		return (-1);
 	/* its sockets: at start, and after a reload that bound new ones */
 	if (ch->ch_state == CHILD_STARTING ||
@@ -319,6 +341,7 @@ parent_send_config(struct portero *env, struct child *ch)
 	if (ch->ch_role == PROC_WORKER && parent_send_worker(env, ch) == -1)
 		return;
 	if (ch->ch_role == PROC_HEALTH && (parent_send_ca(env, ch) == -1 ||
+	    parent_send_poolca(env, ch) == -1 ||
 	    parent_sent(env, ch, parent_health_config(env, ch)) == -1))
 		return;
 	if (ch->ch_role == PROC_REGISTRAR && !env->pc_conf.no_register &&

@@ -94,6 +94,7 @@ static int	 conf_header(int, int, const char *, const char *);
 static int	 conf_pool(const char *);
 static int	 conf_backend(const char *, long long, int, long long);
 static void	 conf_pool_option(const char *, const char *);
+static void	 conf_pool_ca(struct pool_conf *, const char *);
 static int	 conf_balance(const char *, int, const char *);
 static int	 conf_sticky(const char *);
 static int	 conf_hostname(const char *, int);
@@ -1475,8 +1476,37 @@ conf_cert_field(int fingerprint, const char *name)
 }
 
 /*
+ * "tls-ca FILE": the bundle the pool's TLS backends are verified against
+ * instead of the global upstream-ca, read and parsed now, so that a file
+ * that cannot be is an error of this line, and a reload with it keeps
+ * the running configuration.
+ */
+static void
+conf_pool_ca(struct pool_conf *pl, const char *path)
+{
+	char		 why[CONF_PATH_MAX + 256];
+	unsigned int	 index;
+
+	if (pl->pl_tls_ca != 0) {
+		yyerror("tls-ca: pool \"%s\" has one", pl->pl_name);
+		return;
+	}
+	if (path[0] != '/') {
+		yyerror("tls-ca \"%s\": want an absolute path", path);
+		return;
+	}
+	if (set->cs_poolca == NULL && (set->cs_poolca = poolca_new()) == NULL)
+		fatal("tls-ca");
+	if (poolca_add(set->cs_poolca, path, &index, why, sizeof(why)) == -1) {
+		yyerror("%s", why);
+		return;
+	}
+	pl->pl_tls_ca = index + 1;
+}
+
+/*
  * A global option a pool sets for its own backends: tls-name (their SNI
- * and the name their certificates must bear), connect-timeout,
+ * and the name their certificates must bear), tls-ca, connect-timeout,
  * upstream-timeout, max-connections (a backend's, in each worker) and
  * retry (what a failed request may do next).
  */
@@ -1493,6 +1523,10 @@ conf_pool_option(const char *name, const char *value)
 		else
 			(void)strlcpy(pl->pl_tls_name, value,
 			    sizeof(pl->pl_tls_name));
+		return;
+	}
+	if (strcmp(name, "tls-ca") == 0) {
+		conf_pool_ca(pl, value);
 		return;
 	}
 	if (strcmp(name, "retry") == 0) {

@@ -243,6 +243,18 @@ enum imsg_type {
 	IMSG_CLIENT_CA_END,	/* uint32_t bundles */
 
 	/*
+	 * Pools' own upstream CA bundles ("tls-ca", poolca.c), read by the
+	 * parent, each file once: to a worker and the health child with
+	 * the first configuration and with any that changes them, as the
+	 * client CA bundles go: POOL_CA per bundle, its bytes in
+	 * POOL_CA_DATA chunks, POOL_CA_END with their number.  They take
+	 * effect at CFG_DONE.
+	 */
+	IMSG_POOL_CA,		/* struct pool_ca_msg */
+	IMSG_POOL_CA_DATA,	/* bytes */
+	IMSG_POOL_CA_END,	/* uint32_t bundles */
+
+	/*
 	 * Registered backends.  The registrar sends each change it has
 	 * made durable (REG_UPSERT, REG_REMOVE: struct reg_backend with its
 	 * update number) to the parent, which keeps a copy, relays it to
@@ -595,6 +607,8 @@ struct pool_conf {
 	uint32_t	 pl_upstream_timeout;
 	uint32_t	 pl_max_connections;	/* a backend, a worker */
 	uint32_t	 pl_retry;	/* enum pool_retry */
+	uint32_t	 pl_tls_ca;	/* its bundle in cs_poolca, + 1;
+					   0: the global upstream-ca */
 	struct balance_conf pl_balance;
 	struct check_conf pl_check;	/* ck_type CHECK_NONE: none */
 };
@@ -667,6 +681,7 @@ struct conf_set {
 	uint32_t		 cs_npools, cs_cappools;
 	uint32_t		 cs_nbackends, cs_capbackends;
 	struct client_ca_set	*cs_clientca;	/* the parent's; NULL: none */
+	struct pool_ca_set	*cs_poolca;	/* the parent's; NULL: none */
 	/* realip.c: who may send PROXY headers, trusted forwarders */
 	struct net_conf		*cs_nets;
 	uint32_t		 cs_nnets, cs_capnets;
@@ -741,6 +756,7 @@ struct check_target {
 	uint8_t		 ct_registered;
 	char		 ct_host[HOSTPORT_MAX];	/* HTTP checks' Host: */
 	struct check_conf ct_check;
+	uint32_t	 ct_tls_ca;	/* its pool's pl_tls_ca */
 };
 
 /* What "show backends" shows of a backend's checks. */
@@ -800,6 +816,51 @@ struct client_ca_msg {
 	uint32_t	 cam_index;	/* 0, 1, ... in order */
 	uint32_t	 cam_len;	/* bytes of the bundle to come */
 	char		 cam_path[CONF_PATH_MAX];	/* for log lines */
+};
+
+/*
+ * Pools' own upstream CA bundles (poolca.c, "tls-ca"): each file read
+ * and parsed once by the parent as the configuration is, sent to the
+ * workers and the health child, which build one client context for
+ * each (never one per connection).  All of them fit in a worker's
+ * queue beside the upstream and client bundles.  A bundle keeps its
+ * number (pca_id) across reloads while its path and bytes stay, so
+ * that a reload that does not change it keeps its context, and the
+ * connections and sessions made with it.
+ */
+#define POOL_CA_FILES		16	/* distinct files */
+#define POOL_CA_FILE_MAX	(1024 * 1024)
+#define POOL_CA_TOTAL_MAX	(1024 * 1024)
+
+/*
+ * A client context, counted: the backends that use it hold it, so that
+ * a connection is verified as its pool said when it was routed.
+ */
+struct upstream_tls {
+	struct ptls_client	*ut_pc;
+	unsigned int		 ut_refs;
+	unsigned int		 ut_gen;	/* the upstream_tls_gen of it */
+};
+
+struct pool_ca {
+	char			 pca_path[CONF_PATH_MAX];
+	char			*pca_pem;
+	size_t			 pca_len;
+	uint32_t		 pca_id;	/* given by the parent */
+	struct upstream_tls	*pca_tls;	/* a child's context of it */
+};
+
+struct pool_ca_set {
+	struct pool_ca	 pcs_ca[POOL_CA_FILES];
+	unsigned int	 pcs_n;
+	size_t		 pcs_bytes;
+};
+
+struct pool_ca_msg {
+	uint32_t	 pcm_index;	/* 0, 1, ... in order */
+	uint32_t	 pcm_id;	/* stays while the bytes do */
+	uint32_t	 pcm_len;	/* bytes of the bundle to come */
+	char		 pcm_path[CONF_PATH_MAX];	/* for log lines */
 };
 
 #define CERT_MAX_NAMES		64
@@ -976,6 +1037,7 @@ struct child {
 	uint32_t	 ch_ca_gen;	/* upstream CA bundle it was sent */
 	uint32_t	 ch_listen_gen;	/* listeners it was sent */
 	uint32_t	 ch_clientca_gen;	/* client CA bundles ... */
+	uint32_t	 ch_poolca_gen;		/* pools' CA bundles ... */
 };
 
 /* The parent's copy of the registry (regcopy.c). */
@@ -1028,6 +1090,10 @@ struct portero {
 	uint32_t		 pc_clientca_gen;	/* pc_set's client CA
 							   bundles; bumped when
 							   they change */
+	uint32_t		 pc_poolca_gen;		/* pools' CA bundles,
+							   the same */
+	uint32_t		 pc_poolca_id;		/* the last number a
+							   bundle was given */
 };
 
 /* listener.c: a listening socket being accepted on. */
@@ -1193,6 +1259,8 @@ struct backend {
 	unsigned int		 be_nidle;
 	unsigned int		 be_nconns;	/* upstreams, busy or idle */
 	struct upstream_sessions *be_sessions;	/* TLS, to resume */
+	struct upstream_tls	*be_tls;	/* its pool's tls-ca context;
+						   NULL: the global one */
 	/* balance.c's */
 	uint32_t		 be_inflight;	/* requests, this worker */
 	uint32_t		 be_heapidx;	/* in bl_heap */
@@ -1249,6 +1317,9 @@ struct route_table {
 	/* the table's client-certificate policies, by bundle and mode */
 	struct ptls_auth	*rt_auth[CLIENT_CA_FILES][2];
 	uint32_t		 rt_nauth;
+	/* the client contexts of its pools' tls-ca bundles, held */
+	struct upstream_tls	*rt_tls[POOL_CA_FILES];
+	uint32_t		 rt_ntls;
 };
 
 /* What the macros of a value stand for in one request. */
@@ -1670,6 +1741,10 @@ int	 config_getclientca(const struct imsg *, struct client_ca_msg *);
 int	 config_getclientcadata(const struct imsg *, const void **,
 	    size_t *);
 int	 config_getclientcaend(const struct imsg *, uint32_t *);
+int	 config_setpoolca(struct imsgev *, const struct pool_ca_set *);
+int	 config_getpoolca(const struct imsg *, struct pool_ca_msg *);
+int	 config_getpoolcadata(const struct imsg *, const void **, size_t *);
+int	 config_getpoolcaend(const struct imsg *, uint32_t *);
 int	 config_setverdict(struct imsgev *, uint32_t,
 	    const struct backend_health *);
 int	 config_setcheck(struct imsgev *, uint32_t,
@@ -2010,6 +2085,21 @@ void	 clientca_free(struct client_ca_set *);
 int	 clientca_equal(const struct client_ca_set *,
 	    const struct client_ca_set *);
 int	 clientca_check(const struct conf_set *, const char *);
+
+/* poolca.c */
+struct pool_ca_set *poolca_new(void);
+void	 poolca_free(struct pool_ca_set *);
+int	 poolca_add(struct pool_ca_set *, const char *, unsigned int *,
+	    char *, size_t);
+int	 poolca_number(const struct pool_ca_set *, struct pool_ca_set *,
+	    uint32_t *);
+int	 poolca_message(const struct imsg *);
+void	 poolca_apply(void);
+int	 poolca_table(struct route_table *);
+struct upstream_tls *poolca_tls(uint32_t);
+unsigned int upstream_tls_newgen(void);
+void	 upstream_tls_ref(struct upstream_tls *);
+void	 upstream_tls_unref(struct upstream_tls *);
 
 /* mtls.c */
 int	 mtls_begin(const struct client_ca_msg *);

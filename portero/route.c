@@ -92,6 +92,7 @@ backend_unref(struct backend *be)
 		fatalx("backend reference count underflow");
 	if (--be->be_refs == 0) {
 		upstream_sessions_free(be);
+		upstream_tls_unref(be->be_tls);
 		free(be);
 	}
 }
@@ -161,6 +162,8 @@ route_unref(struct route_table *rt)
 	for (i = 0; i < rt->rt_nbuckets; i++)
 		while ((sv = LIST_FIRST(&rt->rt_hash[i])) != NULL)
 			service_drop(rt, sv);
+	for (i = 0; i < rt->rt_ntls; i++)
+		upstream_tls_unref(rt->rt_tls[i]);
 	server_free(rt);
 	free(rt->rt_hash);
 	free(rt);
@@ -253,6 +256,11 @@ route_add(struct route_table *rt, const struct backend_conf *bc,
 		sv->sv_nregistered++;
 	be->be_refs = 1;
 	TAILQ_INIT(&be->be_idle);
+	/* route_pools() saw that the table has the pool's bundle */
+	if (sv->sv_conf.pl_tls_ca != 0) {
+		be->be_tls = rt->rt_tls[sv->sv_conf.pl_tls_ca - 1];
+		upstream_tls_ref(be->be_tls);
+	}
 	sv->sv_backends[sv->sv_nbackends++] = be;
 	sv->sv_bal.bl_ready = 0;
 	return (be);
@@ -362,13 +370,20 @@ backend_take_health(struct backend *nbe, const struct backend *be)
 	nbe->be_probe_until = be->be_probe_until;
 }
 
-/* be's idle connections and TLS sessions go to nbe; how many went. */
+/*
+ * be's idle connections and TLS sessions go to nbe, made under the same
+ * trust (the same client context: the pool's tls-ca has not changed);
+ * how many went.
+ */
 static unsigned int
 backend_take_pool(struct backend *nbe, struct backend *be)
 {
 	struct upstream	*up;
 	unsigned int	 n = 0;
 
+	backend_take_health(nbe, be);
+	if (nbe->be_tls != be->be_tls)
+		return (0);	/* they close with the old table */
 	while ((up = TAILQ_FIRST(&be->be_idle)) != NULL &&
 	    nbe->be_nidle < UPSTREAM_IDLE_MAX) {
 		TAILQ_REMOVE(&be->be_idle, up, up_entry);
@@ -386,7 +401,6 @@ backend_take_pool(struct backend *nbe, struct backend *be)
 		nbe->be_sessions = be->be_sessions;
 		be->be_sessions = NULL;
 	}
-	backend_take_health(nbe, be);
 	return (n);
 }
 
@@ -422,6 +436,12 @@ route_pools(struct route_table *rt, const struct conf_set *set)
 	uint32_t	 i;
 
 	for (i = 0; i < set->cs_npools; i++) {
+		if (set->cs_pools[i].pl_tls_ca > rt->rt_ntls) {
+			log_warnx("pool %s: tls-ca %u: none such",
+			    set->cs_pools[i].pl_name,
+			    set->cs_pools[i].pl_tls_ca);
+			return (-1);
+		}
 		if ((sv = route_service(rt, set->cs_pools[i].pl_name)) == NULL)
 			return (-1);
 		sv->sv_conf = set->cs_pools[i];
@@ -475,7 +495,7 @@ route_rebuild(struct conf_set *set, struct route_table *old)
 		return (NULL);
 	}
 	rt->rt_set = set;
-	if (route_pools(rt, set) == -1 ||
+	if (poolca_table(rt) == -1 || route_pools(rt, set) == -1 ||
 	    route_keep_registered(rt, old) == -1 || server_build(rt) == -1)
 		goto fail;
 	kept = route_keep_pools(rt, old);

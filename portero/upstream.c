@@ -43,9 +43,11 @@
  * upstream connections are refused, never made unverified.
  */
 static struct ptls_client	*upstream_tls;
-/* Bumped with each new client context (the parent sends a bundle only
-   when it changed): older TLS connections are not used again, since
-   they were checked against another bundle or verification setting. */
+/* Its number (upstream_tls_newgen()), new with each bundle (the parent
+   sends a bundle only when it changed): older TLS connections are not
+   used again, since they were checked against another bundle or
+   verification setting.  Pools with a tls-ca of their own have their
+   own contexts (poolca.c), numbered from the same count. */
 static unsigned int		 upstream_tls_gen;
 
 /* A bundle being received, and one received but not yet applied. */
@@ -62,12 +64,15 @@ static struct {
 
 /*
  * Sessions to resume, per backend, keyed by the TLS name: one made for a
- * name is never offered for another, nor to another backend.
+ * name is never offered for another, nor to another backend, nor under
+ * another client context (a resumed session skips verification, which
+ * another CA might fail).
  */
 struct upstream_sessions {
 	struct {
 		char			 us_name[NAME_MAX_LEN];
 		struct ptls_session	*us_sess;
+		unsigned int		 us_gen;	/* its client context */
 	} us_slots[UPSTREAM_SESS_MAX];
 	unsigned int	 us_next;	/* the slot a new name takes */
 };
@@ -148,7 +153,7 @@ upstream_ca_apply(void)
 	}
 	ptls_client_free(upstream_tls);
 	upstream_tls = pc;
-	upstream_tls_gen++;
+	upstream_tls_gen = upstream_tls_newgen();
 	log_debug("upstream TLS: %s", uc->uc_verify ? uc->uc_path :
 	    "not verified");
 }
@@ -186,6 +191,21 @@ upstream_client(void)
 	return (upstream_tls);
 }
 
+/*
+ * The client context a backend's connections are made with: its pool's
+ * (tls-ca), else the global one; and that context's number.
+ */
+static struct ptls_client *
+upstream_tls_of(const struct backend *be, unsigned int *gen)
+{
+	if (be->be_tls != NULL) {
+		*gen = be->be_tls->ut_gen;
+		return (be->be_tls->ut_pc);
+	}
+	*gen = upstream_tls_gen;
+	return (upstream_tls);
+}
+
 /* The session for this connection's backend and name, if one is kept. */
 static void
 upstream_session_offer(struct upstream *up)
@@ -199,7 +219,8 @@ upstream_session_offer(struct upstream *up)
 		if (us->us_slots[i].us_sess == NULL ||
 		    strcmp(us->us_slots[i].us_name, up->up_sni) != 0)
 			continue;
-		if (ptls_session_offer(up->up_conn.c_tls,
+		if (us->us_slots[i].us_gen != up->up_tls_gen ||
+		    ptls_session_offer(up->up_conn.c_tls,
 		    us->us_slots[i].us_sess) == -1) {
 			/* an older client context's, or spoilt */
 			ptls_session_free(us->us_slots[i].us_sess);
@@ -241,6 +262,7 @@ upstream_session_save(struct upstream *up)
 	}
 	ptls_session_free(us->us_slots[i].us_sess);
 	us->us_slots[i].us_sess = pe;
+	us->us_slots[i].us_gen = up->up_tls_gen;
 }
 
 /* A backend's last reference is going: its sessions with it. */
@@ -285,12 +307,14 @@ upstream_get(struct backend *be, const char *sni, void (*notify)(void *),
     void *owner, int fresh)
 {
 	struct upstream	*up, *next;
+	unsigned int	 gen;
 	int		 saved;
 
+	(void)upstream_tls_of(be, &gen);
 	TAILQ_FOREACH_SAFE(up, &be->be_idle, up_entry, next) {
 		if (fresh)
 			break;
-		if (be->be_conf.be_tls && up->up_tls_gen != upstream_tls_gen) {
+		if (be->be_conf.be_tls && up->up_tls_gen != gen) {
 			/* made under the trust settings before a reload */
 			TAILQ_REMOVE(&be->be_idle, up, up_entry);
 			be->be_nidle--;
@@ -336,9 +360,10 @@ upstream_get(struct backend *be, const char *sni, void (*notify)(void *),
 int
 upstream_ready(struct upstream *up)
 {
-	socklen_t	 len = sizeof(int);
-	char		 err[256];
-	int		 error = 0, ret;
+	struct ptls_client	*pc;
+	socklen_t		 len = sizeof(int);
+	char			 err[256];
+	int			 error = 0, ret;
 
 	switch (up->up_state) {
 	case UP_CONNECTING:
@@ -356,14 +381,14 @@ upstream_ready(struct upstream *up)
 			up->up_state = UP_READY;
 			return (1);
 		}
-		if (upstream_tls == NULL) {
+		if ((pc = upstream_tls_of(up->up_be, &up->up_tls_gen)) ==
+		    NULL) {
 			log_limited(LOG_LIMIT_UPSTREAM, "upstream TLS to %s: "
 			    "no CA bundle", up->up_be->be_conf.be_host);
 			errno = EPROTO;
 			return (-1);
 		}
-		up->up_tls_gen = upstream_tls_gen;
-		if ((up->up_conn.c_tls = ptls_connect(upstream_tls,
+		if ((up->up_conn.c_tls = ptls_connect(pc,
 		    up->up_conn.c_fd, up->up_sni, err, sizeof(err))) == NULL) {
 			log_limited(LOG_LIMIT_UPSTREAM, "upstream TLS to %s: "
 			    "%s", up->up_be->be_conf.be_host, err);

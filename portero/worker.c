@@ -390,6 +390,7 @@ worker_dispatch_parent(struct imsg *imsg)
 			worker_init();
 		upstream_ca_apply();
 		mtls_apply();
+		poolca_apply();
 		tlsctx_config(&wk.wk_conf);
 		worker_routes_swap();
 		worker_listeners_swap();
@@ -434,6 +435,13 @@ worker_dispatch_parent(struct imsg *imsg)
 	case IMSG_CLIENT_CA_DATA:
 	case IMSG_CLIENT_CA_END:
 		worker_client_ca(imsg);
+		break;
+	case IMSG_POOL_CA:
+	case IMSG_POOL_CA_DATA:
+	case IMSG_POOL_CA_END:
+		if (poolca_message(imsg) == -1)
+			fatalx("tls-ca %s out of step",
+			    imsg_name(imsg->hdr.type));
 		break;
 	case IMSG_REG_UPSERT:
 	case IMSG_REG_REMOVE:

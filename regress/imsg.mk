@@ -43,7 +43,7 @@ fuzz/fuzz_imsg: fuzz/fuzz_imsg.c $(IMSG_DEPS)
 MSGS_SRCS =	../portero/names.c ../portero/config.c ../portero/imsg.c \
 		../portero/confset.c ../portero/parse.c \
 		../portero/listener.c ../portero/proc.c ../portero/sandbox.c \
-		../portero/secrets.c ../portero/clientca.c \
+		../portero/secrets.c ../portero/clientca.c ../portero/poolca.c \
 		../portero/ptls_$(TLS).c ../portero/certs.c \
 		unit/logstub.c
 

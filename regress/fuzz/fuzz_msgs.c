@@ -65,6 +65,7 @@ fuzz_get(const struct imsg *imsg)
 		struct header_op	 ho;
 		struct pool_conf	 pl;
 		struct client_ca_msg	 cam;
+		struct pool_ca_msg	 pcm;
 		struct net_conf		 nc;
 	}		 u;
 	uint32_t	 i, seq;
@@ -196,6 +197,23 @@ fuzz_get(const struct imsg *imsg)
 	case IMSG_CLIENT_CA_END:
 		if (config_getclientcaend(imsg, &seq) == 0 &&
 		    seq > CLIENT_CA_FILES)
+			abort();
+		break;
+	case IMSG_POOL_CA:
+		if (config_getpoolca(imsg, &u.pcm) == 0 &&
+		    (u.pcm.pcm_len == 0 || u.pcm.pcm_len > POOL_CA_FILE_MAX ||
+		    u.pcm.pcm_index >= POOL_CA_FILES ||
+		    strlen(u.pcm.pcm_path) >= sizeof(u.pcm.pcm_path)))
+			abort();
+		break;
+	case IMSG_POOL_CA_DATA:
+		if (config_getpoolcadata(imsg, &data, &len) == 0 &&
+		    len != imsg->len)
+			abort();
+		break;
+	case IMSG_POOL_CA_END:
+		if (config_getpoolcaend(imsg, &seq) == 0 &&
+		    seq > POOL_CA_FILES)
 			abort();
 		break;
 	case IMSG_CFG_NAME:

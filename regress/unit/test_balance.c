@@ -51,6 +51,23 @@ upstream_release(struct upstream *up, int reuse)
 {
 }
 
+/* No pool here has a tls-ca of its own. */
+int
+poolca_table(struct route_table *rt)
+{
+	return (0);
+}
+
+void
+upstream_tls_ref(struct upstream_tls *ut)
+{
+}
+
+void
+upstream_tls_unref(struct upstream_tls *ut)
+{
+}
+
 struct imsgev *
 proc_parent_iev(void)
 {
