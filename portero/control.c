@@ -256,6 +256,14 @@ control_send_status(struct portero *env, struct ctl_conn *cn)
 	cs.pid = getpid();
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	cs.uptime = now.tv_sec - env->pc_started.tv_sec;
+	(void)strlcpy(cs.config, env->pc_conf.conf_file, sizeof(cs.config));
+	cs.reloads = env->pc_reloads;
+	cs.reloads_refused = env->pc_reloads_refused;
+	cs.reload_tried = env->pc_reloads + env->pc_reloads_refused > 0;
+	if (cs.reload_tried)
+		cs.reload_age = now.tv_sec - env->pc_reload_at.tv_sec;
+	(void)strlcpy(cs.reload_error, env->pc_reload_error,
+	    sizeof(cs.reload_error));
 	if (control_compose(cn, IMSG_CTL_STATUS, &cs, sizeof(cs)) == -1)
 		return (-1);
 	control_fill_child(&cch, &env->pc_certloader);

@@ -815,7 +815,11 @@ parent_reload(struct portero *env, char *why, size_t whylen)
 	    parent_reload_allowed(&env->pc_conf, &newconf) == -1 ||
 	    parent_relisten(env, &newconf, &rl) == -1;
 	log_capture(NULL, 0);
+	clock_gettime(CLOCK_MONOTONIC, &env->pc_reload_at);
 	if (bad) {
+		env->pc_reloads_refused++;
+		(void)strlcpy(env->pc_reload_error, why[0] != '\0' ? why :
+		    "refused", sizeof(env->pc_reload_error));
 		log_warnx("reload failed; keeping the running configuration");
 		confset_free(newset);
 		freezero(newrs, sizeof(*newrs));
@@ -829,6 +833,8 @@ parent_reload(struct portero *env, char *why, size_t whylen)
 		    sizeof(env->pc_conf.upstream_ca));
 		env->pc_conf.upstream_insecure = newconf.upstream_insecure;
 	}
+	env->pc_reloads++;
+	env->pc_reload_error[0] = '\0';
 	parent_relisten_take(env, &rl);
 	parent_reload_take(&env->pc_conf, &newconf);
 	parent_clientca(env, env->pc_set, newset);

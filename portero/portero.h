@@ -991,11 +991,19 @@ struct ctl_backend {
 	char		 cb_check[CHECK_RESULT_LEN];	/* its result */
 };
 
+#define RELOAD_ERROR_MAX	256
 struct ctl_status {
 	char		 version[32];
 	char		 tls[64];	/* the TLS library, with its version */
 	uint32_t	 pid;
 	uint64_t	 uptime;	/* seconds */
+	char		 config[CONF_PATH_MAX];	/* "": flags alone */
+	uint32_t	 reloads;	/* taken */
+	uint32_t	 reloads_refused;
+	uint64_t	 reload_age;	/* seconds since the last; */
+	uint32_t	 reload_tried;	/* ... 0: none yet */
+	char		 reload_error[RELOAD_ERROR_MAX]; /* the last one's
+						   first problem; "": taken */
 };
 
 struct ctl_child {
@@ -1060,6 +1068,10 @@ struct portero {
 	int			 pc_controlfd;
 	int			 pc_stopping;	/* 1: draining, 2: at once */
 	struct timespec		 pc_started;
+	struct timespec		 pc_reload_at;	/* the last reload tried */
+	uint32_t		 pc_reloads;	/* taken */
+	uint32_t		 pc_reloads_refused;
+	char			 pc_reload_error[RELOAD_ERROR_MAX];
 	struct event		 pc_ev_control;
 	struct event		 pc_ev_drain;
 	struct event		 pc_ev_sigs[5];

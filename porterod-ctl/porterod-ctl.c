@@ -543,7 +543,9 @@ status_check(const struct ctl_listing *ls)
 		return (-1);
 	st = ls->ls_recs[0].rec_data;
 	if (printable_check(st->version, sizeof(st->version)) == -1 ||
-	    printable_check(st->tls, sizeof(st->tls)) == -1)
+	    printable_check(st->tls, sizeof(st->tls)) == -1 ||
+	    memchr(st->config, '\0', sizeof(st->config)) == NULL ||
+	    memchr(st->reload_error, '\0', sizeof(st->reload_error)) == NULL)
 		return (-1);
 
 	for (i = 1; i < ls->ls_nrecs; i++)
@@ -551,6 +553,32 @@ status_check(const struct ctl_listing *ls)
 		    child_check(ls->ls_recs[i].rec_data) == -1)
 			return (-1);
 	return (0);
+}
+
+/* The configuration file and how the last reload went. */
+static void
+status_config_text(const struct ctl_status *st)
+{
+	char	*v, ago[64];
+
+	v = ctl_vis(st->config[0] != '\0' ? st->config : "(flags alone)");
+	printf("configuration %s", v);
+	free(v);
+	if (!st->reload_tried) {
+		printf(", not reloaded\n");
+		return;
+	}
+	fmt_duration(ago, sizeof(ago), st->reload_age);
+	printf(", %u reload%s taken, %u refused; the last %s ago: ",
+	    st->reloads, st->reloads == 1 ? "" : "s", st->reloads_refused,
+	    ago);
+	if (st->reload_error[0] == '\0') {
+		printf("taken\n");
+		return;
+	}
+	v = ctl_vis(st->reload_error);
+	printf("refused: %s\n", v);
+	free(v);
 }
 
 static void
@@ -564,6 +592,7 @@ status_text(const struct ctl_listing *ls)
 	fmt_duration(up, sizeof(up), st->uptime);
 	printf("portero %s (%s), pid %u, up %s\n", st->version, st->tls,
 	    st->pid, up);
+	status_config_text(st);
 	printf("%-11s %-3s %-6s %-9s %s\n", "ROLE", "ID", "PID", "STATE",
 	    "RESTARTS");
 	for (i = 1; i < ls->ls_nrecs; i++) {
@@ -586,6 +615,27 @@ status_json(struct json *js, const struct ctl_listing *ls)
 	json_str(js, "tls", st->tls);
 	json_uint(js, "pid", st->pid);
 	json_uint(js, "uptime", st->uptime);
+	if (st->config[0] != '\0')
+		json_vis(js, "config", st->config);
+	else {
+		json_key(js, "config");
+		json_check(js, yajl_gen_null(js->js_gen));
+	}
+	json_uint(js, "reloads", st->reloads);
+	json_uint(js, "reloads_refused", st->reloads_refused);
+	json_key(js, "last_reload");
+	if (!st->reload_tried)
+		json_check(js, yajl_gen_null(js->js_gen));
+	else {
+		json_check(js, yajl_gen_map_open(js->js_gen));
+		json_uint(js, "seconds_ago", st->reload_age);
+		json_key(js, "error");
+		if (st->reload_error[0] == '\0')
+			json_check(js, yajl_gen_null(js->js_gen));
+		else
+			json_vis(js, NULL, st->reload_error);
+		json_check(js, yajl_gen_map_close(js->js_gen));
+	}
 	json_key(js, "children");
 	json_check(js, yajl_gen_array_open(js->js_gen));
 	for (i = 1; i < ls->ls_nrecs; i++) {

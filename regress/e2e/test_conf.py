@@ -412,6 +412,16 @@ def test_reload_takes_a_good_file_and_refuses_a_bad_one(t):
           "porterod-ctl reload does not say where: %r"
           % (r.stdout + r.stderr))
     served_by(get(p, "x.test"), b, "after the refused reload")
+    st = d.ctl_json("show", "status")
+    check(st["config"] == d.conf_path and st["reloads"] == 1 and
+          st["reloads_refused"] == 1 and
+          "portero.conf:4: forward to" in st["last_reload"]["error"],
+          "show status after a refused reload: %r" % {
+              k: st.get(k) for k in ("config", "reloads", "reloads_refused",
+                                     "last_reload")})
+    r = d.ctl("show", "status")
+    check("refused: " in r.stdout and "portero.conf:4" in r.stdout,
+          "show status text: %r" % r.stdout[:400])
     # a change only a restart can make is refused whole
     write_conf(t, "h2c\n" + text % "a")
     r = d.ctl("reload", check_rc=False)
