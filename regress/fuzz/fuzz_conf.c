@@ -37,7 +37,7 @@ int	 LLVMFuzzerInitialize(int *, char ***);
 int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 extern int	 logstub_quiet;
-static char	 path[64];
+static char	 path[1024];
 
 /*
  * Backends named in the input are resolved by the parent: here only
@@ -63,9 +63,14 @@ getaddrinfo(const char *node, const char *service,
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	const char	*dir = getenv("TMPDIR");
+
 	logstub_quiet = 1;
-	(void)snprintf(path, sizeof(path), "/tmp/portero-fuzz-conf.%d",
-	    (int)getpid());
+	if (dir == NULL || *dir == '\0')
+		dir = "/tmp";
+	if (snprintf(path, sizeof(path), "%s/portero-fuzz-conf.%d", dir,
+	    (int)getpid()) >= (int)sizeof(path))
+		abort();
 	return (0);
 }
 

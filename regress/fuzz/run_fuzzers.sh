@@ -63,8 +63,10 @@ for f in "$dir"/fuzz_*; do
 		cp -R "$seeds/." "$work/corpus/"
 	fi
 
-	# In the background, so that a signal to us can end it too.
-	"$f" -max_total_time="$secs" -timeout=10 -print_final_stats=1 \
+	# In the background, so that a signal to us can end it too; what a
+	# fuzzer writes (fuzz_conf's files) goes under $tmp, which goes.
+	TMPDIR=$work "$f" -max_total_time="$secs" -timeout=10 \
+	    -print_final_stats=1 \
 	    -artifact_prefix="$work/artifacts/" "$work/corpus" \
 	    >"$work/log" 2>&1 </dev/null &
 	pid=$!
