@@ -185,6 +185,21 @@ config_defaults(struct portero_config *conf)
 	conf->register_fail_limit = 10;
 }
 
+/* Whether addr (4 or 16 bytes, of family) is in the network rn. */
+int
+config_net_has(const struct reg_net *rn, int family, const uint8_t *addr)
+{
+	unsigned int	 bytes = rn->rn_prefix / 8, bits = rn->rn_prefix % 8;
+	uint8_t		 mask;
+
+	if (rn->rn_family != family || memcmp(rn->rn_addr, addr, bytes) != 0)
+		return (0);
+	if (bits == 0)
+		return (1);
+	mask = 0xff << (8 - bits);
+	return (((rn->rn_addr[bytes] ^ addr[bytes]) & mask) == 0);
+}
+
 /*
  * A network: an address with a prefix length, or alone (the address
  * itself).  The bits past the prefix must be zero, so that 10.1.2.3/8

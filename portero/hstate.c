@@ -279,13 +279,20 @@ hstate_rest(struct hstate *hs)
 	hstate_send(hs, BH_REST, HEALTH_ALL_WORKERS);
 }
 
+/* Up, or down by its check: no rest pending, every worker told. */
+static void
+hstate_settle_as(struct hstate *hs, int state, enum backend_event event)
+{
+	evtimer_del(&hs->hs_ev);
+	hs->hs_state = state;
+	hs->hs_backoff_ms = 0;
+	hstate_send(hs, event, HEALTH_ALL_WORKERS);
+}
+
 static void
 hstate_up(struct hstate *hs)
 {
-	evtimer_del(&hs->hs_ev);
-	hs->hs_state = HS_UP;
-	hs->hs_backoff_ms = 0;
-	hstate_send(hs, BH_UP, HEALTH_ALL_WORKERS);
+	hstate_settle_as(hs, HS_UP, BH_UP);
 }
 
 /* A worker's report: BH_FAILED, BH_OK or BH_PROBED. */
@@ -333,12 +340,8 @@ hstate_checked(const struct backend_health *key, int up)
 	hs->hs_checked = 1;
 	if (up)
 		hstate_up(hs);
-	else {
-		evtimer_del(&hs->hs_ev);
-		hs->hs_state = HS_DOWN;
-		hs->hs_backoff_ms = 0;
-		hstate_send(hs, BH_DOWN, HEALTH_ALL_WORKERS);
-	}
+	else
+		hstate_settle_as(hs, HS_DOWN, BH_DOWN);
 }
 
 /* Its check is gone: a backend it held down is back in rotation. */

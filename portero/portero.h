@@ -1712,6 +1712,7 @@ int	 config_getpool(const struct imsg *, struct pool_conf *);
 int	 config_setnet(struct imsgev *, const struct net_conf *);
 int	 config_getnet(const struct imsg *, struct net_conf *);
 int	 config_parse_net(const char *, struct reg_net *, char *, size_t);
+int	 config_net_has(const struct reg_net *, int, const uint8_t *);
 int	 config_setaccesslog(struct imsgev *, int);
 int	 config_getaccesslog(const struct imsg *);
 int	 config_setverbose(struct imsgev *, uint32_t, int32_t);

@@ -88,20 +88,6 @@ realip_peer(struct client *cl, const struct sockaddr_storage *ss)
 		cl->cl_family = AF_UNSPEC;
 }
 
-static int
-realip_net_has(const struct reg_net *rn, const uint8_t *addr)
-{
-	unsigned int	 bytes = rn->rn_prefix / 8, bits = rn->rn_prefix % 8;
-	uint8_t		 mask;
-
-	if (memcmp(rn->rn_addr, addr, bytes) != 0)
-		return (0);
-	if (bits == 0)
-		return (1);
-	mask = 0xff << (8 - bits);
-	return (((rn->rn_addr[bytes] ^ addr[bytes]) & mask) == 0);
-}
-
 /* Whether the address is in one of the networks of a list of the set. */
 int
 realip_trusts(const struct conf_set *set, enum net_list list, int family,
@@ -113,8 +99,7 @@ realip_trusts(const struct conf_set *set, enum net_list list, int family,
 	for (i = 0; set != NULL && i < set->cs_nnets; i++) {
 		nc = &set->cs_nets[i];
 		if (nc->nc_list == (uint32_t)list &&
-		    nc->nc_net.rn_family == family &&
-		    realip_net_has(&nc->nc_net, addr))
+		    config_net_has(&nc->nc_net, family, addr))
 			return (1);
 	}
 	return (0);

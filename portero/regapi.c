@@ -811,28 +811,20 @@ static int
 api_allowed(const struct reg_backend *rb)
 {
 	const struct portero_config *conf = registrar_conf();
-	const struct reg_net	*rn;
-	const unsigned char	*a;
-	unsigned int		 i, bit;
+	const uint8_t		*a;
+	unsigned int		 i;
 
 	if (conf->register_nallow == 0)
 		return (1);
 	a = rb->rb_ss.ss_family == AF_INET ?
-	    (const unsigned char *)&((const struct sockaddr_in *)
+	    (const uint8_t *)&((const struct sockaddr_in *)
 	    &rb->rb_ss)->sin_addr :
-	    (const unsigned char *)&((const struct sockaddr_in6 *)
+	    (const uint8_t *)&((const struct sockaddr_in6 *)
 	    &rb->rb_ss)->sin6_addr;
-	for (i = 0; i < conf->register_nallow; i++) {
-		rn = &conf->register_allow[i];
-		if (rn->rn_family != rb->rb_ss.ss_family)
-			continue;
-		for (bit = 0; bit < rn->rn_prefix; bit++)
-			if ((a[bit / 8] ^ rn->rn_addr[bit / 8]) &
-			    (0x80 >> (bit % 8)))
-				break;
-		if (bit == rn->rn_prefix)
+	for (i = 0; i < conf->register_nallow; i++)
+		if (config_net_has(&conf->register_allow[i],
+		    rb->rb_ss.ss_family, a))
 			return (1);
-	}
 	return (0);
 }
 

@@ -108,35 +108,68 @@ server_parents(struct vserver *vs)
 	return (0);
 }
 
-/* A location's header operations: its server's first, then its own. */
+/*
+ * The header operations grouped by server, in the file's order within
+ * each (a counting sort): the operations of server i are
+ * ops[start[i]] to ops[start[i + 1] - 1].  So a location looks at its
+ * server's operations only, not at the whole file's.
+ */
 static int
-server_location_ops(struct conf_set *set, struct location *lo,
-    uint32_t loidx)
+server_ops_by_server(const struct conf_set *set, struct header_op ***opsp,
+    uint32_t **startp)
 {
-	struct header_op	*ho;
-	uint32_t		 i, n = 0;
+	struct header_op	**ops;
+	uint32_t		 *start, i, *next;
 
-	for (i = 0; i < set->cs_nheaders; i++) {
-		ho = &set->cs_headers[i];
-		if (ho->ho_server == lo->lo_server &&
-		    (ho->ho_location == CONF_NONE || ho->ho_location == loidx))
-			n++;
-	}
-	if (n == 0)
-		return (0);
-	if ((lo->lo_ops = reallocarray(NULL, n, sizeof(*lo->lo_ops))) == NULL)
+	*opsp = NULL;
+	if ((start = calloc(set->cs_nservers + 1, sizeof(*start))) == NULL)
 		return (-1);
-	for (i = 0; i < set->cs_nheaders; i++) {
-		ho = &set->cs_headers[i];
-		if (ho->ho_server == lo->lo_server &&
-		    ho->ho_location == CONF_NONE)
-			lo->lo_ops[lo->lo_nops++] = ho;
+	*startp = start;
+	if (set->cs_nheaders == 0)
+		return (0);
+	if ((ops = reallocarray(NULL, set->cs_nheaders, sizeof(*ops))) ==
+	    NULL || (next = calloc(set->cs_nservers, sizeof(*next))) == NULL) {
+		free(ops);
+		free(start);
+		return (-1);
 	}
-	for (i = 0; i < set->cs_nheaders; i++) {
-		ho = &set->cs_headers[i];
-		if (ho->ho_server == lo->lo_server && ho->ho_location == loidx)
-			lo->lo_ops[lo->lo_nops++] = ho;
-	}
+	for (i = 0; i < set->cs_nheaders; i++)
+		start[set->cs_headers[i].ho_server + 1]++;
+	for (i = 0; i < set->cs_nservers; i++)
+		start[i + 1] += start[i];
+	for (i = 0; i < set->cs_nheaders; i++)
+		ops[start[set->cs_headers[i].ho_server] +
+		    next[set->cs_headers[i].ho_server]++] = &set->cs_headers[i];
+	free(next);
+	*opsp = ops;
+	return (0);
+}
+
+/*
+ * A location's header operations, from its server's (ops, n of them):
+ * the server's own first, then the location's.
+ */
+static int
+server_location_ops(struct location *lo, uint32_t loidx,
+    struct header_op **ops, uint32_t n)
+{
+	uint32_t	 i, want = 0;
+
+	for (i = 0; i < n; i++)
+		if (ops[i]->ho_location == CONF_NONE ||
+		    ops[i]->ho_location == loidx)
+			want++;
+	if (want == 0)
+		return (0);
+	if ((lo->lo_ops = reallocarray(NULL, want,
+	    sizeof(*lo->lo_ops))) == NULL)
+		return (-1);
+	for (i = 0; i < n; i++)
+		if (ops[i]->ho_location == CONF_NONE)
+			lo->lo_ops[lo->lo_nops++] = ops[i];
+	for (i = 0; i < n; i++)
+		if (ops[i]->ho_location == loidx)
+			lo->lo_ops[lo->lo_nops++] = ops[i];
 	return (0);
 }
 
@@ -144,12 +177,16 @@ server_location_ops(struct conf_set *set, struct location *lo,
 static int
 server_place(struct route_table *rt)
 {
-	struct conf_set	*set = rt->rt_set;
-	struct vserver	*vs;
-	struct location	*lo;
-	uint32_t	 i;
+	struct conf_set		*set = rt->rt_set;
+	struct vserver		*vs;
+	struct location		*lo;
+	struct header_op	**ops;
+	uint32_t		 i, *start;
+	int			 ret = 0;
 
-	for (i = 0; i < set->cs_nlocations; i++) {
+	if (server_ops_by_server(set, &ops, &start) == -1)
+		return (-1);
+	for (i = 0; i < set->cs_nlocations && ret == 0; i++) {
 		lo = &set->cs_locations[i];
 		vs = &rt->rt_servers[lo->lo_server];
 		if (lo->lo_path[0] == '\0')
@@ -158,9 +195,15 @@ server_place(struct route_table *rt)
 			vs->vs_nexact++;
 		else
 			vs->vs_nprefix++;
-		if (server_location_ops(set, lo, i) == -1)
-			return (-1);
+		if (ops != NULL)
+			ret = server_location_ops(lo, i,
+			    ops + start[lo->lo_server],
+			    start[lo->lo_server + 1] - start[lo->lo_server]);
 	}
+	free(ops);
+	free(start);
+	if (ret == -1)
+		return (-1);
 	for (i = 0; i < set->cs_nservers; i++) {
 		vs = &rt->rt_servers[i];
 		vs->vs_conf = &set->cs_servers[i];
