@@ -1953,6 +1953,10 @@ int	 certs_load(int, const char *, struct cert_pair *,
 	    struct cert_stamp *, char *, size_t);
 int	 certs_check(struct cert_pair *, const char *, time_t, char *,
 	    size_t);
+int	 certs_load_client(int, int, const char *, const char *,
+	    struct cert_pair *, char *, size_t);
+int	 certs_check_client(struct cert_pair *, const char *, const char *,
+	    time_t, char *, size_t);
 void	 certs_pair_free(struct cert_pair *);
 int	 certs_ocsp_load(int, const char *, const struct cert_pair *,
 	    time_t, struct cert_ocsp *, struct cert_stamp *, char *, size_t);
