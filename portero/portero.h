@@ -2067,6 +2067,8 @@ int	 ptls_server_signer(struct ptls_server *, ptls_sign_fn, void *);
 struct ptls *ptls_accept(struct ptls_server *, int);
 struct ptls_client *ptls_client_new(const char *, size_t, int, char *,
 	    size_t);
+struct ptls_client *ptls_client_keypair(const struct ptls_client *,
+	    const char *, size_t, const char *, size_t, char *, size_t);
 void	 ptls_client_free(struct ptls_client *);
 struct ptls *ptls_connect(struct ptls_client *, int, const char *, char *,
 	    size_t);
