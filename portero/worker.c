@@ -393,6 +393,7 @@ worker_dispatch_parent(struct imsg *imsg)
 		poolca_apply();
 		tlsctx_config(&wk.wk_conf);
 		worker_routes_swap();
+		poolclient_prune();
 		worker_listeners_swap();
 		proc_compose_parent(IMSG_CFG_DONE, 0, NULL, 0);
 		break;
@@ -441,6 +442,13 @@ worker_dispatch_parent(struct imsg *imsg)
 	case IMSG_POOL_CA_END:
 		if (poolca_message(imsg) == -1)
 			fatalx("tls-ca %s out of step",
+			    imsg_name(imsg->hdr.type));
+		break;
+	case IMSG_POOL_CERT:
+	case IMSG_POOL_CERT_DATA:
+	case IMSG_POOL_CERT_END:
+		if (poolclient_message(imsg) == -1)
+			fatalx("tls-client-certificate %s out of step",
 			    imsg_name(imsg->hdr.type));
 		break;
 	case IMSG_REG_UPSERT:
