@@ -552,6 +552,22 @@ xc_connect(struct exchange *xc, struct backend *be)
 	return (full > 0 ? -3 : -1);
 }
 
+/*
+ * xc_connect() failed for want of room, not for a backend's fault: 503
+ * at once, and 1; else 0.
+ */
+static int
+xc_no_room(struct exchange *xc, int ret)
+{
+	if (ret == -2)
+		xc_abort(xc, 503, "out of descriptors or memory for an "
+		    "upstream connection");
+	else if (ret == -3)
+		xc_abort(xc, 503, "the pool is at its max-connections or "
+		    "max-pool-connections");
+	return (ret == -2 || ret == -3);
+}
+
 /* The pool's own timeouts, else the global ones. */
 static unsigned int
 xc_connect_timeout(const struct exchange *xc)
@@ -796,13 +812,7 @@ xc_start(struct exchange *xc, const char *head)
 	if (!xc->xc_reqbody.bd_done)
 		timer_set(&xc->xc_ev_body, wk->wk_conf.body_timeout);
 	if ((ret = xc_connect(xc, xc->xc_be)) < 0) {
-		if (ret == -2)
-			xc_abort(xc, 503, "out of descriptors or memory "
-			    "for an upstream connection");
-		else if (ret == -3)
-			xc_abort(xc, 503, "every backend of the pool is at "
-			    "its max-connections");
-		else
+		if (xc_no_room(xc, ret) == 0)
 			xc_reply(xc, 502, 0);
 		return (STEP_GONE);
 	}
@@ -957,12 +967,8 @@ xc_upstream_failed(struct exchange *xc, int status, const char *why)
 		timer_set(&xc->xc_ev_timer, xc_connect_timeout(xc));
 		return;
 	}
-	if (ret == -2 || ret == -3) {
-		xc_abort(xc, 503, ret == -2 ? "out of descriptors or memory "
-		    "for an upstream connection" : "every backend of the "
-		    "pool is at its max-connections");
+	if (xc_no_room(xc, ret))
 		return;
-	}
 	log_limited(LOG_LIMIT_UPSTREAM, "%s: %s %s: %s", xc->xc_cl->cl_addr,
 	    xc->xc_host, xc->xc_be->be_conf.be_host, why);
 	xc->xc_keepalive = 0;

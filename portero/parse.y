@@ -1554,8 +1554,9 @@ conf_pool_cert(const char *cert, const char *word, const char *key)
 /*
  * A global option a pool sets for its own backends: tls-name (their SNI
  * and the name their certificates must bear), tls-ca, connect-timeout,
- * upstream-timeout, max-connections (a backend's, in each worker) and
- * retry (what a failed request may do next).
+ * upstream-timeout, max-connections (a backend's, in each worker),
+ * max-pool-connections (all its backends', in each worker) and retry
+ * (what a failed request may do next).
  */
 static void
 conf_pool_option(const char *name, const char *value)
@@ -1590,7 +1591,8 @@ conf_pool_option(const char *name, const char *value)
 	}
 	if (strcmp(name, "connect-timeout") != 0 &&
 	    strcmp(name, "upstream-timeout") != 0 &&
-	    strcmp(name, "max-connections") != 0) {
+	    strcmp(name, "max-connections") != 0 &&
+	    strcmp(name, "max-pool-connections") != 0) {
 		yyerror("\"%s\" is not a pool option", name);
 		return;
 	}
@@ -1604,8 +1606,10 @@ conf_pool_option(const char *name, const char *value)
 		pl->pl_connect_timeout = n;
 	else if (name[0] == 'u')
 		pl->pl_upstream_timeout = n;
-	else
+	else if (strcmp(name, "max-connections") == 0)
 		pl->pl_max_connections = n;
+	else
+		pl->pl_max_pool_connections = n;
 }
 
 /*

@@ -627,6 +627,8 @@ struct pool_conf {
 	uint32_t	 pl_connect_timeout;
 	uint32_t	 pl_upstream_timeout;
 	uint32_t	 pl_max_connections;	/* a backend, a worker */
+	uint32_t	 pl_max_pool_connections; /* all its backends, a
+						   worker */
 	uint32_t	 pl_retry;	/* enum pool_retry */
 	uint32_t	 pl_tls_ca;	/* its bundle in cs_poolca, + 1;
 					   0: the global upstream-ca */
@@ -1351,9 +1353,11 @@ struct backend {
 	struct timespec		 be_probe_until;
 	uint64_t		 be_requests;
 	uint64_t		 be_failures;
-	TAILQ_HEAD(, upstream)	 be_idle;	/* kept-alive, unused */
+	TAILQ_HEAD(upstream_idle, upstream) be_idle;	/* kept-alive, unused */
 	unsigned int		 be_nidle;
 	unsigned int		 be_nconns;	/* upstreams, busy or idle */
+	struct service		*be_pool;	/* counts them too; NULL once
+						   out of it */
 	struct upstream_sessions *be_sessions;	/* TLS, to resume */
 	struct upstream_tls	*be_tls;	/* its pool's tls-ca context;
 						   NULL: the global one */
@@ -1378,6 +1382,7 @@ struct service {
 	struct backend		**sv_backends;
 	unsigned int		 sv_nbackends;
 	unsigned int		 sv_cap;
+	unsigned int		 sv_nconns;	/* its backends' upstreams */
 	unsigned int		 sv_next;	/* round robin */
 	unsigned int		 sv_refs;	/* table, requests */
 	int			 sv_gone;
@@ -1923,7 +1928,8 @@ void	 conn_close(struct conn *);
 struct route_table *route_new(void);
 struct route_table *route_rebuild(struct conf_set *, struct route_table *);
 int	 route_implicit(const struct service *);
-int	 backend_full(const struct service *, const struct backend *);
+int	 backend_full(struct service *, struct backend *);
+void	 backend_count(struct backend *, int);
 void	 route_unref(struct route_table *);
 struct service *route_lookup(struct route_table *, const char *, size_t);
 struct backend *route_add(struct route_table *, const struct backend_conf *,

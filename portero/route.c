@@ -133,7 +133,21 @@ backend_drop(struct backend *be)
 		be->be_nidle--;
 		upstream_release(up, 0);
 	}
+	/* its busy connections no longer count against the pool */
+	if (be->be_pool != NULL) {
+		be->be_pool->sv_nconns -= be->be_nconns;
+		be->be_pool = NULL;
+	}
 	backend_unref(be);
+}
+
+/* A connection to be, opened (1) or closed (-1). */
+void
+backend_count(struct backend *be, int delta)
+{
+	be->be_nconns += delta;
+	if (be->be_pool != NULL)
+		be->be_pool->sv_nconns += delta;
 }
 
 /* sv leaves its table, and its backends with it. */
@@ -256,6 +270,7 @@ route_add(struct route_table *rt, const struct backend_conf *bc,
 	if (expires != 0)
 		sv->sv_nregistered++;
 	be->be_refs = 1;
+	be->be_pool = sv;
 	TAILQ_INIT(&be->be_idle);
 	/* route_pools() saw that the table has the pool's bundle */
 	if (sv->sv_tls != NULL) {
@@ -393,8 +408,8 @@ backend_take_pool(struct backend *nbe, struct backend *be)
 		TAILQ_REMOVE(&be->be_idle, up, up_entry);
 		be->be_nidle--;
 		up->up_be = nbe;
-		nbe->be_nconns++;
-		be->be_nconns--;
+		backend_count(nbe, 1);
+		backend_count(be, -1);
 		backend_ref(nbe);
 		backend_unref(be);
 		TAILQ_INSERT_TAIL(&nbe->be_idle, up, up_entry);
@@ -533,14 +548,38 @@ route_rebuild(struct conf_set *set, struct route_table *old)
 }
 
 /*
- * Whether a backend has as many connections as its pool allows a
- * worker (max-connections) and none of them idle.
+ * Whether a request may not have a connection to be: it has none idle,
+ * and a new one would pass its own cap (max-connections) or its pool's
+ * (max-pool-connections), both a worker's.  At the pool's cap an idle
+ * connection to another of its backends is closed to make room, so that
+ * connections kept for one backend never shut the pool to the others.
  */
 int
-backend_full(const struct service *sv, const struct backend *be)
+backend_full(struct service *sv, struct backend *be)
 {
-	return (sv->sv_conf.pl_max_connections > 0 && be->be_nidle == 0 &&
-	    be->be_nconns >= sv->sv_conf.pl_max_connections);
+	const struct pool_conf	*pl = &sv->sv_conf;
+	struct backend		*other;
+	struct upstream		*up;
+	unsigned int		 i;
+
+	if (be->be_nidle > 0)
+		return (0);
+	if (pl->pl_max_connections > 0 &&
+	    be->be_nconns >= pl->pl_max_connections)
+		return (1);
+	if (pl->pl_max_pool_connections == 0 ||
+	    sv->sv_nconns < pl->pl_max_pool_connections)
+		return (0);
+	for (i = 0; i < sv->sv_nbackends; i++) {
+		other = sv->sv_backends[i];
+		if ((up = TAILQ_LAST(&other->be_idle, upstream_idle)) == NULL)
+			continue;
+		TAILQ_REMOVE(&other->be_idle, up, up_entry);
+		other->be_nidle--;
+		upstream_release(up, 0);
+		return (0);
+	}
+	return (1);
 }
 
 /*

@@ -346,7 +346,7 @@ upstream_get(struct backend *be, const char *sni, void (*notify)(void *),
 	up->up_owner = owner;
 	up->up_conn.c_fd = -1;
 	backend_ref(be);
-	be->be_nconns++;
+	backend_count(be, 1);
 	timer_init(&up->up_ev_idle, upstream_idle_event, up);
 	(void)strlcpy(up->up_sni, sni, sizeof(up->up_sni));
 	if (upstream_connect(up) == -1) {
@@ -453,7 +453,7 @@ upstream_release(struct upstream *up, int keep)
 	conn_close(&up->up_conn);
 	buf_put(up->up_in);
 	free(up);
-	be->be_nconns--;
+	backend_count(be, -1);
 	backend_unref(be);
 }
 

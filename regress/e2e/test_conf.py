@@ -601,6 +601,64 @@ def test_pool_upstream_timeout_and_max_connections(t):
     d.check_restarts()
 
 
+def test_pool_max_pool_connections(t):
+    """max-pool-connections caps a worker's connections to all of a
+    pool's backends together: past it a request gets 503 at once and
+    reaches no backend; an idle connection to one backend is closed to
+    make room for another, so kept-alive connections never shut the pool.
+    """
+    a, b = RawBackend(t, silent, "a"), RawBackend(t, silent, "b")
+    c = RawBackend(t, silent, "c")
+    e1, e2 = EchoBackend(t, "e1"), EchoBackend(t, "e2")
+    d = conf_daemon(t, "pool \"slow\" {\n"
+                    "\tbackend 127.0.0.1 port %d\n"
+                    "\tbackend 127.0.0.1 port %d\n"
+                    "\tbackend 127.0.0.1 port %d\n"
+                    "\tupstream-timeout 3\n\tmax-pool-connections 2\n}\n"
+                    "pool \"kept\" {\n"
+                    "\tbackend 127.0.0.1 port %d\n"
+                    "\tbackend 127.0.0.1 port %d\n"
+                    "\tmax-pool-connections 1\n}\n"
+                    "server \"slow.test\" { forward to \"slow\" }\n"
+                    "server \"kept.test\" { forward to \"kept\" }\n"
+                    % (a.port, b.port, c.port, e1.port, e2.port))
+    statuses = []
+
+    def held():
+        statuses.append(get(d.listen_port, "slow.test", timeout=20).status)
+
+    threads = [threading.Thread(target=held) for _ in range(2)]
+    for th in threads:
+        th.start()
+    wait_until(lambda: a.connections + b.connections + c.connections == 2,
+               5.0)
+    t0 = time.monotonic()
+    r = get(d.listen_port, "slow.test")
+    took = time.monotonic() - t0
+    check(r.status == 503 and took < 1.5, "past max-pool-connections: "
+          "%d after %.1f s, expected 503 at once" % (r.status, took))
+    for th in threads:
+        th.join(20)
+    check(statuses == [504, 504], "the two held requests: %r, expected "
+          "504 each" % statuses)
+    opened = a.connections + b.connections + c.connections
+    check(opened == 2, "%d connections to the pool, expected 2" % opened)
+    # one connection in all: each request finds the other backend's
+    # connection idle and has it closed to make room
+    for i in range(6):
+        r = get(d.listen_port, "kept.test")
+        check(r.status == 200, "request %d to the kept pool: %d, expected "
+              "200" % (i, r.status))
+    check(wait_until(lambda: len(e1.conns) + len(e2.conns) <= 1, 3.0),
+          "connections open to the kept pool: %d, above its "
+          "max-pool-connections" % (len(e1.conns) + len(e2.conns)))
+    check(e1.count() == 3 and e2.count() == 3, "round robin under the "
+          "cap: %d and %d requests" % (e1.count(), e2.count()))
+    check(e1.connections + e2.connections == 6, "%d connections made, "
+          "expected one a request" % (e1.connections + e2.connections))
+    d.check_restarts()
+
+
 def test_pool_option_errors(t):
     for text, msg in (
             ("pool \"p\" { backend 127.0.0.1 port 1; upstream-timeout 0 }",
