@@ -1073,7 +1073,8 @@ config_getpool(const struct imsg *imsg, struct pool_conf *pl)
 	pl->pl_name[sizeof(pl->pl_name) - 1] = '\0';
 	pl->pl_tls_name[sizeof(pl->pl_tls_name) - 1] = '\0';
 	if (pl->pl_name[0] == '\0' || pl->pl_retry > RETRY_IDEMPOTENT ||
-	    pl->pl_tls_ca > POOL_CA_FILES)
+	    pl->pl_tls_ca > POOL_CA_FILES ||
+	    pl->pl_tls_cert > POOL_CERT_PAIRS)
 		return (-1);
 	if (pl->pl_check.ck_type != CHECK_NONE &&
 	    config_check_ok(&pl->pl_check) == -1)
