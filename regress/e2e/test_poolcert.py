@@ -341,21 +341,31 @@ def wait_health(d, port, want, timeout, what):
 
 def test_health_tls_check_presents_certificate(t):
     """check tls against backends that want a client certificate (TLS
-    1.2, where the backend refuses it in the handshake): the one whose
-    pool has the certificate is up, the other down; a health child
-    started anew presents it too."""
+    1.2, where the backend refuses it in the handshake), and check http
+    against TLS 1.3 ones: those whose pool has the certificate are up,
+    the others down; a health child started anew presents it too."""
     sca = TestCA(t, "server CA")
     cca = TestCA(t, "client CA")
     good = backend(t, "good", sca, cca, tls12=True)
     bad = backend(t, "bad", sca, cca, tls12=True)
+    good13 = backend(t, "good13", sca, cca)
+    bad13 = backend(t, "bad13", sca, cca)
     pair = client_pair(cca, "client one")
     chk = "\tcheck tls interval 200ms timeout 150ms rise 1 fall 1\n"
+    # TLS 1.3 backends refuse the certificate after the handshake: an
+    # HTTP check sees it
+    http = ("\tcheck http \"/\" status 200\n"
+            "\tcheck interval 200ms timeout 150ms rise 1 fall 1\n")
     d = conf_daemon(t, pool("with", good, sca, pair, chk)
                     + pool("without", bad, sca, None, chk)
+                    + pool("with13", good13, sca, pair, http)
+                    + pool("without13", bad13, sca, None, http)
                     + server("with.test", "with")
                     + server("without.test", "without"), health=True)
     wait_health(d, good.port, "up", 5, "with a client certificate")
     wait_health(d, bad.port, "down", 5, "without one")
+    wait_health(d, good13.port, "up", 5, "TLS 1.3, HTTP, with one")
+    wait_health(d, bad13.port, "down", 5, "TLS 1.3, HTTP, without one")
     c = rows(d)[bad.port]["check"]
     check(c["result"].startswith("tls: "), "its check: %r" % c)
     served_as(d, "with.test", "/checked", good, "client one", "checked up")
