@@ -671,7 +671,11 @@ def test_pool_option_errors(t):
             ("pool \"p\" { backend 127.0.0.1 port 1; idle-timeout 3 }",
              "\"idle-timeout\" is not a pool option"),
             ("pool \"p\" { tls-name \"no good!\" }",
-             "tls-name \"no good!\": not a host name")):
+             "tls-name \"no good!\": not a host name"),
+            ("pool \"p\" { max-pool-connections 0 }",
+             "max-pool-connections \"0\" is too small"),
+            ("pool \"p\" { max-pool-connections 2000000 }",
+             "max-pool-connections \"2000000\" is too large")):
         path = write_conf(t, "no-register\n" + text + "\n")
         rc, lines = check_only(t, path)
         check(rc == 1 and any(ln.startswith(path + ":2: ") and msg in ln
