@@ -71,6 +71,14 @@ struct config_opt {
 #define CONF_FLAG(name, field)						\
 	{ name, OPT_FLAG, offsetof(struct portero_config, field), 0, 0, 0 }
 
+static int	 config_listeners(struct portero_config *, struct conf_set *);
+static int	 config_has_listener(const struct portero_config *, int);
+static int	 config_has_listener_at(const struct portero_config *,
+		    const char *);
+
+_Static_assert(sizeof(struct portero_config) <= IMSG_MAX_PAYLOAD,
+    "the configuration must fit one message");
+
 static const struct config_opt config_opts[] = {
 	CONF_STR("listen-addr", listen_addr),
 	CONF_STR("register-addr", register_addr),
@@ -146,8 +154,6 @@ config_defaults(struct portero_config *conf)
 	long	 ncpu;
 
 	memset(conf, 0, sizeof(*conf));
-	(void)strlcpy(conf->listen_addr, PORTERO_LISTEN_ADDR,
-	    sizeof(conf->listen_addr));
 	(void)strlcpy(conf->register_addr, PORTERO_REGISTER_ADDR,
 	    sizeof(conf->register_addr));
 	(void)strlcpy(conf->control_socket, PORTERO_CONTROL_SOCKET,
@@ -616,10 +622,114 @@ config_load(struct portero_config *conf, struct conf_set *set,
 		}
 	}
 	(void)strlcpy(conf->conf_file, cmd->file, sizeof(conf->conf_file));
-	if (config_parse_args(conf, set, rs, argc, argv, 1, cmd) == -1)
+	if (config_parse_args(conf, set, rs, argc, argv, 1, cmd) == -1 ||
+	    config_listeners(conf, set) == -1)
 		return (-1);
 	conf->foreground = cmd->foreground;
 	conf->verbose += cmd->verbose;
+	return (0);
+}
+
+static int
+config_has_listener(const struct portero_config *conf, int tls)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < conf->nlisteners; i++)
+		if (conf->listeners[i].ln_tls == tls)
+			return (1);
+	return (0);
+}
+
+static int
+config_has_listener_at(const struct portero_config *conf, const char *canon)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < conf->nlisteners; i++)
+		if (strcmp(conf->listeners[i].ln_addr, canon) == 0)
+			return (1);
+	return (0);
+}
+
+/*
+ * The file's listeners of a kind leave for a flag's: the networks that
+ * may send them PROXY headers go with them, and the other listeners'
+ * lists follow their new places.
+ */
+static void
+config_listeners_drop(struct portero_config *conf, struct conf_set *set,
+    int tls)
+{
+	struct net_conf	*nc;
+	uint32_t	 i, n = 0, at[PORTERO_MAX_LISTENERS];
+
+	for (i = 0; i < conf->nlisteners; i++) {
+		if (conf->listeners[i].ln_tls == tls) {
+			at[i] = CONF_NONE;
+			continue;
+		}
+		at[i] = n;
+		conf->listeners[n++] = conf->listeners[i];
+	}
+	conf->nlisteners = n;
+	for (i = n = 0; i < set->cs_nnets; i++) {
+		nc = &set->cs_nets[i];
+		if (nc->nc_list >= NET_PROXY) {
+			if (at[nc->nc_list - NET_PROXY] == CONF_NONE)
+				continue;
+			nc->nc_list = NET_PROXY + at[nc->nc_list - NET_PROXY];
+		}
+		set->cs_nets[n++] = *nc;
+	}
+	set->cs_nnets = n;
+}
+
+static int
+config_listener_flag(struct portero_config *conf, struct conf_set *set,
+    const char *flag, const char *addr, int tls)
+{
+	struct listen_conf	*ln;
+
+	config_listeners_drop(conf, set, tls);
+	if (conf->nlisteners == PORTERO_MAX_LISTENERS) {
+		log_warnx("%s: more than %d listeners", flag,
+		    PORTERO_MAX_LISTENERS);
+		return (-1);
+	}
+	ln = &conf->listeners[conf->nlisteners];
+	memset(ln, 0, sizeof(*ln));
+	if (listener_canon(addr, ln->ln_addr, sizeof(ln->ln_addr)) == -1) {
+		log_warnx("%s \"%s\": not a numeric address:port", flag, addr);
+		return (-1);
+	}
+	if (config_has_listener_at(conf, ln->ln_addr)) {
+		log_warnx("%s %s: the file listens there already", flag,
+		    ln->ln_addr);
+		return (-1);
+	}
+	ln->ln_tls = tls;
+	conf->nlisteners++;
+	return (0);
+}
+
+/*
+ * The client listeners: the file's, where --listen-addr and --http-addr
+ * each replace those of their kind; with no TLS listener at all, the
+ * default one.
+ */
+static int
+config_listeners(struct portero_config *conf, struct conf_set *set)
+{
+	if (conf->listen_addr[0] != '\0' && config_listener_flag(conf, set,
+	    "--listen-addr", conf->listen_addr, 1) == -1)
+		return (-1);
+	if (conf->http_addr[0] != '\0' && config_listener_flag(conf, set,
+	    "--http-addr", conf->http_addr, 0) == -1)
+		return (-1);
+	if (!config_has_listener(conf, 1) && config_listener_flag(conf, set,
+	    "the default listener", PORTERO_LISTEN_ADDR, 1) == -1)
+		return (-1);
 	return (0);
 }
 
@@ -629,34 +739,27 @@ config_check(const struct portero_config *conf)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
+	char			 canon[LISTEN_ADDR_MAX];
 	int			 ret = 0;
 
-	if (listener_parse(conf->listen_addr, &ss, &sslen) == -1) {
-		log_warnx("--listen-addr \"%s\": not a numeric address:port",
-		    conf->listen_addr);
-		ret = -1;
-	}
 	if (listener_parse(conf->register_addr, &ss, &sslen) == -1) {
 		log_warnx("--register-addr \"%s\": not a numeric address:port",
 		    conf->register_addr);
 		ret = -1;
 	}
-	if (conf->http_addr[0] != '\0' &&
-	    listener_parse(conf->http_addr, &ss, &sslen) == -1) {
-		log_warnx("--http-addr \"%s\": not a numeric address:port",
-		    conf->http_addr);
-		ret = -1;
-	}
-	if (conf->http_proxy && conf->http_addr[0] == '\0') {
-		log_warnx("--http-proxy needs --http-addr");
+	if (conf->http_proxy && !config_has_listener(conf, 0)) {
+		log_warnx("--http-proxy needs a plain listener (--http-addr, "
+		    "or listen on without tls)");
 		ret = -1;
 	}
 	if (conf->access_log[0] != '\0' && conf->access_log[0] != '/') {
 		log_warnx("--access-log needs an absolute path or \"none\"");
 		ret = -1;
 	}
-	if (strcmp(conf->listen_addr, conf->register_addr) == 0) {
-		log_warnx("--listen-addr and --register-addr are the same");
+	if (listener_canon(conf->register_addr, canon, sizeof(canon)) == 0 &&
+	    config_has_listener_at(conf, canon)) {
+		log_warnx("--register-addr %s is a client listener too",
+		    canon);
 		ret = -1;
 	}
 	if ((conf->register_secret_file[0] != '\0' &&
@@ -753,9 +856,15 @@ config_setglobal(struct imsgev *iev, const struct portero_config *conf)
 int
 config_getglobal(struct portero_config *conf, const struct imsg *imsg)
 {
+	uint32_t	 i;
+
 	if (imsg->len != sizeof(*conf))
 		return (-1);
 	memcpy(conf, imsg->data, sizeof(*conf));
+	if (conf->nlisteners > PORTERO_MAX_LISTENERS)
+		return (-1);
+	for (i = 0; i < conf->nlisteners; i++)
+		conf->listeners[i].ln_addr[LISTEN_ADDR_MAX - 1] = '\0';
 	conf->listen_addr[sizeof(conf->listen_addr) - 1] = '\0';
 	conf->register_addr[sizeof(conf->register_addr) - 1] = '\0';
 	conf->control_socket[sizeof(conf->control_socket) - 1] = '\0';
@@ -787,13 +896,14 @@ config_getglobal(struct portero_config *conf, const struct imsg *imsg)
 /* The channel closes what it sends: the sender keeps its own copy. */
 int
 config_setlistener(struct imsgev *iev, int fd, enum listener_kind kind,
-    const char *addr)
+    unsigned int index, const char *addr)
 {
 	struct listener_msg	 lm;
 	int			 dupfd;
 
 	memset(&lm, 0, sizeof(lm));
 	lm.kind = kind;
+	lm.index = index;
 	(void)strlcpy(lm.addr, addr, sizeof(lm.addr));
 	if ((dupfd = dup(fd)) == -1)
 		return (-1);
@@ -812,8 +922,8 @@ config_getlistener(const struct imsg *imsg, struct listener_msg *lm)
 		return (-1);
 	memcpy(lm, imsg->data, sizeof(*lm));
 	lm->addr[sizeof(lm->addr) - 1] = '\0';
-	if (lm->kind != LISTENER_PROXY && lm->kind != LISTENER_REGISTER &&
-	    lm->kind != LISTENER_HTTP)
+	if ((lm->kind != LISTENER_PROXY && lm->kind != LISTENER_REGISTER &&
+	    lm->kind != LISTENER_HTTP) || lm->index >= PORTERO_MAX_LISTENERS)
 		return (-1);
 	return (0);
 }
@@ -1097,7 +1207,7 @@ config_getnet(const struct imsg *imsg, struct net_conf *nc)
 	if (imsg->len != sizeof(*nc))
 		return (-1);
 	memcpy(nc, imsg->data, sizeof(*nc));
-	if (nc->nc_list >= NET_LISTS)
+	if (nc->nc_list >= NET_LISTS || nc->nc_list == NET_PENDING)
 		return (-1);
 	if (!(rn->rn_family == AF_INET && rn->rn_prefix <= 32) &&
 	    !(rn->rn_family == AF_INET6 && rn->rn_prefix <= 128))

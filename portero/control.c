@@ -264,6 +264,8 @@ control_send_status(struct portero *env, struct ctl_conn *cn)
 		cs.reload_age = now.tv_sec - env->pc_reload_at.tv_sec;
 	(void)strlcpy(cs.reload_error, env->pc_reload_error,
 	    sizeof(cs.reload_error));
+	cs.nlisteners = env->pc_conf.nlisteners;
+	memcpy(cs.listeners, env->pc_conf.listeners, sizeof(cs.listeners));
 	if (control_compose(cn, IMSG_CTL_STATUS, &cs, sizeof(cs)) == -1)
 		return (-1);
 	control_fill_child(&cch, &env->pc_certloader);

@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -82,6 +83,36 @@ listener_parse(const char *hostport, struct sockaddr_storage *ss,
 	else
 		sin->sin_port = htons(portnum);
 	return (0);
+}
+
+/*
+ * hostport as one spelling of it, the one every listener of the
+ * configuration is kept in; -1 if it is not a numeric address:port.
+ */
+int
+listener_canon(const char *hostport, char *out, size_t outlen)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	char			 host[INET6_ADDRSTRLEN];
+	const void		*addr;
+	uint16_t		 port;
+	int			 n;
+
+	if (listener_parse(hostport, &ss, &sslen) == -1)
+		return (-1);
+	if (ss.ss_family == AF_INET6) {
+		addr = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	} else {
+		addr = &((struct sockaddr_in *)&ss)->sin_addr;
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	}
+	if (inet_ntop(ss.ss_family, addr, host, sizeof(host)) == NULL)
+		return (-1);
+	n = snprintf(out, outlen, ss.ss_family == AF_INET6 ? "[%s]:%u" :
+	    "%s:%u", host, port);
+	return (n < 0 || (size_t)n >= outlen ? -1 : 0);
 }
 
 int

@@ -347,6 +347,7 @@ static int
 parent_send_worker(struct portero *env, struct child *ch)
 {
 	struct portero_config	*conf = &env->pc_conf;
+	const struct listen_conf *ln;
 	struct imsgev		*iev = &ch->ch_iev;
 	unsigned int		 i;
 
@@ -355,17 +356,21 @@ parent_send_worker(struct portero *env, struct child *ch)
 	    parent_send_clientca(env, ch) == -1 ||
 	    parent_send_poolca(env, ch) == -1)
 		return (-1);
-	/* its sockets: at start, and after a reload that bound new ones */
+	/*
+	 * Its sockets, all of them: at start, and after a reload that
+	 * changed the listeners.  One it has already is sent again (the
+	 * same socket), so that every index means what the file says.
+	 */
 	if (ch->ch_state == CHILD_STARTING ||
 	    ch->ch_listen_gen != env->pc_listen_gen) {
-		if (parent_sent(env, ch, config_setlistener(iev,
-		    ch->ch_listenfd, LISTENER_PROXY, conf->listen_addr)) == -1)
-			return (-1);
-		if (env->pc_httpfd[ch->ch_id] != -1 &&
-		    parent_sent(env, ch, config_setlistener(iev,
-		    env->pc_httpfd[ch->ch_id], LISTENER_HTTP,
-		    conf->http_addr)) == -1)
-			return (-1);
+		for (i = 0; i < conf->nlisteners; i++) {
+			ln = &conf->listeners[i];
+			if (parent_sent(env, ch, config_setlistener(iev,
+			    env->pc_listenfd[ch->ch_id][i], ln->ln_tls ?
+			    LISTENER_PROXY : LISTENER_HTTP, i,
+			    ln->ln_addr)) == -1)
+				return (-1);
+		}
 		ch->ch_listen_gen = env->pc_listen_gen;
 	}
 	if (ch->ch_state != CHILD_STARTING)
@@ -416,7 +421,7 @@ parent_send_config(struct portero *env, struct child *ch)
 		return;
 	if (ch->ch_state == CHILD_STARTING && ch->ch_role == PROC_REGISTRAR &&
 	    ((env->pc_registerfd != -1 && parent_sent(env, ch,
-	    config_setlistener(iev, env->pc_registerfd, LISTENER_REGISTER,
+	    config_setlistener(iev, env->pc_registerfd, LISTENER_REGISTER, 0,
 	    env->pc_conf.register_addr)) == -1) ||
 	    parent_sent(env, ch, config_setseq(iev, IMSG_REG_DONE,
 	    env->pc_reg_done)) == -1))
@@ -704,29 +709,41 @@ parent_reload_allowed(const struct portero_config *conf,
 }
 
 /*
- * The listeners a reload moves or adds, bound aside for every worker
- * while the parent can (it is root); on failure nothing stays bound and
- * the reload is refused.  The old ones close when the new are taken.
+ * The listeners of a reload: those it keeps (the same address, whatever
+ * its place or kind) keep their sockets; new ones are bound aside for
+ * every worker while the parent can (it is root).  On failure nothing
+ * new stays bound and the reload is refused.  Those it drops close when
+ * the new set is taken.
  */
 struct relisten {
-	int	rl_tls[PORTERO_MAX_WORKERS];
-	int	rl_http[PORTERO_MAX_WORKERS];
-	int	rl_tls_moved;
-	int	rl_http_moved;
+	int		 rl_fd[PORTERO_MAX_WORKERS][PORTERO_MAX_LISTENERS];
+	uint32_t	 rl_from[PORTERO_MAX_LISTENERS];  /* kept: its old
+							     index */
+	int		 rl_changed;	/* workers need their sockets again */
 };
 
 static void
 parent_relisten_drop(struct relisten *rl)
 {
-	unsigned int	 i;
+	unsigned int	 w, i;
 
-	for (i = 0; i < PORTERO_MAX_WORKERS; i++) {
-		if (rl->rl_tls[i] != -1)
-			close(rl->rl_tls[i]);
-		if (rl->rl_http[i] != -1)
-			close(rl->rl_http[i]);
-		rl->rl_tls[i] = rl->rl_http[i] = -1;
-	}
+	for (w = 0; w < PORTERO_MAX_WORKERS; w++)
+		for (i = 0; i < PORTERO_MAX_LISTENERS; i++) {
+			if (rl->rl_fd[w][i] != -1)
+				close(rl->rl_fd[w][i]);
+			rl->rl_fd[w][i] = -1;
+		}
+}
+
+static uint32_t
+parent_listener_was(const struct portero_config *conf, const char *addr)
+{
+	uint32_t	 j;
+
+	for (j = 0; j < conf->nlisteners; j++)
+		if (strcmp(conf->listeners[j].ln_addr, addr) == 0)
+			return (j);
+	return (CONF_NONE);
 }
 
 static int
@@ -734,52 +751,70 @@ parent_relisten(struct portero *env, const struct portero_config *newconf,
     struct relisten *rl)
 {
 	const struct portero_config	*conf = &env->pc_conf;
-	const char			*addr;
-	unsigned int			 i;
+	const struct listen_conf	*ln;
+	unsigned int			 w, i;
 
-	for (i = 0; i < PORTERO_MAX_WORKERS; i++)
-		rl->rl_tls[i] = rl->rl_http[i] = -1;
-	rl->rl_tls_moved = strcmp(newconf->listen_addr, conf->listen_addr) != 0;
-	rl->rl_http_moved = strcmp(newconf->http_addr, conf->http_addr) != 0;
-	for (i = 0; i < conf->workers; i++) {
-		addr = newconf->listen_addr;
-		if (rl->rl_tls_moved &&
-		    (rl->rl_tls[i] = listener_bind(addr, 1)) == -1)
-			goto fail;
-		addr = newconf->http_addr;
-		if (rl->rl_http_moved && addr[0] != '\0' &&
-		    (rl->rl_http[i] = listener_bind(addr, 1)) == -1)
-			goto fail;
+	memset(rl->rl_fd, -1, sizeof(rl->rl_fd));
+	rl->rl_changed = newconf->nlisteners != conf->nlisteners;
+	for (i = 0; i < newconf->nlisteners; i++) {
+		ln = &newconf->listeners[i];
+		rl->rl_from[i] = parent_listener_was(conf, ln->ln_addr);
+		if (rl->rl_from[i] != i || ln->ln_tls !=
+		    conf->listeners[i].ln_tls)
+			rl->rl_changed = 1;
+		if (rl->rl_from[i] != CONF_NONE)
+			continue;
+		for (w = 0; w < conf->workers; w++)
+			if ((rl->rl_fd[w][i] = listener_bind(ln->ln_addr,
+			    1)) == -1) {
+				log_warn("reload: listen on %s", ln->ln_addr);
+				parent_relisten_drop(rl);
+				return (-1);
+			}
 	}
 	return (0);
- fail:
-	log_warn("reload: listen on %s", addr);
-	parent_relisten_drop(rl);
-	return (-1);
 }
 
 static void
-parent_relisten_take(struct portero *env, struct relisten *rl)
+parent_relisten_take(struct portero *env, struct relisten *rl,
+    uint32_t nlisteners)
 {
-	struct child	*ch;
-	unsigned int	 i;
+	int		*fds, kept[PORTERO_MAX_LISTENERS];
+	unsigned int	 w, i;
 
-	if (!rl->rl_tls_moved && !rl->rl_http_moved)
+	if (!rl->rl_changed)
 		return;
-	for (i = 0; i < env->pc_conf.workers; i++) {
-		ch = &env->pc_workers[i];
-		if (rl->rl_tls_moved) {
-			if (ch->ch_listenfd != -1)
-				close(ch->ch_listenfd);
-			ch->ch_listenfd = rl->rl_tls[i];
-		}
-		if (rl->rl_http_moved) {
-			if (env->pc_httpfd[i] != -1)
-				close(env->pc_httpfd[i]);
-			env->pc_httpfd[i] = rl->rl_http[i];
+	for (w = 0; w < env->pc_conf.workers; w++) {
+		fds = env->pc_listenfd[w];
+		memset(kept, 0, sizeof(kept));
+		for (i = 0; i < nlisteners; i++)
+			if (rl->rl_from[i] != CONF_NONE) {
+				rl->rl_fd[w][i] = fds[rl->rl_from[i]];
+				kept[rl->rl_from[i]] = 1;
+			}
+		for (i = 0; i < env->pc_conf.nlisteners; i++)
+			if (!kept[i] && fds[i] != -1)
+				close(fds[i]);
+		for (i = 0; i < PORTERO_MAX_LISTENERS; i++) {
+			fds[i] = rl->rl_fd[w][i];
+			rl->rl_fd[w][i] = -1;
 		}
 	}
 	env->pc_listen_gen++;
+}
+
+/* Stopping: no worker is given a listener again. */
+void
+parent_listeners_close(struct portero *env)
+{
+	unsigned int	 w, i;
+
+	for (w = 0; w < PORTERO_MAX_WORKERS; w++)
+		for (i = 0; i < PORTERO_MAX_LISTENERS; i++)
+			if (env->pc_listenfd[w][i] != -1) {
+				close(env->pc_listenfd[w][i]);
+				env->pc_listenfd[w][i] = -1;
+			}
 }
 
 /* What a reload changes. */
@@ -790,6 +825,8 @@ parent_reload_take(struct portero_config *conf,
 	memcpy(conf->listen_addr, newconf->listen_addr,
 	    sizeof(conf->listen_addr));
 	memcpy(conf->http_addr, newconf->http_addr, sizeof(conf->http_addr));
+	memcpy(conf->listeners, newconf->listeners, sizeof(conf->listeners));
+	conf->nlisteners = newconf->nlisteners;
 	conf->http_proxy = newconf->http_proxy;
 	conf->drain_timeout = newconf->drain_timeout;
 	conf->tls_ticket_rotate = newconf->tls_ticket_rotate;
@@ -907,7 +944,7 @@ parent_reload(struct portero *env, char *why, size_t whylen)
 	}
 	env->pc_reloads++;
 	env->pc_reload_error[0] = '\0';
-	parent_relisten_take(env, &rl);
+	parent_relisten_take(env, &rl, newconf.nlisteners);
 	parent_reload_take(&env->pc_conf, &newconf);
 	parent_clientca(env, env->pc_set, newset);
 	confset_free(env->pc_set);

@@ -57,7 +57,6 @@ static struct conf_set		*set;
 static uint32_t			 cur_server;	/* index in set */
 static uint32_t			 cur_location;	/* CONF_NONE: the server */
 static char			 cur_pool[NAME_MAX_LEN];
-static int			 nlisten_tls, nlisten_plain;
 static struct pfile		*lasterr_file;
 static int			 lasterr_line;
 static int			 fwdfield_line;	/* where it was said */
@@ -222,11 +221,14 @@ opttls		: /* empty */			{ $$ = 0; }
 		;
 
 listen		: LISTEN ON STRING port opttls optproxy	{
-			if (conf_listen($3, $4, $5) == -1)
+			int	 i;
+
+			if ((i = conf_listen($3, $4, $5)) == -1)
 				conf_nets_drop();
-			else if ($6)
-				conf_nets_take($5 ? NET_PROXY_TLS :
-				    NET_PROXY_PLAIN);
+			else if ($6) {
+				conf->listeners[i].ln_proxy = 1;
+				conf_nets_take(NET_PROXY + i);
+			}
 			free($3);
 		}
 		;
@@ -931,7 +933,6 @@ parse_config(const char *path, struct portero_config *c, struct conf_set *s)
 	conf = c;
 	set = s;
 	cur_server = cur_location = CONF_NONE;
-	nlisten_tls = nlisten_plain = 0;
 	fwdfield_line = 0;
 	lasterr_file = NULL;
 	if ((file = pushfile(path)) == NULL)
@@ -1044,30 +1045,35 @@ conf_global(const char *name, const char *value)
 static int
 conf_listen(const char *addr, long long port, int tls)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen;
-	char			*dst, buf[HOSTPORT_MAX];
-	int			*count = tls ? &nlisten_tls : &nlisten_plain;
+	struct listen_conf	*ln;
+	char			 buf[HOSTPORT_MAX], canon[LISTEN_ADDR_MAX];
+	uint32_t		 i;
 
 	if (port == 0)
 		return (-1);
-
-	if ((*count)++ > 0) {
-		yyerror("a second %s listener: portero listens on one TLS "
-		    "address and one plain one", tls ? "TLS" : "plain");
-		return (-1);
-	}
 	if (strcmp(addr, "*") == 0)
 		addr = "0.0.0.0";
 	(void)snprintf(buf, sizeof(buf), strchr(addr, ':') != NULL ?
 	    "[%s]:%lld" : "%s:%lld", addr, port);
-	dst = tls ? conf->listen_addr : conf->http_addr;
-	if (listener_parse(buf, &ss, &sslen) == -1) {
+	if (listener_canon(buf, canon, sizeof(canon)) == -1) {
 		yyerror("listen on %s: not a numeric address", addr);
 		return (-1);
 	}
-	(void)strlcpy(dst, buf, HOSTPORT_MAX);
-	return (0);
+	for (i = 0; i < conf->nlisteners; i++)
+		if (strcmp(conf->listeners[i].ln_addr, canon) == 0) {
+			yyerror("listen on %s: said twice", canon);
+			return (-1);
+		}
+	if (conf->nlisteners == PORTERO_MAX_LISTENERS) {
+		yyerror("listen on %s: more than %d listeners", canon,
+		    PORTERO_MAX_LISTENERS);
+		return (-1);
+	}
+	ln = &conf->listeners[conf->nlisteners];
+	memset(ln, 0, sizeof(*ln));
+	(void)strlcpy(ln->ln_addr, canon, sizeof(ln->ln_addr));
+	ln->ln_tls = tls;
+	return (conf->nlisteners++);
 }
 
 /*

@@ -259,20 +259,16 @@ static void
 portero_sockets(struct portero *env)
 {
 	struct portero_config	*conf = &env->pc_conf;
-	unsigned int		 i;
+	unsigned int		 w, i;
 
 	env->pc_controlfd = control_open(conf->control_socket);
-	for (i = 0; i < conf->workers; i++) {
-		env->pc_workers[i].ch_listenfd =
-		    listener_bind(conf->listen_addr, 1);
-		if (env->pc_workers[i].ch_listenfd == -1)
-			fatal("listen on %s", conf->listen_addr);
-		env->pc_httpfd[i] = -1;
-		if (conf->http_addr[0] != '\0' &&
-		    (env->pc_httpfd[i] = listener_bind(conf->http_addr,
-		    1)) == -1)
-			fatal("listen on %s", conf->http_addr);
-	}
+	memset(env->pc_listenfd, -1, sizeof(env->pc_listenfd));
+	for (w = 0; w < conf->workers; w++)
+		for (i = 0; i < conf->nlisteners; i++)
+			if ((env->pc_listenfd[w][i] = listener_bind(
+			    conf->listeners[i].ln_addr, 1)) == -1)
+				fatal("listen on %s",
+				    conf->listeners[i].ln_addr);
 	env->pc_accesslogfd = -1;
 	if (conf->access_log[0] != '\0' &&
 	    (env->pc_accesslogfd = open(conf->access_log,

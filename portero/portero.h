@@ -384,20 +384,35 @@ struct reg_secrets {
 };
 
 /*
+ * A client listener: TLS, or plain (HTTPS redirects, or --http-proxy).
+ * Its address is canonical ("192.0.2.1:443", "[2001:db8::1]:443"), so
+ * that a reload knows a listener it has already bound.
+ */
+#define PORTERO_MAX_LISTENERS	16
+#define LISTEN_ADDR_MAX		48
+struct listen_conf {
+	char		 ln_addr[LISTEN_ADDR_MAX];
+	uint8_t		 ln_tls;
+	uint8_t		 ln_proxy;	/* takes PROXY headers from the
+					   nets of NET_PROXY + its index */
+	uint8_t		 ln_pad[2];
+};
+
+/*
  * The whole configuration, filled by flags (and later a file) in the
  * parent, sent to every child.  Fixed size: it crosses a socketpair.
  * Secrets are never in it: only the names of the files they come from.
  */
 struct portero_config {
 	char		 conf_file[CONF_PATH_MAX];	/* "": flags only */
-	char		 listen_addr[HOSTPORT_MAX];
+	char		 listen_addr[HOSTPORT_MAX];	/* the flag; "": none */
 	char		 register_addr[HOSTPORT_MAX];
 	char		 control_socket[CONF_PATH_MAX];
 	char		 state_dir[CONF_PATH_MAX];
 	char		 chroot_dir[CONF_PATH_MAX];
 	char		 cert_dir[CONF_PATH_MAX];
 	char		 user[NAME_MAX_LEN];
-	char		 http_addr[HOSTPORT_MAX];	/* "" if none */
+	char		 http_addr[HOSTPORT_MAX];	/* the flag; "": none */
 	char		 default_sni[NAME_MAX_LEN];
 	char		 default_service[NAME_MAX_LEN];
 	char		 upstream_ca[CONF_PATH_MAX];	/* "" = system */
@@ -444,6 +459,10 @@ struct portero_config {
 	struct reg_net	 register_allow[REG_ALLOW_MAX];
 	/* realip.c: the field trusted forwarders' chain is read from */
 	uint32_t	 forwarders_field;	/* enum forwarders_field */
+	/* the file's listeners and the flags', as config_load() made
+	   them: never empty */
+	struct listen_conf listeners[PORTERO_MAX_LISTENERS];
+	uint32_t	 nlisteners;
 };
 
 /*
@@ -673,11 +692,10 @@ struct header_msg {
  * client is.
  */
 enum net_list {
-	NET_PROXY_TLS,		/* PROXY headers, to the TLS listener */
-	NET_PROXY_PLAIN,	/* to the plain one */
 	NET_FORWARDERS,		/* trusted forwarders */
-	NET_LISTS,
-	NET_PENDING = NET_LISTS	/* the parser's, while a list is read */
+	NET_PENDING,		/* the parser's, while a list is read */
+	NET_PROXY,		/* PROXY headers, to listener 0; + i: to i */
+	NET_LISTS = NET_PROXY + PORTERO_MAX_LISTENERS
 };
 
 enum forwarders_field {
@@ -997,6 +1015,7 @@ enum listener_kind {
 
 struct listener_msg {
 	uint32_t	 kind;		/* enum listener_kind */
+	uint32_t	 index;		/* in conf->listeners */
 	char		 addr[HOSTPORT_MAX];
 };
 
@@ -1087,6 +1106,8 @@ struct ctl_status {
 	uint32_t	 reload_tried;	/* ... 0: none yet */
 	char		 reload_error[RELOAD_ERROR_MAX]; /* the last one's
 						   first problem; "": taken */
+	uint32_t	 nlisteners;
+	struct listen_conf listeners[PORTERO_MAX_LISTENERS];
 };
 
 struct ctl_child {
@@ -1113,7 +1134,6 @@ struct child {
 	struct imsgev	 ch_iev;
 	int		 ch_ievset;	/* ch_iev has an fd and an event */
 	struct event	 ch_respawn;
-	int		 ch_listenfd;	/* worker: its SO_REUSEPORT socket */
 	struct worker_stats ch_stats;
 	uint32_t	 ch_ping;	/* last sequence sent */
 	struct timespec	 ch_pong;	/* when it last answered */
@@ -1159,7 +1179,9 @@ struct portero {
 	struct event		 pc_ev_drain;
 	struct event		 pc_ev_sigs[5];
 	struct conf_set		*pc_set;	/* servers, pools, backends */
-	int			 pc_httpfd[PORTERO_MAX_WORKERS];
+	/* a worker's SO_REUSEPORT socket for each listener; -1: none */
+	int			 pc_listenfd[PORTERO_MAX_WORKERS]
+				    [PORTERO_MAX_LISTENERS];
 	int			 pc_accesslogfd;
 	struct event		 pc_ev_rekey;
 	struct event		 pc_ev_heartbeat;
@@ -1552,6 +1574,7 @@ struct client {
 	struct conn		 cl_conn;
 	enum client_state	 cl_state;
 	int			 cl_kind;	/* enum listener_kind */
+	unsigned int		 cl_listener;	/* its index */
 	const struct client_proto *cl_proto;
 	struct tlsctx		*cl_tlsctx;
 	struct buf		*cl_in;		/* from the client */
@@ -1682,6 +1705,7 @@ void	 parent_dispatch_child(int, short, void *);
 void	 parent_broadcast(struct portero *, uint32_t, const void *, size_t);
 int	 parent_reload(struct portero *, char *, size_t);
 void	 parent_reload_soon(struct portero *);
+void	 parent_listeners_close(struct portero *);
 void	 parent_set_verbose(struct portero *, int);
 int	 parent_load_ca(struct portero *, const struct portero_config *);
 void	 parent_clientca(struct portero *, const struct conf_set *,
@@ -1785,7 +1809,7 @@ void	 usage(void) __attribute__((noreturn));
 int	 config_setglobal(struct imsgev *, const struct portero_config *);
 int	 config_getglobal(struct portero_config *, const struct imsg *);
 int	 config_setlistener(struct imsgev *, int, enum listener_kind,
-	    const char *);
+	    unsigned int, const char *);
 int	 config_getlistener(const struct imsg *, struct listener_msg *);
 int	 config_setbackend(struct imsgev *, const struct backend_conf *);
 int	 config_getbackend(const struct imsg *, struct backend_conf *);
@@ -1897,6 +1921,7 @@ int	 parse_config(const char *, struct portero_config *,
 /* listener.c */
 int	 listener_parse(const char *, struct sockaddr_storage *, socklen_t *);
 int	 listener_bind(const char *, int);
+int	 listener_canon(const char *, char *, size_t);
 int	 socket_set_nonblock(int);
 void	 acceptor_init(struct acceptor *, int, int, void (*)(int, void *),
 	    void *);
@@ -1965,7 +1990,7 @@ size_t	 balance_setcookie(const struct service *, const struct backend *,
 int	 realip_accept(struct client *);
 int	 realip_header(struct client *);
 void	 realip_request(struct exchange *, const char *);
-int	 realip_trusts(const struct conf_set *, enum net_list, int,
+int	 realip_trusts(const struct conf_set *, uint32_t, int,
 	    const uint8_t *);
 void	 realip_peer(struct client *, const struct sockaddr_storage *);
 
@@ -2011,7 +2036,7 @@ size_t	 reply_body_len(int, int);
 void	 reply_log(struct exchange *);
 
 /* proxy.c */
-void	 proxy_accept(int, int, struct tlsctx *);
+void	 proxy_accept(int, int, unsigned int, struct tlsctx *);
 void	 proxy_sweep(void);
 void	 proxy_event(int, short, void *);
 void	 proxy_stop(void);
@@ -2275,19 +2300,24 @@ int	 tlsctx_host_ok(struct tlsctx *, struct ptls *, const char *, size_t);
 int	 tlsctx_check(const struct portero_config *);
 
 /* worker.c */
+struct wk_listener {
+	int			 wl_fd;		/* -1: none */
+	int			 wl_newfd;	/* from a reload */
+	unsigned int		 wl_index;
+	int			 wl_kind;	/* enum listener_kind */
+	struct acceptor		 wl_accept;
+};
+
 struct worker {
 	struct portero_config	 wk_conf;
 	unsigned int		 wk_id;
 	int			 wk_sandboxed;
 	int			 wk_stopping;
-	int			 wk_listenfd;
-	int			 wk_httpfd;
-	int			 wk_newlistenfd;	/* from a reload, */
-	int			 wk_newhttpfd;		/* taken at CFG_DONE */
+	struct wk_listener	 wk_listen[PORTERO_MAX_LISTENERS];
+	int			 wk_newlisteners;	/* a whole new set came,
+							   taken at CFG_DONE */
 	int			 wk_started;
 	int			 wk_accesslogfd;
-	struct acceptor		 wk_accept;
-	struct acceptor		 wk_accept_http;
 	struct event		 wk_ev_drain;
 	struct event		 wk_ev_sweep;	/* frees idle buffers */
 	struct route_table	*wk_routes;

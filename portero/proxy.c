@@ -72,7 +72,7 @@ proxy_timer_set(struct client *cl, unsigned int secs)
 }
 
 void
-proxy_accept(int fd, int kind, struct tlsctx *ctx)
+proxy_accept(int fd, int kind, unsigned int listener, struct tlsctx *ctx)
 {
 	struct worker		*wk = worker_env;
 	struct client		*cl;
@@ -94,6 +94,7 @@ proxy_accept(int fd, int kind, struct tlsctx *ctx)
 		realip_peer(cl, &ss);
 	cl->cl_conn.c_fd = fd;
 	cl->cl_kind = kind;
+	cl->cl_listener = listener;
 	cl->cl_proto = &proto_h1;
 	cl->cl_state = CL_IDLE;
 	timer_init(&cl->cl_ev_timer, proxy_timer, cl);

@@ -90,7 +90,7 @@ realip_peer(struct client *cl, const struct sockaddr_storage *ss)
 
 /* Whether the address is in one of the networks of a list of the set. */
 int
-realip_trusts(const struct conf_set *set, enum net_list list, int family,
+realip_trusts(const struct conf_set *set, uint32_t list, int family,
     const uint8_t *addr)
 {
 	const struct net_conf	*nc;
@@ -115,7 +115,7 @@ realip_set_now(void)
 
 /* Whether the set has a list for that. */
 static int
-realip_has_list(const struct conf_set *set, enum net_list list)
+realip_has_list(const struct conf_set *set, uint32_t list)
 {
 	uint32_t	 i;
 
@@ -134,9 +134,8 @@ int
 realip_accept(struct client *cl)
 {
 	const struct conf_set	*set = realip_set_now();
-	enum net_list		 list;
+	uint32_t		 list = NET_PROXY + cl->cl_listener;
 
-	list = cl->cl_kind == LISTENER_HTTP ? NET_PROXY_PLAIN : NET_PROXY_TLS;
 	if (!realip_has_list(set, list))
 		return (0);
 	if (!realip_trusts(set, list, cl->cl_family, cl->cl_ip)) {

@@ -850,18 +850,16 @@ static int
 api_own_listener(const struct reg_backend *rb)
 {
 	const struct portero_config *conf = registrar_conf();
-	const char		*addrs[3];
+	const char		*addr;
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	unsigned int		 i;
 	uint16_t		 port;
 
-	addrs[0] = conf->listen_addr;
-	addrs[1] = conf->register_addr;
-	addrs[2] = conf->http_addr;
-	for (i = 0; i < 3; i++) {
-		if (addrs[i][0] == '\0' ||
-		    listener_parse(addrs[i], &ss, &sslen) == -1)
+	for (i = 0; i <= conf->nlisteners; i++) {
+		addr = i < conf->nlisteners ? conf->listeners[i].ln_addr :
+		    conf->register_addr;
+		if (listener_parse(addr, &ss, &sslen) == -1)
 			continue;
 		port = ntohs(ss.ss_family == AF_INET ?
 		    ((struct sockaddr_in *)&ss)->sin_port :

@@ -269,19 +269,9 @@ parent_shutdown(struct portero *env, int now)
 		env->pc_stopping = 1;
 		log_info("stopping; draining for up to %u s",
 		    env->pc_conf.drain_timeout);
-		FOREACH_CHILD(env, ch, i) {
-			if (ch->ch_role == PROC_WORKER &&
-			    ch->ch_listenfd != -1) {
-				close(ch->ch_listenfd);
-				ch->ch_listenfd = -1;
-			}
+		FOREACH_CHILD(env, ch, i)
 			evtimer_del(&ch->ch_respawn);
-		}
-		for (i = 0; i < env->pc_conf.workers; i++)
-			if (env->pc_httpfd[i] != -1) {
-				close(env->pc_httpfd[i]);
-				env->pc_httpfd[i] = -1;
-			}
+		parent_listeners_close(env);
 		if (env->pc_registerfd != -1)
 			close(env->pc_registerfd);
 		env->pc_registerfd = -1;

@@ -45,9 +45,14 @@ static void	 worker_drain_expired(int, short, void *);
 void
 worker_main(unsigned int id)
 {
+	unsigned int	 i;
+
 	wk.wk_id = id;
-	wk.wk_listenfd = wk.wk_httpfd = wk.wk_accesslogfd = -1;
-	wk.wk_newlistenfd = wk.wk_newhttpfd = -1;
+	wk.wk_accesslogfd = -1;
+	for (i = 0; i < PORTERO_MAX_LISTENERS; i++) {
+		wk.wk_listen[i].wl_fd = wk.wk_listen[i].wl_newfd = -1;
+		wk.wk_listen[i].wl_index = i;
+	}
 	TAILQ_INIT(&wk.wk_clients);
 	/* sets built from the first on ask the routes for client certs */
 	tlsctx_auth(mtls_lookup);
@@ -71,58 +76,59 @@ worker_init(void)
 	wk.wk_sandboxed = 1;
 }
 
+/* A listener's socket, one of a whole set that CFG_DONE takes. */
 static void
 worker_listener(struct imsg *imsg)
 {
 	struct listener_msg	 lm;
+	struct wk_listener	*wl;
 
-	int			*slot;
-
-	if (config_getlistener(imsg, &lm) == -1)
+	if (config_getlistener(imsg, &lm) == -1 ||
+	    lm.kind == LISTENER_REGISTER)
 		fatalx("bad listener message");
-	if (lm.kind == LISTENER_PROXY)
-		slot = &wk.wk_newlistenfd;
-	else if (lm.kind == LISTENER_HTTP)
-		slot = &wk.wk_newhttpfd;
-	else
-		fatalx("unexpected listener");
-	if (*slot != -1)
-		close(*slot);
-	*slot = imsg->fd;
+	wl = &wk.wk_listen[lm.index];
+	if (wl->wl_newfd != -1)
+		close(wl->wl_newfd);
+	wl->wl_newfd = imsg->fd;
+	wl->wl_kind = lm.kind;
+	wk.wk_newlisteners = 1;
+}
+
+static void
+worker_listener_start(struct wk_listener *wl)
+{
+	acceptor_init(&wl->wl_accept, wl->wl_fd, 16, worker_accept, wl);
+	acceptor_start(&wl->wl_accept);
 }
 
 /*
- * A listener a reload moved (a new socket came) or removed (keep is 0):
- * what the old one has queued is accepted, then it is closed; the new
- * one is served.  Connections accepted on the old one go on.
+ * A new set of listeners (a reload changed them): each old socket's
+ * queue is accepted, then it is closed, and the new one is served, which
+ * for a listener the reload kept is the same socket again.  A slot with
+ * no new socket is a listener removed.  Connections accepted on the old
+ * ones go on.
  */
-static void
-worker_listener_take(struct acceptor *ac, int *fd, int *newfd, int keep,
-    enum listener_kind kind)
-{
-	if (*newfd == -1 && (keep || *fd == -1))
-		return;
-	if (*fd != -1) {
-		acceptor_drain(ac);
-		acceptor_stop(ac);
-		close(*fd);
-	}
-	*fd = *newfd;
-	*newfd = -1;
-	if (*fd != -1 && wk.wk_started && !wk.wk_stopping) {
-		acceptor_init(ac, *fd, 16, worker_accept,
-		    (void *)(intptr_t)kind);
-		acceptor_start(ac);
-	}
-}
-
 static void
 worker_listeners_swap(void)
 {
-	worker_listener_take(&wk.wk_accept, &wk.wk_listenfd,
-	    &wk.wk_newlistenfd, 1, LISTENER_PROXY);
-	worker_listener_take(&wk.wk_accept_http, &wk.wk_httpfd,
-	    &wk.wk_newhttpfd, wk.wk_conf.http_addr[0] != '\0', LISTENER_HTTP);
+	struct wk_listener	*wl;
+	unsigned int		 i;
+
+	if (!wk.wk_newlisteners)
+		return;
+	wk.wk_newlisteners = 0;
+	for (i = 0; i < PORTERO_MAX_LISTENERS; i++) {
+		wl = &wk.wk_listen[i];
+		if (wl->wl_fd != -1) {
+			acceptor_drain(&wl->wl_accept);
+			acceptor_stop(&wl->wl_accept);
+			close(wl->wl_fd);
+		}
+		wl->wl_fd = wl->wl_newfd;
+		wl->wl_newfd = -1;
+		if (wl->wl_fd != -1 && wk.wk_started && !wk.wk_stopping)
+			worker_listener_start(wl);
+	}
 }
 
 /*
@@ -364,6 +370,7 @@ static void
 worker_dispatch_parent(struct imsg *imsg)
 {
 	struct ticket_key_msg	 tk;
+	unsigned int		 i;
 
 	if (proc_child_common(imsg, &wk.wk_conf))
 		return;
@@ -392,26 +399,21 @@ worker_dispatch_parent(struct imsg *imsg)
 		mtls_apply();
 		poolca_apply();
 		tlsctx_config(&wk.wk_conf);
+		/* what old sockets queued is accepted under the old set */
+		worker_listeners_swap();
 		worker_routes_swap();
 		poolclient_prune();
-		worker_listeners_swap();
 		proc_compose_parent(IMSG_CFG_DONE, 0, NULL, 0);
 		break;
 	case IMSG_START:
-		if (wk.wk_listenfd == -1)
+		if (wk.wk_listen[0].wl_fd == -1)
 			fatalx("started without a listener");
 		wk.wk_started = 1;
-		acceptor_init(&wk.wk_accept, wk.wk_listenfd, 16,
-		    worker_accept, (void *)(intptr_t)LISTENER_PROXY);
-		acceptor_start(&wk.wk_accept);
+		for (i = 0; i < PORTERO_MAX_LISTENERS; i++)
+			if (wk.wk_listen[i].wl_fd != -1)
+				worker_listener_start(&wk.wk_listen[i]);
 		evtimer_set(&wk.wk_ev_sweep, worker_sweep, NULL);
 		worker_sweep(-1, 0, NULL);
-		if (wk.wk_httpfd != -1) {
-			acceptor_init(&wk.wk_accept_http, wk.wk_httpfd, 16,
-			    worker_accept,
-			    (void *)(intptr_t)LISTENER_HTTP);
-			acceptor_start(&wk.wk_accept_http);
-		}
 		break;
 	case IMSG_CERT_BEGIN:
 	case IMSG_CERT_ADD:
@@ -476,7 +478,9 @@ worker_dispatch_parent(struct imsg *imsg)
 static void
 worker_accept(int fd, void *arg)
 {
-	proxy_accept(fd, (int)(intptr_t)arg, tlsctx_current());
+	struct wk_listener	*wl = arg;
+
+	proxy_accept(fd, wl->wl_kind, wl->wl_index, tlsctx_current());
 }
 
 /* Stop accepting; what is in flight gets the drain timeout to finish. */
@@ -493,6 +497,7 @@ static void
 worker_shutdown(void)
 {
 	struct timeval	 tv;
+	unsigned int	 i;
 
 	if (wk.wk_stopping)
 		return;
@@ -500,16 +505,12 @@ worker_shutdown(void)
 	wk.wk_stopping = 1;
 	if (evtimer_initialized(&wk.wk_ev_sweep))
 		evtimer_del(&wk.wk_ev_sweep);
-	if (wk.wk_listenfd != -1) {
-		acceptor_stop(&wk.wk_accept);
-		close(wk.wk_listenfd);
-		wk.wk_listenfd = -1;
-	}
-	if (wk.wk_httpfd != -1) {
-		acceptor_stop(&wk.wk_accept_http);
-		close(wk.wk_httpfd);
-		wk.wk_httpfd = -1;
-	}
+	for (i = 0; i < PORTERO_MAX_LISTENERS; i++)
+		if (wk.wk_listen[i].wl_fd != -1) {
+			acceptor_stop(&wk.wk_listen[i].wl_accept);
+			close(wk.wk_listen[i].wl_fd);
+			wk.wk_listen[i].wl_fd = -1;
+		}
 	tv.tv_sec = wk.wk_conf.drain_timeout;
 	tv.tv_usec = 0;
 	evtimer_set(&wk.wk_ev_drain, worker_drain_expired, NULL);

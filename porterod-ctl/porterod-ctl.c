@@ -545,8 +545,13 @@ status_check(const struct ctl_listing *ls)
 	if (printable_check(st->version, sizeof(st->version)) == -1 ||
 	    printable_check(st->tls, sizeof(st->tls)) == -1 ||
 	    memchr(st->config, '\0', sizeof(st->config)) == NULL ||
-	    memchr(st->reload_error, '\0', sizeof(st->reload_error)) == NULL)
+	    memchr(st->reload_error, '\0', sizeof(st->reload_error)) == NULL ||
+	    st->nlisteners > PORTERO_MAX_LISTENERS)
 		return (-1);
+	for (i = 0; i < st->nlisteners; i++)
+		if (printable_check(st->listeners[i].ln_addr,
+		    sizeof(st->listeners[i].ln_addr)) == -1)
+			return (-1);
 
 	for (i = 1; i < ls->ls_nrecs; i++)
 		if (ls->ls_recs[i].rec_type != IMSG_CTL_CHILD ||
@@ -581,6 +586,23 @@ status_config_text(const struct ctl_status *st)
 	free(v);
 }
 
+/* Where clients connect: "listening on ADDR (tls), ADDR (plain)". */
+static void
+status_listeners_text(const struct ctl_status *st)
+{
+	const struct listen_conf	*ln;
+	uint32_t			 i;
+
+	printf("listening on");
+	for (i = 0; i < st->nlisteners; i++) {
+		ln = &st->listeners[i];
+		printf("%s %s (%s%s)", i > 0 ? "," : "", ln->ln_addr,
+		    ln->ln_tls ? "tls" : "plain",
+		    ln->ln_proxy ? ", proxy-protocol" : "");
+	}
+	printf("\n");
+}
+
 static void
 status_text(const struct ctl_listing *ls)
 {
@@ -593,6 +615,7 @@ status_text(const struct ctl_listing *ls)
 	printf("portero %s (%s), pid %u, up %s\n", st->version, st->tls,
 	    st->pid, up);
 	status_config_text(st);
+	status_listeners_text(st);
 	printf("%-11s %-3s %-6s %-9s %s\n", "ROLE", "ID", "PID", "STATE",
 	    "RESTARTS");
 	for (i = 1; i < ls->ls_nrecs; i++) {
@@ -636,6 +659,16 @@ status_json(struct json *js, const struct ctl_listing *ls)
 			json_vis(js, NULL, st->reload_error);
 		json_check(js, yajl_gen_map_close(js->js_gen));
 	}
+	json_key(js, "listeners");
+	json_check(js, yajl_gen_array_open(js->js_gen));
+	for (i = 0; i < st->nlisteners; i++) {
+		json_check(js, yajl_gen_map_open(js->js_gen));
+		json_str(js, "address", st->listeners[i].ln_addr);
+		json_bool(js, "tls", st->listeners[i].ln_tls);
+		json_bool(js, "proxy_protocol", st->listeners[i].ln_proxy);
+		json_check(js, yajl_gen_map_close(js->js_gen));
+	}
+	json_check(js, yajl_gen_array_close(js->js_gen));
 	json_key(js, "children");
 	json_check(js, yajl_gen_array_open(js->js_gen));
 	for (i = 1; i < ls->ls_nrecs; i++) {
@@ -979,6 +1012,13 @@ json_str(struct json *js, const char *key, const char *val)
 		json_key(js, key);
 	json_check(js, yajl_gen_string(js->js_gen,
 	    (const unsigned char *)val, strlen(val)));
+}
+
+void
+json_bool(struct json *js, const char *key, int val)
+{
+	json_key(js, key);
+	json_check(js, yajl_gen_bool(js->js_gen, val != 0));
 }
 
 /* Past LLONG_MAX yajl_gen_integer would go negative; digits never do. */

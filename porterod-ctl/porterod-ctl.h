@@ -61,6 +61,7 @@ void		 json_check(struct json *, yajl_gen_status);
 void		 json_key(struct json *, const char *);
 void		 json_str(struct json *, const char *, const char *);
 void		 json_uint(struct json *, const char *, uint64_t);
+void		 json_bool(struct json *, const char *, int);
 void		 json_vis(struct json *, const char *, const char *);
 
 /* ctl_backends.c */

@@ -331,11 +331,14 @@ class Daemon:
     def __init__(self, ctx, workers=2, drain_timeout=5, extra_args=(),
                  as_nobody=False, privdrop=None, control_socket=None,
                  name=None, verbose=False, cert_dir=None, register=True,
-                 health=False):
+                 health=False, listen_flag=True):
         self.ctx = ctx
         self.workers = workers
         # a health child runs too (some pool has an active check)
         self.health = health
+        # False: the TLS listeners are the file's (--listen-addr would
+        # replace them); listen_port is then one of them, set by the test
+        self.listen_flag = listen_flag
         self.drain_timeout = drain_timeout
         self.extra_args = list(extra_args)
         self.as_nobody = as_nobody
@@ -377,10 +380,11 @@ class Daemon:
             a.append("-v")
         a += ["--control-socket", self.control_socket,
               "--state-dir", self.state_dir,
-              "--listen-addr", "127.0.0.1:%d" % self.listen_port,
               "--register-addr", "127.0.0.1:%d" % self.register_port,
               "--workers", str(self.workers),
               "--drain-timeout", str(self.drain_timeout)]
+        if self.listen_flag:
+            a += ["--listen-addr", "127.0.0.1:%d" % self.listen_port]
         if self.privdrop:
             a += ["--user", NOBODY, "--chroot-dir", self.chroot_dir]
         if self.cert_dir:

@@ -117,6 +117,11 @@ BAD = [
     ("register-secret s3cret", "\"register-secret\" is not for the file"),
     ("listen on 127.0.0.1 port 99999 tls", "port 99999: want 1-65535"),
     ("listen on example port 443 tls", "not a numeric address"),
+    ("listen on 127.0.0.1 port 8 tls\nlisten on 127.0.0.1 port 8",
+     "listen on 127.0.0.1:8: said twice"),
+    ("".join("listen on 127.0.0.1 port %d\n" % (100 + i)
+             for i in range(16)) + "listen on ::1 port 8 tls",
+     "listen on [::1]:8: more than 16 listeners"),
     ("pool \"p\" { backend 127.0.0.1 port 1 weight 0 }",
      "weight 0: want 1-1000"),
     ("pool \"q\" { backend no.such.host.invalid port 1 }",
@@ -666,7 +671,11 @@ def test_pool_option_errors(t):
             ("pool \"p\" { backend 127.0.0.1 port 1; idle-timeout 3 }",
              "\"idle-timeout\" is not a pool option"),
             ("pool \"p\" { tls-name \"no good!\" }",
-             "tls-name \"no good!\": not a host name")):
+             "tls-name \"no good!\": not a host name"),
+            ("pool \"p\" { max-pool-connections 0 }",
+             "max-pool-connections \"0\" is too small"),
+            ("pool \"p\" { max-pool-connections 2000000 }",
+             "max-pool-connections \"2000000\" is too large")):
         path = write_conf(t, "no-register\n" + text + "\n")
         rc, lines = check_only(t, path)
         check(rc == 1 and any(ln.startswith(path + ":2: ") and msg in ln
@@ -743,6 +752,99 @@ def test_registered_backends_join_declared_pools(t):
     register(d, "named.reg.test", port=r1.port)
     check(get(p, "named.reg.test").status == 403,
           "a registration took a configured server's name")
+    d.check_restarts()
+
+
+def listeners_daemon(t, text, extra=()):
+    """A daemon whose listeners are the file's (no --listen-addr); the
+    first TLS one is its listen_port."""
+    path = write_conf(t, text)
+    d = t.daemon(workers=2, listen_flag=False,
+                 extra_args=["-f", path] + list(extra))
+    d.listen_port = int(re.search(r"port (\d+) tls", text).group(1))
+    d.register_port = free_ports(1)[0]
+    d.conf_path = path
+    return d.start()
+
+
+def proxied_get(port, client):
+    """A request after a PROXY v1 header naming client; the response."""
+    return request(port, ("PROXY TCP4 %s 127.0.0.1 4000 80\r\n"
+                          "GET / HTTP/1.1\r\nHost: m.test\r\n\r\n"
+                          % client).encode())
+
+
+def test_listeners_many_of_a_kind(t):
+    """Several TLS and plain listeners, each with its own PROXY list; a
+    reload that drops one, adds one and reorders the rest keeps each
+    listener's list with it and its connections open; show status lists
+    them; --http-addr replaces the file's plain listeners."""
+    a = EchoBackend(t, "a")
+    p1, p2, p3, p4, p5, p6 = free_ports(6)
+    base = ("http-proxy\npool \"a\" { backend 127.0.0.1 port %d }\n"
+            "server \"m.test\" { forward to \"a\"; default }\n" % a.port)
+    first = base + ("listen on 127.0.0.1 port %d tls\n"
+                    "listen on 127.0.0.1 port %d tls\n"
+                    "listen on 127.0.0.1 port %d proxy-protocol from "
+                    "127.0.0.1\n"
+                    "listen on 127.0.0.1 port %d\n" % (p1, p2, p3, p4))
+    d = listeners_daemon(t, first)
+    for p in (p1, p2, p4):
+        served_by(get(p, "m.test"), a, "listener on port %d" % p)
+    info = served_by(proxied_get(p3, "192.0.2.9"), a, "the PROXY listener")
+    check(header_map(info).get("x-real-ip") == ["192.0.2.9"], "the "
+          "PROXY listener's client: %r" % header_map(info).get("x-real-ip"))
+    check(proxied_get(p4, "192.0.2.9").status == 400, "a PROXY header "
+          "to a listener without proxy-protocol was taken")
+    out = d.ctl("show", "status").stdout
+    want = ("listening on 127.0.0.1:%d (tls), 127.0.0.1:%d (tls), "
+            "127.0.0.1:%d (plain, proxy-protocol), 127.0.0.1:%d (plain)"
+            % (p1, p2, p3, p4))
+    check(want in out, "show status: no %r in %r" % (want, out))
+    # a kept-alive connection on p4, whose place in the list changes
+    s = t.connect(p4)
+    f = s.makefile("rb")
+    s.sendall(b"GET /1 HTTP/1.1\r\nHost: m.test\r\n\r\n")
+    check(read_response(f).status == 200, "kept-alive request 1")
+    write_conf(t, base + ("listen on 127.0.0.1 port %d\n"
+                          "listen on 127.0.0.1 port %d tls\n"
+                          "listen on 127.0.0.1 port %d tls\n"
+                          "listen on 127.0.0.1 port %d proxy-protocol "
+                          "from 127.0.0.1\n" % (p4, p2, p5, p3)))
+    d.ctl("reload")
+    check(wait_until(lambda: connect_refused(p1), 5.0),
+          "the dropped listener still accepts")
+    for p in (p2, p4, p5):
+        served_by(get(p, "m.test"), a, "after the reload, port %d" % p)
+    info = served_by(proxied_get(p3, "192.0.2.10"), a, "the PROXY "
+                     "listener, moved")
+    check(header_map(info).get("x-real-ip") == ["192.0.2.10"], "the "
+          "moved PROXY listener's client: %r"
+          % header_map(info).get("x-real-ip"))
+    check(proxied_get(p4, "192.0.2.9").status == 400, "the plain "
+          "listener took the PROXY list of the one that had its place")
+    s.sendall(b"GET /2 HTTP/1.1\r\nHost: m.test\r\n\r\n")
+    check(read_response(f).status == 200, "a kept-alive connection of "
+          "a listener the reload kept was not served on")
+    js = d.ctl_json("show", "status")
+    got = [(ln["address"], ln["tls"], ln["proxy_protocol"])
+           for ln in js["listeners"]]
+    check(got == [("127.0.0.1:%d" % p4, False, False),
+                  ("127.0.0.1:%d" % p2, True, False),
+                  ("127.0.0.1:%d" % p5, True, False),
+                  ("127.0.0.1:%d" % p3, False, True)],
+          "show status -j listeners: %r" % got)
+    d.check_restarts()
+    d.stop()
+    # a flag replaces the file's listeners of its kind, PROXY lists too
+    d = listeners_daemon(t, first, extra=["--http-addr",
+                                          "127.0.0.1:%d" % p6])
+    for p in (p1, p2, p6):
+        served_by(get(p, "m.test"), a, "with --http-addr, port %d" % p)
+    check(connect_refused(p3) and connect_refused(p4), "the file's plain "
+          "listeners stayed beside --http-addr")
+    check(proxied_get(p6, "192.0.2.9").status == 400, "--http-addr's "
+          "listener took a PROXY list of the file's")
     d.check_restarts()
 
 

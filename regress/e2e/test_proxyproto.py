@@ -98,6 +98,7 @@ class Site:
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.d = t.daemon(workers=1, cert_dir=self.certdir,
+                          listen_flag=False,
                           extra_args=["-f", self.conf, "--access-log",
                                       self.alog])
         self.d.listen_port, self.d.register_port = self.tls_port, reg
