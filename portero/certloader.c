@@ -187,7 +187,8 @@ certloader_init(void)
 		fatal("unveil %s", dir);
 	if (sandbox_unveil(NULL, NULL) == -1)
 		fatal("unveil");
-	proc_sandbox(hasdir ? PROMISES_CERTLOADER : "stdio");
+	/* recvfd: pools' client certificates come open from the parent */
+	proc_sandbox(hasdir ? PROMISES_CERTLOADER : "stdio recvfd");
 	ld.ld_sandboxed = 1;
 }
 
@@ -217,6 +218,16 @@ certloader_dispatch_parent(struct imsg *imsg)
 		if (id >= ld.ld_conf.workers)
 			fatalx("certificates asked for worker %u", id);
 		certloader_resend(id);
+		poolcert_loader_resend(ld.ld_iev, id);
+		break;
+	case IMSG_POOL_CERT_RESEND:
+		poolcert_loader_resend(ld.ld_iev, id);
+		break;
+	case IMSG_POOL_CERT_FILE:
+	case IMSG_POOL_CERT_FILES_END:
+		if (poolcert_loader_message(imsg, ld.ld_iev) == -1)
+			fatalx("tls-client-certificate %s out of step",
+			    imsg_name(imsg->hdr.type));
 		break;
 	case IMSG_CERT_ACK:
 		if (id >= ld.ld_conf.workers)

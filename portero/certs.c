@@ -52,8 +52,12 @@
 
 static int	 certs_read(int, const char *, const char *, char **,
 		    size_t *, struct cert_stamp *, char *, size_t);
+static int	 certs_read_fd(int, const char *, char **, size_t *,
+		    struct stat *, char *, size_t);
 static void	 certs_stamp(const struct stat *, struct cert_stamp *);
 static int	 certs_hash(struct cert_pair *);
+static int	 certs_check_files(struct cert_pair *, const char *,
+		    const char *, const char *, time_t, char *, size_t);
 static int	 certs_chain(struct cert_pair *, const char *, X509 **, char *,
 		    size_t);
 static int	 certs_key(struct cert_pair *, const char *, EVP_PKEY **,
@@ -192,10 +196,8 @@ certs_read(int dirfd, const char *dirpath, const char *name, char **bufp,
     size_t *lenp, struct cert_stamp *cs, char *err, size_t errlen)
 {
 	struct stat	 st;
-	char		*buf = NULL;
-	size_t		 len = 0, size = 0;
-	ssize_t		 n;
-	int		 fd;
+	char		 path[PATH_MAX];
+	int		 fd, rv;
 
 	*bufp = NULL;
 	*lenp = 0;
@@ -206,40 +208,57 @@ certs_read(int dirfd, const char *dirpath, const char *name, char **bufp,
 		    strerror(errno));
 		return (-1);
 	}
-	if (fstat(fd, &st) == -1) {
-		(void)snprintf(err, errlen, "%s/%s: %s", dirpath, name,
-		    strerror(errno));
-		goto fail;
-	}
+	(void)snprintf(path, sizeof(path), "%s/%s", dirpath, name);
+	memset(&st, 0, sizeof(st));
+	rv = certs_read_fd(fd, path, bufp, lenp, &st, err, errlen);
 	certs_stamp(&st, cs);
-	if (!S_ISREG(st.st_mode)) {
-		(void)snprintf(err, errlen, "%s/%s: not a regular file",
-		    dirpath, name);
-		goto fail;
+	close(fd);
+	return (rv);
+}
+
+/*
+ * The file open on fd, whole, from its start (a descriptor passed by
+ * another process shares its offset), with its stat in *st.
+ */
+static int
+certs_read_fd(int fd, const char *path, char **bufp, size_t *lenp,
+    struct stat *st, char *err, size_t errlen)
+{
+	char		*buf = NULL;
+	size_t		 len = 0, size = 0;
+	ssize_t		 n;
+
+	*bufp = NULL;
+	*lenp = 0;
+	if (fstat(fd, st) == -1) {
+		(void)snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return (-1);
 	}
-	if (st.st_size == 0) {
-		(void)snprintf(err, errlen, "%s/%s: empty file", dirpath,
-		    name);
-		goto fail;
+	if (!S_ISREG(st->st_mode)) {
+		(void)snprintf(err, errlen, "%s: not a regular file", path);
+		return (-1);
 	}
-	if (st.st_size > CERT_FILE_MAX) {
-		(void)snprintf(err, errlen, "%s/%s: larger than %d KiB",
-		    dirpath, name, CERT_FILE_MAX / 1024);
-		goto fail;
+	if (st->st_size == 0) {
+		(void)snprintf(err, errlen, "%s: empty file", path);
+		return (-1);
 	}
-	size = st.st_size;
+	if (st->st_size > CERT_FILE_MAX) {
+		(void)snprintf(err, errlen, "%s: larger than %d KiB", path,
+		    CERT_FILE_MAX / 1024);
+		return (-1);
+	}
+	size = st->st_size;
 	/* one byte more than expected, to see a file that grows */
 	if ((buf = malloc(size + 1)) == NULL) {
-		(void)snprintf(err, errlen, "%s/%s: %s", dirpath, name,
-		    strerror(errno));
-		goto fail;
+		(void)snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return (-1);
 	}
 	while (len < size + 1) {
-		if ((n = read(fd, buf + len, size + 1 - len)) == -1) {
+		if ((n = pread(fd, buf + len, size + 1 - len, len)) == -1) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			(void)snprintf(err, errlen, "%s/%s: %s", dirpath,
-			    name, strerror(errno));
+			(void)snprintf(err, errlen, "%s: %s", path,
+			    strerror(errno));
 			goto fail;
 		}
 		if (n == 0)
@@ -247,19 +266,42 @@ certs_read(int dirfd, const char *dirpath, const char *name, char **bufp,
 		len += n;
 	}
 	if (len != size) {
-		(void)snprintf(err, errlen, "%s/%s: changed while being read",
-		    dirpath, name);
+		(void)snprintf(err, errlen, "%s: changed while being read",
+		    path);
 		goto fail;
 	}
 	buf[len] = '\0';
-	close(fd);
 	*bufp = buf;
 	*lenp = len;
 	return (0);
  fail:
-	if (buf != NULL)
-		freezero(buf, size + 1);
-	close(fd);
+	freezero(buf, size + 1);
+	return (-1);
+}
+
+/*
+ * A pool's client certificate and key from descriptors (the parent
+ * opened them), with the hash of both, as certs_load() reads a folder.
+ */
+int
+certs_load_client(int certfd, int keyfd, const char *certpath,
+    const char *keypath, struct cert_pair *cp, char *err, size_t errlen)
+{
+	struct stat	 st;
+
+	if (certs_read_fd(certfd, certpath, &cp->cp_cert, &cp->cp_certlen,
+	    &st, err, errlen) == -1 ||
+	    certs_read_fd(keyfd, keypath, &cp->cp_key, &cp->cp_keylen, &st,
+	    err, errlen) == -1)
+		goto fail;
+	if (certs_hash(cp) == -1) {
+		(void)snprintf(err, errlen, "%s: cannot hash the files: %s",
+		    certpath, certs_ssl_reason());
+		goto fail;
+	}
+	return (0);
+ fail:
+	certs_pair_free(cp);
 	return (-1);
 }
 
@@ -326,6 +368,36 @@ int
 certs_check(struct cert_pair *cp, const char *dirpath, time_t now,
     char *err, size_t errlen)
 {
+	char	 certpath[PATH_MAX], keypath[PATH_MAX];
+
+	(void)snprintf(certpath, sizeof(certpath), "%s/%s", dirpath,
+	    CERT_FILE);
+	(void)snprintf(keypath, sizeof(keypath), "%s/%s", dirpath,
+	    CERT_KEY_FILE);
+	return (certs_check_files(cp, certpath, keypath, dirpath, now, err,
+	    errlen));
+}
+
+/*
+ * A pool's client certificate and key ("tls-client-certificate"), read
+ * by the certloader from descriptors the parent opened (or by -n): what
+ * makes a directory's pair servable but the names, which a client
+ * certificate need not have.
+ */
+int
+certs_check_client(struct cert_pair *cp, const char *certpath,
+    const char *keypath, time_t now, char *err, size_t errlen)
+{
+	return (certs_check_files(cp, certpath, keypath, NULL, now, err,
+	    errlen));
+}
+
+/* certs_check(), of two files; dirpath NULL: their names go unchecked. */
+static int
+certs_check_files(struct cert_pair *cp, const char *certpath,
+    const char *keypath, const char *dirpath, time_t now, char *err,
+    size_t errlen)
+{
 	X509		*leaf = NULL;
 	EVP_PKEY	*pkey = NULL;
 	time_t		 not_before, not_after;
@@ -333,34 +405,34 @@ certs_check(struct cert_pair *cp, const char *dirpath, time_t now,
 	int		 rv = -1;
 
 	ERR_clear_error();
-	if (certs_chain(cp, dirpath, &leaf, err, errlen) == -1 ||
-	    certs_key(cp, dirpath, &pkey, err, errlen) == -1)
+	if (certs_chain(cp, certpath, &leaf, err, errlen) == -1 ||
+	    certs_key(cp, keypath, &pkey, err, errlen) == -1)
 		goto fail;
 	if (X509_check_private_key(leaf, pkey) != 1) {
-		(void)snprintf(err, errlen, "%s/%s: key does not match the "
-		    "certificate", dirpath, CERT_KEY_FILE);
+		(void)snprintf(err, errlen, "%s: key does not match the "
+		    "certificate", keypath);
 		goto fail;
 	}
 	if (certs_asn1_time(X509_get0_notBefore(leaf), &not_before) == -1 ||
 	    certs_asn1_time(X509_get0_notAfter(leaf), &not_after) == -1) {
-		(void)snprintf(err, errlen, "%s/%s: certificate has a "
-		    "malformed validity period", dirpath, CERT_FILE);
+		(void)snprintf(err, errlen, "%s: certificate has a "
+		    "malformed validity period", certpath);
 		goto fail;
 	}
 	if (not_before > now) {
-		(void)snprintf(err, errlen, "%s/%s: certificate not valid "
-		    "before %s", dirpath, CERT_FILE,
+		(void)snprintf(err, errlen, "%s: certificate not valid "
+		    "before %s", certpath,
 		    certs_fmt_time(not_before, when, sizeof(when)));
 		goto fail;
 	}
 	if (not_after <= now) {
-		(void)snprintf(err, errlen, "%s/%s: certificate expired on %s",
-		    dirpath, CERT_FILE,
-		    certs_fmt_time(not_after, when, sizeof(when)));
+		(void)snprintf(err, errlen, "%s: certificate expired on %s",
+		    certpath, certs_fmt_time(not_after, when, sizeof(when)));
 		goto fail;
 	}
 	cp->cp_not_after = not_after;
-	if (certs_names(cp, leaf, dirpath, err, errlen) == -1)
+	if (dirpath != NULL &&
+	    certs_names(cp, leaf, dirpath, err, errlen) == -1)
 		goto fail;
 	rv = 0;
  fail:
@@ -376,7 +448,7 @@ certs_check(struct cert_pair *cp, const char *dirpath, time_t now,
  * the leaf, returned in *leafp.
  */
 static int
-certs_chain(struct cert_pair *cp, const char *dirpath, X509 **leafp,
+certs_chain(struct cert_pair *cp, const char *path, X509 **leafp,
     char *err, size_t errlen)
 {
 	BIO			*bio;
@@ -390,7 +462,7 @@ certs_chain(struct cert_pair *cp, const char *dirpath, X509 **leafp,
 
 	*leafp = NULL;
 	if ((bio = BIO_new_mem_buf(cp->cp_cert, cp->cp_certlen)) == NULL) {
-		(void)snprintf(err, errlen, "%s/%s: %s", dirpath, CERT_FILE,
+		(void)snprintf(err, errlen, "%s: %s", path,
 		    certs_ssl_reason());
 		return (-1);
 	}
@@ -406,33 +478,31 @@ certs_chain(struct cert_pair *cp, const char *dirpath, X509 **leafp,
 			if (nostart && !cut && n > 0)
 				break;	/* the end */
 			if (nostart && !cut)
-				(void)snprintf(err, errlen, "%s/%s: no "
-				    "certificate in the file", dirpath,
-				    CERT_FILE);
+				(void)snprintf(err, errlen, "%s: no "
+				    "certificate in the file", path);
 			else
-				(void)snprintf(err, errlen, "%s/%s: "
+				(void)snprintf(err, errlen, "%s: "
 				    "certificate %d: truncated or malformed "
-				    "PEM block (%s)", dirpath, CERT_FILE, n + 1,
+				    "PEM block (%s)", path, n + 1,
 				    nostart ? "no end line" :
 				    certs_ssl_reason());
 			goto fail;
 		}
 		n++;
 		if (strstr(name, "PRIVATE KEY") != NULL) {
-			(void)snprintf(err, errlen, "%s/%s: block %d is a "
-			    "private key; it belongs in %s", dirpath,
-			    CERT_FILE, n, CERT_KEY_FILE);
+			(void)snprintf(err, errlen, "%s: block %d is a "
+			    "private key; it belongs in the key file", path, n);
 			goto fail;
 		}
 		if (strcmp(name, PEM_STRING_X509) != 0) {
-			(void)snprintf(err, errlen, "%s/%s: block %d is a "
-			    "\"%s\", not a certificate", dirpath, CERT_FILE, n,
+			(void)snprintf(err, errlen, "%s: block %d is a "
+			    "\"%s\", not a certificate", path, n,
 			    name);
 			goto fail;
 		}
 		if (n > CERT_CHAIN_MAX) {
-			(void)snprintf(err, errlen, "%s/%s: more than %d "
-			    "certificates", dirpath, CERT_FILE,
+			(void)snprintf(err, errlen, "%s: more than %d "
+			    "certificates", path,
 			    CERT_CHAIN_MAX);
 			goto fail;
 		}
@@ -440,8 +510,8 @@ certs_chain(struct cert_pair *cp, const char *dirpath, X509 **leafp,
 		if ((x = d2i_X509(NULL, &p, datalen)) == NULL ||
 		    p != data + datalen) {
 			X509_free(x);
-			(void)snprintf(err, errlen, "%s/%s: certificate %d "
-			    "does not parse", dirpath, CERT_FILE, n);
+			(void)snprintf(err, errlen, "%s: certificate %d "
+			    "does not parse", path, n);
 			goto fail;
 		}
 		if (*leafp == NULL)
@@ -481,7 +551,7 @@ certs_nopass(char *buf, int size, int rwflag, void *arg)
 
 /* The private key; PEM_read_bio_PrivateKey takes all three encodings. */
 static int
-certs_key(struct cert_pair *cp, const char *dirpath, EVP_PKEY **pkeyp,
+certs_key(struct cert_pair *cp, const char *path, EVP_PKEY **pkeyp,
     char *err, size_t errlen)
 {
 	BIO		*bio;
@@ -497,19 +567,18 @@ certs_key(struct cert_pair *cp, const char *dirpath, EVP_PKEY **pkeyp,
 	 */
 	if ((begin = memmem(cp->cp_key, cp->cp_keylen, "-----BEGIN ",
 	    11)) == NULL) {
-		(void)snprintf(err, errlen, "%s/%s: no private key in the "
-		    "file", dirpath, CERT_KEY_FILE);
+		(void)snprintf(err, errlen, "%s: no private key in the "
+		    "file", path);
 		return (-1);
 	}
 	if (memmem(begin, cp->cp_key + cp->cp_keylen - begin, "-----END ",
 	    9) == NULL) {
-		(void)snprintf(err, errlen, "%s/%s: truncated PEM block",
-		    dirpath, CERT_KEY_FILE);
+		(void)snprintf(err, errlen, "%s: truncated PEM block",
+		    path);
 		return (-1);
 	}
 	if ((bio = BIO_new_mem_buf(cp->cp_key, cp->cp_keylen)) == NULL) {
-		(void)snprintf(err, errlen, "%s/%s: %s", dirpath,
-		    CERT_KEY_FILE, certs_ssl_reason());
+		(void)snprintf(err, errlen, "%s: %s", path, certs_ssl_reason());
 		return (-1);
 	}
 	pkey = PEM_read_bio_PrivateKey(bio, NULL, certs_nopass, &asked);
@@ -517,23 +586,23 @@ certs_key(struct cert_pair *cp, const char *dirpath, EVP_PKEY **pkeyp,
 	if (pkey == NULL) {
 		e = ERR_peek_last_error();
 		if (asked)
-			(void)snprintf(err, errlen, "%s/%s: the key is "
+			(void)snprintf(err, errlen, "%s: the key is "
 			    "encrypted; portero needs it unencrypted",
-			    dirpath, CERT_KEY_FILE);
+			    path);
 		else if (ERR_GET_LIB(e) == ERR_LIB_PEM &&
 		    ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
-			(void)snprintf(err, errlen, "%s/%s: no private key in "
-			    "the file", dirpath, CERT_KEY_FILE);
+			(void)snprintf(err, errlen, "%s: no private key in "
+			    "the file", path);
 		else
-			(void)snprintf(err, errlen, "%s/%s: malformed private "
-			    "key (%s)", dirpath, CERT_KEY_FILE,
+			(void)snprintf(err, errlen, "%s: malformed private "
+			    "key (%s)", path,
 			    certs_ssl_reason());
 		return (-1);
 	}
 	type = EVP_PKEY_base_id(pkey);
 	if (type != EVP_PKEY_RSA && type != EVP_PKEY_EC) {
-		(void)snprintf(err, errlen, "%s/%s: a %s key; only RSA and EC "
-		    "keys are supported", dirpath, CERT_KEY_FILE,
+		(void)snprintf(err, errlen, "%s: a %s key; only RSA and EC "
+		    "keys are supported", path,
 		    OBJ_nid2sn(type));
 		EVP_PKEY_free(pkey);
 		return (-1);

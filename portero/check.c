@@ -250,14 +250,20 @@ check_connected(struct hcheck *hc)
 		check_request(hc);
 		return;
 	}
-	/* the pool's tls-ca, as the workers verify it, else the global */
-	if (ct->ct_tls_ca != 0)
+	/*
+	 * The pool's tls-ca, as the workers verify it, else the global;
+	 * with its client certificate, as the workers present it.
+	 */
+	if (ct->ct_tls_cert != 0)
+		pc = poolclient_client(ct->ct_tls_ca, ct->ct_tls_cert);
+	else if (ct->ct_tls_ca != 0)
 		pc = (ut = poolca_tls(ct->ct_tls_ca)) != NULL ? ut->ut_pc :
 		    NULL;
 	else
 		pc = upstream_client();
 	if (pc == NULL) {
-		check_end(hc, 0, "tls: no CA bundle");
+		check_end(hc, 0, ct->ct_tls_cert != 0 ? "tls: no CA bundle or "
+		    "client certificate" : "tls: no CA bundle");
 		return;
 	}
 	if ((hc->hc_tls = ptls_connect(pc, hc->hc_fd, ct->ct_name, err,

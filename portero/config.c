@@ -609,6 +609,7 @@ config_load(struct portero_config *conf, struct conf_set *set,
 	memset(cmd, 0, sizeof(*cmd));
 	if (config_parse_args(conf, set, rs, argc, argv, 0, cmd) == -1)
 		return (-1);
+	poolcert_checkonly(cmd->checkonly);
 	if (cmd->file[0] == '\0' && access(PORTERO_CONF_FILE, F_OK) == 0)
 		(void)strlcpy(cmd->file, PORTERO_CONF_FILE, sizeof(cmd->file));
 	if (cmd->file[0] != '\0') {
@@ -1182,7 +1183,8 @@ config_getpool(const struct imsg *imsg, struct pool_conf *pl)
 	pl->pl_name[sizeof(pl->pl_name) - 1] = '\0';
 	pl->pl_tls_name[sizeof(pl->pl_tls_name) - 1] = '\0';
 	if (pl->pl_name[0] == '\0' || pl->pl_retry > RETRY_IDEMPOTENT ||
-	    pl->pl_tls_ca > POOL_CA_FILES)
+	    pl->pl_tls_ca > POOL_CA_FILES ||
+	    pl->pl_tls_cert > POOL_CERT_PAIRS)
 		return (-1);
 	if (pl->pl_check.ck_type != CHECK_NONE &&
 	    config_check_ok(&pl->pl_check) == -1)
@@ -1799,5 +1801,148 @@ config_getpoolcaend(const struct imsg *imsg, uint32_t *count)
 	memcpy(count, imsg->data, sizeof(*count));
 	if (*count > POOL_CA_FILES)
 		return (-1);
+	return (0);
+}
+
+/*
+ * Pools' client certificates (poolcert.c).  The parent passes the
+ * certloader each file open, one a message, then says how many pairs
+ * there were; the certloader sends each pair it has in service, head
+ * then cert and key in chunks, then their number, through the parent.
+ */
+int
+config_setpoolcertfile(struct imsgev *iev, const struct pool_cert_file *pkf,
+    int fd)
+{
+	int	 dupfd;
+
+	if ((dupfd = dup(fd)) == -1)
+		return (-1);
+	if (imsgev_compose(iev, IMSG_POOL_CERT_FILE, 0, 0, dupfd, pkf,
+	    sizeof(*pkf)) == -1) {
+		close(dupfd);
+		return (-1);
+	}
+	return (0);
+}
+
+int
+config_getpoolcertfile(const struct imsg *imsg, struct pool_cert_file *pkf)
+{
+	if (imsg->len != sizeof(*pkf) || imsg->fd == -1)
+		return (-1);
+	memcpy(pkf, imsg->data, sizeof(*pkf));
+	if (memchr(pkf->pkf_path, '\0', sizeof(pkf->pkf_path)) == NULL ||
+	    memchr(pkf->pkf_where, '\0', sizeof(pkf->pkf_where)) == NULL ||
+	    pkf->pkf_index >= POOL_CERT_PAIRS || pkf->pkf_key > 1 ||
+	    pkf->pkf_id == 0)
+		return (-1);
+	return (0);
+}
+
+int
+config_setpoolcertfilesend(struct imsgev *iev,
+    const struct pool_cert_files_end *pke)
+{
+	return (imsgev_compose(iev, IMSG_POOL_CERT_FILES_END, 0, 0, -1, pke,
+	    sizeof(*pke)));
+}
+
+int
+config_getpoolcertfilesend(const struct imsg *imsg,
+    struct pool_cert_files_end *pke)
+{
+	if (imsg->len != sizeof(*pke))
+		return (-1);
+	memcpy(pke, imsg->data, sizeof(*pke));
+	if (pke->pke_count > POOL_CERT_PAIRS || pke->pke_start > 1)
+		return (-1);
+	return (0);
+}
+
+/* One pair, to peerid; its key travels as the certificates' keys do. */
+int
+config_setpoolcert(struct imsgev *iev, uint32_t peerid,
+    const struct pool_cert_msg *pkm, const char *cert, const char *key)
+{
+	const char	*p;
+	size_t		 off, n, len;
+	int		 part;
+
+	if (imsgev_compose(iev, IMSG_POOL_CERT, peerid, 0, -1, pkm,
+	    sizeof(*pkm)) == -1)
+		return (-1);
+	for (part = 0; part < 2; part++) {
+		p = part == 0 ? cert : key;
+		len = part == 0 ? pkm->pkm_certlen : pkm->pkm_keylen;
+		for (off = 0; off < len; off += n) {
+			n = len - off;
+			if (n > IMSG_MAX_PAYLOAD)
+				n = IMSG_MAX_PAYLOAD;
+			if (imsgev_compose(iev, IMSG_POOL_CERT_DATA, peerid, 0,
+			    -1, p + off, n) == -1)
+				return (-1);
+		}
+	}
+	return (0);
+}
+
+int
+config_getpoolcert(const struct imsg *imsg, struct pool_cert_msg *pkm)
+{
+	if (imsg->len != sizeof(*pkm))
+		return (-1);
+	memcpy(pkm, imsg->data, sizeof(*pkm));
+	if (memchr(pkm->pkm_path, '\0', sizeof(pkm->pkm_path)) == NULL ||
+	    pkm->pkm_index >= POOL_CERT_PAIRS || pkm->pkm_id == 0 ||
+	    pkm->pkm_certlen == 0 || pkm->pkm_certlen > POOL_CERT_FILE_MAX ||
+	    pkm->pkm_keylen == 0 || pkm->pkm_keylen > POOL_CERT_FILE_MAX)
+		return (-1);
+	return (0);
+}
+
+int
+config_getpoolcertdata(const struct imsg *imsg, const void **data,
+    size_t *len)
+{
+	if (imsg->len == 0 || imsg->len > IMSG_MAX_PAYLOAD)
+		return (-1);
+	*data = imsg->data;
+	*len = imsg->len;
+	return (0);
+}
+
+int
+config_setpoolcertend(struct imsgev *iev, uint32_t peerid, uint32_t count)
+{
+	return (imsgev_compose(iev, IMSG_POOL_CERT_END, peerid, 0, -1, &count,
+	    sizeof(count)));
+}
+
+int
+config_getpoolcertend(const struct imsg *imsg, uint32_t *count)
+{
+	if (imsg->len != sizeof(*count))
+		return (-1);
+	memcpy(count, imsg->data, sizeof(*count));
+	if (*count > POOL_CERT_PAIRS)
+		return (-1);
+	return (0);
+}
+
+int
+config_setpoolcertfail(struct imsgev *iev, const char *why)
+{
+	return (imsgev_compose(iev, IMSG_POOL_CERT_FAIL, 0, 0, -1, why,
+	    strlen(why) + 1));
+}
+
+int
+config_getpoolcertfail(const struct imsg *imsg, char *buf, size_t len)
+{
+	if (imsg->len == 0 || ((const char *)imsg->data)[imsg->len - 1] !=
+	    '\0')
+		return (-1);
+	(void)strlcpy(buf, imsg->data, len);
 	return (0);
 }

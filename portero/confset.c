@@ -67,6 +67,7 @@ confset_free(struct conf_set *set)
 	free(set->cs_backends);
 	clientca_free(set->cs_clientca);
 	poolca_free(set->cs_poolca);
+	poolcert_free(set->cs_poolcert);
 	free(set->cs_nets);
 	free(set);
 }

@@ -122,11 +122,19 @@ health_dispatch_parent(struct imsg *imsg)
 			fatalx("tls-ca %s out of step",
 			    imsg_name(imsg->hdr.type));
 		break;
+	case IMSG_POOL_CERT:
+	case IMSG_POOL_CERT_DATA:
+	case IMSG_POOL_CERT_END:
+		if (poolclient_message(imsg) == -1)
+			fatalx("tls-client-certificate %s out of step",
+			    imsg_name(imsg->hdr.type));
+		break;
 	case IMSG_CFG_DONE:
 		if (!he.he_sandboxed)
 			health_init();
 		upstream_ca_apply();
 		poolca_apply();
+		poolclient_prune();
 		health_launch();
 		proc_compose_parent(IMSG_CFG_DONE, 0, NULL, 0);
 		break;

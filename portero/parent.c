@@ -230,6 +230,70 @@ parent_clientca(struct portero *env, const struct conf_set *old,
 	if (poolca_number(old != NULL ? old->cs_poolca : NULL,
 	    new->cs_poolca, &env->pc_poolca_id) || old == NULL)
 		env->pc_poolca_gen++;
+	poolcert_number(old, new, &env->pc_poolcert_id);
+}
+
+/*
+ * Pools' client certificates: their files, open, to the certloader with
+ * each configuration it is sent (so a reload reads them anew); a child
+ * that starts asks it for the pairs in service.
+ */
+static int
+parent_send_poolcert(struct portero *env, struct child *ch)
+{
+	int	 start;
+
+	if (ch->ch_role == PROC_CERTLOADER) {
+		start = env->pc_reloads == 0 && ch->ch_restarts == 0;
+		return (parent_sent(env, ch, poolcert_send_files(&ch->ch_iev,
+		    env->pc_set->cs_poolcert, start)));
+	}
+	if (ch->ch_role == PROC_HEALTH && ch->ch_state == CHILD_STARTING)
+		(void)parent_compose(env, &env->pc_certloader,
+		    IMSG_POOL_CERT_RESEND, POOL_CERT_TO_HEALTH, -1, NULL, 0);
+	return (0);
+}
+
+/*
+ * The certloader's pairs go to every worker and the health child, or
+ * to the one child that asked.  One bad when the daemon starts stops
+ * it, as any bad file does.
+ */
+static void
+parent_relay_poolcert(struct portero *env, struct imsg *imsg)
+{
+	struct child	*ch;
+	uint32_t	 id = imsg->hdr.peerid;
+	unsigned int	 i;
+	char		 why[CERT_ERROR_LEN];
+
+	if (imsg->hdr.type == IMSG_POOL_CERT_FAIL) {
+		if (config_getpoolcertfail(imsg, why, sizeof(why)) == -1)
+			(void)strlcpy(why, "a bad pair", sizeof(why));
+		log_warnx("%s", why);
+		log_warnx("not starting: a pool's client certificate cannot "
+		    "be used");
+		env->pc_exit_status = 1;
+		parent_shutdown(env, 1);
+		return;
+	}
+	if (id == POOL_CERT_TO_ALL || id == POOL_CERT_TO_HEALTH) {
+		if (env->pc_health.ch_ievset)
+			(void)parent_compose(env, &env->pc_health,
+			    imsg->hdr.type, 0, -1, imsg->data, imsg->len);
+		if (id == POOL_CERT_TO_HEALTH)
+			return;
+		for (i = 0; i < env->pc_conf.workers; i++) {
+			ch = &env->pc_workers[i];
+			if (ch->ch_ievset)
+				(void)parent_compose(env, ch, imsg->hdr.type,
+				    0, -1, imsg->data, imsg->len);
+		}
+		return;
+	}
+	if (id < env->pc_conf.workers && env->pc_workers[id].ch_ievset)
+		(void)parent_compose(env, &env->pc_workers[id],
+		    imsg->hdr.type, 0, -1, imsg->data, imsg->len);
 }
 
 /*
@@ -342,6 +406,8 @@ parent_send_config(struct portero *env, struct child *ch)
 	ch->ch_cfg_sent = 1;
 	ch->ch_cfg_again = 0;
 	if (parent_sent(env, ch, config_setglobal(iev, &env->pc_conf)) == -1)
+		return;
+	if (parent_send_poolcert(env, ch) == -1)
 		return;
 	if (ch->ch_role == PROC_WORKER && parent_send_worker(env, ch) == -1)
 		return;
@@ -510,6 +576,12 @@ parent_dispatch_certloader(struct portero *env, struct child *ch,
 	case IMSG_CTL_CERT:
 	case IMSG_CTL_END:
 		control_relay(env, imsg);
+		break;
+	case IMSG_POOL_CERT:
+	case IMSG_POOL_CERT_DATA:
+	case IMSG_POOL_CERT_END:
+	case IMSG_POOL_CERT_FAIL:
+		parent_relay_poolcert(env, imsg);
 		break;
 	default:
 		parent_child_broken(env, ch, "sent a message out of turn");

@@ -94,6 +94,7 @@ static int	 conf_pool(const char *);
 static int	 conf_backend(const char *, long long, int, long long);
 static void	 conf_pool_option(const char *, const char *);
 static void	 conf_pool_ca(struct pool_conf *, const char *);
+static void	 conf_pool_cert(const char *, const char *, const char *);
 static int	 conf_balance(const char *, int, const char *);
 static int	 conf_sticky(const char *);
 static int	 conf_hostname(const char *, int);
@@ -127,6 +128,8 @@ typedef struct {
 %token	BALANCE HASH ADDRESS COOKIE STICKY
 /* active health checks */
 %token	CHECK TCP HTTP STATUS INTERVAL TIMEOUT RISE FALL
+/* a pool's client certificate for its TLS backends */
+%token	TLSCLIENTCERT
 /* "block return N": return binds to block, not to a next option */
 %nonassoc	BLOCK
 %nonassoc	RETURN
@@ -438,6 +441,12 @@ poolopt		: BACKEND STRING port opttls optweight	{
 		}
 		| balanceopt
 		| CHECK checkspec
+		| TLSCLIENTCERT STRING STRING STRING	{
+			conf_pool_cert($2, $3, $4);
+			free($2);
+			free($3);
+			free($4);
+		}
 		;
 
 /* How the pool chooses a backend (balance.c). */
@@ -595,6 +604,7 @@ lookup(char *s)
 		{ "tcp",		TCP },
 		{ "timeout",		TIMEOUT },
 		{ "tls",		TLS },
+		{ "tls-client-certificate", TLSCLIENTCERT },
 		{ "to",			TO },
 		{ "trusted-forwarders",	TRUSTED },
 		{ "verify",		VERIFY },
@@ -1508,6 +1518,43 @@ conf_pool_ca(struct pool_conf *pl, const char *path)
 		return;
 	}
 	pl->pl_tls_ca = index + 1;
+}
+
+/*
+ * "tls-client-certificate FILE key FILE": what the pool's TLS backends
+ * are shown when they ask for a client certificate.  The files are
+ * opened now (a missing one is an error of this line) but read by the
+ * certloader alone; -n, run by the operator, reads and checks them.
+ */
+static void
+conf_pool_cert(const char *cert, const char *word, const char *key)
+{
+	struct pool_conf	*pl = confset_pool(set, cur_pool);
+	char			 why[CONF_PATH_MAX + CERT_ERROR_LEN];
+	char			 where[CONF_PATH_MAX];
+	unsigned int		 index;
+
+	if (strcmp(word, "key") != 0) {
+		yyerror("tls-client-certificate: \"%s\" where \"key\" goes",
+		    word);
+		return;
+	}
+	if (pl->pl_tls_cert != 0) {
+		yyerror("tls-client-certificate: pool \"%s\" has one",
+		    pl->pl_name);
+		return;
+	}
+	if (set->cs_poolcert == NULL &&
+	    (set->cs_poolcert = poolcert_new()) == NULL)
+		fatal("tls-client-certificate");
+	(void)snprintf(where, sizeof(where), "%s:%d", file->pf_name,
+	    yylval.lineno);
+	if (poolcert_add(set->cs_poolcert, cert, key, where, &index, why,
+	    sizeof(why)) == -1) {
+		yyerror("%s", why);
+		return;
+	}
+	pl->pl_tls_cert = index + 1;
 }
 
 /*

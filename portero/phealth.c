@@ -232,6 +232,7 @@ parent_health_target(struct check_target *ct, const struct pool_conf *pl,
 	ct->ct_tls = tls;
 	ct->ct_check = pl->pl_check;
 	ct->ct_tls_ca = pl->pl_tls_ca;
+	ct->ct_tls_cert = pl->pl_tls_cert_id;
 }
 
 static void

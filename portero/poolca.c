@@ -375,6 +375,18 @@ poolca_tls(uint32_t tls_ca)
 	return (pw.pw_cur->pcs_ca[tls_ca - 1].pca_tls);
 }
 
+/* Whether ut is the context of a bundle in service. */
+int
+poolca_in_service(const struct upstream_tls *ut)
+{
+	unsigned int	 i;
+
+	for (i = 0; pw.pw_cur != NULL && i < pw.pw_cur->pcs_n; i++)
+		if (pw.pw_cur->pcs_ca[i].pca_tls == ut)
+			return (1);
+	return (0);
+}
+
 /* A new route table holds the contexts in service, for its pools. */
 int
 poolca_table(struct route_table *rt)

@@ -72,7 +72,7 @@
  * the sandbox tests use the very same sets.
  */
 #define PROMISES_WORKER		"stdio inet recvfd"
-#define PROMISES_CERTLOADER	"stdio rpath"
+#define PROMISES_CERTLOADER	"stdio rpath recvfd"
 #define PROMISES_REGISTRAR	"stdio rpath wpath cpath inet recvfd"
 #define PROMISES_HEALTH		"stdio inet"
 #define UNVEIL_CERTLOADER	"r"
@@ -253,6 +253,27 @@ enum imsg_type {
 	IMSG_POOL_CA,		/* struct pool_ca_msg */
 	IMSG_POOL_CA_DATA,	/* bytes */
 	IMSG_POOL_CA_END,	/* uint32_t bundles */
+
+	/*
+	 * Pools' client certificates ("tls-client-certificate",
+	 * poolcert.c): the parent opens both files of each pair and passes
+	 * them to the certloader (POOL_CERT_FILE, two a pair, then
+	 * POOL_CERT_FILES_END) with every configuration it sends it; the
+	 * certloader reads and checks them and, when what is in service
+	 * changed, sends the whole set (POOL_CERT per pair, its cert and
+	 * key in POOL_CERT_DATA chunks, POOL_CERT_END with their number)
+	 * through the parent to the workers and the health child (peerid:
+	 * POOL_CERT_TO_ALL, POOL_CERT_TO_HEALTH or a worker).  A child
+	 * starting asks for it (POOL_CERT_RESEND, peerid: the child).  A
+	 * pair that is bad when the daemon starts stops it (POOL_CERT_FAIL).
+	 */
+	IMSG_POOL_CERT_FILE,	/* fd, struct pool_cert_file */
+	IMSG_POOL_CERT_FILES_END, /* struct pool_cert_files_end */
+	IMSG_POOL_CERT_RESEND,	/* parent -> certloader: none */
+	IMSG_POOL_CERT_FAIL,	/* certloader -> parent: reason, with NUL */
+	IMSG_POOL_CERT,		/* struct pool_cert_msg */
+	IMSG_POOL_CERT_DATA,	/* bytes */
+	IMSG_POOL_CERT_END,	/* uint32_t pairs */
 
 	/*
 	 * Registered backends.  The registrar sends each change it has
@@ -630,6 +651,9 @@ struct pool_conf {
 	uint32_t	 pl_retry;	/* enum pool_retry */
 	uint32_t	 pl_tls_ca;	/* its bundle in cs_poolca, + 1;
 					   0: the global upstream-ca */
+	/* its client certificate (poolcert.c): 0 when none */
+	uint32_t	 pl_tls_cert;	/* its pair in cs_poolcert, + 1 */
+	uint32_t	 pl_tls_cert_id;	/* the pair's number */
 	struct balance_conf pl_balance;
 	struct check_conf pl_check;	/* ck_type CHECK_NONE: none */
 };
@@ -702,6 +726,7 @@ struct conf_set {
 	uint32_t		 cs_nbackends, cs_capbackends;
 	struct client_ca_set	*cs_clientca;	/* the parent's; NULL: none */
 	struct pool_ca_set	*cs_poolca;	/* the parent's; NULL: none */
+	struct pool_cert_set	*cs_poolcert;	/* the parent's; NULL: none */
 	/* realip.c: who may send PROXY headers, trusted forwarders */
 	struct net_conf		*cs_nets;
 	uint32_t		 cs_nnets, cs_capnets;
@@ -777,6 +802,7 @@ struct check_target {
 	char		 ct_host[HOSTPORT_MAX];	/* HTTP checks' Host: */
 	struct check_conf ct_check;
 	uint32_t	 ct_tls_ca;	/* its pool's pl_tls_ca */
+	uint32_t	 ct_tls_cert;	/* its pool's pl_tls_cert_id */
 };
 
 /* What "show backends" shows of a backend's checks. */
@@ -881,6 +907,61 @@ struct pool_ca_msg {
 	uint32_t	 pcm_id;	/* stays while the bytes do */
 	uint32_t	 pcm_len;	/* bytes of the bundle to come */
 	char		 pcm_path[CONF_PATH_MAX];	/* for log lines */
+};
+
+/*
+ * Pools' client certificates (poolcert.c, "tls-client-certificate"):
+ * each pair of files opened by the parent (which never reads a key) as
+ * the configuration is parsed, read and checked by the certloader, sent
+ * by it to the workers and the health child, which build one client
+ * context for each pair and CA bundle used together.  A pair keeps its
+ * number (pk_id) while its files' names stay, and a pool that names
+ * other files takes over its last pair's number when no other pool
+ * keeps it: the certloader keeps what is in service under a number
+ * until something good replaces it.
+ */
+#define POOL_CERT_PAIRS		16	/* distinct pairs of files */
+#define POOL_CERT_FILE_MAX	(16 * 1024)	/* a certificate or a key */
+#define POOL_CERT_TO_ALL	UINT32_MAX	/* a set's peerid: every */
+#define POOL_CERT_TO_HEALTH	(UINT32_MAX - 1)	/* ... the health */
+
+struct pool_cert {
+	char		 pk_cert[CONF_PATH_MAX];
+	char		 pk_key[CONF_PATH_MAX];
+	char		 pk_where[CONF_PATH_MAX];	/* FILE:LINE of its
+							   first use */
+	int		 pk_certfd;	/* the parent's, open; -1: none */
+	int		 pk_keyfd;
+	uint32_t	 pk_id;		/* given as the set is taken */
+};
+
+struct pool_cert_set {
+	struct pool_cert pks_pair[POOL_CERT_PAIRS];
+	unsigned int	 pks_n;
+};
+
+struct pool_cert_file {
+	uint32_t	 pkf_index;	/* 0, 1, ... in order */
+	uint32_t	 pkf_id;
+	uint32_t	 pkf_key;	/* 0: the certificate, 1: the key */
+	char		 pkf_path[CONF_PATH_MAX];
+	char		 pkf_where[CONF_PATH_MAX];	/* for log lines */
+};
+
+struct pool_cert_files_end {
+	uint32_t	 pke_count;	/* pairs */
+	uint32_t	 pke_start;	/* the daemon starts: a bad pair
+					   stops it */
+};
+
+struct pool_cert_msg {
+	uint32_t	 pkm_index;	/* 0, 1, ... in order */
+	uint32_t	 pkm_id;
+	uint32_t	 pkm_certlen;	/* bytes to come: cert, then key */
+	uint32_t	 pkm_keylen;
+	unsigned char	 pkm_hash[32];	/* of both: changed or not */
+	char		 pkm_path[CONF_PATH_MAX];	/* the certificate's,
+							   for log lines */
 };
 
 #define CERT_MAX_NAMES		64
@@ -1130,6 +1211,9 @@ struct portero {
 							   the same */
 	uint32_t		 pc_poolca_id;		/* the last number a
 							   bundle was given */
+	uint32_t		 pc_poolcert_id;	/* ... a client
+							   certificate pair */
+	int			 pc_exit_status;	/* once stopped */
 };
 
 /* listener.c: a listening socket being accepted on. */
@@ -1315,6 +1399,8 @@ struct service {
 	struct pool_conf	 sv_conf;	/* zero but the name when only
 						   registrations made it */
 	unsigned int		 sv_nregistered;
+	struct upstream_tls	*sv_tls;	/* with its client certificate;
+						   NULL: none */
 	struct backend		**sv_backends;
 	unsigned int		 sv_nbackends;
 	unsigned int		 sv_cap;
@@ -1787,6 +1873,21 @@ int	 config_setpoolca(struct imsgev *, const struct pool_ca_set *);
 int	 config_getpoolca(const struct imsg *, struct pool_ca_msg *);
 int	 config_getpoolcadata(const struct imsg *, const void **, size_t *);
 int	 config_getpoolcaend(const struct imsg *, uint32_t *);
+int	 config_setpoolcertfile(struct imsgev *, const struct pool_cert_file *,
+	    int);
+int	 config_getpoolcertfile(const struct imsg *, struct pool_cert_file *);
+int	 config_setpoolcertfilesend(struct imsgev *,
+	    const struct pool_cert_files_end *);
+int	 config_getpoolcertfilesend(const struct imsg *,
+	    struct pool_cert_files_end *);
+int	 config_setpoolcert(struct imsgev *, uint32_t,
+	    const struct pool_cert_msg *, const char *, const char *);
+int	 config_getpoolcert(const struct imsg *, struct pool_cert_msg *);
+int	 config_getpoolcertdata(const struct imsg *, const void **, size_t *);
+int	 config_setpoolcertend(struct imsgev *, uint32_t, uint32_t);
+int	 config_getpoolcertend(const struct imsg *, uint32_t *);
+int	 config_setpoolcertfail(struct imsgev *, const char *);
+int	 config_getpoolcertfail(const struct imsg *, char *, size_t);
 int	 config_setverdict(struct imsgev *, uint32_t,
 	    const struct backend_health *);
 int	 config_setcheck(struct imsgev *, uint32_t,
@@ -1919,6 +2020,7 @@ int	 upstream_ca_end(void);
 void	 upstream_ca_apply(void);
 int	 upstream_ca_message(const struct imsg *);
 struct ptls_client *upstream_client(void);
+unsigned int upstream_client_gen(void);
 void	 upstream_sessions_free(struct backend *);
 struct upstream *upstream_get(struct backend *, const char *,
 	    void (*)(void *), void *, int);
@@ -1984,6 +2086,10 @@ int	 certs_load(int, const char *, struct cert_pair *,
 	    struct cert_stamp *, char *, size_t);
 int	 certs_check(struct cert_pair *, const char *, time_t, char *,
 	    size_t);
+int	 certs_load_client(int, int, const char *, const char *,
+	    struct cert_pair *, char *, size_t);
+int	 certs_check_client(struct cert_pair *, const char *, const char *,
+	    time_t, char *, size_t);
 void	 certs_pair_free(struct cert_pair *);
 int	 certs_ocsp_load(int, const char *, const struct cert_pair *,
 	    time_t, struct cert_ocsp *, struct cert_stamp *, char *, size_t);
@@ -2094,6 +2200,8 @@ int	 ptls_server_signer(struct ptls_server *, ptls_sign_fn, void *);
 struct ptls *ptls_accept(struct ptls_server *, int);
 struct ptls_client *ptls_client_new(const char *, size_t, int, char *,
 	    size_t);
+struct ptls_client *ptls_client_keypair(const struct ptls_client *,
+	    const char *, size_t, const char *, size_t, char *, size_t);
 void	 ptls_client_free(struct ptls_client *);
 struct ptls *ptls_connect(struct ptls_client *, int, const char *, char *,
 	    size_t);
@@ -2141,9 +2249,29 @@ int	 poolca_message(const struct imsg *);
 void	 poolca_apply(void);
 int	 poolca_table(struct route_table *);
 struct upstream_tls *poolca_tls(uint32_t);
+int	 poolca_in_service(const struct upstream_tls *);
 unsigned int upstream_tls_newgen(void);
 void	 upstream_tls_ref(struct upstream_tls *);
 void	 upstream_tls_unref(struct upstream_tls *);
+
+/* poolcert.c: the parent's and the certloader's part */
+struct pool_cert_set *poolcert_new(void);
+void	 poolcert_free(struct pool_cert_set *);
+void	 poolcert_checkonly(int);
+int	 poolcert_add(struct pool_cert_set *, const char *, const char *,
+	    const char *, unsigned int *, char *, size_t);
+void	 poolcert_number(const struct conf_set *, const struct conf_set *,
+	    uint32_t *);
+int	 poolcert_send_files(struct imsgev *, const struct pool_cert_set *,
+	    int);
+int	 poolcert_loader_message(const struct imsg *, struct imsgev *);
+void	 poolcert_loader_resend(struct imsgev *, uint32_t);
+
+/* poolclient.c: pools' client contexts, in workers and the health child */
+int	 poolclient_message(const struct imsg *);
+struct upstream_tls *poolclient_tls(struct upstream_tls *, uint32_t);
+struct ptls_client *poolclient_client(uint32_t, uint32_t);
+void	 poolclient_prune(void);
 
 /* mtls.c */
 int	 mtls_begin(const struct client_ca_msg *);

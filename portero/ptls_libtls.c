@@ -48,6 +48,10 @@ struct ptls_server {
 
 struct ptls_client {
 	struct tls_config	*pc_config;
+	/* a copy of the bundle, for contexts derived from this one */
+	char			*pc_ca;
+	size_t			 pc_calen;
+	int			 pc_verify;
 };
 
 struct ptls {
@@ -342,6 +346,7 @@ ptls_client_new(const char *ca, size_t calen, int verify, char *err,
 		    tls_config_error(pc->pc_config));
 		goto fail;
 	}
+	pc->pc_verify = verify;
 	if (!verify) {
 		tls_config_insecure_noverifycert(pc->pc_config);
 		tls_config_insecure_noverifyname(pc->pc_config);
@@ -350,11 +355,43 @@ ptls_client_new(const char *ca, size_t calen, int verify, char *err,
 		(void)snprintf(err, errlen, "%s",
 		    tls_config_error(pc->pc_config));
 		goto fail;
+	} else {
+		if ((pc->pc_ca = malloc(calen)) == NULL) {
+			(void)snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		memcpy(pc->pc_ca, ca, calen);
+		pc->pc_calen = calen;
 	}
 	return (pc);
  fail:
 	ptls_client_free(pc);
 	return (NULL);
+}
+
+/*
+ * A context that verifies as base does and presents a certificate to
+ * servers that ask for one.  libtls keeps no parsed bundle to share:
+ * it parses it for each connection anyway.
+ */
+struct ptls_client *
+ptls_client_keypair(const struct ptls_client *base, const char *cert,
+    size_t certlen, const char *key, size_t keylen, char *err,
+    size_t errlen)
+{
+	struct ptls_client	*pc;
+
+	if ((pc = ptls_client_new(base->pc_ca, base->pc_calen,
+	    base->pc_verify, err, errlen)) == NULL)
+		return (NULL);
+	if (tls_config_set_keypair_mem(pc->pc_config, (const uint8_t *)cert,
+	    certlen, (const uint8_t *)key, keylen) == -1) {
+		(void)snprintf(err, errlen, "%s",
+		    tls_config_error(pc->pc_config));
+		ptls_client_free(pc);
+		return (NULL);
+	}
+	return (pc);
 }
 
 void
@@ -364,6 +401,7 @@ ptls_client_free(struct ptls_client *pc)
 		return;
 	if (pc->pc_config != NULL)
 		tls_config_free(pc->pc_config);
+	free(pc->pc_ca);
 	free(pc);
 }
 

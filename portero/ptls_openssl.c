@@ -1208,10 +1208,9 @@ ptls_client_ca(SSL_CTX *ctx, const char *ca, size_t calen)
 	return (n > 0 ? 0 : -1);
 }
 
-/* Once per worker: the CA bundle parsed once, not per connection. */
-struct ptls_client *
-ptls_client_new(const char *ca, size_t calen, int verify, char *err,
-    size_t errlen)
+/* A client context with portero's settings, and nothing to trust yet. */
+static struct ptls_client *
+ptls_client_alloc(int verify, char *err, size_t errlen)
 {
 	struct ptls_client	*pc;
 
@@ -1223,7 +1222,8 @@ ptls_client_new(const char *ca, size_t calen, int verify, char *err,
 	if ((pc->pc_ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
 	    SSL_CTX_set_min_proto_version(pc->pc_ctx, TLS1_2_VERSION) != 1) {
 		ptls_errstr(err, errlen, "client context");
-		goto fail;
+		ptls_client_free(pc);
+		return (NULL);
 	}
 	SSL_CTX_set_options(pc->pc_ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
@@ -1240,14 +1240,91 @@ ptls_client_new(const char *ca, size_t calen, int verify, char *err,
 	    SSL_SESS_CACHE_NO_INTERNAL);
 	SSL_CTX_sess_set_new_cb(pc->pc_ctx, ptls_client_session_cb);
 	pc->pc_serial = ++ptls_client_serial;
+	return (pc);
+}
+
+/* Once per worker: the CA bundle parsed once, not per connection. */
+struct ptls_client *
+ptls_client_new(const char *ca, size_t calen, int verify, char *err,
+    size_t errlen)
+{
+	struct ptls_client	*pc;
+
+	if ((pc = ptls_client_alloc(verify, err, errlen)) == NULL)
+		return (NULL);
 	if (verify && ptls_client_ca(pc->pc_ctx, ca, calen) == -1) {
 		(void)snprintf(err, errlen, "no certificate in the CA bundle");
-		goto fail;
+		ptls_client_free(pc);
+		return (NULL);
 	}
 	return (pc);
- fail:
-	ptls_client_free(pc);
-	return (NULL);
+}
+
+/* Never ask for a passphrase: a daemon has no one to ask. */
+static int
+ptls_nopass(char *buf, int size, int rwflag, void *arg)
+{
+	return (-1);
+}
+
+/* A certificate chain and its key, from memory, for ctx to present. */
+static int
+ptls_client_pair(SSL_CTX *ctx, const char *cert, size_t certlen,
+    const char *key, size_t keylen)
+{
+	BIO		*bio;
+	X509		*x;
+	EVP_PKEY	*pkey = NULL;
+	int		 rv = -1;
+
+	if ((bio = BIO_new_mem_buf(cert, certlen)) == NULL)
+		return (-1);
+	if ((x = PEM_read_bio_X509(bio, NULL, ptls_nopass, NULL)) == NULL ||
+	    SSL_CTX_use_certificate(ctx, x) != 1)
+		goto done;
+	X509_free(x);
+	while ((x = PEM_read_bio_X509(bio, NULL, ptls_nopass, NULL)) !=
+	    NULL)
+		if (SSL_CTX_add0_chain_cert(ctx, x) != 1)
+			goto done;
+	ERR_clear_error();	/* the end of the chain */
+	BIO_free(bio);
+	if ((bio = BIO_new_mem_buf(key, keylen)) == NULL ||
+	    (pkey = PEM_read_bio_PrivateKey(bio, NULL, ptls_nopass,
+	    NULL)) == NULL || SSL_CTX_use_PrivateKey(ctx, pkey) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		goto done;
+	rv = 0;
+ done:
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+	BIO_free(bio);
+	return (rv);
+}
+
+/*
+ * A context that verifies as base does (its CA store is shared, not
+ * parsed again) and presents a certificate to servers that ask for one.
+ */
+struct ptls_client *
+ptls_client_keypair(const struct ptls_client *base, const char *cert,
+    size_t certlen, const char *key, size_t keylen, char *err,
+    size_t errlen)
+{
+	struct ptls_client	*pc;
+
+	if ((pc = ptls_client_alloc(base->pc_verify, err, errlen)) == NULL)
+		return (NULL);
+	if (base->pc_verify)
+		SSL_CTX_set1_cert_store(pc->pc_ctx,
+		    SSL_CTX_get_cert_store(base->pc_ctx));
+	if (ptls_client_pair(pc->pc_ctx, cert, certlen, key, keylen) == -1) {
+		ptls_errstr(err, errlen, "client certificate");
+		ptls_client_free(pc);
+		return (NULL);
+	}
+	ERR_clear_error();
+	return (pc);
 }
 
 void

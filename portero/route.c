@@ -113,6 +113,7 @@ service_unref(struct service *sv)
 	if (--sv->sv_refs > 0)
 		return;
 	balance_free(&sv->sv_bal);
+	upstream_tls_unref(sv->sv_tls);
 	free(sv->sv_backends);
 	free(sv);
 }
@@ -272,7 +273,10 @@ route_add(struct route_table *rt, const struct backend_conf *bc,
 	be->be_pool = sv;
 	TAILQ_INIT(&be->be_idle);
 	/* route_pools() saw that the table has the pool's bundle */
-	if (sv->sv_conf.pl_tls_ca != 0) {
+	if (sv->sv_tls != NULL) {
+		be->be_tls = sv->sv_tls;
+		upstream_tls_ref(be->be_tls);
+	} else if (sv->sv_conf.pl_tls_ca != 0) {
 		be->be_tls = rt->rt_tls[sv->sv_conf.pl_tls_ca - 1];
 		upstream_tls_ref(be->be_tls);
 	}
@@ -443,6 +447,25 @@ route_keep_pools(struct route_table *rt, struct route_table *old)
 	return (kept);
 }
 
+/*
+ * A pool with a client certificate: the context of its pair over its
+ * bundle (the global one without tls-ca), shared with the pools that
+ * use the same two (poolclient.c).
+ */
+static int
+route_pool_cert(struct route_table *rt, struct service *sv)
+{
+	const struct pool_conf	*pl = &sv->sv_conf;
+
+	upstream_tls_unref(sv->sv_tls);
+	sv->sv_tls = NULL;
+	if (pl->pl_tls_cert_id == 0)
+		return (0);
+	sv->sv_tls = poolclient_tls(pl->pl_tls_ca != 0 ?
+	    rt->rt_tls[pl->pl_tls_ca - 1] : NULL, pl->pl_tls_cert_id);
+	return (sv->sv_tls != NULL ? 0 : -1);
+}
+
 /* The pools of set, each made even when it has no backend yet. */
 static int
 route_pools(struct route_table *rt, const struct conf_set *set)
@@ -462,6 +485,8 @@ route_pools(struct route_table *rt, const struct conf_set *set)
 		sv->sv_conf = set->cs_pools[i];
 		sv->sv_bal.bl_conf = sv->sv_conf.pl_balance;
 		sv->sv_bal.bl_ready = 0;
+		if (route_pool_cert(rt, sv) == -1)
+			return (-1);
 	}
 	for (i = 0; i < set->cs_nbackends; i++)
 		if (route_add(rt, &set->cs_backends[i], 0) == NULL)

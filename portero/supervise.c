@@ -323,5 +323,5 @@ parent_exit_if_done(struct portero *env)
 			return;
 	control_close(env);
 	log_info("stopped");
-	exit(0);
+	exit(env->pc_exit_status);
 }

@@ -191,9 +191,17 @@ upstream_client(void)
 	return (upstream_tls);
 }
 
+/* The number of that context: pools' contexts derived from it follow it. */
+unsigned int
+upstream_client_gen(void)
+{
+	return (upstream_tls_gen);
+}
+
 /*
  * The client context a backend's connections are made with: its pool's
- * (tls-ca), else the global one; and that context's number.
+ * (tls-ca, a client certificate), else the global one; and that
+ * context's number.
  */
 static struct ptls_client *
 upstream_tls_of(const struct backend *be, unsigned int *gen)

@@ -402,6 +402,7 @@ worker_dispatch_parent(struct imsg *imsg)
 		/* what old sockets queued is accepted under the old set */
 		worker_listeners_swap();
 		worker_routes_swap();
+		poolclient_prune();
 		proc_compose_parent(IMSG_CFG_DONE, 0, NULL, 0);
 		break;
 	case IMSG_START:
@@ -443,6 +444,13 @@ worker_dispatch_parent(struct imsg *imsg)
 	case IMSG_POOL_CA_END:
 		if (poolca_message(imsg) == -1)
 			fatalx("tls-ca %s out of step",
+			    imsg_name(imsg->hdr.type));
+		break;
+	case IMSG_POOL_CERT:
+	case IMSG_POOL_CERT_DATA:
+	case IMSG_POOL_CERT_END:
+		if (poolclient_message(imsg) == -1)
+			fatalx("tls-client-certificate %s out of step",
 			    imsg_name(imsg->hdr.type));
 		break;
 	case IMSG_REG_UPSERT:

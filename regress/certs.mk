@@ -21,7 +21,7 @@ UNIT_TESTS +=	unit/test_certs
 CERTS_SRCS =	../portero/certs.c ../portero/tlsctx.c \
 		../portero/ptls_$(TLS).c ../portero/config.c \
 		../portero/confset.c ../portero/parse.c ../portero/clientca.c \
-		../portero/poolca.c \
+		../portero/poolca.c ../portero/poolcert.c \
 		../portero/names.c ../portero/imsg.c ../portero/proc.c \
 		../portero/listener.c ../portero/sandbox.c ../portero/secrets.c \
 		unit/logstub.c

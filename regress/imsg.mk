@@ -44,6 +44,7 @@ MSGS_SRCS =	../portero/names.c ../portero/config.c ../portero/imsg.c \
 		../portero/confset.c ../portero/parse.c \
 		../portero/listener.c ../portero/proc.c ../portero/sandbox.c \
 		../portero/secrets.c ../portero/clientca.c ../portero/poolca.c \
+		../portero/poolcert.c \
 		../portero/ptls_$(TLS).c ../portero/certs.c \
 		unit/logstub.c
 

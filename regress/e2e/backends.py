@@ -255,6 +255,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         }
         if be.tls_ctx is not None:
             info["tls_resumed"] = self.connection.session_reused
+            peer = self.connection.getpeercert()
+            if peer:
+                info["tls_client"] = ",".join(
+                    "%s=%s" % kv for rdn in peer["subject"] for kv in rdn)
         with be.lock:
             be.requests.append(info)
         close = "close" in query.split("&")
@@ -344,10 +348,12 @@ class EchoBackend:
     tls: a (certfile, keyfile) pair to serve HTTPS.  tls_conns lists each
     TLS connection's handshake: its SNI and whether it offered a session
     (with peek_hello, read off the ClientHello; else None) and resumed.
+    client_ca: a CA file; TLS clients must then show a certificate it
+    issued, and each request's info has its subject ("tls_client").
     """
 
     def __init__(self, t, name, tls=None, port=0, host="127.0.0.1",
-                 peek_hello=False):
+                 peek_hello=False, client_ca=None):
         self.t = t
         self.name = name
         self.lock = threading.Lock()
@@ -366,6 +372,9 @@ class EchoBackend:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(tls[0], tls[1])
             ctx.sni_callback = self._sni_cb
+            if client_ca is not None:
+                ctx.verify_mode = ssl.CERT_REQUIRED
+                ctx.load_verify_locations(client_ca)
             self.tls_ctx = ctx
         v6 = ":" in host
         self.server = (_Server6 if v6 else _Server)((host, port), _Handler)

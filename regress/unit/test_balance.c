@@ -58,6 +58,13 @@ poolca_table(struct route_table *rt)
 	return (0);
 }
 
+/* ... nor a client certificate. */
+struct upstream_tls *
+poolclient_tls(struct upstream_tls *base, uint32_t id)
+{
+	return (NULL);
+}
+
 void
 upstream_tls_ref(struct upstream_tls *ut)
 {
