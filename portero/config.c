@@ -47,6 +47,7 @@ enum opt_kind {
 	OPT_FLAG,		/* int32_t set to 1 */
 	OPT_BACKEND,		/* appended to the backend table */
 	OPT_ACCESS_LOG,		/* a path, or "none" */
+	OPT_LOG_FORMAT,		/* combined, json or ltsv */
 	OPT_NET,		/* appended to --register-allow */
 	OPT_SECRET,		/* a secret's value, kept apart (co_off:
 				   which one) */
@@ -117,6 +118,8 @@ static const struct config_opt config_opts[] = {
 	CONF_STR("upstream-ca", upstream_ca),
 	CONF_FLAG("upstream-insecure", upstream_insecure),
 	{ "access-log", OPT_ACCESS_LOG, 0, 0, 0, 0 },
+	{ "access-log-format", OPT_LOG_FORMAT, 0, 0, 0, 0 },
+	CONF_FLAG("trust-request-id", trust_request_id),
 	{ "backend", OPT_BACKEND, 0, 0, 0, 0 },
 	CONF_FLAG("no-register", no_register),
 	CONF_STR("register-secret-file", register_secret_file),
@@ -453,6 +456,14 @@ config_setopt(struct portero_config *conf, struct conf_set *set,
 		if (strlcpy(conf->access_log, arg, sizeof(conf->access_log)) >=
 		    sizeof(conf->access_log)) {
 			(void)snprintf(why, whylen, "%s: too long", what);
+			return (-1);
+		}
+		return (0);
+	case OPT_LOG_FORMAT:
+		if (accesslog_format_parse(arg,
+		    &conf->access_log_format) == -1) {
+			(void)snprintf(why, whylen, "%s \"%s\": want combined, "
+			    "json or ltsv", what, arg);
 			return (-1);
 		}
 		return (0);
@@ -888,7 +899,8 @@ config_getglobal(struct portero_config *conf, const struct imsg *imsg)
 	conf->jwt_audience[sizeof(conf->jwt_audience) - 1] = '\0';
 	if (conf->workers < 1 || conf->workers > PORTERO_MAX_WORKERS ||
 	    conf->register_nallow > REG_ALLOW_MAX ||
-	    conf->forwarders_field > FWD_FIELD_REAL_IP)
+	    conf->forwarders_field > FWD_FIELD_REAL_IP ||
+	    conf->access_log_format > LOG_FORMAT_LTSV)
 		return (-1);
 	return (0);
 }
@@ -1215,26 +1227,58 @@ config_getnet(const struct imsg *imsg, struct net_conf *nc)
 	return (0);
 }
 
+/*
+ * An end of a worker's socketpair to the logger: to the worker, or to
+ * the logger with the worker's number.  The channel closes fd once sent.
+ */
 int
-config_setaccesslog(struct imsgev *iev, int fd)
+config_setlogsocket(struct imsgev *iev, uint32_t worker, int fd)
+{
+	return (imsgev_compose(iev, IMSG_LOG_SOCKET, worker, 0, fd, NULL, 0));
+}
+
+/* The descriptor, now the caller's. */
+int
+config_getlogsocket(const struct imsg *imsg)
+{
+	return (imsg->fd);
+}
+
+/* The access log file, to the logger: a copy, the parent keeps its own. */
+int
+config_setlogfile(struct imsgev *iev, int fd)
 {
 	int	 dupfd;
 
 	if ((dupfd = dup(fd)) == -1)
 		return (-1);
-	if (imsgev_compose(iev, IMSG_CFG_ACCESSLOG, 0, 0, dupfd, NULL,
-	    0) == -1) {
+	if (imsgev_compose(iev, IMSG_LOG_FILE, 0, 0, dupfd, NULL, 0) == -1) {
 		close(dupfd);
 		return (-1);
 	}
 	return (0);
 }
 
-/* The descriptor, now the caller's, or -1. */
 int
-config_getaccesslog(const struct imsg *imsg)
+config_getlogfile(const struct imsg *imsg)
 {
 	return (imsg->fd);
+}
+
+int
+config_setloggerstats(struct imsgev *iev, const struct logger_stats *ls)
+{
+	return (imsgev_compose(iev, IMSG_LOG_STATS, 0, 0, -1, ls,
+	    sizeof(*ls)));
+}
+
+int
+config_getloggerstats(const struct imsg *imsg, struct logger_stats *ls)
+{
+	if (imsg->len != sizeof(*ls))
+		return (-1);
+	memcpy(ls, imsg->data, sizeof(*ls));
+	return (0);
 }
 
 int

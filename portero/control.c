@@ -266,6 +266,12 @@ control_send_status(struct portero *env, struct ctl_conn *cn)
 	    sizeof(cs.reload_error));
 	cs.nlisteners = env->pc_conf.nlisteners;
 	memcpy(cs.listeners, env->pc_conf.listeners, sizeof(cs.listeners));
+	(void)strlcpy(cs.access_log, env->pc_conf.access_log,
+	    sizeof(cs.access_log));
+	cs.access_log_off = env->pc_conf.access_log_off;
+	cs.logger_running = env->pc_logger.ch_state == CHILD_RUNNING &&
+	    env->pc_logger.ch_pid != 0;
+	cs.logger = env->pc_logger_stats;
 	if (control_compose(cn, IMSG_CTL_STATUS, &cs, sizeof(cs)) == -1)
 		return (-1);
 	control_fill_child(&cch, &env->pc_certloader);
@@ -282,6 +288,12 @@ control_send_status(struct portero *env, struct ctl_conn *cn)
 	}
 	if (env->pc_health_want || env->pc_health.ch_pid != 0) {
 		control_fill_child(&cch, &env->pc_health);
+		if (control_compose(cn, IMSG_CTL_CHILD, &cch,
+		    sizeof(cch)) == -1)
+			return (-1);
+	}
+	if (!env->pc_conf.access_log_off || env->pc_logger.ch_pid != 0) {
+		control_fill_child(&cch, &env->pc_logger);
 		if (control_compose(cn, IMSG_CTL_CHILD, &cch,
 		    sizeof(cch)) == -1)
 			return (-1);
@@ -571,6 +583,10 @@ control_request(struct portero *env, struct ctl_conn *cn, struct imsg *imsg)
 		return (control_ask_backends(env, cn));
 	case IMSG_CTL_RELOAD:
 		if (parent_reload(env, why, sizeof(why)) == -1)
+			return (control_fail(cn, why));
+		return (control_compose(cn, IMSG_CTL_OK, NULL, 0));
+	case IMSG_CTL_REOPEN:
+		if (parent_logger_reopen(env, why, sizeof(why)) == -1)
 			return (control_fail(cn, why));
 		return (control_compose(cn, IMSG_CTL_OK, NULL, 0));
 	case IMSG_CTL_LOG_VERBOSE:

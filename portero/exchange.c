@@ -64,9 +64,9 @@
 /*
  * What the head upstream may have beyond the client's: the forwarding
  * fields (the client's address twice, a host name), Transfer-Encoding,
- * a WebSocket's Upgrade and Connection.
+ * a WebSocket's Upgrade and Connection, X-Request-Id.
  */
-#define XC_UPHEAD_SLACK	1024
+#define XC_UPHEAD_SLACK	(1024 + 16 + REQID_MAX)
 /* ... and a client certificate's fields, when the server sets them */
 #define XC_CERT_SLACK	(2 * CLIENT_CERT_FIELD_MAX + PTLS_SUBJECT_MAX + \
 			    PTLS_FINGERPRINT_LEN + 8)
@@ -124,6 +124,8 @@ xc_new(struct client *cl, struct http1_request *req, struct buf *reqin)
 	}
 	memset((char *)xc + XC_CLEAR_FROM, 0, XC_CLEAR_LEN);
 	xc->xc_host[0] = '\0';
+	xc->xc_referer[0] = xc->xc_agent[0] = xc->xc_reqid[0] = '\0';
+	timespecclear(&xc->xc_upstream);
 	xc->xc_cl = cl;
 	xc->xc_addr = cl->cl_addr;
 	xc->xc_req = req;
@@ -320,6 +322,7 @@ xc_build_uphead(struct exchange *xc, const char *head)
 		case HTTP1_H_X_FORWARDED_FOR:
 			xff = 1;
 			/* FALLTHROUGH */
+		case HTTP1_H_X_REQUEST_ID:	/* reqid_field()'s alone */
 		case HTTP1_H_X_FORWARDED_HOST:
 		case HTTP1_H_X_FORWARDED_PROTO:
 		case HTTP1_H_EXPECT:
@@ -349,7 +352,8 @@ xc_build_uphead(struct exchange *xc, const char *head)
 			return (-1);
 		xc->xc_upgrade = 1;
 	}
-	if (xc_forwarded(xc, b, head, xff, realip) == -1)
+	if (xc_forwarded(xc, b, head, xff, realip) == -1 ||
+	    reqid_field(b, xc) == -1)
 		return (-1);
 	if (vs != NULL && vs->vs_auth != NULL && xc_cert_fields(xc, b) == -1)
 		return (-1);
@@ -780,6 +784,7 @@ xc_start(struct exchange *xc, const char *head)
 		xc->xc_host[i] = tolower((unsigned char)hs[i]);
 	xc->xc_host[i] = '\0';
 	xc_keep_request(xc, head);
+	reqid_request(xc, head);
 	realip_request(xc, head);
 	xc->xc_keepalive = (req->flags & HTTP1_KEEP_ALIVE) &&
 	    !wk->wk_stopping;
@@ -983,6 +988,7 @@ xc_response_final(struct exchange *xc, struct http1_response *resp)
 		xc->xc_keepalive = 0;
 	xc->xc_status = resp->status;
 	xc->xc_resp_head = 1;
+	clock_gettime(CLOCK_MONOTONIC, &xc->xc_upstream);
 	memset(&xc->xc_respbody, 0, sizeof(xc->xc_respbody));
 	xc->xc_respbody.bd_framing = resp->framing;
 	xc->xc_respbody.bd_left = resp->content_length;

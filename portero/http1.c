@@ -402,6 +402,8 @@ http1_field_id(const unsigned char *n, size_t len)
 	case 7:
 		if (http1_lceq(n, "upgrade", 7))
 			return (HTTP1_H_UPGRADE);
+		if (http1_lceq(n, "referer", 7))
+			return (HTTP1_H_REFERER);
 		break;
 	case 9:
 		if (http1_lceq(n, "forwarded", 9))
@@ -414,6 +416,12 @@ http1_field_id(const unsigned char *n, size_t len)
 			return (HTTP1_H_CONNECTION);
 		if (http1_lceq(n, "keep-alive", 10))
 			return (HTTP1_H_KEEP_ALIVE);
+		if (http1_lceq(n, "user-agent", 10))
+			return (HTTP1_H_USER_AGENT);
+		break;
+	case 12:
+		if (http1_lceq(n, "x-request-id", 12))
+			return (HTTP1_H_X_REQUEST_ID);
 		break;
 	case 14:
 		if (http1_lceq(n, "content-length", 14))

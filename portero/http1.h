@@ -134,7 +134,11 @@ enum http1_field_id {
 	HTTP1_H_X_FORWARDED_PROTO,
 	HTTP1_H_X_REAL_IP,
 	HTTP1_H_DATE,
-	HTTP1_H_HTTP2_SETTINGS	/* h2c's, hop-by-hop (RFC 7540 3.2.1) */
+	HTTP1_H_HTTP2_SETTINGS,	/* h2c's, hop-by-hop (RFC 7540 3.2.1) */
+	/* kept for the access log, and the request id portero sets */
+	HTTP1_H_REFERER,
+	HTTP1_H_USER_AGENT,
+	HTTP1_H_X_REQUEST_ID
 };
 
 /*

@@ -52,6 +52,7 @@ static struct log_limit	 log_limits[LOG_LIMIT_MAX] = {
 	[LOG_LIMIT_REQUEST] = { "refused requests", 0, 0, 0 },
 	[LOG_LIMIT_CLIENT] = { "client errors", 0, 0, 0 },
 	[LOG_LIMIT_UPSTREAM] = { "upstream failures", 0, 0, 0 },
+	[LOG_LIMIT_ACCESSLOG] = { "access log drops", 0, 0, 0 },
 };
 static struct event	 log_ev_limit;
 static int		 log_ev_limit_set;

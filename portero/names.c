@@ -1,7 +1,7 @@
 /*
  * names.c: what the processes and porterod-ctl share by name: roles and
- * child states as logs, ps and the control tool show them, and the table
- * of messages, checked before any dispatch.
+ * child states as logs, ps and the control tool show them, access log
+ * formats, and the table of messages, checked before any dispatch.
  */
 
 /*
@@ -32,6 +32,13 @@ static const char *const proc_role_names[PROC_MAX] = {
 	[PROC_REGISTRAR] = "registrar",
 	[PROC_WORKER] = "worker",
 	[PROC_HEALTH] = "health",
+	[PROC_LOGGER] = "logger",
+};
+
+static const char *const log_format_names[] = {
+	[LOG_FORMAT_COMBINED] = "combined",
+	[LOG_FORMAT_JSON] = "json",
+	[LOG_FORMAT_LTSV] = "ltsv",
 };
 
 static const char *const child_state_names[] = {
@@ -110,8 +117,10 @@ child_state_name(enum child_state state)
 #define R_REGISTRAR	(1 << PROC_REGISTRAR)
 #define R_WORKER	(1 << PROC_WORKER)
 #define R_HEALTH	(1 << PROC_HEALTH)
+#define R_LOGGER	(1 << PROC_LOGGER)
 #define R_CTL		(1 << PROC_CTL)
-#define R_CHILD		(R_CERTLOADER | R_REGISTRAR | R_WORKER | R_HEALTH)
+#define R_CHILD		(R_CERTLOADER | R_REGISTRAR | R_WORKER | R_HEALTH | \
+			    R_LOGGER)
 
 #define HOP(f, t)		{ { (f), (t) }, { 0, 0 } }
 #define HOPS(f1, t1, f2, t2)	{ { (f1), (t1) }, { (f2), (t2) } }
@@ -139,8 +148,6 @@ const struct imsg_spec imsg_specs[IMSG_TYPE_MAX] = {
 	    SIZE(struct pool_conf), 0 },
 	[IMSG_CFG_NET] = { "CFG_NET", HOP(R_PARENT, R_WORKER),
 	    SIZE(struct net_conf), 0 },
-	[IMSG_CFG_ACCESSLOG] = { "CFG_ACCESSLOG", HOP(R_PARENT, R_WORKER),
-	    NONE, 1 },
 	[IMSG_CFG_SECRETS] = { "CFG_SECRETS", HOP(R_PARENT, R_REGISTRAR),
 	    SIZE(struct reg_secrets), 0 },
 	[IMSG_CFG_DONE] = { "CFG_DONE",
@@ -245,6 +252,12 @@ const struct imsg_spec imsg_specs[IMSG_TYPE_MAX] = {
 	[IMSG_REG_SNAP_ACK] = { "REG_SNAP_ACK", HOP(R_WORKER, R_PARENT), NONE,
 	    0 },
 
+	[IMSG_LOG_SOCKET] = { "LOG_SOCKET", HOP(R_PARENT, R_WORKER | R_LOGGER),
+	    NONE, 1 },
+	[IMSG_LOG_FILE] = { "LOG_FILE", HOP(R_PARENT, R_LOGGER), NONE, 1 },
+	[IMSG_LOG_STATS] = { "LOG_STATS", HOP(R_LOGGER, R_PARENT),
+	    SIZE(struct logger_stats), 0 },
+
 	[IMSG_STATS_REQ] = { "STATS_REQ", HOP(R_PARENT, R_WORKER), NONE, 0 },
 	[IMSG_STATS] = { "STATS", HOP(R_WORKER, R_PARENT),
 	    SIZE(struct worker_stats), 0 },
@@ -263,6 +276,7 @@ const struct imsg_spec imsg_specs[IMSG_TYPE_MAX] = {
 	[IMSG_CTL_RELOAD] = { "CTL_RELOAD", HOP(R_CTL, R_PARENT), NONE, 0 },
 	[IMSG_CTL_LOG_VERBOSE] = { "CTL_LOG_VERBOSE", HOP(R_CTL, R_PARENT),
 	    SIZE(int32_t), 0 },
+	[IMSG_CTL_REOPEN] = { "CTL_REOPEN", HOP(R_CTL, R_PARENT), NONE, 0 },
 	[IMSG_CTL_SHOW_CERTS] = { "CTL_SHOW_CERTS",
 	    HOPS(R_CTL, R_PARENT, R_PARENT, R_CERTLOADER), NONE, 0 },
 	[IMSG_CTL_CERT] = { "CTL_CERT",
@@ -281,6 +295,27 @@ const struct imsg_spec imsg_specs[IMSG_TYPE_MAX] = {
 	[IMSG_CTL_END] = { "CTL_END",
 	    HOPS(R_CERTLOADER, R_PARENT, R_PARENT, R_CTL), NONE, 0 },
 };
+
+int
+accesslog_format_parse(const char *name, uint32_t *format)
+{
+	uint32_t	 i;
+
+	for (i = 0; i <= LOG_FORMAT_LTSV; i++)
+		if (strcmp(name, log_format_names[i]) == 0) {
+			*format = i;
+			return (0);
+		}
+	return (-1);
+}
+
+const char *
+accesslog_format_name(uint32_t format)
+{
+	if (format > LOG_FORMAT_LTSV)
+		return ("unknown");
+	return (log_format_names[format]);
+}
 
 const char *
 imsg_name(uint32_t type)

@@ -49,10 +49,17 @@ parent_child_at(struct portero *env, unsigned int i)
 		return (&env->pc_registrar);
 	if (i - 2 < env->pc_conf.workers)
 		return (&env->pc_workers[i - 2]);
+	i -= 2 + env->pc_conf.workers;
 	/* the health child, while it is wanted or alive */
-	if (i - 2 == env->pc_conf.workers && (env->pc_health_want ||
-	    env->pc_health.ch_pid != 0))
-		return (&env->pc_health);
+	if (env->pc_health_want || env->pc_health.ch_pid != 0) {
+		if (i == 0)
+			return (&env->pc_health);
+		i--;
+	}
+	/* the logger, unless the access log is off */
+	if (i == 0 && (!env->pc_conf.access_log_off ||
+	    env->pc_logger.ch_pid != 0))
+		return (&env->pc_logger);
 	return (NULL);
 }
 
@@ -375,8 +382,9 @@ parent_send_worker(struct portero *env, struct child *ch)
 	}
 	if (ch->ch_state != CHILD_STARTING)
 		return (0);
-	if (env->pc_accesslogfd != -1 && parent_sent(env, ch,
-	    config_setaccesslog(iev, env->pc_accesslogfd)) == -1)
+	/* its socket to the logger */
+	parent_logger_pair(env, ch);
+	if (!ch->ch_ievset)
 		return (-1);
 	for (i = 0; i < 2; i++)
 		if (env->pc_ticket[i].tk_rev != 0 && parent_sent(env, ch,
@@ -414,6 +422,9 @@ parent_send_config(struct portero *env, struct child *ch)
 	if (ch->ch_role == PROC_HEALTH && (parent_send_ca(env, ch) == -1 ||
 	    parent_send_poolca(env, ch) == -1 ||
 	    parent_sent(env, ch, parent_health_config(env, ch)) == -1))
+		return;
+	if (ch->ch_role == PROC_LOGGER &&
+	    parent_sent(env, ch, parent_logger_config(env, ch)) == -1)
 		return;
 	if (ch->ch_role == PROC_REGISTRAR && !env->pc_conf.no_register &&
 	    parent_sent(env, ch, config_setsecrets(iev,
@@ -543,6 +554,9 @@ parent_dispatch_child(int fd, short event, void *arg)
 			break;
 		case PROC_HEALTH:
 			parent_dispatch_health(env, ch, &imsg);
+			break;
+		case PROC_LOGGER:
+			parent_dispatch_logger(env, ch, &imsg);
 			break;
 		default:
 			fatalx("a child of role %d", ch->ch_role);
@@ -702,6 +716,9 @@ parent_reload_allowed(const struct portero_config *conf,
 	    strcmp(newconf->tls_groups, conf->tls_groups) != 0 ||
 	    newconf->no_h2 != conf->no_h2 || newconf->h2c != conf->h2c)
 		what = "the TLS lists, no-h2 and h2c";
+	else if (strcmp(newconf->access_log, conf->access_log) != 0 ||
+	    newconf->access_log_off != conf->access_log_off)
+		what = "the access log's file (reopen it for rotation)";
 	if (what == NULL)
 		return (0);
 	log_warnx("reload: %s change only on restart", what);
@@ -863,6 +880,9 @@ parent_reload_take(struct portero_config *conf,
 	memcpy(conf->register_allow, newconf->register_allow,
 	    sizeof(conf->register_allow));
 	conf->forwarders_field = newconf->forwarders_field;
+	/* the access log's format and request ids; its file stays */
+	conf->access_log_format = newconf->access_log_format;
+	conf->trust_request_id = newconf->trust_request_id;
 	memcpy(conf->default_service, newconf->default_service,
 	    sizeof(conf->default_service));
 	memcpy(conf->conf_file, newconf->conf_file, sizeof(conf->conf_file));

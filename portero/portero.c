@@ -141,6 +141,8 @@ main(int argc, char *argv[])
 	regcopy_init(env);
 	parent_start_child(env, &env->pc_certloader);
 	parent_start_child(env, &env->pc_registrar);
+	if (!conf->access_log_off)
+		parent_start_child(env, &env->pc_logger);
 	for (i = 0; i < conf->workers; i++)
 		parent_start_child(env, &env->pc_workers[i]);
 	parent_health_update(env);
@@ -210,6 +212,8 @@ portero_child(int argc, char **argv)
 		worker_main(id);
 	case PROC_HEALTH:
 		health_main();
+	case PROC_LOGGER:
+		logger_main();
 	default:
 		fatalx("unreachable role");
 	}
@@ -269,11 +273,8 @@ portero_sockets(struct portero *env)
 			    conf->listeners[i].ln_addr, 1)) == -1)
 				fatal("listen on %s",
 				    conf->listeners[i].ln_addr);
-	env->pc_accesslogfd = -1;
-	if (conf->access_log[0] != '\0' &&
-	    (env->pc_accesslogfd = open(conf->access_log,
-	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) == -1)
-		fatal("open %s", conf->access_log);
+	parent_logger_init(env);
+	parent_logger_start(env);
 	env->pc_registerfd = -1;
 	if (!conf->no_register && (env->pc_registerfd =
 	    listener_bind(conf->register_addr, 0)) == -1)
@@ -324,6 +325,7 @@ static void
 portero_signal(int sig, short event, void *arg)
 {
 	struct portero	*env = arg;
+	char		 why[CONF_PATH_MAX + 64];
 
 	switch (sig) {
 	case SIGTERM:
@@ -337,7 +339,8 @@ portero_signal(int sig, short event, void *arg)
 		parent_sigchld(env);
 		break;
 	case SIGUSR1:
-		/* reserved; ignored so a stray signal does not kill us */
+		/* logrotate: the access log opened again */
+		(void)parent_logger_reopen(env, why, sizeof(why));
 		break;
 	}
 }

@@ -75,6 +75,7 @@
 #define PROMISES_CERTLOADER	"stdio rpath recvfd"
 #define PROMISES_REGISTRAR	"stdio rpath wpath cpath inet recvfd"
 #define PROMISES_HEALTH		"stdio inet"
+#define PROMISES_LOGGER		"stdio recvfd"
 #define UNVEIL_CERTLOADER	"r"
 #define UNVEIL_REGISTRAR	"rwc"
 
@@ -172,7 +173,6 @@ enum imsg_type {
 	IMSG_CFG_HEADER,	/* struct header_msg, strings */
 	IMSG_CFG_POOL,		/* struct pool_conf */
 	IMSG_CFG_NET,		/* struct net_conf */
-	IMSG_CFG_ACCESSLOG,	/* fd of --access-log */
 	IMSG_CFG_SECRETS,	/* registrar: struct reg_secrets */
 	IMSG_CFG_DONE,		/* config complete; the child answers it
 				   once applied */
@@ -296,6 +296,18 @@ enum imsg_type {
 	IMSG_REG_SNAP,		/* parent -> worker: struct reg_backend */
 	IMSG_REG_SNAP_ACK,	/* worker -> parent: none */
 
+	/*
+	 * The access log (logger.c, plogger.c).  The parent opens the
+	 * file and gives it to the logger (LOG_FILE: at start, and again
+	 * on "reopen" or SIGUSR1), and makes one socketpair per worker:
+	 * one end to the worker (LOG_SOCKET), the other to the logger
+	 * (LOG_SOCKET, peerid: the worker), anew whenever either of the
+	 * two starts.  The logger answers each PING with its counters.
+	 */
+	IMSG_LOG_SOCKET,	/* fd */
+	IMSG_LOG_FILE,		/* fd; none sent: the daemon's log */
+	IMSG_LOG_STATS,		/* logger -> parent: struct logger_stats */
+
 	/* statistics, for the control socket */
 	IMSG_STATS_REQ,		/* parent -> worker: peerid = control id */
 	IMSG_STATS,		/* worker -> parent: struct worker_stats */
@@ -308,6 +320,7 @@ enum imsg_type {
 	IMSG_CTL_SHOW_WORKERS,
 	IMSG_CTL_RELOAD,
 	IMSG_CTL_LOG_VERBOSE,	/* int32_t verbosity */
+	IMSG_CTL_REOPEN,	/* the access log, for logrotate */
 	IMSG_CTL_SHOW_CERTS,	/* relayed to the certloader, peerid =
 				   control id */
 	IMSG_CTL_SHOW_BACKENDS,
@@ -329,6 +342,7 @@ enum proc_role {
 	PROC_REGISTRAR,
 	PROC_WORKER,
 	PROC_HEALTH,
+	PROC_LOGGER,
 	PROC_MAX
 };
 #define PROC_CTL	PROC_MAX	/* porterod-ctl, as a message peer */
@@ -444,6 +458,9 @@ struct portero_config {
 	int32_t		 http_proxy;	/* --http-addr proxies, not 301 */
 	int32_t		 upstream_insecure;
 	int32_t		 access_log_off;
+	/* accesslog.c: the line's format; reqid.c: a client's id kept */
+	uint32_t	 access_log_format;	/* enum log_format */
+	int32_t		 trust_request_id;
 	int32_t		 no_register;	/* --no-register */
 	char		 register_secret_file[CONF_PATH_MAX];
 	char		 jwt_key_file[CONF_PATH_MAX];
@@ -1029,6 +1046,15 @@ struct worker_stats {
 	uint64_t	 upstream_resumed;	/* resumed ones */
 	uint64_t	 h2_connections;	/* open now, HTTP/2 */
 	uint64_t	 h2_streams;	/* open now */
+	uint64_t	 log_dropped;	/* access log lines the logger could
+					   not take at once, since start */
+};
+
+/* The logger's counters, since it started. */
+struct logger_stats {
+	uint64_t	 ls_lines;	/* written (or to the daemon's log) */
+	uint64_t	 ls_errors;	/* writes that failed */
+	uint64_t	 ls_reopens;	/* files taken after the first */
 };
 
 /*
@@ -1108,6 +1134,11 @@ struct ctl_status {
 						   first problem; "": taken */
 	uint32_t	 nlisteners;
 	struct listen_conf listeners[PORTERO_MAX_LISTENERS];
+	/* the access log: "" with access_log_off, or the daemon's log */
+	char		 access_log[CONF_PATH_MAX];
+	uint32_t	 access_log_off;
+	uint32_t	 logger_running;	/* logger_stats current */
+	struct logger_stats logger;
 };
 
 struct ctl_child {
@@ -1167,6 +1198,8 @@ struct portero {
 	struct child		 pc_workers[PORTERO_MAX_WORKERS];
 	struct child		 pc_health;	/* when some pool is checked */
 	int			 pc_health_want;	/* ... so it runs */
+	struct child		 pc_logger;	/* unless --access-log none */
+	struct logger_stats	 pc_logger_stats;	/* its last report */
 	int			 pc_registerfd;
 	int			 pc_controlfd;
 	int			 pc_stopping;	/* 1: draining, 2: at once */
@@ -1505,6 +1538,10 @@ struct upstream {
  * least BODY_MIN_RATE bytes a second of it, or all that is left.
  */
 #define BODY_MIN_RATE	1024
+/* A Referer or User-Agent kept for the log; a request id's longest. */
+#define XC_FIELD_KEEP	256
+#define REQID_MAX	64
+
 enum client_state {
 	CL_HANDSHAKE,		/* TLS handshake */
 	CL_IDLE,		/* between requests, no buffers held */
@@ -1643,6 +1680,12 @@ struct exchange {
 	char			 xc_method[16];	/* for the log and 301 */
 	char			 xc_path[512];
 	char			 xc_realaddr[INET6_ADDRSTRLEN];
+	/* for the access log, cut to fit; the request id sent upstream */
+	struct timespec		 xc_upstream;	/* its response head came;
+						   0: none */
+	char			 xc_referer[XC_FIELD_KEEP];
+	char			 xc_agent[XC_FIELD_KEEP];
+	char			 xc_reqid[REQID_MAX + 1];	/* "": none */
 };
 
 /* imsg.c */
@@ -1828,8 +1871,12 @@ int	 config_setnet(struct imsgev *, const struct net_conf *);
 int	 config_getnet(const struct imsg *, struct net_conf *);
 int	 config_parse_net(const char *, struct reg_net *, char *, size_t);
 int	 config_net_has(const struct reg_net *, int, const uint8_t *);
-int	 config_setaccesslog(struct imsgev *, int);
-int	 config_getaccesslog(const struct imsg *);
+int	 config_setlogsocket(struct imsgev *, uint32_t, int);
+int	 config_getlogsocket(const struct imsg *);
+int	 config_setlogfile(struct imsgev *, int);
+int	 config_getlogfile(const struct imsg *);
+int	 config_setloggerstats(struct imsgev *, const struct logger_stats *);
+int	 config_getloggerstats(const struct imsg *, struct logger_stats *);
 int	 config_setverbose(struct imsgev *, uint32_t, int32_t);
 int	 config_getverbose(const struct imsg *, int32_t *);
 int	 config_setticket(struct imsgev *, const struct ticket_key_msg *);
@@ -2033,7 +2080,40 @@ const char *reply_status_text(int);
 const char *reply_date(void);
 int	 reply_build(struct buf *, int, int, int, unsigned int, const char *);
 size_t	 reply_body_len(int, int);
+
+/*
+ * accesslog.c: a worker's access log lines, in one of these formats,
+ * each sent whole to the logger; REPLY_LOG_MAX bytes at most.
+ */
+enum log_format {
+	LOG_FORMAT_COMBINED,	/* Apache/nginx "combined", then portero's */
+	LOG_FORMAT_JSON,	/* one object a line */
+	LOG_FORMAT_LTSV,	/* label:value, tab-separated */
+};
+#define REPLY_LOG_MAX		1024
+int	 accesslog_format_parse(const char *, uint32_t *);
+const char *accesslog_format_name(uint32_t);
+size_t	 accesslog_line(struct exchange *, char *, size_t);
 void	 reply_log(struct exchange *);
+
+/* reqid.c: request ids, X-Request-Id */
+void	 reqid_init(unsigned int);
+int	 reqid_sane(const char *, size_t);
+void	 reqid_make(char *, size_t);
+void	 reqid_request(struct exchange *, const char *);
+int	 reqid_field(struct buf *, const struct exchange *);
+
+/* logger.c: the logger child */
+void	 logger_main(void) __attribute__((noreturn));
+
+/* plogger.c: the parent's side of the logger */
+void	 parent_logger_init(struct portero *);
+void	 parent_logger_start(struct portero *);
+int	 parent_logger_config(struct portero *, struct child *);
+void	 parent_logger_pair(struct portero *, struct child *);
+void	 parent_dispatch_logger(struct portero *, struct child *,
+	    struct imsg *);
+int	 parent_logger_reopen(struct portero *, char *, size_t);
 
 /* proxy.c */
 void	 proxy_accept(int, int, unsigned int, struct tlsctx *);
@@ -2317,7 +2397,7 @@ struct worker {
 	int			 wk_newlisteners;	/* a whole new set came,
 							   taken at CFG_DONE */
 	int			 wk_started;
-	int			 wk_accesslogfd;
+	int			 wk_logfd;	/* to the logger; -1: none */
 	struct event		 wk_ev_drain;
 	struct event		 wk_ev_sweep;	/* frees idle buffers */
 	struct route_table	*wk_routes;
@@ -2437,6 +2517,7 @@ enum log_limit_reason {
 	LOG_LIMIT_REQUEST,	/* a client's request refused */
 	LOG_LIMIT_CLIENT,	/* a client's timeout or abort */
 	LOG_LIMIT_UPSTREAM,	/* a backend failed a request */
+	LOG_LIMIT_ACCESSLOG,	/* access log lines dropped */
 	LOG_LIMIT_MAX
 };
 

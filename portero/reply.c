@@ -1,7 +1,7 @@
 /*
  * reply.c: what a worker says by itself: its own replies (errors, and
- * the redirect of the cleartext listener), the Date it stamps on every
- * response, and the access log line of each request.
+ * the redirect of the cleartext listener) and the Date it stamps on
+ * every response.
  */
 
 /*
@@ -29,10 +29,6 @@
 #include <unistd.h>
 
 #include "portero.h"
-
-/* The last access log line's end when it does not fit. */
-#define REPLY_LOG_MAX		1024
-#define REPLY_LOG_CUT		" [truncated]\n"
 
 const char *
 reply_status_text(int status)
@@ -137,47 +133,4 @@ reply_body_len(int status, int head)
 	if ((status >= 300 && status < 400) || head)
 		return (0);
 	return (strlen(reply_status_text(status)) + 1);
-}
-
-/*
- * One access log line per request.  A line that does not fit is cut,
- * with a marker, and still ends in a newline: lines never run together.
- */
-void
-reply_log(struct exchange *xc)
-{
-	struct client		*cl = xc->xc_cl;
-	struct worker		*wk = worker_env;
-	struct timespec		 now, d;
-	const char		*sni = NULL;
-	char			 line[REPLY_LOG_MAX];
-	int			 n;
-
-	if (wk->wk_conf.access_log_off)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	timespecsub(&now, &xc->xc_start, &d);
-	if (cl->cl_conn.c_tls != NULL)
-		sni = ptls_servername(cl->cl_conn.c_tls);
-	n = snprintf(line, sizeof(line), "%s %s %s %s %s %d %llu %s "
-	    "%lld.%03ld\n", xc->xc_addr, sni != NULL && *sni != '\0' ? sni :
-	    "-",
-	    xc->xc_host[0] ? xc->xc_host : "-", xc->xc_method, xc->xc_path,
-	    xc->xc_status, (unsigned long long)xc->xc_bytes,
-	    xc->xc_be != NULL ? xc->xc_be->be_conf.be_host : "-",
-	    (long long)d.tv_sec, d.tv_nsec / 1000000);
-	if (n <= 0)
-		return;
-	if ((size_t)n >= sizeof(line)) {
-		n = sizeof(line) - 1;
-		memcpy(line + n - (sizeof(REPLY_LOG_CUT) - 1), REPLY_LOG_CUT,
-		    sizeof(REPLY_LOG_CUT) - 1);
-	}
-	if (wk->wk_accesslogfd != -1) {
-		if (write(wk->wk_accesslogfd, line, n) == -1)
-			log_debug("access log: %s", strerror(errno));
-	} else {
-		line[n - 1] = '\0';
-		log_info("access %s", line);
-	}
 }

@@ -50,6 +50,8 @@ parent_init_timers(struct portero *env)
 		evtimer_set(&ch->ch_respawn, parent_respawn, ch);
 	evtimer_set(&env->pc_health.ch_respawn, parent_respawn,
 	    &env->pc_health);
+	evtimer_set(&env->pc_logger.ch_respawn, parent_respawn,
+	    &env->pc_logger);
 	evtimer_set(&env->pc_ev_drain, parent_drain_expired, env);
 	evtimer_set(&env->pc_ev_rekey, parent_rekey, env);
 	evtimer_set(&env->pc_ev_heartbeat, parent_heartbeat, env);

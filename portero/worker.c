@@ -48,7 +48,8 @@ worker_main(unsigned int id)
 	unsigned int	 i;
 
 	wk.wk_id = id;
-	wk.wk_accesslogfd = -1;
+	wk.wk_logfd = -1;
+	reqid_init(id);
 	for (i = 0; i < PORTERO_MAX_LISTENERS; i++) {
 		wk.wk_listen[i].wl_fd = wk.wk_listen[i].wl_newfd = -1;
 		wk.wk_listen[i].wl_index = i;
@@ -387,10 +388,11 @@ worker_dispatch_parent(struct imsg *imsg)
 	case IMSG_CFG_NET:
 		worker_conf_object(imsg);
 		break;
-	case IMSG_CFG_ACCESSLOG:
-		if (wk.wk_accesslogfd != -1)
-			close(wk.wk_accesslogfd);
-		wk.wk_accesslogfd = config_getaccesslog(imsg);
+	case IMSG_LOG_SOCKET:
+		/* a new logger, or this worker is new to it */
+		if (wk.wk_logfd != -1)
+			close(wk.wk_logfd);
+		wk.wk_logfd = config_getlogsocket(imsg);
 		break;
 	case IMSG_CFG_DONE:
 		if (!wk.wk_sandboxed)

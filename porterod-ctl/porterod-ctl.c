@@ -102,6 +102,9 @@ static const struct ctl_command ctl_commands[] = {
 	{ { "reload" }, IMSG_CTL_RELOAD, CMD_NOARG,
 	    { { IMSG_NONE, 0 } },
 	    "configuration reloaded", NULL, NULL, NULL },
+	{ { "reopen" }, IMSG_CTL_REOPEN, CMD_NOARG,
+	    { { IMSG_NONE, 0 } },
+	    "access log reopened", NULL, NULL, NULL },
 	{ { "log", "verbose" }, IMSG_CTL_LOG_VERBOSE, 1,
 	    { { IMSG_NONE, 0 } },
 	    "logging verbose", NULL, NULL, NULL },
@@ -546,6 +549,7 @@ status_check(const struct ctl_listing *ls)
 	    printable_check(st->tls, sizeof(st->tls)) == -1 ||
 	    memchr(st->config, '\0', sizeof(st->config)) == NULL ||
 	    memchr(st->reload_error, '\0', sizeof(st->reload_error)) == NULL ||
+	    memchr(st->access_log, '\0', sizeof(st->access_log)) == NULL ||
 	    st->nlisteners > PORTERO_MAX_LISTENERS)
 		return (-1);
 	for (i = 0; i < st->nlisteners; i++)
@@ -586,6 +590,29 @@ status_config_text(const struct ctl_status *st)
 	free(v);
 }
 
+/* Where the access log goes, and what the logger has done with it. */
+static void
+status_accesslog_text(const struct ctl_status *st)
+{
+	char	*v;
+
+	if (st->access_log_off) {
+		printf("access log off\n");
+		return;
+	}
+	v = ctl_vis(st->access_log[0] != '\0' ? st->access_log :
+	    "(the daemon's log)");
+	printf("access log %s", v);
+	free(v);
+	if (!st->logger_running) {
+		printf(", logger not running\n");
+		return;
+	}
+	printf(": %" PRIu64 " lines, %" PRIu64 " write errors, %" PRIu64
+	    " reopens\n", st->logger.ls_lines, st->logger.ls_errors,
+	    st->logger.ls_reopens);
+}
+
 /* Where clients connect: "listening on ADDR (tls), ADDR (plain)". */
 static void
 status_listeners_text(const struct ctl_status *st)
@@ -616,6 +643,7 @@ status_text(const struct ctl_listing *ls)
 	    st->pid, up);
 	status_config_text(st);
 	status_listeners_text(st);
+	status_accesslog_text(st);
 	printf("%-11s %-3s %-6s %-9s %s\n", "ROLE", "ID", "PID", "STATE",
 	    "RESTARTS");
 	for (i = 1; i < ls->ls_nrecs; i++) {
@@ -624,6 +652,29 @@ status_text(const struct ctl_listing *ls)
 		printf("%-11s %-3u %-6s %-9s %u\n", proc_role_name(c->role),
 		    c->id, pid, child_state_name(c->state), c->restarts);
 	}
+}
+
+/* "access_log": null when off; its file null for the daemon's log. */
+static void
+status_accesslog_json(struct json *js, const struct ctl_status *st)
+{
+	json_key(js, "access_log");
+	if (st->access_log_off) {
+		json_check(js, yajl_gen_null(js->js_gen));
+		return;
+	}
+	json_check(js, yajl_gen_map_open(js->js_gen));
+	if (st->access_log[0] != '\0')
+		json_vis(js, "file", st->access_log);
+	else {
+		json_key(js, "file");
+		json_check(js, yajl_gen_null(js->js_gen));
+	}
+	json_bool(js, "logger_running", st->logger_running);
+	json_uint(js, "lines", st->logger.ls_lines);
+	json_uint(js, "write_errors", st->logger.ls_errors);
+	json_uint(js, "reopens", st->logger.ls_reopens);
+	json_check(js, yajl_gen_map_close(js->js_gen));
 }
 
 static void
@@ -669,6 +720,7 @@ status_json(struct json *js, const struct ctl_listing *ls)
 		json_check(js, yajl_gen_map_close(js->js_gen));
 	}
 	json_check(js, yajl_gen_array_close(js->js_gen));
+	status_accesslog_json(js, st);
 	json_key(js, "children");
 	json_check(js, yajl_gen_array_open(js->js_gen));
 	for (i = 1; i < ls->ls_nrecs; i++) {
@@ -716,12 +768,13 @@ workers_text(const struct ctl_listing *ls)
 	const struct ctl_child	*c;
 	char			 pid[16], conns[24], reqs[24], hs[24], res[24];
 	char			 uhs[24], ures[24], h1[24], h2[24], st[24];
+	char			 drop[24];
 	size_t			 i;
 
 	printf("%-3s %-6s %-9s %-8s %-11s %-10s %-10s %-10s %-10s %-10s "
-	    "%-6s %-6s %s\n", "ID", "PID", "STATE", "RESTARTS",
+	    "%-6s %-6s %-7s %s\n", "ID", "PID", "STATE", "RESTARTS",
 	    "CONNECTIONS", "REQUESTS", "HANDSHAKES", "RESUMED", "UP-HS",
-	    "UP-RESUMED", "H1", "H2", "STREAMS");
+	    "UP-RESUMED", "H1", "H2", "STREAMS", "LOG-DROPPED");
 	for (i = 0; i < ls->ls_nrecs; i++) {
 		c = ls->ls_recs[i].rec_data;
 		fmt_pid(pid, sizeof(pid), c->pid);
@@ -735,10 +788,11 @@ workers_text(const struct ctl_listing *ls)
 		    c->stats.h2_connections);
 		fmt_stat(h2, sizeof(h2), c, c->stats.h2_connections);
 		fmt_stat(st, sizeof(st), c, c->stats.h2_streams);
+		fmt_stat(drop, sizeof(drop), c, c->stats.log_dropped);
 		printf("%-3u %-6s %-9s %-8u %-11s %-10s %-10s %-10s %-10s "
-		    "%-10s %-6s %-6s %s\n", c->id, pid,
+		    "%-10s %-6s %-6s %-7s %s\n", c->id, pid,
 		    child_state_name(c->state), c->restarts, conns, reqs, hs,
-		    res, uhs, ures, h1, h2, st);
+		    res, uhs, ures, h1, h2, st, drop);
 	}
 }
 
@@ -769,6 +823,7 @@ workers_json(struct json *js, const struct ctl_listing *ls)
 		    c->stats.h2_connections);
 		json_stat(js, c, "h2_connections", c->stats.h2_connections);
 		json_stat(js, c, "h2_streams", c->stats.h2_streams);
+		json_stat(js, c, "log_dropped", c->stats.log_dropped);
 		json_check(js, yajl_gen_map_close(js->js_gen));
 	}
 	json_check(js, yajl_gen_array_close(js->js_gen));

@@ -49,7 +49,7 @@ READY_TIMEOUT = 10.0
 NOBODY = "nobody"
 NOGROUP = "nogroup"
 
-ROLES = ("certloader", "registrar", "worker", "health")
+ROLES = ("certloader", "registrar", "worker", "health", "logger")
 STATES = ("starting", "running", "stopping", "dead")
 
 
@@ -341,6 +341,10 @@ class Daemon:
         self.listen_flag = listen_flag
         self.drain_timeout = drain_timeout
         self.extra_args = list(extra_args)
+        # the logger runs unless the access log is off
+        self.logger = not any(
+            a == "--access-log" and b == "none"
+            for a, b in zip(self.extra_args, self.extra_args[1:]))
         self.as_nobody = as_nobody
         # root runs pass --user/--chroot-dir unless told otherwise
         self.privdrop = (is_root() and not as_nobody) \
@@ -487,7 +491,8 @@ class Daemon:
                     st = json.loads(r.stdout)
                     ch = st["children"]
                     n = len(ch)
-                    if n == 2 + self.workers + int(self.health) and \
+                    if n == 2 + self.workers + int(self.health) + \
+                            int(self.logger) and \
                             all(c["state"] == "running" for c in ch):
                         self.was_ready = True
                         return st
@@ -664,6 +669,8 @@ class Daemon:
             want[("worker", i)] = "portero: worker %d" % i
         if self.health:
             want[("health", 0)] = "portero: health"
+        if self.logger:
+            want[("logger", 0)] = "portero: logger"
         kids = children_of(self.pid)
         by_title = {}
         for p in kids:

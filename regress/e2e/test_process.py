@@ -62,7 +62,7 @@ def test_privdrop_and_chroot_as_root(t):
         what = "%s %d" % (role, id_)
         check_ids(pid, what, uid, gid)
         check_sandboxed(pid, what)
-        want = {"worker": empty, "certloader": empty,
+        want = {"worker": empty, "certloader": empty, "logger": empty,
                 "registrar": state}[role]
         root = proc_root(pid)
         check(root == want, "%s (pid %d): root is %r, expected %r" % (

@@ -28,6 +28,7 @@ import signal
 import socket
 import time
 
+import alog
 from backends import (EchoBackend, RawBackend, TestCA, closed_port, garbage,
                       get, header_map, pattern_sha256, read_response,
                       request, silent, wait_closed)
@@ -682,26 +683,26 @@ def test_access_log_file_and_none(t):
           "%s" % (len(ls), len(reqs), ls))
     bad_bytes = []
     for line, (method, host, target, want), size in zip(ls, reqs, sizes):
-        f = line.split()
-        # client, SNI, host, method, path, status, bytes, upstream, seconds
-        check(len(f) == 9, "access log line has %d fields, expected 9: %r"
-              % (len(f), line))
-        check(f[0].startswith("127.0.0.1"), "client address %r in %r"
-              % (f[0], line))
-        check(f[1] == "-", "SNI %r on a plain listener in %r" % (f[1], line))
-        check(f[2] == host and f[3] == method and f[4] == target,
+        f = alog.combined(line)
+        check(f, "access log line not in the combined format: %r" % line)
+        check(f["client"] == "127.0.0.1", "client address %r in %r"
+              % (f["client"], line))
+        check(f["sni"] == "-" and f["tls"] == "-", "SNI or TLS on a plain "
+              "listener in %r" % line)
+        check(f["host"] == host and f["method"] == method and
+              f["target"] == target and f["protocol"] == "HTTP/1.1",
               "host/method/path in %r, expected %s %s %s" % (
                   line, host, method, target))
-        check(f[5] == str(want), "status %r in %r, expected %d" % (
-            f[5], line, want))
-        if f[6] != str(size):
+        check(f["status"] == want, "status %r in %r, expected %d" % (
+            f["status"], line, want))
+        if f["bytes"] != str(size):
             bad_bytes.append("bytes %r in %r, the client got %d body bytes"
-                             % (f[6], line, size))
+                             % (f["bytes"], line, size))
         if want == 200:
-            check(a.addr in f[7] or "127.0.0.1" in f[7], "upstream %r in "
-                  "%r, expected %s" % (f[7], line, a.addr))
-        check(re.fullmatch(r"\d+(\.\d+)?", f[8]), "duration %r in %r" % (
-            f[8], line))
+            check(f["upstream"] == a.addr, "upstream %r in %r, expected "
+                  "%s" % (f["upstream"], line, a.addr))
+            check(f["upstream_time"] != "-", "no upstream time in %r" %
+                  line)
     check(not any("/logged-" in l for l in d.log().splitlines()),
           "with --access-log FILE the request lines also went to stderr")
     _finish(d)

@@ -28,6 +28,7 @@ import ssl
 import threading
 import time
 
+import alog
 from backends import (EchoBackend, TestCA, cert_fingerprint, cert_folder,
                       cert_folders_fast, fix_cert_perms, header_map,
                       make_cert_dir,
@@ -202,7 +203,8 @@ def test_each_domain_served_its_own_certificate(t):
     line = wait_until(lambda: [l for l in open(log).read().splitlines()
                                if "/who" in l and " b.test " in l]
                       if os.path.exists(log) else None, 2.0, 0.05)
-    check(line and line[0].split()[1] == "b.test", "access log line for "
+    check(line and alog.combined(line[0]) and
+          alog.combined(line[0])["sni"] == "b.test", "access log line for "
           "SNI b.test: %r" % line)
     # curl as an everyday client
     r = t.run(["curl", "-sS", "--noproxy", "*", "--max-time", "5",
