@@ -84,6 +84,15 @@ struct metrics {
 	struct event		 mx_ev_wait;
 	uint32_t		 mx_seq;
 	struct metrics_set	*mx_set;	/* the scrape running; NULL */
+	/*
+	 * Each worker's part of the running scrape, its last whole answer
+	 * and its pid then, and what workers that were restarted had
+	 * counted: a restart does not take counts back.
+	 */
+	struct metrics_set	*mx_wpart[PORTERO_MAX_WORKERS];
+	struct metrics_set	*mx_wlast[PORTERO_MAX_WORKERS];
+	pid_t			 mx_wpid[PORTERO_MAX_WORKERS];
+	struct metrics_set	*mx_retired;
 	TAILQ_HEAD(, mconn)	 mx_conns;
 	unsigned int		 mx_nconns;
 	TAILQ_HEAD(, mctl)	 mx_ctls;
@@ -111,6 +120,8 @@ metrics_main(void)
 	TAILQ_INIT(&mx.mx_conns);
 	TAILQ_INIT(&mx.mx_ctls);
 	evtimer_set(&mx.mx_ev_wait, metrics_done, NULL);
+	if ((mx.mx_retired = mset_new(0)) == NULL)
+		fatal("metrics");
 	(void)proc_child_connect(PROC_METRICS, metrics_dispatch_parent);
 	event_dispatch();
 	fatalx("event loop ended");
@@ -349,7 +360,8 @@ metrics_scrape(void)
 
 	if (mx.mx_set != NULL)
 		return;
-	if ((mx.mx_set = mset_new(++mx.mx_seq)) == NULL) {
+	mx.mx_seq = (mx.mx_seq + 1) & MET_SEQ_MASK;
+	if ((mx.mx_set = mset_new(mx.mx_seq)) == NULL) {
 		log_warn("metrics: a scrape");
 		metrics_done(0, 0, NULL);
 		return;
@@ -360,15 +372,29 @@ metrics_scrape(void)
 	evtimer_add(&mx.mx_ev_wait, &tv);
 }
 
-/* A part of the running scrape; one for an older one is too late. */
+/*
+ * A part of the running scrape; one for an older one is too late.  A
+ * worker's part is kept apart until the scrape ends (metrics_workers).
+ */
 static void
 metrics_take(struct imsg *imsg)
 {
-	struct metrics_set	*set = mx.mx_set;
+	struct metrics_set	*set = mx.mx_set, **part;
+	uint32_t		 src = imsg->hdr.peerid >> MET_SRC_SHIFT;
 
-	if (set == NULL || imsg->hdr.peerid != set->ms_seq)
+	if (set == NULL || (imsg->hdr.peerid & MET_SEQ_MASK) != set->ms_seq)
 		return;
-	if (mset_add(set, imsg) == -1)
+	if (src > PORTERO_MAX_WORKERS)
+		fatalx("a scrape's part from worker %u", src - 1);
+	if (src > 0) {
+		part = &mx.mx_wpart[src - 1];
+		if (*part == NULL && (*part = mset_new(set->ms_seq)) == NULL)
+			log_warn("metrics: worker %u's part", src - 1);
+		if (imsg->hdr.type == IMSG_MET_END)
+			set->ms_answered++;
+		if (*part != NULL && mset_add(*part, imsg) == -1)
+			fatalx("a malformed %s", imsg_name(imsg->hdr.type));
+	} else if (mset_add(set, imsg) == -1)
 		fatalx("a malformed %s", imsg_name(imsg->hdr.type));
 	if (set->ms_begun &&
 	    set->ms_answered >= set->ms_begin.mb_sources) {
@@ -409,6 +435,37 @@ metrics_ctl_answer(struct mctl *mt, const struct metrics_set *set)
 	proc_compose_parent(IMSG_CTL_END, mt->mt_id, NULL, 0);
 }
 
+/*
+ * Each worker's whole answer becomes its last; one from a new process
+ * of that worker first retires the old one's counts.  Then every
+ * worker's last answer is added to set, the answer of one that did not
+ * answer in time included (its gauges as they were then).
+ */
+static void
+metrics_workers(struct metrics_set *set)
+{
+	struct metrics_set	*part;
+	unsigned int		 i;
+	pid_t			 pid;
+
+	for (i = 0; i < PORTERO_MAX_WORKERS; i++) {
+		part = mx.mx_wpart[i];
+		mx.mx_wpart[i] = NULL;
+		pid = mset_pid(set, PROC_WORKER, i);
+		if (part != NULL && part->ms_answered > 0) {
+			if (mx.mx_wlast[i] != NULL && mx.mx_wpid[i] != pid)
+				mset_merge(mx.mx_retired, mx.mx_wlast[i], 0);
+			mset_free(mx.mx_wlast[i]);
+			mx.mx_wlast[i] = part;
+			mx.mx_wpid[i] = pid;
+		} else
+			mset_free(part);
+		if (mx.mx_wlast[i] != NULL)
+			mset_merge(set, mx.mx_wlast[i], 1);
+	}
+	mset_merge(set, mx.mx_retired, 0);
+}
+
 /* The scrape is over (all answered, or the time is up): answer all. */
 static void
 metrics_done(int fd, short event, void *arg)
@@ -419,8 +476,10 @@ metrics_done(int fd, short event, void *arg)
 	struct evbuffer		*body = NULL;
 
 	mx.mx_set = NULL;
-	if (set != NULL)
+	if (set != NULL) {
 		mset_finish(set);
+		metrics_workers(set);
+	}
 	if (set != NULL && (body = evbuffer_new()) != NULL &&
 	    mrender_prometheus(body, set) == -1) {
 		evbuffer_free(body);

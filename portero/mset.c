@@ -113,6 +113,24 @@ mset_service(struct metrics_set *set, const char *name)
 	return (ss);
 }
 
+static struct mset_backend *
+mset_backend(struct metrics_set *set, const char *service, const char *addr)
+{
+	struct mset_backend	 key, *sb;
+
+	memset(&key, 0, sizeof(key));
+	(void)strlcpy(key.sb_service, service, sizeof(key.sb_service));
+	(void)strlcpy(key.sb_addr, addr, sizeof(key.sb_addr));
+	if ((sb = RB_FIND(mset_backends, &set->ms_backends, &key)) != NULL)
+		return (sb);
+	if ((sb = calloc(1, sizeof(*sb))) == NULL)
+		return (NULL);
+	*sb = key;
+	sb->sb_up = -1;
+	RB_INSERT(mset_backends, &set->ms_backends, sb);
+	return (sb);
+}
+
 static int
 mset_add_service(struct metrics_set *set, struct imsg *imsg)
 {
@@ -139,20 +157,13 @@ mset_add_backend(struct metrics_set *set, struct imsg *imsg)
 {
 	struct met_backend	 mb;
 	struct met_hist		 hists[2];
-	struct mset_backend	 key, *sb;
+	struct mset_backend	*sb;
+	char			 service[NAME_MAX_LEN], addr[MET_ADDR_MAX];
 
-	if (config_getmetbackend(imsg, &mb, hists, key.sb_service,
-	    key.sb_addr) == -1)
+	if (config_getmetbackend(imsg, &mb, hists, service, addr) == -1)
 		return (-1);
-	if ((sb = RB_FIND(mset_backends, &set->ms_backends, &key)) == NULL) {
-		if ((sb = calloc(1, sizeof(*sb))) == NULL)
-			return (0);
-		memcpy(sb->sb_service, key.sb_service,
-		    sizeof(sb->sb_service));
-		memcpy(sb->sb_addr, key.sb_addr, sizeof(sb->sb_addr));
-		sb->sb_up = -1;
-		RB_INSERT(mset_backends, &set->ms_backends, sb);
-	}
+	if ((sb = mset_backend(set, service, addr)) == NULL)
+		return (0);	/* out of memory: this scrape lacks it */
 	sb->sb_errors += mb.mb_errors;
 	if (mb.mb_up > sb->sb_up)
 		sb->sb_up = mb.mb_up;
@@ -248,6 +259,68 @@ mset_add(struct metrics_set *set, struct imsg *imsg)
 		return (0);
 	}
 	return (-1);
+}
+
+/*
+ * from's numbers added to to.  Without gauges (a worker that is gone),
+ * only what counts up: its connections closed with it, and whether it
+ * would send a backend requests is no longer anyone's business.
+ */
+void
+mset_merge(struct metrics_set *to, const struct metrics_set *from,
+    int gauges)
+{
+	struct mset_service	*fs, *ss;
+	struct mset_backend	*fb, *sb;
+	struct met_worker	*tw = &to->ms_worker;
+	const struct met_worker	*fw = &from->ms_worker;
+	unsigned int		 p, c;
+
+	RB_FOREACH(fs, mset_services, (struct mset_services *)
+	    &from->ms_services) {
+		if (!fs->ss_counted || (ss = mset_service(to,
+		    fs->ss_name)) == NULL)
+			continue;
+		ss->ss_counted = 1;
+		for (p = 0; p < MET_PROTOS; p++)
+			for (c = 0; c < MET_CLASSES; c++)
+				ss->ss_requests[p][c] += fs->ss_requests[p][c];
+		mset_hist_sum(&ss->ss_duration, &fs->ss_duration);
+	}
+	RB_FOREACH(fb, mset_backends, (struct mset_backends *)
+	    &from->ms_backends) {
+		if ((sb = mset_backend(to, fb->sb_service,
+		    fb->sb_addr)) == NULL)
+			continue;
+		sb->sb_errors += fb->sb_errors;
+		if (gauges && fb->sb_up > sb->sb_up)
+			sb->sb_up = fb->sb_up;
+		mset_hist_sum(&sb->sb_connect, &fb->sb_connect);
+		mset_hist_sum(&sb->sb_response, &fb->sb_response);
+	}
+	if (gauges)
+		for (p = 0; p < MET_PROTOS; p++)
+			tw->mw_connections[p] += fw->mw_connections[p];
+	tw->mw_handshakes += fw->mw_handshakes;
+	tw->mw_resumed += fw->mw_resumed;
+	for (p = 0; p < HS_FAIL_MAX; p++)
+		tw->mw_hs_failed[p] += fw->mw_hs_failed[p];
+	tw->mw_client_in += fw->mw_client_in;
+	tw->mw_client_out += fw->mw_client_out;
+	tw->mw_log_dropped += fw->mw_log_dropped;
+}
+
+/* The pid the parent gave for a process in this scrape; 0: none. */
+pid_t
+mset_pid(const struct metrics_set *set, enum proc_role role, uint32_t id)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < set->ms_nprocs; i++)
+		if (set->ms_procs[i].mp_role == role &&
+		    set->ms_procs[i].mp_id == id)
+			return (set->ms_procs[i].mp_pid);
+	return (0);
 }
 
 /* What did not answer in time. */

@@ -65,7 +65,8 @@ text_services(struct evbuffer *out, const struct metrics_set *set)
 	unsigned int		 p, c;
 	char			 mean[32];
 
-	OUT("%-24s %10s %8s %8s %8s %8s %8s %8s %9s %10s\n", "POOL",
+	OUT("Services\n%-24s %10s %8s %8s %8s %8s %8s %8s %9s %10s\n",
+	    "POOL",
 	    "REQUESTS", "1XX", "2XX", "3XX", "4XX", "5XX", "HTTP/2",
 	    "MEAN MS", "REGISTERED");
 	RB_FOREACH(ss, mset_services, (struct mset_services *)
@@ -101,7 +102,8 @@ text_backends(struct evbuffer *out, const struct metrics_set *set)
 	struct mset_backend	*sb;
 	char			 cmean[32], rmean[32];
 
-	OUT("\n%-24s %-28s %-4s %8s %10s %11s %10s %12s\n", "POOL",
+	OUT("\nBackends\n%-24s %-28s %-4s %8s %10s %11s %10s %12s\n",
+	    "POOL",
 	    "BACKEND", "UP", "ERRORS", "CONNECTS", "CONNECT MS",
 	    "RESPONSES", "RESPONSE MS");
 	RB_FOREACH(sb, mset_backends, (struct mset_backends *)
@@ -125,7 +127,7 @@ text_clients(struct evbuffer *out, const struct metrics_set *set)
 	uint64_t			 refused = 0;
 	unsigned int			 i;
 
-	OUT("\nclient connections: %llu HTTP/1.1, %llu HTTP/2\n",
+	OUT("\nConnections from clients: %llu HTTP/1.1, %llu HTTP/2\n",
 	    (unsigned long long)mw->mw_connections[0],
 	    (unsigned long long)mw->mw_connections[1]);
 	OUT("TLS handshakes: %llu full, %llu resumed; failed: %llu timed "
@@ -136,18 +138,18 @@ text_clients(struct evbuffer *out, const struct metrics_set *set)
 	    (unsigned long long)mw->mw_hs_failed[HS_FAIL_CLOSED],
 	    (unsigned long long)mw->mw_hs_failed[HS_FAIL_CLIENT_CERT],
 	    (unsigned long long)mw->mw_hs_failed[HS_FAIL_PROTOCOL]);
-	OUT("client bytes: %llu received, %llu sent\n",
+	OUT("Bytes from clients: %llu; to them: %llu\n",
 	    (unsigned long long)mw->mw_client_in,
 	    (unsigned long long)mw->mw_client_out);
 	for (i = 0; i < REG_REF_MAX; i++)
 		refused += mr->mr_refusals[i];
-	OUT("registrations: %llu taken, %llu refused\n",
+	OUT("Registrations: %llu taken, %llu refused\n",
 	    (unsigned long long)mr->mr_registrations,
 	    (unsigned long long)refused);
-	OUT("access log: %llu lines written, %llu dropped\n",
+	OUT("Access log: %llu lines written, %llu dropped\n",
 	    (unsigned long long)set->ms_begin.mb_log_lines,
 	    (unsigned long long)mw->mw_log_dropped);
-	OUT("reloads: %u taken, %u refused\n", set->ms_begin.mb_reloads,
+	OUT("Reloads: %u taken, %u refused\n", set->ms_begin.mb_reloads,
 	    set->ms_begin.mb_reloads_refused);
 	return (0);
 }
@@ -161,8 +163,11 @@ text_processes(struct evbuffer *out, const struct metrics_set *set)
 	char			 when[32];
 	uint32_t		 i;
 
-	if (set->ms_ncerts > 0)
-		OUT("\n%-40s %-20s %9s\n", "CERTIFICATE", "EXPIRES (UTC)",
+	OUT("\nCertificates\n");
+	if (set->ms_ncerts == 0)
+		OUT("none\n");
+	else
+		OUT("%-40s %-20s %9s\n", "NAME", "EXPIRES (UTC)",
 		    "DAYS LEFT");
 	for (i = 0; i < set->ms_ncerts; i++) {
 		t = set->ms_certs[i].mc_not_after;
@@ -172,7 +177,8 @@ text_processes(struct evbuffer *out, const struct metrics_set *set)
 		OUT("%-40s %-20s %9lld\n", set->ms_certs[i].mc_name, when,
 		    (long long)(t - set->ms_time) / 86400);
 	}
-	OUT("\n%-12s %4s %8s %10s %9s\n", "PROCESS", "ID", "PID", "RSS KIB",
+	OUT("\nProcesses\n%-12s %4s %8s %10s %9s\n", "ROLE", "ID", "PID",
+	    "RSS KIB",
 	    "RESTARTS");
 	for (i = 0; i < set->ms_nprocs; i++) {
 		mp = &set->ms_procs[i];

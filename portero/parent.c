@@ -601,7 +601,7 @@ parent_dispatch_certloader(struct portero *env, struct child *ch,
 		break;
 	case IMSG_MET_CERT:
 	case IMSG_MET_END:
-		parent_metrics_relay(env, imsg);
+		parent_metrics_relay(env, ch, imsg);
 		break;
 	case IMSG_POOL_CERT:
 	case IMSG_POOL_CERT_DATA:
@@ -640,7 +640,7 @@ parent_dispatch_registrar(struct portero *env, struct child *ch,
 	case IMSG_MET_REGISTRAR:
 	case IMSG_MET_REGSVC:
 	case IMSG_MET_END:
-		parent_metrics_relay(env, imsg);
+		parent_metrics_relay(env, ch, imsg);
 		break;
 	default:
 		parent_child_broken(env, ch, "sent a message out of turn");
@@ -678,7 +678,7 @@ parent_dispatch_worker(struct portero *env, struct child *ch,
 	case IMSG_MET_SERVICE:
 	case IMSG_MET_BACKEND:
 	case IMSG_MET_END:
-		parent_metrics_relay(env, imsg);
+		parent_metrics_relay(env, ch, imsg);
 		break;
 	case IMSG_BACKENDS:
 		if (config_getbackends(imsg, &bss) == -1) {

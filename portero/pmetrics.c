@@ -193,10 +193,19 @@ parent_dispatch_metrics(struct portero *env, struct child *ch,
 	}
 }
 
-/* A child's part of a scrape, on to the metrics child as it is. */
+/*
+ * A child's part of a scrape, on to the metrics child as it is, a
+ * worker's marked with the worker's number: the metrics child keeps
+ * each worker's last answer, to count on through its restart.
+ */
 void
-parent_metrics_relay(struct portero *env, struct imsg *imsg)
+parent_metrics_relay(struct portero *env, struct child *ch,
+    struct imsg *imsg)
 {
-	(void)parent_compose(env, &env->pc_metrics, imsg->hdr.type,
-	    imsg->hdr.peerid, -1, imsg->data, imsg->len);
+	uint32_t	 peerid = imsg->hdr.peerid & MET_SEQ_MASK;
+
+	if (ch->ch_role == PROC_WORKER)
+		peerid |= (ch->ch_id + 1) << MET_SRC_SHIFT;
+	(void)parent_compose(env, &env->pc_metrics, imsg->hdr.type, peerid,
+	    -1, imsg->data, imsg->len);
 }

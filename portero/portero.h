@@ -961,6 +961,12 @@ struct pool_ca_msg {
 #define MET_CLASSES	5		/* 1xx .. 5xx */
 #define MET_PROTOS	2		/* h1, h2 */
 #define MET_ADDR_MAX	(HOSTPORT_MAX + 8)	/* "host:port" */
+/*
+ * A scrape's number is in the low bits of peerid; the parent, relaying
+ * a worker's part, puts 1 + the worker's number in the high ones.
+ */
+#define MET_SEQ_MASK	0x00ffffffU
+#define MET_SRC_SHIFT	24
 extern const uint32_t	 met_bounds_us[MET_NBOUNDS];
 
 struct met_hist {
@@ -2332,6 +2338,8 @@ struct metrics_set {
 
 struct metrics_set *mset_new(uint32_t);
 int	 mset_add(struct metrics_set *, struct imsg *);
+void	 mset_merge(struct metrics_set *, const struct metrics_set *, int);
+pid_t	 mset_pid(const struct metrics_set *, enum proc_role, uint32_t);
 void	 mset_finish(struct metrics_set *);
 void	 mset_free(struct metrics_set *);
 
@@ -2347,7 +2355,8 @@ void	 parent_metrics_listen(struct portero *);
 int	 parent_metrics_config(struct portero *, struct child *);
 void	 parent_dispatch_metrics(struct portero *, struct child *,
 	    struct imsg *);
-void	 parent_metrics_relay(struct portero *, struct imsg *);
+void	 parent_metrics_relay(struct portero *, struct child *,
+	    struct imsg *);
 uint64_t parent_rss(pid_t);
 
 /* proxy.c */

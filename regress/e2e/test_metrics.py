@@ -1530,6 +1530,10 @@ def test_scrape_with_a_stopped_worker(t):
           "the stopped worker (the parent reads it from /proc)")
     check(sc.sum(REQ) >= 40, "requests_total went from 40 to %s while a "
           "worker could not answer" % _num(sc.sum(REQ)))
+    # the parent restarts a worker silent for 3 s: stopped again, anew
+    cont()
+    time.sleep(0.5)
+    os.kill(pid, signal.SIGSTOP)
     t0 = time.monotonic()
     j = d.ctl_json("show", "stats")
     check(time.monotonic() - t0 <= 3.5, "show stats with a stopped worker "
