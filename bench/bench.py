@@ -45,7 +45,9 @@ BENCH_KEEP_TMP (1 keeps the temporary directory), BENCH_REGISTRY (1;
 0 skips the registration API's part) and those of bench/registry.py,
 BENCH_CERTSTALL (1; 0 skips bench/certstall.py, the stall of a
 certificate change), BENCH_CONFSCALE (1; 0 skips bench/confscale.py, a
-1,000-server configuration against one) and BENCH_UPSTREAM (1; 0 skips
+1,000-server configuration against one), BENCH_METRICSCOST (1; 0 skips
+bench/metricscost.py, the metrics' instructions per request against the
+build before them) and BENCH_UPSTREAM (1; 0 skips
 bench/upstream_tls.py,
 CPU per new upstream TLS connection) and those of the two scripts,
 BENCH_H1 (1; 0 skips the HTTP/1.1 rounds and their callgrind figure),
@@ -1044,6 +1046,14 @@ def run_bench(tmp, t_start):
             HERE, "upstream_tls.py")], env=env)
         if rc != 0:
             log("upstream_tls.py failed (exit %d)" % rc)
+    # what the metrics cost a request, appended (metricscost.py)
+    if env_int("BENCH_METRICSCOST", 1) and "portero" in PROXIES and \
+            CALLGRIND:
+        env = dict(os.environ, BENCH_METRICSCOST_RESULTS=RESULTS)
+        rc = subprocess.call([sys.executable, os.path.join(
+            HERE, "metricscost.py")], env=env)
+        if rc != 0:
+            log("metricscost.py failed (exit %d)" % rc)
     # a 1,000-server configuration against one, appended (confscale.py)
     if env_int("BENCH_CONFSCALE", 1) and "portero" in PROXIES:
         env = dict(os.environ, BENCH_CONFSCALE_RESULTS=RESULTS)
