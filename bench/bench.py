@@ -981,20 +981,24 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_bench(tmp, t_start):
-    cert, key, certdir = make_cert(tmp)
+def start_backend(tmp):
+    """The bench backend on the load's CPU, counting its accepts: its
+    process and its port."""
     global BACKEND_PROC, COUNTFILE
     portfile = os.path.join(tmp, "backend.port")
     COUNTFILE = os.path.join(tmp, "backend.count")
-    backend = BACKEND_PROC = spawn([BACKEND, "-p", portfile, "-c", COUNTFILE,
-                                    ADDR, "0"], LOAD_CPU)
+    BACKEND_PROC = spawn([BACKEND, "-p", portfile, "-c", COUNTFILE, ADDR,
+                          "0"], LOAD_CPU)
     for _ in range(50):
         if os.path.exists(portfile) and open(portfile).read().endswith("\n"):
-            break
+            return BACKEND_PROC, int(open(portfile).read())
         time.sleep(0.1)
-    else:
-        raise RuntimeError("the backend did not start")
-    backend_port = int(open(portfile).read())
+    raise RuntimeError("the backend did not start")
+
+
+def run_bench(tmp, t_start):
+    cert, key, certdir = make_cert(tmp)
+    backend, backend_port = start_backend(tmp)
 
     proxies = [PROXY_CLASSES[n](tmp, cert, key, certdir, backend_port)
                for n in PROXIES]

@@ -118,20 +118,6 @@ def table(res):
     return "\n".join(lines)
 
 
-def start_backend(tmp):
-    portfile = os.path.join(tmp, "backend.port")
-    B.COUNTFILE = os.path.join(tmp, "backend.count")
-    B.BACKEND_PROC = B.spawn(
-        [B.BACKEND, "-p", portfile, "-c", B.COUNTFILE, B.ADDR, "0"],
-        B.LOAD_CPU)
-    for _ in range(50):
-        if os.path.exists(portfile) and \
-                open(portfile).read().endswith("\n"):
-            return B.BACKEND_PROC, int(open(portfile).read())
-        time.sleep(0.1)
-    raise RuntimeError("the backend did not start")
-
-
 def main():
     tmp = tempfile.mkdtemp(prefix="bench-metricscost-")
     os.chmod(tmp, 0o755)
@@ -140,7 +126,7 @@ def main():
     try:
         wt, base_cg = build_base(tmp)
         cert, key, certdir = B.make_cert(tmp)
-        backend, backend_port = start_backend(tmp)
+        backend, backend_port = B.start_backend(tmp)
         mport = B.free_port()
         res = {
             "base": measure(tmp, cert, key, certdir, backend_port, "base",

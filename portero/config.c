@@ -42,6 +42,7 @@
  */
 enum opt_kind {
 	OPT_STR,		/* string into a char array */
+	OPT_ADDR,		/* ... a numeric address:port */
 	OPT_NUM,		/* uint32_t within [min, max] */
 	OPT_SIZE,		/* uint64_t bytes, k, m or g after it */
 	OPT_FLAG,		/* int32_t set to 1 */
@@ -64,6 +65,9 @@ struct config_opt {
 
 #define CONF_STR(name, field)						\
 	{ name, OPT_STR, offsetof(struct portero_config, field),	\
+	    sizeof(((struct portero_config *)0)->field), 0, 0 }
+#define CONF_ADDR(name, field)						\
+	{ name, OPT_ADDR, offsetof(struct portero_config, field),	\
 	    sizeof(((struct portero_config *)0)->field), 0, 0 }
 #define CONF_NUM(name, field, min, max)					\
 	{ name, OPT_NUM, offsetof(struct portero_config, field), 0, min, max }
@@ -98,7 +102,7 @@ static const struct config_opt config_opts[] = {
 	CONF_STR("default-sni", default_sni),
 	CONF_STR("default-service", default_service),
 	CONF_STR("http-addr", http_addr),
-	CONF_STR("metrics-addr", metrics_addr),
+	CONF_ADDR("metrics-addr", metrics_addr),
 	CONF_FLAG("http-proxy", http_proxy),
 	CONF_NUM("header-timeout", header_timeout, 1, 3600),
 	CONF_NUM("idle-timeout", idle_timeout, 1, 86400),
@@ -416,6 +420,14 @@ config_setopt(struct portero_config *conf, struct conf_set *set,
 	long long	 num;
 
 	switch (co->co_kind) {
+	case OPT_ADDR:
+		if (listener_parse(arg, &(struct sockaddr_storage){ 0 },
+		    &(socklen_t){ 0 }) == -1) {
+			(void)snprintf(why, whylen, "%s \"%s\": not a numeric "
+			    "address:port", what, arg);
+			return (-1);
+		}
+		/* FALLTHROUGH */
 	case OPT_STR:
 		if (*arg == '\0') {
 			(void)snprintf(why, whylen, "%s: empty value", what);
@@ -764,8 +776,8 @@ config_check(const struct portero_config *conf)
 	    config_has_listener_at(conf, canon) ||
 	    (!conf->no_register && strcmp(conf->register_addr,
 	    conf->metrics_addr) == 0))) {
-		log_warnx("--metrics-addr \"%s\": not a numeric address:port "
-		    "of its own", conf->metrics_addr);
+		log_warnx("--metrics-addr %s is another listener's address",
+		    conf->metrics_addr);
 		ret = -1;
 	}
 	if (conf->http_proxy && !config_has_listener(conf, 0)) {

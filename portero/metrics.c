@@ -382,6 +382,12 @@ metrics_take(struct imsg *imsg)
 	struct metrics_set	*set = mx.mx_set, **part;
 	uint32_t		 src = imsg->hdr.peerid >> MET_SRC_SHIFT;
 
+	/* restarted workers' counts, from the parent, as the child starts */
+	if (imsg->hdr.peerid == MET_KEEP) {
+		if (mset_add(mx.mx_retired, imsg) == -1)
+			fatalx("a malformed %s", imsg_name(imsg->hdr.type));
+		return;
+	}
 	if (set == NULL || (imsg->hdr.peerid & MET_SEQ_MASK) != set->ms_seq)
 		return;
 	if (src > PORTERO_MAX_WORKERS)
@@ -448,13 +454,17 @@ metrics_workers(struct metrics_set *set)
 	unsigned int		 i;
 	pid_t			 pid;
 
+	int			 retired = 0;
+
 	for (i = 0; i < PORTERO_MAX_WORKERS; i++) {
 		part = mx.mx_wpart[i];
 		mx.mx_wpart[i] = NULL;
 		pid = mset_pid(set, PROC_WORKER, i);
 		if (part != NULL && part->ms_answered > 0) {
-			if (mx.mx_wlast[i] != NULL && mx.mx_wpid[i] != pid)
+			if (mx.mx_wlast[i] != NULL && mx.mx_wpid[i] != pid) {
 				mset_merge(mx.mx_retired, mx.mx_wlast[i], 0);
+				retired = 1;
+			}
 			mset_free(mx.mx_wlast[i]);
 			mx.mx_wlast[i] = part;
 			mx.mx_wpid[i] = pid;
@@ -464,6 +474,8 @@ metrics_workers(struct metrics_set *set)
 			mset_merge(set, mx.mx_wlast[i], 1);
 	}
 	mset_merge(set, mx.mx_retired, 0);
+	if (retired)
+		mset_keep(mx.mx_retired, proc_parent_iev());
 }
 
 /* The scrape is over (all answered, or the time is up): answer all. */

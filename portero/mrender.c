@@ -232,17 +232,6 @@ mk_hist(struct msink *mk, const char *name, struct mlabel *l, int nl,
 	mk_sample(mk, name, "_count", l, nl, n, 0);
 }
 
-static uint64_t
-hist_count(const struct met_hist *h)
-{
-	uint64_t	 n = 0;
-	unsigned int	 i;
-
-	for (i = 0; i < MET_NBUCKETS; i++)
-		n += h->mh_bucket[i];
-	return (n);
-}
-
 static void
 walk_requests(struct msink *mk, const struct metrics_set *set)
 {
@@ -306,7 +295,7 @@ walk_backends(struct msink *mk, const struct metrics_set *set)
 	    "Time to connect to a backend, TLS handshake included.");
 	RB_FOREACH(sb, mset_backends, bt) {
 		BE_LABELS(sb);
-		if (hist_count(&sb->sb_connect) > 0)
+		if (met_hist_count(&sb->sb_connect) > 0)
 			mk_hist(mk, "portero_upstream_connect_seconds", l, 2,
 			    &sb->sb_connect);
 	}
@@ -314,7 +303,7 @@ walk_backends(struct msink *mk, const struct metrics_set *set)
 	    "Time from a request's head to its backend's response head.");
 	RB_FOREACH(sb, mset_backends, bt) {
 		BE_LABELS(sb);
-		if (hist_count(&sb->sb_response) > 0)
+		if (met_hist_count(&sb->sb_response) > 0)
 			mk_hist(mk, "portero_upstream_response_seconds", l, 2,
 			    &sb->sb_response);
 	}

@@ -323,6 +323,45 @@ mset_pid(const struct metrics_set *set, enum proc_role role, uint32_t id)
 	return (0);
 }
 
+/*
+ * The counts of set (restarted workers'), to the parent to keep for the
+ * next metrics child: the messages a worker would send, marked MET_KEEP.
+ */
+void
+mset_keep(const struct metrics_set *set, struct imsgev *iev)
+{
+	struct mset_service	*ss;
+	struct mset_backend	*sb;
+	struct met_service	 ms;
+	struct met_backend	 mb;
+
+	if (imsgev_compose(iev, IMSG_MET_KEEP_BEGIN, 0, 0, -1, NULL, 0) ==
+	    -1 || config_setmet(iev, IMSG_MET_WORKER, MET_KEEP,
+	    &set->ms_worker, sizeof(set->ms_worker)) == -1)
+		goto fail;
+	RB_FOREACH(ss, mset_services, (struct mset_services *)
+	    &set->ms_services) {
+		memset(&ms, 0, sizeof(ms));
+		memcpy(ms.ms_requests, ss->ss_requests,
+		    sizeof(ms.ms_requests));
+		if (config_setmetservice(iev, MET_KEEP, &ms, &ss->ss_duration,
+		    ss->ss_name) == -1)
+			goto fail;
+	}
+	RB_FOREACH(sb, mset_backends, (struct mset_backends *)
+	    &set->ms_backends) {
+		memset(&mb, 0, sizeof(mb));
+		mb.mb_errors = sb->sb_errors;
+		mb.mb_up = -1;
+		if (config_setmetbackend(iev, MET_KEEP, &mb, &sb->sb_connect,
+		    &sb->sb_response, sb->sb_service, sb->sb_addr) == -1)
+			goto fail;
+	}
+	return;
+ fail:
+	log_warn("metrics: restarted workers' counts not kept");
+}
+
 /* What did not answer in time. */
 void
 mset_finish(struct metrics_set *set)

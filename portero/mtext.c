@@ -34,22 +34,11 @@
 		return (-1);						\
 } while (0)
 
-static uint64_t
-hist_n(const struct met_hist *h)
-{
-	uint64_t	 n = 0;
-	unsigned int	 i;
-
-	for (i = 0; i < MET_NBUCKETS; i++)
-		n += h->mh_bucket[i];
-	return (n);
-}
-
 /* The mean, in milliseconds, or "-". */
 static const char *
 hist_mean(const struct met_hist *h, char *buf, size_t size)
 {
-	uint64_t	 n = hist_n(h);
+	uint64_t	 n = met_hist_count(h);
 
 	if (n == 0)
 		return ("-");
@@ -112,9 +101,9 @@ text_backends(struct evbuffer *out, const struct metrics_set *set)
 		    sb->sb_service, sb->sb_addr, sb->sb_up < 0 ? "gone" :
 		    sb->sb_up ? "yes" : "no",
 		    (unsigned long long)sb->sb_errors,
-		    (unsigned long long)hist_n(&sb->sb_connect),
+		    (unsigned long long)met_hist_count(&sb->sb_connect),
 		    hist_mean(&sb->sb_connect, cmean, sizeof(cmean)),
-		    (unsigned long long)hist_n(&sb->sb_response),
+		    (unsigned long long)met_hist_count(&sb->sb_response),
 		    hist_mean(&sb->sb_response, rmean, sizeof(rmean)));
 	return (0);
 }

@@ -310,14 +310,14 @@ const struct imsg_spec imsg_specs[IMSG_TYPE_MAX] = {
 	[IMSG_MET_PROC] = { "MET_PROC", HOP(R_PARENT, R_METRICS),
 	    SIZE(struct met_proc), 0 },
 	[IMSG_MET_WORKER] = { "MET_WORKER",
-	    HOPS(R_WORKER, R_PARENT, R_PARENT, R_METRICS),
+	    HOPS(R_WORKER | R_METRICS, R_PARENT, R_PARENT, R_METRICS),
 	    SIZE(struct met_worker), 0 },
 	[IMSG_MET_SERVICE] = { "MET_SERVICE",
-	    HOPS(R_WORKER, R_PARENT, R_PARENT, R_METRICS),
+	    HOPS(R_WORKER | R_METRICS, R_PARENT, R_PARENT, R_METRICS),
 	    sizeof(struct met_service), sizeof(struct met_service) +
 	    sizeof(struct met_hist) + NAME_MAX_LEN - 1, 0 },
 	[IMSG_MET_BACKEND] = { "MET_BACKEND",
-	    HOPS(R_WORKER, R_PARENT, R_PARENT, R_METRICS),
+	    HOPS(R_WORKER | R_METRICS, R_PARENT, R_PARENT, R_METRICS),
 	    sizeof(struct met_backend), sizeof(struct met_backend) +
 	    2 * sizeof(struct met_hist) + NAME_MAX_LEN + MET_ADDR_MAX - 2,
 	    0 },
@@ -330,6 +330,8 @@ const struct imsg_spec imsg_specs[IMSG_TYPE_MAX] = {
 	[IMSG_MET_CERT] = { "MET_CERT",
 	    HOPS(R_CERTLOADER, R_PARENT, R_PARENT, R_METRICS),
 	    SIZE(struct met_cert), 0 },
+	[IMSG_MET_KEEP_BEGIN] = { "MET_KEEP_BEGIN", HOP(R_METRICS, R_PARENT),
+	    NONE, 0 },
 	[IMSG_MET_END] = { "MET_END",
 	    HOPS(R_SCRAPED, R_PARENT, R_PARENT, R_METRICS), NONE, 0 },
 };

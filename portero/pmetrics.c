@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -61,15 +62,63 @@ parent_metrics_listen(struct portero *env)
 		fatal("listen on %s", addr);
 }
 
-/* A starting metrics child gets the listener, if there is one. */
+/*
+ * A starting metrics child gets the listener, if there is one, and what
+ * its predecessor kept of restarted workers' counts.
+ */
 int
 parent_metrics_config(struct portero *env, struct child *ch)
 {
-	if (ch->ch_state != CHILD_STARTING || env->pc_metricsfd == -1)
+	size_t	 i;
+
+	if (ch->ch_state != CHILD_STARTING)
+		return (0);
+	for (i = 0; i < env->pc_nmetkept; i++)
+		if (imsgev_compose(&ch->ch_iev, env->pc_metkept[i].mk_type,
+		    MET_KEEP, 0, -1, env->pc_metkept[i].mk_data,
+		    env->pc_metkept[i].mk_len) == -1)
+			return (-1);
+	if (env->pc_metricsfd == -1)
 		return (0);
 	/* the child gets a copy: the parent keeps one for its successor */
 	return (config_setlistener(&ch->ch_iev, env->pc_metricsfd,
 	    LISTENER_METRICS, 0, env->pc_conf.metrics_addr));
+}
+
+static void
+parent_metrics_forget(struct portero *env)
+{
+	size_t	 i;
+
+	for (i = 0; i < env->pc_nmetkept; i++)
+		free(env->pc_metkept[i].mk_data);
+	free(env->pc_metkept);
+	env->pc_metkept = NULL;
+	env->pc_nmetkept = 0;
+}
+
+/*
+ * One message of what the metrics child keeps: copied as it is, for
+ * its successor; the parent never reads it.  Its size is that of one
+ * set of counts, whatever the number of restarts.
+ */
+static int
+parent_metrics_keep(struct portero *env, struct imsg *imsg)
+{
+	struct met_kept	*n, *mk;
+
+	if ((n = reallocarray(env->pc_metkept, env->pc_nmetkept + 1,
+	    sizeof(*n))) == NULL)
+		return (-1);
+	env->pc_metkept = n;
+	mk = &n[env->pc_nmetkept];
+	mk->mk_type = imsg->hdr.type;
+	mk->mk_len = imsg->len;
+	if ((mk->mk_data = malloc(imsg->len + 1)) == NULL)
+		return (-1);
+	memcpy(mk->mk_data, imsg->data, imsg->len);
+	env->pc_nmetkept++;
+	return (0);
 }
 
 #if defined(__linux__)
@@ -183,6 +232,21 @@ parent_dispatch_metrics(struct portero *env, struct child *ch,
 	switch (imsg->hdr.type) {
 	case IMSG_MET_REQ:
 		parent_metrics_scrape(env, imsg->hdr.peerid);
+		break;
+	case IMSG_MET_KEEP_BEGIN:
+		parent_metrics_forget(env);
+		break;
+	case IMSG_MET_WORKER:
+	case IMSG_MET_SERVICE:
+	case IMSG_MET_BACKEND:
+		if (imsg->hdr.peerid != MET_KEEP)
+			parent_child_broken(env, ch, "sent a message out of "
+			    "turn");
+		else if (parent_metrics_keep(env, imsg) == -1) {
+			/* better none than a part: counts would go back */
+			log_warn("metrics: restarted workers' counts");
+			parent_metrics_forget(env);
+		}
 		break;
 	case IMSG_CTL_TEXT:
 	case IMSG_CTL_END:

@@ -353,6 +353,13 @@ enum imsg_type {
 	IMSG_MET_REGSVC,	/* registrar: struct met_regsvc, a name */
 	IMSG_MET_CERT,		/* certloader: struct met_cert */
 	IMSG_MET_END,		/* child -> metrics: none */
+	/*
+	 * What restarted workers had counted, kept by the parent for a
+	 * metrics child that restarts: KEEP_BEGIN, then MET_WORKER,
+	 * MET_SERVICE and MET_BACKEND with peerid MET_KEEP, to the parent
+	 * and, when a metrics child starts, back.
+	 */
+	IMSG_MET_KEEP_BEGIN,	/* metrics -> parent: none */
 
 	IMSG_TYPE_MAX
 };
@@ -967,6 +974,7 @@ struct pool_ca_msg {
  */
 #define MET_SEQ_MASK	0x00ffffffU
 #define MET_SRC_SHIFT	24
+#define MET_KEEP	0xffffffffU	/* not a scrape: kept counts */
 extern const uint32_t	 met_bounds_us[MET_NBOUNDS];
 
 struct met_hist {
@@ -1050,6 +1058,13 @@ struct met_registrar {
 struct met_regsvc {
 	uint64_t	 mr_backends;
 	char		 mr_service[NAME_MAX_LEN];
+};
+
+/* A message the parent keeps for the metrics child (pmetrics.c). */
+struct met_kept {
+	uint32_t	 mk_type;
+	size_t		 mk_len;
+	void		*mk_data;
 };
 
 struct met_cert {
@@ -1343,6 +1358,8 @@ struct portero {
 	struct logger_stats	 pc_logger_stats;	/* its last report */
 	struct child		 pc_metrics;
 	int			 pc_metricsfd;	/* --metrics-addr; -1: none */
+	struct met_kept		*pc_metkept;	/* the metrics child's */
+	size_t			 pc_nmetkept;
 	int			 pc_registerfd;
 	int			 pc_controlfd;
 	int			 pc_stopping;	/* 1: draining, 2: at once */
@@ -2290,6 +2307,7 @@ void	 wmetrics_response(struct exchange *);
 void	 wmetrics_failed(struct backend *);
 void	 wmetrics_answer(uint32_t);
 void	 met_hist_add(struct met_hist *, const struct timespec *);
+uint64_t met_hist_count(const struct met_hist *);
 
 /* mset.c: one scrape's numbers, summed over the processes */
 struct mset_service {
@@ -2339,6 +2357,7 @@ struct metrics_set {
 struct metrics_set *mset_new(uint32_t);
 int	 mset_add(struct metrics_set *, struct imsg *);
 void	 mset_merge(struct metrics_set *, const struct metrics_set *, int);
+void	 mset_keep(const struct metrics_set *, struct imsgev *);
 pid_t	 mset_pid(const struct metrics_set *, enum proc_role, uint32_t);
 void	 mset_finish(struct metrics_set *);
 void	 mset_free(struct metrics_set *);

@@ -275,16 +275,23 @@ wmetrics_failed(struct backend *be)
 		be->be_met->wb_errors++;
 }
 
-/* h, or NULL when nothing was counted in it. */
-static const struct met_hist *
-wmet_hist_or_null(const struct met_hist *h)
+/* How many durations h holds. */
+uint64_t
+met_hist_count(const struct met_hist *h)
 {
+	uint64_t	 n = 0;
 	unsigned int	 i;
 
 	for (i = 0; i < MET_NBUCKETS; i++)
-		if (h->mh_bucket[i] != 0)
-			return (h);
-	return (NULL);
+		n += h->mh_bucket[i];
+	return (n);
+}
+
+/* h, or NULL when nothing was counted in it: it need not travel. */
+static const struct met_hist *
+wmet_hist_or_null(const struct met_hist *h)
+{
+	return (met_hist_count(h) > 0 ? h : NULL);
 }
 
 static int

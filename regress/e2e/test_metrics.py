@@ -11,7 +11,9 @@ happen; label values stay bounded under a flood of random Host fields;
 certificate expiry times are the certificates' notAfter; each process's
 resident memory is there.  The listener answers only GET and HEAD of
 /metrics, is off by default, and a slow or huge request head does not
-hold up a scrape.
+hold up a scrape; a stopped worker holds a scrape 2 s and is counted
+missing; -n refuses a bad or taken address, in the file with its
+FILE:LINE.
 """
 
 # Copyright (c) 2026 The portero authors
@@ -29,6 +31,7 @@ hold up a scrape.
 # OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
 
 import calendar
+import json
 import math
 import os
 import random
@@ -38,6 +41,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 import h2raw
@@ -77,8 +81,8 @@ FAMILIES = {
     "portero_certificate_expiry_timestamp_seconds": ("gauge", ("name",)),
     "portero_child_restarts_total": ("counter", ("role", "id")),
     "portero_process_resident_memory_bytes": ("gauge", ("role", "id")),
-    "portero_access_log_lines_total": ("counter", ()),
     "portero_access_log_dropped_total": ("counter", ()),
+    "portero_access_log_lines_total": ("counter", ()),
     "portero_config_reloads_total": ("counter", ("result",)),
     "portero_scrape_missing_processes": ("gauge", ()),
 }
@@ -660,7 +664,8 @@ def test_counters_move(t):
             (UPR + "_count", {"service": "a.test", "backend": a.addr}, 17),
             (UPR + "_count", {"service": "dead.test",
                               "backend": dead_addr}, 0),
-            ("portero_access_log_dropped_total", {}, 0)]
+            ("portero_access_log_dropped_total", {}, 0),
+            ("portero_access_log_lines_total", {}, 24)]
     sc = expect_deltas(d, before, want, what="after the requests")
     # nothing else moved in requests_total
     moves = family_moves(before, sc, REQ)
@@ -922,14 +927,16 @@ def test_registrations(t):
     a = api(d, "POST", "/register", reg_body(svc, port=be2.port),
             auth(d, svc), ctype="text/plain")
     check(a.status == 415, "text/plain: status %d" % a.status)
-    expect_deltas(d, before, refusals(
-        taken=1, unauthorized=1, bad_request=1, forbidden=1, method=1,
-        media_type=1), what="403, 405 and 415")
+    a = api(d, "GET", "/nowhere")
+    check(a.status == 404, "GET /nowhere: status %d" % a.status)
+    more = dict(taken=1, unauthorized=1, bad_request=1, forbidden=1,
+                method=1, media_type=1, not_found=1)
+    expect_deltas(d, before, refusals(**more), what="403, 405, 415, 404")
 
     register(d, svc, port=be2.port)
-    sc = expect_deltas(d, before, refusals(
-        taken=2, unauthorized=1, bad_request=1, forbidden=1, method=1,
-        media_type=1), what="a second backend")
+    more["taken"] = 2
+    sc = expect_deltas(d, before, refusals(**more),
+                       what="a second backend")
     sc, ok = wait_scrape(d, lambda sc: sc.value(
         "portero_registered_backends", service=svc) == 2)
     check(ok, "registered_backends after two: %r" % sc.samples(
@@ -1122,6 +1129,12 @@ def test_certificate_expiry(t):
           % (na, _expiry(sc).get("a.test")))
     check(len(_expiry(sc)) == 3, "expiry series after the reload: %r"
           % _expiry(sc))
+    out = d.ctl("show", "stats").stdout
+    for name in want:
+        check(name in out, "show stats does not show certificate %s:\n%s"
+              % (name, out[-1500:]))
+    check("certificate" in out.lower(), "show stats has no certificates "
+          "section:\n%s" % out[-1500:])
     check_restart_metric(d, sc, "after the certificates")
 
 
@@ -1202,6 +1215,26 @@ def test_process_memory_and_worker_restart(t):
     sc, ok = wait_scrape(d, lambda sc: sc.sum(REQ, service="a.test") >=
                          got + 1)
     check(ok, "requests_total does not move after the respawn")
+    # the metrics child itself: back on the same listener, its restart
+    # counted, the workers' counts kept (they live in the workers)
+    got = sc.sum(REQ, service="a.test")
+    old = d.child_pid("metrics", 0)
+    os.kill(old, signal.SIGKILL)
+    d.wait_respawned("metrics", 0, old, 3.0)
+    d.expect_restarts[("metrics", 0)] = 1
+    sc = None
+    for _ in range(40):
+        try:
+            sc = scrape(d)
+            break
+        except (OSError, AssertionError):
+            time.sleep(0.05)
+    check(sc is not None, "no scrape within 2 s of the metrics child's "
+          "respawn")
+    check_restart_metric(d, sc, "after the metrics child was killed")
+    check(sc.sum(REQ, service="a.test") >= got, "requests_total for a.test"
+          " went from %s to %s when the metrics child was killed" % (
+              _num(got), _num(sc.sum(REQ, service="a.test"))))
 
 
 # ---------------------------------------------------------------------
@@ -1342,10 +1375,17 @@ def test_show_stats(t):
     for word in ("a.test", "dead.test", a.addr, dead):
         check(word in out, "show stats does not mention %s:\n%s" % (
             word, out[:1500]))
-    for sect in ("services", "backends", "connections", "tls", "bytes",
-                 "registrations", "certificates", "processes"):
+    # a table or a line per section (certificates: test_certificate_
+    # expiry): pools, backends, connections, TLS, bytes, registrations,
+    # processes, each with its pid
+    for sect in ("pool", "backend", "connection", "tls", "bytes",
+                 "registration", "process"):
         check(sect in out.lower(), "show stats has no %s section:\n%s" % (
             sect, out[:1500]))
+    for c in d.status()["children"]:
+        check(re.search(r"\b%d\b" % c["pid"], out), "show stats does not "
+              "show %s %d (pid %d):\n%s" % (c["role"], c["id"], c["pid"],
+                                            out[:1500]))
     j = d.ctl_json("show", "stats")
     sc = scrape(d)
     series, fams = stats_series(j)
@@ -1527,29 +1567,11 @@ def test_scrape_with_a_stopped_worker(t):
             os.kill(pid, signal.SIGCONT)
         except OSError:
             pass
-    t.defer(cont)
     os.kill(pid, signal.SIGSTOP)
-    t0 = time.monotonic()
-    sc = scrape(d, missing_ok=True)
-    took = time.monotonic() - t0
-    check(1.5 <= took <= 3.5, "a scrape with a stopped worker took %.2f s,"
-          " expected about 2 s" % took)
-    check(sc.value(MISSING) == 1, "%s is %r with one worker stopped" % (
-        MISSING, sc.value(MISSING)))
-    check(sc.value(RSS, role="worker", id="1") is not None, "no memory of "
-          "the stopped worker (the parent reads it from /proc)")
-    check(sc.sum(REQ) >= 40, "requests_total went from 40 to %s while a "
-          "worker could not answer" % _num(sc.sum(REQ)))
-    # the parent restarts a worker silent for 3 s: stopped again, anew
-    cont()
-    time.sleep(0.5)
-    os.kill(pid, signal.SIGSTOP)
-    t0 = time.monotonic()
-    j = d.ctl_json("show", "stats")
-    check(time.monotonic() - t0 <= 3.5, "show stats with a stopped worker "
-          "took %.2f s" % (time.monotonic() - t0))
-    stats_series(j)
-    cont()
+    try:
+        _stopped_worker(t, d)
+    finally:
+        cont()
     sc, ok = wait_scrape(d, lambda sc: sc.value(MISSING) == 0,
                          missing_ok=True)
     check(ok, "%s stays %r once the worker runs again" % (
@@ -1561,3 +1583,75 @@ def test_scrape_with_a_stopped_worker(t):
     check(sc.sum(REQ) == 40, "requests_total %s after the stop, expected 40"
           % _num(sc.sum(REQ)))
     check_restart_metric(d, sc, "after the stop")
+
+
+def _stopped_worker(t, d):
+    """What a scrape and show stats, at once, say while worker 1 is
+    stopped (the parent's heartbeat kills a worker silent for 3 s)."""
+    got = {}
+
+    def stats():
+        t0 = time.monotonic()
+        got["r"] = d.ctl("show", "stats", json_out=True, check_rc=False)
+        got["took"] = time.monotonic() - t0
+    th = threading.Thread(target=stats, daemon=True)
+    t0 = time.monotonic()
+    th.start()
+    sc = scrape(d, missing_ok=True)
+    took = time.monotonic() - t0
+    th.join(5)
+    check(1.5 <= took <= 3.5, "a scrape with a stopped worker took %.2f s,"
+          " expected about 2 s" % took)
+    check(sc.value(MISSING) == 1, "%s is %r with one worker stopped" % (
+        MISSING, sc.value(MISSING)))
+    check(sc.value(RSS, role="worker", id="1") is not None, "no memory of "
+          "the stopped worker (the parent reads it from /proc)")
+    check(sc.sum(REQ) >= 40, "requests_total went from 40 to %s while a "
+          "worker could not answer" % _num(sc.sum(REQ)))
+    check("r" in got and got["r"].returncode == 0, "show stats with a "
+          "stopped worker: %r" % (got.get("r") and got["r"].stderr))
+    check(got["took"] <= 3.5, "show stats with a stopped worker took %.2f s"
+          % got["took"])
+    try:
+        stats_series(json.loads(got["r"].stdout))
+    except ValueError as e:
+        fail("show stats -j with a stopped worker: %s" % e)
+
+
+# ---------------------------------------------------------------------
+# the address, checked by -n
+
+def test_checkonly_metrics_addr(t):
+    base = [PORTERO, "-n", "--no-register"]
+    for addr in ("127.0.0.1:9100", "[::1]:9100"):
+        r = t.run(base + ["--metrics-addr", addr])
+        check(r.returncode == 0, "-n --metrics-addr %s: exit %d: %s" % (
+            addr, r.returncode, r.stderr.strip()))
+    for addr in ("127.0.0.1", "example.com:9100", "127.0.0.1:99999",
+                 "127.0.0.1:0", ""):
+        r = t.run(base + ["--metrics-addr", addr])
+        check(r.returncode != 0 and "metrics-addr" in r.stderr,
+              "-n --metrics-addr %r: exit %d: %r" % (addr, r.returncode,
+                                                     r.stderr.strip()))
+    # a port another listener of portero has
+    for flag in ("--listen-addr", "--http-addr"):
+        r = t.run(base + [flag, "127.0.0.1:9100", "--metrics-addr",
+                          "127.0.0.1:9100"])
+        check(r.returncode != 0, "-n %s and --metrics-addr on the same "
+              "address: exit 0" % flag)
+    # in the file: FILE:LINE, as for every error of the file
+    path = os.path.join(t.tmp, "portero.conf")
+    for text, ok in (("metrics-addr \"127.0.0.1:9100\"\n", True),
+                     ("metrics-addr \"127.0.0.1\"\n", False),
+                     ("metrics-addr \"localhost:9100\"\n", False)):
+        with open(path, "w") as f:
+            f.write("no-register\n" + text)
+        r = t.run([PORTERO, "-n", "-f", path])
+        if ok:
+            check(r.returncode == 0, "-n of %r: exit %d: %s" % (
+                text, r.returncode, r.stderr.strip()))
+        else:
+            check(r.returncode != 0 and
+                  (path + ":2: ") in r.stderr, "-n of %r: exit %d, "
+                  "expected %s:2: and a message: %r" % (
+                      text, r.returncode, path, r.stderr.strip()))
