@@ -117,6 +117,8 @@ void
 metrics_main(void)
 {
 	mx.mx_listenfd = -1;
+	/* answers to a predecessor's scrapes may still be on their way */
+	mx.mx_seq = arc4random() & MET_SEQ_MASK;
 	TAILQ_INIT(&mx.mx_conns);
 	TAILQ_INIT(&mx.mx_ctls);
 	evtimer_set(&mx.mx_ev_wait, metrics_done, NULL);
