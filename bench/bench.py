@@ -45,7 +45,9 @@ BENCH_KEEP_TMP (1 keeps the temporary directory), BENCH_REGISTRY (1;
 0 skips the registration API's part) and those of bench/registry.py,
 BENCH_CERTSTALL (1; 0 skips bench/certstall.py, the stall of a
 certificate change), BENCH_CONFSCALE (1; 0 skips bench/confscale.py, a
-1,000-server configuration against one) and BENCH_UPSTREAM (1; 0 skips
+1,000-server configuration against one), BENCH_METRICSCOST (1; 0 skips
+bench/metricscost.py, the metrics' instructions per request against the
+build before them) and BENCH_UPSTREAM (1; 0 skips
 bench/upstream_tls.py,
 CPU per new upstream TLS connection) and those of the two scripts,
 BENCH_H1 (1; 0 skips the HTTP/1.1 rounds and their callgrind figure),
@@ -979,20 +981,24 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_bench(tmp, t_start):
-    cert, key, certdir = make_cert(tmp)
+def start_backend(tmp):
+    """The bench backend on the load's CPU, counting its accepts: its
+    process and its port."""
     global BACKEND_PROC, COUNTFILE
     portfile = os.path.join(tmp, "backend.port")
     COUNTFILE = os.path.join(tmp, "backend.count")
-    backend = BACKEND_PROC = spawn([BACKEND, "-p", portfile, "-c", COUNTFILE,
-                                    ADDR, "0"], LOAD_CPU)
+    BACKEND_PROC = spawn([BACKEND, "-p", portfile, "-c", COUNTFILE, ADDR,
+                          "0"], LOAD_CPU)
     for _ in range(50):
         if os.path.exists(portfile) and open(portfile).read().endswith("\n"):
-            break
+            return BACKEND_PROC, int(open(portfile).read())
         time.sleep(0.1)
-    else:
-        raise RuntimeError("the backend did not start")
-    backend_port = int(open(portfile).read())
+    raise RuntimeError("the backend did not start")
+
+
+def run_bench(tmp, t_start):
+    cert, key, certdir = make_cert(tmp)
+    backend, backend_port = start_backend(tmp)
 
     proxies = [PROXY_CLASSES[n](tmp, cert, key, certdir, backend_port)
                for n in PROXIES]
@@ -1044,6 +1050,14 @@ def run_bench(tmp, t_start):
             HERE, "upstream_tls.py")], env=env)
         if rc != 0:
             log("upstream_tls.py failed (exit %d)" % rc)
+    # what the metrics cost a request, appended (metricscost.py)
+    if env_int("BENCH_METRICSCOST", 1) and "portero" in PROXIES and \
+            CALLGRIND:
+        env = dict(os.environ, BENCH_METRICSCOST_RESULTS=RESULTS)
+        rc = subprocess.call([sys.executable, os.path.join(
+            HERE, "metricscost.py")], env=env)
+        if rc != 0:
+            log("metricscost.py failed (exit %d)" % rc)
     # a 1,000-server configuration against one, appended (confscale.py)
     if env_int("BENCH_CONFSCALE", 1) and "portero" in PROXIES:
         env = dict(os.environ, BENCH_CONFSCALE_RESULTS=RESULTS)

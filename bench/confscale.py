@@ -196,19 +196,7 @@ def main():
     backend = None
     try:
         cert, key, certdir = B.make_cert(tmp)
-        portfile = os.path.join(tmp, "backend.port")
-        B.COUNTFILE = os.path.join(tmp, "backend.count")
-        backend = B.BACKEND_PROC = B.spawn(
-            [B.BACKEND, "-p", portfile, "-c", B.COUNTFILE, B.ADDR, "0"],
-            B.LOAD_CPU)
-        for _ in range(50):
-            if os.path.exists(portfile) and \
-                    open(portfile).read().endswith("\n"):
-                break
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("the backend did not start")
-        backend_port = int(open(portfile).read())
+        backend, backend_port = B.start_backend(tmp)
         one = measure(tmp, cert, key, certdir, backend_port, False)
         large = measure(tmp, cert, key, certdir, backend_port, True)
         out = ("## A large configuration: 1 server against %d servers of "

@@ -150,6 +150,7 @@ static void	 certloader_send_timer(int, short, void *);
 static void	 certloader_ack(uint32_t, const struct imsg *);
 static void	 certloader_resend(uint32_t);
 static void	 certloader_show(uint32_t);
+static void	 certloader_metrics(uint32_t);
 static void	 certloader_show_names(const struct cert_pair *, char *,
 		    size_t);
 
@@ -236,6 +237,9 @@ certloader_dispatch_parent(struct imsg *imsg)
 		break;
 	case IMSG_CTL_SHOW_CERTS:
 		certloader_show(id);
+		break;
+	case IMSG_MET_REQ:
+		certloader_metrics(id);
 		break;
 	case IMSG_SHUTDOWN:
 		exit(0);
@@ -970,6 +974,30 @@ certloader_show(uint32_t peerid)
 		proc_compose_parent(IMSG_CTL_CERT, peerid, &cc, sizeof(cc));
 	}
 	proc_compose_parent(IMSG_CTL_END, peerid, NULL, 0);
+}
+
+/* A scrape's part: when each certificate in service expires. */
+static void
+certloader_metrics(uint32_t seq)
+{
+	struct ld_domain	*d;
+	struct met_cert		 mc;
+
+	RB_FOREACH(d, ld_domains, &ld.ld_domains) {
+		if (d->d_good == NULL)
+			continue;
+		if (sizeof(mc) + IMSG_HEADER_SIZE > IMSG_WQUEUE_MAX / 2 -
+		    imsgbuf_queued(&ld.ld_iev->ibuf)) {
+			log_warnx("metrics: certificates cut short: the "
+			    "parent is not reading");
+			break;
+		}
+		memset(&mc, 0, sizeof(mc));
+		mc.mc_not_after = d->d_good->cp_not_after;
+		(void)strlcpy(mc.mc_name, d->d_domain, sizeof(mc.mc_name));
+		proc_compose_parent(IMSG_MET_CERT, seq, &mc, sizeof(mc));
+	}
+	proc_compose_parent(IMSG_MET_END, seq, NULL, 0);
 }
 
 /* "a.example,b.example", cut at a name with ",..." if it is too long. */

@@ -42,6 +42,7 @@
  */
 enum opt_kind {
 	OPT_STR,		/* string into a char array */
+	OPT_ADDR,		/* ... a numeric address:port */
 	OPT_NUM,		/* uint32_t within [min, max] */
 	OPT_SIZE,		/* uint64_t bytes, k, m or g after it */
 	OPT_FLAG,		/* int32_t set to 1 */
@@ -64,6 +65,9 @@ struct config_opt {
 
 #define CONF_STR(name, field)						\
 	{ name, OPT_STR, offsetof(struct portero_config, field),	\
+	    sizeof(((struct portero_config *)0)->field), 0, 0 }
+#define CONF_ADDR(name, field)						\
+	{ name, OPT_ADDR, offsetof(struct portero_config, field),	\
 	    sizeof(((struct portero_config *)0)->field), 0, 0 }
 #define CONF_NUM(name, field, min, max)					\
 	{ name, OPT_NUM, offsetof(struct portero_config, field), 0, min, max }
@@ -98,6 +102,7 @@ static const struct config_opt config_opts[] = {
 	CONF_STR("default-sni", default_sni),
 	CONF_STR("default-service", default_service),
 	CONF_STR("http-addr", http_addr),
+	CONF_ADDR("metrics-addr", metrics_addr),
 	CONF_FLAG("http-proxy", http_proxy),
 	CONF_NUM("header-timeout", header_timeout, 1, 3600),
 	CONF_NUM("idle-timeout", idle_timeout, 1, 86400),
@@ -415,6 +420,14 @@ config_setopt(struct portero_config *conf, struct conf_set *set,
 	long long	 num;
 
 	switch (co->co_kind) {
+	case OPT_ADDR:
+		if (listener_parse(arg, &(struct sockaddr_storage){ 0 },
+		    &(socklen_t){ 0 }) == -1) {
+			(void)snprintf(why, whylen, "%s \"%s\": not a numeric "
+			    "address:port", what, arg);
+			return (-1);
+		}
+		/* FALLTHROUGH */
 	case OPT_STR:
 		if (*arg == '\0') {
 			(void)snprintf(why, whylen, "%s: empty value", what);
@@ -758,6 +771,15 @@ config_check(const struct portero_config *conf)
 		    conf->register_addr);
 		ret = -1;
 	}
+	if (conf->metrics_addr[0] != '\0' && (listener_canon(
+	    conf->metrics_addr, canon, sizeof(canon)) == -1 ||
+	    config_has_listener_at(conf, canon) ||
+	    (!conf->no_register && strcmp(conf->register_addr,
+	    conf->metrics_addr) == 0))) {
+		log_warnx("--metrics-addr %s is another listener's address",
+		    conf->metrics_addr);
+		ret = -1;
+	}
 	if (conf->http_proxy && !config_has_listener(conf, 0)) {
 		log_warnx("--http-proxy needs a plain listener (--http-addr, "
 		    "or listen on without tls)");
@@ -884,6 +906,7 @@ config_getglobal(struct portero_config *conf, const struct imsg *imsg)
 	conf->cert_dir[sizeof(conf->cert_dir) - 1] = '\0';
 	conf->user[sizeof(conf->user) - 1] = '\0';
 	conf->http_addr[sizeof(conf->http_addr) - 1] = '\0';
+	conf->metrics_addr[sizeof(conf->metrics_addr) - 1] = '\0';
 	conf->default_sni[sizeof(conf->default_sni) - 1] = '\0';
 	conf->default_service[sizeof(conf->default_service) - 1] = '\0';
 	conf->upstream_ca[sizeof(conf->upstream_ca) - 1] = '\0';
@@ -935,7 +958,8 @@ config_getlistener(const struct imsg *imsg, struct listener_msg *lm)
 	memcpy(lm, imsg->data, sizeof(*lm));
 	lm->addr[sizeof(lm->addr) - 1] = '\0';
 	if ((lm->kind != LISTENER_PROXY && lm->kind != LISTENER_REGISTER &&
-	    lm->kind != LISTENER_HTTP) || lm->index >= PORTERO_MAX_LISTENERS)
+	    lm->kind != LISTENER_HTTP && lm->kind != LISTENER_METRICS) ||
+	    lm->index >= PORTERO_MAX_LISTENERS)
 		return (-1);
 	return (0);
 }
@@ -1518,6 +1542,162 @@ config_getstats(const struct imsg *imsg, struct worker_stats *ws)
 	if (imsg->len != sizeof(*ws))
 		return (-1);
 	memcpy(ws, imsg->data, sizeof(*ws));
+	return (0);
+}
+
+/*
+ * A scrape's fixed records (metrics.c, wmetrics.c): the table checks
+ * their size before dispatch; each getter copies one whole.
+ */
+int
+config_setmet(struct imsgev *iev, uint32_t type, uint32_t seq,
+    const void *rec, size_t len)
+{
+	return (imsgev_compose(iev, type, seq, 0, -1, rec, len));
+}
+
+int
+config_getmet(const struct imsg *imsg, void *rec, size_t len)
+{
+	if (imsg->len != len)
+		return (-1);
+	memcpy(rec, imsg->data, len);
+	return (0);
+}
+
+/*
+ * A service's or a backend's record: a fixed head, the histograms it
+ * has, then names of the lengths the head gives, unterminated.
+ */
+#define MET_REC_MAX	(sizeof(struct met_backend) + \
+			    2 * sizeof(struct met_hist) + NAME_MAX_LEN + \
+			    MET_ADDR_MAX)
+
+static int
+config_metput(unsigned char *buf, size_t *off, const void *p, size_t len)
+{
+	if (*off + len > MET_REC_MAX) {
+		errno = EMSGSIZE;
+		return (-1);
+	}
+	memcpy(buf + *off, p, len);
+	*off += len;
+	return (0);
+}
+
+/* A name of len bytes at *off, NUL-terminated into dst of size bytes. */
+static int
+config_metname(const struct imsg *imsg, size_t *off, size_t len,
+    char *dst, size_t size)
+{
+	if (len >= size || *off + len > imsg->len ||
+	    memchr((const char *)imsg->data + *off, '\0', len) != NULL)
+		return (-1);
+	memcpy(dst, (const char *)imsg->data + *off, len);
+	dst[len] = '\0';
+	*off += len;
+	return (0);
+}
+
+int
+config_setmetservice(struct imsgev *iev, uint32_t seq,
+    const struct met_service *ms, const struct met_hist *hist,
+    const char *name)
+{
+	unsigned char		 buf[MET_REC_MAX];
+	struct met_service	 m = *ms;
+	size_t			 off = 0;
+
+	m.ms_hashist = hist != NULL;
+	m.ms_namelen = strlen(name);
+	if (config_metput(buf, &off, &m, sizeof(m)) == -1 ||
+	    (hist != NULL && config_metput(buf, &off, hist,
+	    sizeof(*hist)) == -1) ||
+	    config_metput(buf, &off, name, m.ms_namelen) == -1)
+		return (-1);
+	return (imsgev_compose(iev, IMSG_MET_SERVICE, seq, 0, -1, buf, off));
+}
+
+/* hist: zero unless it came; name: NAME_MAX_LEN bytes. */
+int
+config_getmetservice(const struct imsg *imsg, struct met_service *ms,
+    struct met_hist *hist, char *name)
+{
+	size_t	 off = sizeof(*ms);
+
+	memset(hist, 0, sizeof(*hist));
+	if (imsg->len < sizeof(*ms))
+		return (-1);
+	memcpy(ms, imsg->data, sizeof(*ms));
+	if (ms->ms_hashist > 1)
+		return (-1);
+	if (ms->ms_hashist) {
+		if (imsg->len < off + sizeof(*hist))
+			return (-1);
+		memcpy(hist, (const char *)imsg->data + off, sizeof(*hist));
+		off += sizeof(*hist);
+	}
+	if (config_metname(imsg, &off, ms->ms_namelen, name,
+	    NAME_MAX_LEN) == -1 || off != imsg->len)
+		return (-1);
+	return (0);
+}
+
+int
+config_setmetbackend(struct imsgev *iev, uint32_t seq,
+    const struct met_backend *mb, const struct met_hist *connect,
+    const struct met_hist *response, const char *service, const char *addr)
+{
+	unsigned char		 buf[MET_REC_MAX];
+	struct met_backend	 m = *mb;
+	size_t			 off = 0;
+
+	m.mb_hists = (connect != NULL ? MET_HB_CONNECT : 0) |
+	    (response != NULL ? MET_HB_RESPONSE : 0);
+	m.mb_namelen = strlen(service);
+	m.mb_addrlen = strlen(addr);
+	if (config_metput(buf, &off, &m, sizeof(m)) == -1 ||
+	    (connect != NULL && config_metput(buf, &off, connect,
+	    sizeof(*connect)) == -1) ||
+	    (response != NULL && config_metput(buf, &off, response,
+	    sizeof(*response)) == -1) ||
+	    config_metput(buf, &off, service, m.mb_namelen) == -1 ||
+	    config_metput(buf, &off, addr, m.mb_addrlen) == -1)
+		return (-1);
+	return (imsgev_compose(iev, IMSG_MET_BACKEND, seq, 0, -1, buf, off));
+}
+
+/*
+ * hists: two, connect and response, zero unless they came; service:
+ * NAME_MAX_LEN bytes; addr: MET_ADDR_MAX.
+ */
+int
+config_getmetbackend(const struct imsg *imsg, struct met_backend *mb,
+    struct met_hist *hists, char *service, char *addr)
+{
+	size_t		 off = sizeof(*mb);
+	unsigned int	 i;
+
+	memset(hists, 0, 2 * sizeof(*hists));
+	if (imsg->len < sizeof(*mb))
+		return (-1);
+	memcpy(mb, imsg->data, sizeof(*mb));
+	if (mb->mb_up < -1 || mb->mb_up > 1 ||
+	    (mb->mb_hists & ~(MET_HB_CONNECT | MET_HB_RESPONSE)) != 0)
+		return (-1);
+	for (i = 0; i < 2; i++) {
+		if ((mb->mb_hists & (1U << i)) == 0)
+			continue;
+		if (imsg->len < off + sizeof(*hists))
+			return (-1);
+		memcpy(&hists[i], (const char *)imsg->data + off,
+		    sizeof(*hists));
+		off += sizeof(*hists);
+	}
+	if (config_metname(imsg, &off, mb->mb_namelen, service,
+	    NAME_MAX_LEN) == -1 || config_metname(imsg, &off,
+	    mb->mb_addrlen, addr, MET_ADDR_MAX) == -1 || off != imsg->len)
+		return (-1);
 	return (0);
 }
 

@@ -242,6 +242,7 @@ conn_read(struct conn *c, struct buf *b)
 		    (size_t)n < room;
 	}
 	b->b_len += n;
+	c->c_nread += n;
 	return (n);
 }
 
@@ -257,11 +258,14 @@ conn_write(struct conn *c, const void *p, size_t len)
 		n = ptls_write(c->c_tls, p, len);
 		if (n == PTLS_WANT_READ || n == PTLS_WANT_WRITE)
 			return (CONN_WANT);
-		return (n);
+	} else {
+		n = send(c->c_fd, p, len, MSG_NOSIGNAL);
+		if (n == -1)
+			return ((errno == EAGAIN || errno == EINTR) ?
+			    CONN_WANT : -1);
 	}
-	n = send(c->c_fd, p, len, MSG_NOSIGNAL);
-	if (n == -1)
-		return ((errno == EAGAIN || errno == EINTR) ? CONN_WANT : -1);
+	if (n > 0)
+		c->c_nwritten += n;
 	return (n);
 }
 

@@ -44,7 +44,9 @@ struct ctl_conn {
 	uint32_t		 cn_id;
 	uint64_t		 cn_awaited;	/* workers yet to report */
 	struct event		 cn_timeout;	/* reply and idle timer */
-	int			 cn_certs;	/* a listing is on its way */
+	int			 cn_relay;	/* the role of the child whose
+						   answer is on its way; 0:
+						   none */
 	struct backend_listing	*cn_backends;	/* "show backends" */
 };
 
@@ -140,7 +142,7 @@ control_close(struct portero *env)
 static int
 control_busy(const struct ctl_conn *cn)
 {
-	return (cn->cn_awaited != 0 || cn->cn_certs ||
+	return (cn->cn_awaited != 0 || cn->cn_relay != 0 ||
 	    cn->cn_backends != NULL);
 }
 
@@ -298,6 +300,9 @@ control_send_status(struct portero *env, struct ctl_conn *cn)
 		    sizeof(cch)) == -1)
 			return (-1);
 	}
+	control_fill_child(&cch, &env->pc_metrics);
+	if (control_compose(cn, IMSG_CTL_CHILD, &cch, sizeof(cch)) == -1)
+		return (-1);
 	return (control_compose(cn, IMSG_CTL_END, NULL, 0));
 }
 
@@ -327,8 +332,8 @@ control_timeout(int fd, short event, void *arg)
 		control_conn_close(cn);
 		return;
 	}
-	if (cn->cn_certs) {
-		/* the certloader answers, or its death fails the request */
+	if (cn->cn_relay != 0) {
+		/* the child answers, or its death fails the request */
 		control_idle(cn);
 		return;
 	}
@@ -397,12 +402,14 @@ control_child_gone(struct portero *env, struct child *ch)
 {
 	struct ctl_conn	*cn, *next;
 
-	if (ch->ch_role == PROC_CERTLOADER) {
+	if (ch->ch_role == PROC_CERTLOADER || ch->ch_role == PROC_METRICS) {
 		TAILQ_FOREACH_SAFE(cn, &ctl_conns, cn_entry, next) {
-			if (!cn->cn_certs)
+			if (cn->cn_relay != (int)ch->ch_role)
 				continue;
-			cn->cn_certs = 0;
-			if (control_fail(cn, "the certloader stopped") == -1)
+			cn->cn_relay = 0;
+			if (control_fail(cn, ch->ch_role == PROC_METRICS ?
+			    "the metrics process stopped" :
+			    "the certloader stopped") == -1)
 				control_conn_close(cn);
 		}
 		return;
@@ -445,10 +452,10 @@ control_relay(struct portero *env, struct imsg *imsg)
 	struct ctl_conn	*cn;
 
 	if ((cn = control_conn_byid(imsg->hdr.peerid)) == NULL ||
-	    !cn->cn_certs)
+	    cn->cn_relay == 0)
 		return;		/* the client left */
 	if (imsg->hdr.type == IMSG_CTL_END) {
-		cn->cn_certs = 0;
+		cn->cn_relay = 0;
 		control_idle(cn);
 	}
 	if (control_compose(cn, imsg->hdr.type, imsg->data, imsg->len) == -1)
@@ -467,7 +474,31 @@ control_ask_certs(struct portero *env, struct ctl_conn *cn)
 	if (parent_compose(env, ch, IMSG_CTL_SHOW_CERTS, cn->cn_id, -1, NULL,
 	    0) == -1)
 		return (control_fail(cn, "the certloader is not answering"));
-	cn->cn_certs = 1;
+	cn->cn_relay = PROC_CERTLOADER;
+	return (0);
+}
+
+/* "show stats": the metrics child scrapes and writes the answer. */
+static int
+control_ask_stats(struct portero *env, struct ctl_conn *cn,
+    struct imsg *imsg)
+{
+	struct child	*ch = &env->pc_metrics;
+	uint32_t	 format;
+
+	if (config_getmet(imsg, &format, sizeof(format)) == -1 ||
+	    format > STATS_JSON)
+		return (control_fail(cn, "malformed request"));
+	if (control_busy(cn))
+		return (control_fail(cn, "a request is already in progress"));
+	if (!ch->ch_ievset || ch->ch_state != CHILD_RUNNING)
+		return (control_fail(cn, "the metrics process is not "
+		    "running"));
+	if (parent_compose(env, ch, IMSG_CTL_SHOW_STATS, cn->cn_id, -1,
+	    &format, sizeof(format)) == -1)
+		return (control_fail(cn, "the metrics process is not "
+		    "answering"));
+	cn->cn_relay = PROC_METRICS;
 	return (0);
 }
 
@@ -581,6 +612,8 @@ control_request(struct portero *env, struct ctl_conn *cn, struct imsg *imsg)
 		return (control_ask_certs(env, cn));
 	case IMSG_CTL_SHOW_BACKENDS:
 		return (control_ask_backends(env, cn));
+	case IMSG_CTL_SHOW_STATS:
+		return (control_ask_stats(env, cn, imsg));
 	case IMSG_CTL_RELOAD:
 		if (parent_reload(env, why, sizeof(why)) == -1)
 			return (control_fail(cn, why));

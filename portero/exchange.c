@@ -989,6 +989,7 @@ xc_response_final(struct exchange *xc, struct http1_response *resp)
 	xc->xc_status = resp->status;
 	xc->xc_resp_head = 1;
 	clock_gettime(CLOCK_MONOTONIC, &xc->xc_upstream);
+	wmetrics_response(xc);
 	memset(&xc->xc_respbody, 0, sizeof(xc->xc_respbody));
 	xc->xc_respbody.bd_framing = resp->framing;
 	xc->xc_respbody.bd_left = resp->content_length;
@@ -1017,6 +1018,14 @@ xc_tunnel_start(struct exchange *xc)
 	timer_set(&xc->xc_ev_timer, worker_env->wk_conf.tunnel_idle_timeout);
 }
 
+/* A request is over: counted, then logged. */
+static void
+xc_account(struct exchange *xc)
+{
+	wmetrics_request(xc);
+	reply_log(xc);
+}
+
 /*
  * A tunnel is over (a side closed, or it sat idle): logged as the 101
  * it began with, then both connections close.
@@ -1026,7 +1035,7 @@ xc_tunnel_end(struct exchange *xc, const char *why)
 {
 	log_debug("%s: %s: WebSocket ends: %s", xc->xc_cl->cl_addr,
 	    xc->xc_host, why);
-	reply_log(xc);
+	xc_account(xc);
 	xc_reply(xc, 0, 0);
 }
 
@@ -1338,7 +1347,7 @@ xc_finish(struct exchange *xc)
 	    up->up_in->b_len == 0;
 	if (!xc->xc_reqbody.bd_done || xc->xc_reqbody.bd_ready > 0)
 		xc->xc_keepalive = 0;	/* answered before it was all sent */
-	reply_log(xc);
+	xc_account(xc);
 	upstream_release(up, reuse);
 	xc->xc_up = NULL;
 	xc->xc_cl->cl_proto->cp_done(xc, 0);
@@ -1365,14 +1374,17 @@ xc_reply(struct exchange *xc, int status, int keep)
 	xc->xc_uphead = NULL;
 	timer_stop(&xc->xc_ev_timer);
 	timer_stop(&xc->xc_ev_body);
-	if (xc->xc_resp_head)
+	/* cut short: counted with the status of the head that went */
+	if (xc->xc_resp_head) {
+		wmetrics_request(xc);
 		status = 0;
+	}
 	xc->xc_status = status;
 	xc->xc_keepalive = keep && xc->xc_keepalive;
 	/* -1: the client is gone, and the exchange with it */
 	if (cl->cl_proto->cp_reply(xc, status, xc->xc_keepalive) == -1)
 		return;
-	reply_log(xc);
+	xc_account(xc);
 	cl->cl_proto->cp_done(xc, 1);
 }
 

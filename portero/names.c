@@ -33,6 +33,7 @@ static const char *const proc_role_names[PROC_MAX] = {
 	[PROC_WORKER] = "worker",
 	[PROC_HEALTH] = "health",
 	[PROC_LOGGER] = "logger",
+	[PROC_METRICS] = "metrics",
 };
 
 static const char *const log_format_names[] = {
@@ -118,9 +119,11 @@ child_state_name(enum child_state state)
 #define R_WORKER	(1 << PROC_WORKER)
 #define R_HEALTH	(1 << PROC_HEALTH)
 #define R_LOGGER	(1 << PROC_LOGGER)
+#define R_METRICS	(1 << PROC_METRICS)
 #define R_CTL		(1 << PROC_CTL)
 #define R_CHILD		(R_CERTLOADER | R_REGISTRAR | R_WORKER | R_HEALTH | \
-			    R_LOGGER)
+			    R_LOGGER | R_METRICS)
+#define R_SCRAPED	(R_CERTLOADER | R_REGISTRAR | R_WORKER)
 
 #define HOP(f, t)		{ { (f), (t) }, { 0, 0 } }
 #define HOPS(f1, t1, f2, t2)	{ { (f1), (t1) }, { (f2), (t2) } }
@@ -132,7 +135,7 @@ const struct imsg_spec imsg_specs[IMSG_TYPE_MAX] = {
 	[IMSG_CFG_GLOBAL] = { "CFG_GLOBAL", HOP(R_PARENT, R_CHILD),
 	    SIZE(struct portero_config), 0 },
 	[IMSG_CFG_LISTENER] = { "CFG_LISTENER",
-	    HOP(R_PARENT, R_REGISTRAR | R_WORKER),
+	    HOP(R_PARENT, R_REGISTRAR | R_WORKER | R_METRICS),
 	    SIZE(struct listener_msg), 1 },
 	[IMSG_CFG_BACKEND] = { "CFG_BACKEND", HOP(R_PARENT, R_WORKER),
 	    SIZE(struct backend_conf), 0 },
@@ -293,7 +296,44 @@ const struct imsg_spec imsg_specs[IMSG_TYPE_MAX] = {
 	[IMSG_CTL_OK] = { "CTL_OK", HOP(R_PARENT, R_CTL), NONE, 0 },
 	[IMSG_CTL_FAIL] = { "CTL_FAIL", HOP(R_PARENT, R_CTL), BYTES, 0 },
 	[IMSG_CTL_END] = { "CTL_END",
-	    HOPS(R_CERTLOADER, R_PARENT, R_PARENT, R_CTL), NONE, 0 },
+	    HOPS(R_CERTLOADER | R_METRICS, R_PARENT, R_PARENT, R_CTL), NONE,
+	    0 },
+	[IMSG_CTL_SHOW_STATS] = { "CTL_SHOW_STATS",
+	    HOPS(R_CTL, R_PARENT, R_PARENT, R_METRICS), SIZE(uint32_t), 0 },
+	[IMSG_CTL_TEXT] = { "CTL_TEXT",
+	    HOPS(R_METRICS, R_PARENT, R_PARENT, R_CTL), BYTES, 0 },
+
+	[IMSG_MET_REQ] = { "MET_REQ",
+	    HOPS(R_METRICS, R_PARENT, R_PARENT, R_SCRAPED), NONE, 0 },
+	[IMSG_MET_BEGIN] = { "MET_BEGIN", HOP(R_PARENT, R_METRICS),
+	    SIZE(struct met_begin), 0 },
+	[IMSG_MET_PROC] = { "MET_PROC", HOP(R_PARENT, R_METRICS),
+	    SIZE(struct met_proc), 0 },
+	[IMSG_MET_WORKER] = { "MET_WORKER",
+	    HOPS(R_WORKER | R_METRICS, R_PARENT, R_PARENT, R_METRICS),
+	    SIZE(struct met_worker), 0 },
+	[IMSG_MET_SERVICE] = { "MET_SERVICE",
+	    HOPS(R_WORKER | R_METRICS, R_PARENT, R_PARENT, R_METRICS),
+	    sizeof(struct met_service), sizeof(struct met_service) +
+	    sizeof(struct met_hist) + NAME_MAX_LEN - 1, 0 },
+	[IMSG_MET_BACKEND] = { "MET_BACKEND",
+	    HOPS(R_WORKER | R_METRICS, R_PARENT, R_PARENT, R_METRICS),
+	    sizeof(struct met_backend), sizeof(struct met_backend) +
+	    2 * sizeof(struct met_hist) + NAME_MAX_LEN + MET_ADDR_MAX - 2,
+	    0 },
+	[IMSG_MET_REGISTRAR] = { "MET_REGISTRAR",
+	    HOPS(R_REGISTRAR, R_PARENT, R_PARENT, R_METRICS),
+	    SIZE(struct met_registrar), 0 },
+	[IMSG_MET_REGSVC] = { "MET_REGSVC",
+	    HOPS(R_REGISTRAR, R_PARENT, R_PARENT, R_METRICS),
+	    SIZE(struct met_regsvc), 0 },
+	[IMSG_MET_CERT] = { "MET_CERT",
+	    HOPS(R_CERTLOADER, R_PARENT, R_PARENT, R_METRICS),
+	    SIZE(struct met_cert), 0 },
+	[IMSG_MET_KEEP_BEGIN] = { "MET_KEEP_BEGIN", HOP(R_METRICS, R_PARENT),
+	    NONE, 0 },
+	[IMSG_MET_END] = { "MET_END",
+	    HOPS(R_SCRAPED, R_PARENT, R_PARENT, R_METRICS), NONE, 0 },
 };
 
 int

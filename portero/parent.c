@@ -57,10 +57,12 @@ parent_child_at(struct portero *env, unsigned int i)
 		i--;
 	}
 	/* the logger, unless the access log is off */
-	if (i == 0 && (!env->pc_conf.access_log_off ||
-	    env->pc_logger.ch_pid != 0))
-		return (&env->pc_logger);
-	return (NULL);
+	if (!env->pc_conf.access_log_off || env->pc_logger.ch_pid != 0) {
+		if (i == 0)
+			return (&env->pc_logger);
+		i--;
+	}
+	return (i == 0 ? &env->pc_metrics : NULL);
 }
 
 const char *
@@ -426,6 +428,9 @@ parent_send_config(struct portero *env, struct child *ch)
 	if (ch->ch_role == PROC_LOGGER &&
 	    parent_sent(env, ch, parent_logger_config(env, ch)) == -1)
 		return;
+	if (ch->ch_role == PROC_METRICS &&
+	    parent_sent(env, ch, parent_metrics_config(env, ch)) == -1)
+		return;
 	if (ch->ch_role == PROC_REGISTRAR && !env->pc_conf.no_register &&
 	    parent_sent(env, ch, config_setsecrets(iev,
 	    &env->pc_secrets)) == -1)
@@ -558,6 +563,9 @@ parent_dispatch_child(int fd, short event, void *arg)
 		case PROC_LOGGER:
 			parent_dispatch_logger(env, ch, &imsg);
 			break;
+		case PROC_METRICS:
+			parent_dispatch_metrics(env, ch, &imsg);
+			break;
 		default:
 			fatalx("a child of role %d", ch->ch_role);
 		}
@@ -590,6 +598,10 @@ parent_dispatch_certloader(struct portero *env, struct child *ch,
 	case IMSG_CTL_CERT:
 	case IMSG_CTL_END:
 		control_relay(env, imsg);
+		break;
+	case IMSG_MET_CERT:
+	case IMSG_MET_END:
+		parent_metrics_relay(env, ch, imsg);
 		break;
 	case IMSG_POOL_CERT:
 	case IMSG_POOL_CERT_DATA:
@@ -625,6 +637,11 @@ parent_dispatch_registrar(struct portero *env, struct child *ch,
 	case IMSG_REG_SYNC_END:
 		regcopy_sync_end(env);
 		break;
+	case IMSG_MET_REGISTRAR:
+	case IMSG_MET_REGSVC:
+	case IMSG_MET_END:
+		parent_metrics_relay(env, ch, imsg);
+		break;
 	default:
 		parent_child_broken(env, ch, "sent a message out of turn");
 	}
@@ -656,6 +673,12 @@ parent_dispatch_worker(struct portero *env, struct child *ch,
 		break;
 	case IMSG_BACKEND_HEALTH:
 		parent_health_report(env, ch, imsg);
+		break;
+	case IMSG_MET_WORKER:
+	case IMSG_MET_SERVICE:
+	case IMSG_MET_BACKEND:
+	case IMSG_MET_END:
+		parent_metrics_relay(env, ch, imsg);
 		break;
 	case IMSG_BACKENDS:
 		if (config_getbackends(imsg, &bss) == -1) {
@@ -716,6 +739,8 @@ parent_reload_allowed(const struct portero_config *conf,
 	    strcmp(newconf->tls_groups, conf->tls_groups) != 0 ||
 	    newconf->no_h2 != conf->no_h2 || newconf->h2c != conf->h2c)
 		what = "the TLS lists, no-h2 and h2c";
+	else if (strcmp(newconf->metrics_addr, conf->metrics_addr) != 0)
+		what = "the metrics listener";
 	else if (strcmp(newconf->access_log, conf->access_log) != 0 ||
 	    newconf->access_log_off != conf->access_log_off)
 		what = "the access log's file (reopen it for rotation)";

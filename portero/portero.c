@@ -143,6 +143,7 @@ main(int argc, char *argv[])
 	parent_start_child(env, &env->pc_registrar);
 	if (!conf->access_log_off)
 		parent_start_child(env, &env->pc_logger);
+	parent_start_child(env, &env->pc_metrics);
 	for (i = 0; i < conf->workers; i++)
 		parent_start_child(env, &env->pc_workers[i]);
 	parent_health_update(env);
@@ -214,6 +215,8 @@ portero_child(int argc, char **argv)
 		health_main();
 	case PROC_LOGGER:
 		logger_main();
+	case PROC_METRICS:
+		metrics_main();
 	default:
 		fatalx("unreachable role");
 	}
@@ -275,6 +278,8 @@ portero_sockets(struct portero *env)
 				    conf->listeners[i].ln_addr);
 	parent_logger_init(env);
 	parent_logger_start(env);
+	parent_metrics_init(env);
+	parent_metrics_listen(env);
 	env->pc_registerfd = -1;
 	if (!conf->no_register && (env->pc_registerfd =
 	    listener_bind(conf->register_addr, 0)) == -1)

@@ -76,6 +76,7 @@
 #define PROMISES_REGISTRAR	"stdio rpath wpath cpath inet recvfd"
 #define PROMISES_HEALTH		"stdio inet"
 #define PROMISES_LOGGER		"stdio recvfd"
+#define PROMISES_METRICS	"stdio inet recvfd"
 #define UNVEIL_CERTLOADER	"r"
 #define UNVEIL_REGISTRAR	"rwc"
 
@@ -331,6 +332,34 @@ enum imsg_type {
 	IMSG_CTL_OK,
 	IMSG_CTL_FAIL,		/* NUL-terminated reason */
 	IMSG_CTL_END,		/* ends a listing */
+	IMSG_CTL_SHOW_STATS,	/* uint32_t enum stats_format; relayed to
+				   the metrics child, peerid = control id */
+	IMSG_CTL_TEXT,		/* bytes of the answer, relayed back */
+
+	/*
+	 * A scrape (metrics.c, pmetrics.c, wmetrics.c).  The metrics child
+	 * asks the parent (MET_REQ, peerid: the scrape's number); the
+	 * parent answers MET_BEGIN with how many children it asked, one
+	 * MET_PROC for each process, and relays what each child sends for
+	 * the same number, which ends with its MET_END.
+	 */
+	IMSG_MET_REQ,		/* metrics -> parent -> children */
+	IMSG_MET_BEGIN,		/* parent -> metrics: struct met_begin */
+	IMSG_MET_PROC,		/* parent -> metrics: struct met_proc */
+	IMSG_MET_WORKER,	/* worker -> metrics: struct met_worker */
+	IMSG_MET_SERVICE,	/* worker: struct met_service, its name */
+	IMSG_MET_BACKEND,	/* worker: struct met_backend, names */
+	IMSG_MET_REGISTRAR,	/* registrar: struct met_registrar */
+	IMSG_MET_REGSVC,	/* registrar: struct met_regsvc, a name */
+	IMSG_MET_CERT,		/* certloader: struct met_cert */
+	IMSG_MET_END,		/* child -> metrics: none */
+	/*
+	 * What restarted workers had counted, kept by the parent for a
+	 * metrics child that restarts: KEEP_BEGIN, then MET_WORKER,
+	 * MET_SERVICE and MET_BACKEND with peerid MET_KEEP, to the parent
+	 * and, when a metrics child starts, back.
+	 */
+	IMSG_MET_KEEP_BEGIN,	/* metrics -> parent: none */
 
 	IMSG_TYPE_MAX
 };
@@ -343,6 +372,7 @@ enum proc_role {
 	PROC_WORKER,
 	PROC_HEALTH,
 	PROC_LOGGER,
+	PROC_METRICS,
 	PROC_MAX
 };
 #define PROC_CTL	PROC_MAX	/* porterod-ctl, as a message peer */
@@ -427,6 +457,7 @@ struct portero_config {
 	char		 cert_dir[CONF_PATH_MAX];
 	char		 user[NAME_MAX_LEN];
 	char		 http_addr[HOSTPORT_MAX];	/* the flag; "": none */
+	char		 metrics_addr[HOSTPORT_MAX];	/* "": none */
 	char		 default_sni[NAME_MAX_LEN];
 	char		 default_service[NAME_MAX_LEN];
 	char		 upstream_ca[CONF_PATH_MAX];	/* "" = system */
@@ -927,6 +958,127 @@ struct pool_ca_msg {
 };
 
 /*
+ * Metrics (wmetrics.c, metrics.c).  Histograms have fixed buckets, the
+ * same for every duration, counted apart (not cumulative) in
+ * microseconds so that an update is a short scan and two adds; the
+ * metrics child sums them and writes them cumulative, in seconds.
+ */
+#define MET_NBOUNDS	13		/* finite bounds; +Inf is one more */
+#define MET_NBUCKETS	(MET_NBOUNDS + 1)
+#define MET_CLASSES	5		/* 1xx .. 5xx */
+#define MET_PROTOS	2		/* h1, h2 */
+#define MET_ADDR_MAX	(HOSTPORT_MAX + 8)	/* "host:port" */
+/*
+ * A scrape's number is in the low bits of peerid; the parent, relaying
+ * a worker's part, puts 1 + the worker's number in the high ones.
+ */
+#define MET_SEQ_MASK	0x00ffffffU
+#define MET_SRC_SHIFT	24
+#define MET_KEEP	0xffffffffU	/* not a scrape: kept counts */
+extern const uint32_t	 met_bounds_us[MET_NBOUNDS];
+
+struct met_hist {
+	uint64_t	 mh_bucket[MET_NBUCKETS];
+	uint64_t	 mh_sum_us;
+};
+
+/* Why a client's TLS handshake failed. */
+enum hs_failure {
+	HS_FAIL_TIMEOUT,
+	HS_FAIL_CLOSED,		/* the client left */
+	HS_FAIL_CLIENT_CERT,	/* one was asked for and not given */
+	HS_FAIL_PROTOCOL,	/* anything else the library refused */
+	HS_FAIL_MAX
+};
+
+/* Why the registration API refused a request. */
+enum reg_refusal {
+	REG_REF_BAD_REQUEST, REG_REF_UNAUTHORIZED, REG_REF_FORBIDDEN,
+	REG_REF_NOT_FOUND, REG_REF_METHOD, REG_REF_TOO_LARGE,
+	REG_REF_MEDIA_TYPE, REG_REF_RATE_LIMITED, REG_REF_UNAVAILABLE,
+	REG_REF_FULL, REG_REF_OTHER, REG_REF_MAX
+};
+
+struct met_begin {
+	uint32_t	 mb_sources;	/* children asked: MET_ENDs to come */
+	uint32_t	 mb_reloads;	/* taken */
+	uint32_t	 mb_reloads_refused;
+	uint64_t	 mb_log_lines;	/* the logger's last report */
+	uint64_t	 mb_log_errors;
+};
+
+struct met_proc {
+	uint32_t	 mp_role;	/* enum proc_role */
+	uint32_t	 mp_id;
+	int32_t		 mp_pid;	/* 0: not running */
+	uint32_t	 mp_restarts;
+	uint64_t	 mp_rss;	/* bytes; 0: unknown */
+};
+
+struct met_worker {
+	uint64_t	 mw_connections[MET_PROTOS];	/* open now */
+	uint64_t	 mw_handshakes;	/* full */
+	uint64_t	 mw_resumed;
+	uint64_t	 mw_hs_failed[HS_FAIL_MAX];
+	uint64_t	 mw_client_in;
+	uint64_t	 mw_client_out;
+	uint64_t	 mw_log_dropped;
+};
+
+/*
+ * Then its request durations if ms_hashist, and the name, ms_namelen
+ * bytes ("": no pool).
+ */
+struct met_service {
+	uint64_t	 ms_requests[MET_PROTOS][MET_CLASSES];
+	uint32_t	 ms_hashist;
+	uint32_t	 ms_namelen;
+};
+
+/*
+ * Then the histograms mb_hists names (MET_HB_CONNECT, MET_HB_RESPONSE,
+ * in that order), the pool's name and the backend's "host:port".  Only
+ * what was counted travels: most registered backends send no histogram.
+ */
+#define MET_HB_CONNECT	0x1
+#define MET_HB_RESPONSE	0x2
+struct met_backend {
+	uint64_t	 mb_errors;
+	int32_t		 mb_up;		/* 1, 0; -1: not in a pool now */
+	uint32_t	 mb_hists;
+	uint32_t	 mb_namelen;
+	uint32_t	 mb_addrlen;
+};
+
+struct met_registrar {
+	uint64_t	 mr_registrations;	/* taken */
+	uint64_t	 mr_refusals[REG_REF_MAX];
+};
+
+struct met_regsvc {
+	uint64_t	 mr_backends;
+	char		 mr_service[NAME_MAX_LEN];
+};
+
+/* A message the parent keeps for the metrics child (pmetrics.c). */
+struct met_kept {
+	uint32_t	 mk_type;
+	size_t		 mk_len;
+	void		*mk_data;
+};
+
+struct met_cert {
+	int64_t		 mc_not_after;	/* seconds since the epoch */
+	char		 mc_name[NAME_MAX_LEN];
+};
+
+/* How "show stats" is written. */
+enum stats_format {
+	STATS_TEXT,		/* for a person */
+	STATS_JSON,
+};
+
+/*
  * Pools' client certificates (poolcert.c, "tls-client-certificate"):
  * each pair of files opened by the parent (which never reads a key) as
  * the configuration is parsed, read and checked by the certloader, sent
@@ -1028,6 +1180,7 @@ enum listener_kind {
 	LISTENER_PROXY,		/* client traffic, to a worker */
 	LISTENER_REGISTER,	/* registration API, to the registrar */
 	LISTENER_HTTP,		/* --http-addr: redirects, to a worker */
+	LISTENER_METRICS,	/* --metrics-addr, to the metrics child */
 };
 
 struct listener_msg {
@@ -1046,6 +1199,9 @@ struct worker_stats {
 	uint64_t	 upstream_resumed;	/* resumed ones */
 	uint64_t	 h2_connections;	/* open now, HTTP/2 */
 	uint64_t	 h2_streams;	/* open now */
+	uint64_t	 client_in;	/* bytes from clients, since start */
+	uint64_t	 client_out;	/* ... and to them */
+	uint64_t	 handshake_failed[HS_FAIL_MAX];
 	uint64_t	 log_dropped;	/* access log lines the logger could
 					   not take at once, since start */
 };
@@ -1200,6 +1356,10 @@ struct portero {
 	int			 pc_health_want;	/* ... so it runs */
 	struct child		 pc_logger;	/* unless --access-log none */
 	struct logger_stats	 pc_logger_stats;	/* its last report */
+	struct child		 pc_metrics;
+	int			 pc_metricsfd;	/* --metrics-addr; -1: none */
+	struct met_kept		*pc_metkept;	/* the metrics child's */
+	size_t			 pc_nmetkept;
 	int			 pc_registerfd;
 	int			 pc_controlfd;
 	int			 pc_stopping;	/* 1: draining, 2: at once */
@@ -1282,6 +1442,8 @@ struct conn {
 	int		 c_watched;
 	int		 c_drained;	/* read empty until the next event */
 	int		 c_rdhup;	/* the peer's FIN has come */
+	uint64_t	 c_nread;	/* bytes, after TLS */
+	uint64_t	 c_nwritten;
 };
 
 struct ptls_names;
@@ -1422,6 +1584,7 @@ struct backend {
 	uint64_t		 be_seq;	/* when least-conn. picked it */
 	uint64_t		 be_id;		/* hash of address and port */
 	uint64_t		 be_sticky;	/* what its cookie says */
+	struct wmet_backend	*be_met;	/* wmetrics.c's counters */
 };
 
 /* A pool: backends from the file or flags, and registered ones. */
@@ -1442,6 +1605,7 @@ struct service {
 	unsigned int		 sv_refs;	/* table, requests */
 	int			 sv_gone;
 	struct balance		 sv_bal;
+	struct wmet_service	*sv_met;	/* wmetrics.c's counters */
 };
 
 /* server.c: a server of the file as a worker routes to it. */
@@ -1524,6 +1688,7 @@ struct upstream {
 	unsigned int		 up_tls_gen;	/* the client context's */
 	struct timer		 up_ev_idle;
 	char			 up_sni[NAME_MAX_LEN];
+	struct timespec		 up_started;	/* its connect began */
 };
 
 /*
@@ -1877,6 +2042,19 @@ int	 config_setlogfile(struct imsgev *, int);
 int	 config_getlogfile(const struct imsg *);
 int	 config_setloggerstats(struct imsgev *, const struct logger_stats *);
 int	 config_getloggerstats(const struct imsg *, struct logger_stats *);
+int	 config_setmet(struct imsgev *, uint32_t, uint32_t, const void *,
+	    size_t);
+int	 config_getmet(const struct imsg *, void *, size_t);
+int	 config_setmetservice(struct imsgev *, uint32_t,
+	    const struct met_service *, const struct met_hist *,
+	    const char *);
+int	 config_getmetservice(const struct imsg *, struct met_service *,
+	    struct met_hist *, char *);
+int	 config_setmetbackend(struct imsgev *, uint32_t,
+	    const struct met_backend *, const struct met_hist *,
+	    const struct met_hist *, const char *, const char *);
+int	 config_getmetbackend(const struct imsg *, struct met_backend *,
+	    struct met_hist *, char *, char *);
 int	 config_setverbose(struct imsgev *, uint32_t, int32_t);
 int	 config_getverbose(const struct imsg *, int32_t *);
 int	 config_setticket(struct imsgev *, const struct ticket_key_msg *);
@@ -2114,6 +2292,91 @@ void	 parent_logger_pair(struct portero *, struct child *);
 void	 parent_dispatch_logger(struct portero *, struct child *,
 	    struct imsg *);
 int	 parent_logger_reopen(struct portero *, char *, size_t);
+
+/* wmetrics.c: a worker's counters by pool and backend, for a scrape */
+struct wmet_service;
+struct wmet_backend;
+void	 wmetrics_init(void);
+int	 wmetrics_service(struct service *);
+void	 wmetrics_service_drop(struct service *);
+int	 wmetrics_backend(struct backend *);
+void	 wmetrics_backend_drop(struct backend *);
+void	 wmetrics_request(struct exchange *);
+void	 wmetrics_connected(struct upstream *);
+void	 wmetrics_response(struct exchange *);
+void	 wmetrics_failed(struct backend *);
+void	 wmetrics_answer(uint32_t);
+void	 met_hist_add(struct met_hist *, const struct timespec *);
+uint64_t met_hist_count(const struct met_hist *);
+
+/* mset.c: one scrape's numbers, summed over the processes */
+struct mset_service {
+	RB_ENTRY(mset_service)	 ss_node;
+	uint64_t		 ss_requests[MET_PROTOS][MET_CLASSES];
+	struct met_hist		 ss_duration;
+	uint64_t		 ss_registered;
+	int			 ss_counted;	/* a worker has it */
+	int			 ss_hasreg;	/* the registrar has it */
+	char			 ss_name[NAME_MAX_LEN];
+};
+
+struct mset_backend {
+	RB_ENTRY(mset_backend)	 sb_node;
+	uint64_t		 sb_errors;
+	int			 sb_up;		/* -1: in no pool now */
+	struct met_hist		 sb_connect;
+	struct met_hist		 sb_response;
+	char			 sb_service[NAME_MAX_LEN];
+	char			 sb_addr[MET_ADDR_MAX];
+};
+
+RB_HEAD(mset_services, mset_service);
+RB_HEAD(mset_backends, mset_backend);
+RB_PROTOTYPE(mset_services, mset_service, ss_node, mset_service_cmp);
+RB_PROTOTYPE(mset_backends, mset_backend, sb_node, mset_backend_cmp);
+
+#define MSET_PROCS	(PORTERO_MAX_WORKERS + PROC_MAX)
+struct metrics_set {
+	uint32_t		 ms_seq;
+	int			 ms_begun;	/* MET_BEGIN came */
+	uint32_t		 ms_answered;	/* MET_ENDs */
+	uint32_t		 ms_missing;	/* asked, not answered */
+	struct met_begin	 ms_begin;
+	struct met_proc		 ms_procs[MSET_PROCS];
+	uint32_t		 ms_nprocs;
+	struct met_worker	 ms_worker;	/* summed */
+	struct met_registrar	 ms_registrar;
+	struct mset_services	 ms_services;
+	struct mset_backends	 ms_backends;
+	struct met_cert		*ms_certs;
+	uint32_t		 ms_ncerts;
+	uint32_t		 ms_certcap;
+	time_t			 ms_time;
+};
+
+struct metrics_set *mset_new(uint32_t);
+int	 mset_add(struct metrics_set *, struct imsg *);
+void	 mset_merge(struct metrics_set *, const struct metrics_set *, int);
+void	 mset_keep(const struct metrics_set *, struct imsgev *);
+pid_t	 mset_pid(const struct metrics_set *, enum proc_role, uint32_t);
+void	 mset_finish(struct metrics_set *);
+void	 mset_free(struct metrics_set *);
+
+/* metrics.c: the metrics child; mrender.c: what it writes */
+void	 metrics_main(void) __attribute__((noreturn));
+int	 mrender_prometheus(struct evbuffer *, const struct metrics_set *);
+int	 mrender_json(struct evbuffer *, const struct metrics_set *);
+int	 mrender_text(struct evbuffer *, const struct metrics_set *);
+
+/* pmetrics.c: the parent's side of a scrape */
+void	 parent_metrics_init(struct portero *);
+void	 parent_metrics_listen(struct portero *);
+int	 parent_metrics_config(struct portero *, struct child *);
+void	 parent_dispatch_metrics(struct portero *, struct child *,
+	    struct imsg *);
+void	 parent_metrics_relay(struct portero *, struct child *,
+	    struct imsg *);
+uint64_t parent_rss(pid_t);
 
 /* proxy.c */
 void	 proxy_accept(int, int, unsigned int, struct tlsctx *);
@@ -2499,6 +2762,7 @@ size_t	 regstore_snapline(char *, size_t, const struct reg_record *,
 /* regapi.c */
 void	 regapi_listen(int);
 void	 regapi_stop(void);
+void	 regapi_metrics(uint32_t);
 
 /* secrets.c */
 int	 secrets_set(struct reg_secrets *, int, const char *, const char *);

@@ -184,6 +184,32 @@ proxy_event(int fd, short event, void *arg)
 	proxy_pump(arg);
 }
 
+/*
+ * Why a handshake failed, for the metrics: a client that left (the
+ * library saw the connection end), one refused where a client
+ * certificate was asked for, or anything else the library refused.
+ */
+static void
+proxy_handshake_failed(struct client *cl)
+{
+	const char	*err = ptls_error(cl->cl_conn.c_tls);
+	uint64_t	*failed = worker_env->wk_stats.handshake_failed;
+
+	/* a refused client certificate is the operator's business */
+	if (ptls_peer_auth(cl->cl_conn.c_tls) != NULL) {
+		log_limited(LOG_LIMIT_CLIENT, "%s: TLS handshake with a "
+		    "client certificate asked for: %s", cl->cl_addr, err);
+		failed[HS_FAIL_CLIENT_CERT]++;
+		return;
+	}
+	log_debug("%s: TLS handshake: %s", cl->cl_addr, err);
+	if (strstr(err, "connection closed") != NULL ||
+	    strcasestr(err, "eof") != NULL)
+		failed[HS_FAIL_CLOSED]++;
+	else
+		failed[HS_FAIL_PROTOCOL]++;
+}
+
 static int
 proxy_handshake(struct client *cl)
 {
@@ -194,14 +220,7 @@ proxy_handshake(struct client *cl)
 	if (ret == PTLS_WANT_READ || ret == PTLS_WANT_WRITE)
 		return (STEP_WAIT);
 	if (ret == -1) {
-		/* a refused client certificate is the operator's business */
-		if (ptls_peer_auth(cl->cl_conn.c_tls) != NULL)
-			log_limited(LOG_LIMIT_CLIENT, "%s: TLS handshake with "
-			    "a client certificate asked for: %s", cl->cl_addr,
-			    ptls_error(cl->cl_conn.c_tls));
-		else
-			log_debug("%s: TLS handshake: %s", cl->cl_addr,
-			    ptls_error(cl->cl_conn.c_tls));
+		proxy_handshake_failed(cl);
 		proxy_close(cl);
 		return (STEP_WAIT);
 	}
@@ -706,6 +725,10 @@ proxy_timer(int fd, short event, void *arg)
 	case CL_H2:
 		h2_timeout(cl);
 		break;
+	case CL_HANDSHAKE:
+		worker_env->wk_stats.handshake_failed[HS_FAIL_TIMEOUT]++;
+		proxy_close(cl);
+		break;
 	default:
 		proxy_close(cl);
 		break;
@@ -740,6 +763,8 @@ proxy_close(struct client *cl)
 	buf_put(cl->cl_out);
 	free(cl->cl_req);
 	worker_env->wk_stats.connections--;
+	worker_env->wk_stats.client_in += cl->cl_conn.c_nread;
+	worker_env->wk_stats.client_out += cl->cl_conn.c_nwritten;
 }
 
 /* Drain: connections with nothing in flight close now. */

@@ -1497,6 +1497,8 @@ ptls_handshake(struct ptls *p)
 	}
 	errno = 0;
 	rv = ptls_result(p, rv, "handshake");
+	if (rv == 0)	/* the peer closed: say so, as a read would */
+		ptls_fail(p, "handshake: connection closed");
 	return (rv == 0 ? -1 : rv);
 }
 

@@ -331,6 +331,27 @@ api_send(struct api_conn *ac, int status, const char *json, size_t jlen,
 	api_watch(ac, EV_WRITE, registrar_conf()->send_timeout);
 }
 
+/* What the API took and refused since this registrar started. */
+static struct met_registrar	 api_met;
+
+static enum reg_refusal
+api_refusal(int status)
+{
+	switch (status) {
+	case 400: return (REG_REF_BAD_REQUEST);
+	case 401: return (REG_REF_UNAUTHORIZED);
+	case 403: return (REG_REF_FORBIDDEN);
+	case 404: return (REG_REF_NOT_FOUND);
+	case 405: return (REG_REF_METHOD);
+	case 413: return (REG_REF_TOO_LARGE);
+	case 415: return (REG_REF_MEDIA_TYPE);
+	case 429: return (REG_REF_RATE_LIMITED);
+	case 503: return (REG_REF_UNAVAILABLE);
+	case 507: return (REG_REF_FULL);
+	}
+	return (REG_REF_OTHER);
+}
+
 /* {"error": why}, and a log line that names the client, never its
  * credentials. */
 static void
@@ -348,6 +369,7 @@ api_error(struct api_conn *ac, int status, const char *extra,
 	va_end(ap);
 	log_limited(LOG_LIMIT_REQUEST, "registration API: %s: %d: %s",
 	    ac->ac_addr, status, why);
+	api_met.mr_refusals[api_refusal(status)]++;
 	if ((g = yajl_gen_alloc(NULL)) == NULL) {
 		api_close(ac);
 		return;
@@ -380,6 +402,50 @@ api_gen_bool(yajl_gen g, const char *key, int val)
 {
 	yajl_gen_string(g, (const unsigned char *)key, strlen(key));
 	yajl_gen_bool(g, val);
+}
+
+/* A scrape's count of registered backends, a service at a time. */
+struct api_metrics_walk {
+	uint32_t		 aw_seq;
+	struct met_regsvc	 aw_svc;
+};
+
+/* One MET_REGSVC a service: registry_foreach goes in service order. */
+static void
+api_metrics_one(const struct reg_backend *rb, void *arg)
+{
+	struct api_metrics_walk	*aw = arg;
+	struct met_regsvc	*mr = &aw->aw_svc;
+
+	if (mr->mr_backends > 0 && strcmp(mr->mr_service,
+	    rb->rb_service) != 0) {
+		proc_compose_parent(IMSG_MET_REGSVC, aw->aw_seq, mr,
+		    sizeof(*mr));
+		mr->mr_backends = 0;
+	}
+	(void)strlcpy(mr->mr_service, rb->rb_service,
+	    sizeof(mr->mr_service));
+	mr->mr_backends++;
+}
+
+/*
+ * A scrape's part: the counters, and how many backends each service
+ * has registered.
+ */
+void
+regapi_metrics(uint32_t seq)
+{
+	struct api_metrics_walk	 aw;
+
+	proc_compose_parent(IMSG_MET_REGISTRAR, seq, &api_met,
+	    sizeof(api_met));
+	memset(&aw, 0, sizeof(aw));
+	aw.aw_seq = seq;
+	registry_foreach(api_metrics_one, &aw);
+	if (aw.aw_svc.mr_backends > 0)
+		proc_compose_parent(IMSG_MET_REGSVC, seq, &aw.aw_svc,
+		    sizeof(aw.aw_svc));
+	proc_compose_parent(IMSG_MET_END, seq, NULL, 0);
 }
 
 /* The answer to a change the registry made (or could not). */
@@ -418,6 +484,8 @@ api_changed(struct reg_wait *rw, int status)
 	api_gen_int(g, "backends", rw->rw_count);
 	yajl_gen_map_close(g);
 	yajl_gen_get_buf(g, &json, &len);
+	if (!rw->rw_remove)
+		api_met.mr_registrations++;
 	log_info("registration API: %s: %s %s port %u for %s", ac->ac_addr,
 	    rw->rw_remove ? "removed" : "registered", rr->rr_host,
 	    rr->rr_port, rr->rr_service);

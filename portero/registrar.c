@@ -554,6 +554,9 @@ registrar_dispatch_parent(struct imsg *imsg)
 		if (rg.rg_listenfd != -1)
 			regapi_listen(rg.rg_listenfd);
 		break;
+	case IMSG_MET_REQ:
+		regapi_metrics(imsg->hdr.peerid);
+		break;
 	case IMSG_SHUTDOWN:
 		regapi_stop();
 		break;

@@ -91,6 +91,7 @@ backend_unref(struct backend *be)
 	if (be->be_refs == 0)
 		fatalx("backend reference count underflow");
 	if (--be->be_refs == 0) {
+		wmetrics_backend_drop(be);
 		upstream_sessions_free(be);
 		upstream_tls_unref(be->be_tls);
 		free(be);
@@ -112,6 +113,7 @@ service_unref(struct service *sv)
 		fatalx("service reference count underflow");
 	if (--sv->sv_refs > 0)
 		return;
+	wmetrics_service_drop(sv);
 	balance_free(&sv->sv_bal);
 	upstream_tls_unref(sv->sv_tls);
 	free(sv->sv_backends);
@@ -233,6 +235,7 @@ route_service(struct route_table *rt, const char *name)
 	sv->sv_namelen = strlen(sv->sv_name);
 	(void)strlcpy(sv->sv_conf.pl_name, name, sizeof(sv->sv_conf.pl_name));
 	sv->sv_refs = 1;
+	(void)wmetrics_service(sv);
 	if (rt->rt_nservices >= rt->rt_nbuckets)
 		route_grow(rt);
 	LIST_INSERT_HEAD(&rt->rt_hash[route_hash(sv->sv_name, sv->sv_namelen) &
@@ -272,6 +275,7 @@ route_add(struct route_table *rt, const struct backend_conf *bc,
 	be->be_refs = 1;
 	be->be_pool = sv;
 	TAILQ_INIT(&be->be_idle);
+	(void)wmetrics_backend(be);
 	/* route_pools() saw that the table has the pool's bundle */
 	if (sv->sv_tls != NULL) {
 		be->be_tls = sv->sv_tls;
@@ -693,6 +697,7 @@ backend_rest(struct backend *be, unsigned int rest_ms)
 void
 backend_failed(struct backend *be)
 {
+	wmetrics_failed(be);
 	be->be_failures++;
 	if (!be->be_held) {
 		if (be->be_backoff_ms == 0)

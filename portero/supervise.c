@@ -52,6 +52,8 @@ parent_init_timers(struct portero *env)
 	    &env->pc_health);
 	evtimer_set(&env->pc_logger.ch_respawn, parent_respawn,
 	    &env->pc_logger);
+	evtimer_set(&env->pc_metrics.ch_respawn, parent_respawn,
+	    &env->pc_metrics);
 	evtimer_set(&env->pc_ev_drain, parent_drain_expired, env);
 	evtimer_set(&env->pc_ev_rekey, parent_rekey, env);
 	evtimer_set(&env->pc_ev_heartbeat, parent_heartbeat, env);
@@ -277,6 +279,9 @@ parent_shutdown(struct portero *env, int now)
 		if (env->pc_registerfd != -1)
 			close(env->pc_registerfd);
 		env->pc_registerfd = -1;
+		if (env->pc_metricsfd != -1)
+			close(env->pc_metricsfd);
+		env->pc_metricsfd = -1;
 		evtimer_del(&env->pc_ev_rekey);
 		evtimer_del(&env->pc_ev_heartbeat);
 		parent_broadcast(env, IMSG_SHUTDOWN, NULL, 0);

@@ -349,6 +349,7 @@ upstream_get(struct backend *be, const char *sni, void (*notify)(void *),
 	backend_count(be, 1);
 	timer_init(&up->up_ev_idle, upstream_idle_event, up);
 	(void)strlcpy(up->up_sni, sni, sizeof(up->up_sni));
+	clock_gettime(CLOCK_MONOTONIC, &up->up_started);
 	if (upstream_connect(up) == -1) {
 		saved = errno;
 		log_debug("connect %s: %s", be->be_conf.be_host,
@@ -387,6 +388,7 @@ upstream_ready(struct upstream *up)
 			return (errno == ENOTCONN ? 0 : -1);
 		if (!up->up_be->be_conf.be_tls) {
 			up->up_state = UP_READY;
+			wmetrics_connected(up);
 			return (1);
 		}
 		if ((pc = upstream_tls_of(up->up_be, &up->up_tls_gen)) ==
@@ -422,6 +424,7 @@ upstream_ready(struct upstream *up)
 			worker_env->wk_stats.upstream_handshakes++;
 		upstream_session_save(up);
 		up->up_state = UP_READY;
+		wmetrics_connected(up);
 		return (1);
 	case UP_READY:
 		return (1);

@@ -463,6 +463,9 @@ worker_dispatch_parent(struct imsg *imsg)
 	case IMSG_BACKENDS_REQ:
 		worker_backends(imsg);
 		break;
+	case IMSG_MET_REQ:
+		wmetrics_answer(imsg->hdr.peerid);
+		break;
 	case IMSG_STATS_REQ:
 		if (config_setstats(proc_parent_iev(), imsg->hdr.peerid,
 		    &wk.wk_stats) == -1)

@@ -54,7 +54,7 @@
 /* A message type that may appear in a listing, and its payload size. */
 struct ctl_part {
 	uint32_t		 part_type;
-	size_t			 part_size;
+	size_t			 part_size;	/* 0: any, up to a message */
 };
 
 /*
@@ -73,6 +73,9 @@ struct ctl_command {
 	void			(*cmd_text)(const struct ctl_listing *);
 	void			(*cmd_json)(struct json *,
 				    const struct ctl_listing *);
+	int			 cmd_raw;	/* the daemon writes the text
+						   (JSON with -j): printed as
+						   it comes */
 };
 
 static int	 status_check(const struct ctl_listing *);
@@ -89,28 +92,32 @@ static const struct ctl_command ctl_commands[] = {
 	{ { "show", "status" }, IMSG_CTL_SHOW_STATUS, CMD_NOARG,
 	    { { IMSG_CTL_STATUS, sizeof(struct ctl_status) },
 	      { IMSG_CTL_CHILD, sizeof(struct ctl_child) } },
-	    NULL, status_check, status_text, status_json },
+	    NULL, status_check, status_text, status_json, 0 },
 	{ { "show", "workers" }, IMSG_CTL_SHOW_WORKERS, CMD_NOARG,
 	    { { IMSG_CTL_CHILD, sizeof(struct ctl_child) } },
-	    NULL, workers_check, workers_text, workers_json },
+	    NULL, workers_check, workers_text, workers_json, 0 },
 	{ { "show", "certs" }, IMSG_CTL_SHOW_CERTS, CMD_NOARG,
 	    { { IMSG_CTL_CERT, sizeof(struct ctl_cert) } },
-	    NULL, listing_certs_check, listing_certs_text, listing_certs_json },
+	    NULL, listing_certs_check, listing_certs_text, listing_certs_json,
+	    0 },
 	{ { "show", "backends" }, IMSG_CTL_SHOW_BACKENDS, CMD_NOARG,
 	    { { IMSG_CTL_BACKEND, sizeof(struct ctl_backend) } },
-	    NULL, backends_check, backends_text, backends_json },
+	    NULL, backends_check, backends_text, backends_json, 0 },
+	{ { "show", "stats" }, IMSG_CTL_SHOW_STATS, STATS_TEXT,
+	    { { IMSG_CTL_TEXT, 0 } },
+	    NULL, NULL, NULL, NULL, 1 },
 	{ { "reload" }, IMSG_CTL_RELOAD, CMD_NOARG,
 	    { { IMSG_NONE, 0 } },
-	    "configuration reloaded", NULL, NULL, NULL },
+	    "configuration reloaded", NULL, NULL, NULL, 0 },
 	{ { "reopen" }, IMSG_CTL_REOPEN, CMD_NOARG,
 	    { { IMSG_NONE, 0 } },
-	    "access log reopened", NULL, NULL, NULL },
+	    "access log reopened", NULL, NULL, NULL, 0 },
 	{ { "log", "verbose" }, IMSG_CTL_LOG_VERBOSE, 1,
 	    { { IMSG_NONE, 0 } },
-	    "logging verbose", NULL, NULL, NULL },
+	    "logging verbose", NULL, NULL, NULL, 0 },
 	{ { "log", "brief" }, IMSG_CTL_LOG_VERBOSE, 0,
 	    { { IMSG_NONE, 0 } },
-	    "logging brief", NULL, NULL, NULL },
+	    "logging brief", NULL, NULL, NULL, 0 },
 };
 
 static const struct ctl_command *ctl_lookup(int, char *[]);
@@ -147,6 +154,8 @@ int
 main(int argc, char *argv[])
 {
 	const struct ctl_command	*cmd;
+	struct ctl_command		 raw;
+	size_t				 i;
 	struct ctl_listing		 ls;
 	struct imsgbuf			*ibuf;
 	struct json			 js;
@@ -179,6 +188,12 @@ main(int argc, char *argv[])
 		return (regctl_main(argc, argv, jflag));
 
 	cmd = ctl_lookup(argc, argv);
+	/* the daemon writes this one, as JSON with -j */
+	if (cmd->cmd_raw) {
+		raw = *cmd;
+		raw.cmd_arg = jflag ? STATS_JSON : STATS_TEXT;
+		cmd = &raw;
+	}
 	fd = ctl_connect(sockpath);
 
 #ifdef __OpenBSD__
@@ -199,7 +214,13 @@ main(int argc, char *argv[])
 	if (cmd->cmd_check != NULL && cmd->cmd_check(&ls) == -1)
 		ctl_malformed();
 
-	if (jflag) {
+	if (cmd->cmd_raw) {
+		for (i = 0; i < ls.ls_nrecs; i++)
+			if (fwrite(ls.ls_recs[i].rec_data, 1,
+			    ls.ls_recs[i].rec_len, stdout) !=
+			    ls.ls_recs[i].rec_len)
+				err(1, "stdout");
+	} else if (jflag) {
 		json_init(&js);
 		if (cmd->cmd_json != NULL)
 			cmd->cmd_json(&js, &ls);
@@ -450,7 +471,8 @@ ctl_recv(const struct ctl_command *cmd, struct ctl_listing *ls,
 	if (part == NULL)
 		errx(1, "unexpected message type %u from daemon",
 		    imsg->hdr.type);
-	if (imsg->len != part->part_size)
+	if (part->part_size != 0 ? imsg->len != part->part_size :
+	    imsg->len == 0)
 		ctl_malformed();
 	if (ls->ls_nrecs >= CTL_MAX_RECORDS)
 		errx(1, "too many records from daemon");
@@ -466,6 +488,7 @@ ctl_recv(const struct ctl_command *cmd, struct ctl_listing *ls,
 	}
 	rec = &ls->ls_recs[ls->ls_nrecs];
 	rec->rec_type = imsg->hdr.type;
+	rec->rec_len = imsg->len;
 	if ((rec->rec_data = malloc(imsg->len)) == NULL)
 		err(1, NULL);
 	memcpy(rec->rec_data, imsg->data, imsg->len);

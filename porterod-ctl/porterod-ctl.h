@@ -38,6 +38,7 @@
 struct ctl_record {
 	uint32_t		 rec_type;
 	void			*rec_data;
+	size_t			 rec_len;
 };
 
 struct ctl_listing {

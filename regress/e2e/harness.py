@@ -49,7 +49,7 @@ READY_TIMEOUT = 10.0
 NOBODY = "nobody"
 NOGROUP = "nogroup"
 
-ROLES = ("certloader", "registrar", "worker", "health", "logger")
+ROLES = ("certloader", "registrar", "worker", "health", "logger", "metrics")
 STATES = ("starting", "running", "stopping", "dead")
 
 
@@ -491,7 +491,7 @@ class Daemon:
                     st = json.loads(r.stdout)
                     ch = st["children"]
                     n = len(ch)
-                    if n == 2 + self.workers + int(self.health) + \
+                    if n == 3 + self.workers + int(self.health) + \
                             int(self.logger) and \
                             all(c["state"] == "running" for c in ch):
                         self.was_ready = True
@@ -671,6 +671,7 @@ class Daemon:
             want[("health", 0)] = "portero: health"
         if self.logger:
             want[("logger", 0)] = "portero: logger"
+        want[("metrics", 0)] = "portero: metrics"
         kids = children_of(self.pid)
         by_title = {}
         for p in kids:

@@ -46,8 +46,8 @@ def test_show_status_json_shape(t):
           "pid %r, expected the integer %d" % (st["pid"], d.pid))
     check(_is_int(st["uptime"]) and st["uptime"] >= 0,
           "uptime %r is not a non-negative integer" % st["uptime"])
-    check(isinstance(st["children"], list) and len(st["children"]) == 5,
-          "children %r: expected a list of 5" % st["children"])
+    check(isinstance(st["children"], list) and len(st["children"]) == 6,
+          "children %r: expected a list of 6" % st["children"])
     for c in st["children"]:
         check(isinstance(c, dict), "child %r is not an object" % c)
         for k in ("role", "id", "pid", "state", "restarts"):
@@ -58,8 +58,9 @@ def test_show_status_json_shape(t):
             check(_is_int(c[k]), "child %s: %s %r is not an integer" % (
                 c["role"], k, c[k]))
     roles = sorted((c["role"], c["id"]) for c in st["children"])
-    check(roles == [("certloader", 0), ("logger", 0), ("registrar", 0),
-                    ("worker", 0), ("worker", 1)], "children %s" % roles)
+    check(roles == [("certloader", 0), ("logger", 0), ("metrics", 0),
+                    ("registrar", 0), ("worker", 0), ("worker", 1)],
+          "children %s" % roles)
     al = st.get("access_log")
     check(isinstance(al, dict) and al["file"] is None and
           al["logger_running"] is True and _is_int(al["lines"]) and

@@ -63,6 +63,7 @@ def test_privdrop_and_chroot_as_root(t):
         check_ids(pid, what, uid, gid)
         check_sandboxed(pid, what)
         want = {"worker": empty, "certloader": empty, "logger": empty,
+                "metrics": empty,
                 "registrar": state}[role]
         root = proc_root(pid)
         check(root == want, "%s (pid %d): root is %r, expected %r" % (

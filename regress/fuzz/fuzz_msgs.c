@@ -67,7 +67,11 @@ fuzz_get(const struct imsg *imsg)
 		struct client_ca_msg	 cam;
 		struct pool_ca_msg	 pcm;
 		struct net_conf		 nc;
+		struct met_service	 ms;
+		struct met_backend	 mb;
 	}		 u;
+	struct met_hist	 hists[2];
+	char		 name[NAME_MAX_LEN], addr[MET_ADDR_MAX];
 	uint32_t	 i, seq;
 	const void	*data;
 	size_t		 len;
@@ -238,6 +242,18 @@ fuzz_get(const struct imsg *imsg)
 		free(u.lo.lo_target);
 		free(u.lo.lo_strip);
 		free(u.lo.lo_prefix);
+		break;
+	case IMSG_MET_SERVICE:
+		if (config_getmetservice(imsg, &u.ms, hists, name) == 0 &&
+		    strlen(name) != u.ms.ms_namelen)
+			abort();
+		break;
+	case IMSG_MET_BACKEND:
+		if (config_getmetbackend(imsg, &u.mb, hists, name, addr) == 0 &&
+		    (strlen(name) != u.mb.mb_namelen ||
+		    strlen(addr) != u.mb.mb_addrlen || u.mb.mb_up < -1 ||
+		    u.mb.mb_up > 1))
+			abort();
 		break;
 	case IMSG_CFG_HEADER:
 		if (config_getheader(imsg, &u.ho, 4, 4) == 0 &&

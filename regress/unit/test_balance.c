@@ -51,6 +51,34 @@ upstream_release(struct upstream *up, int reuse)
 {
 }
 
+/* Nor for the metrics' counters (wmetrics.c). */
+int
+wmetrics_service(struct service *sv)
+{
+	return (0);
+}
+
+void
+wmetrics_service_drop(struct service *sv)
+{
+}
+
+int
+wmetrics_backend(struct backend *be)
+{
+	return (0);
+}
+
+void
+wmetrics_backend_drop(struct backend *be)
+{
+}
+
+void
+wmetrics_failed(struct backend *be)
+{
+}
+
 /* No pool here has a tls-ca of its own. */
 int
 poolca_table(struct route_table *rt)
