@@ -1829,6 +1829,7 @@ struct exchange {
 	int			 xc_upgrade;	/* asked for a WebSocket */
 	int			 xc_tunnel;	/* is one: bytes both ways */
 	int			 xc_status;
+	int			 xc_counted;	/* in the metrics: once */
 	/*
 	 * realip.c: who the client is, for the log, $REMOTE_ADDR and
 	 * balancing: cl_addr, or what a trusted forwarder's chain says

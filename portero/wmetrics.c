@@ -233,8 +233,9 @@ wmetrics_request(struct exchange *xc)
 	struct timespec		 now, d;
 	int			 class = xc->xc_status / 100 - 1;
 
-	if (class < 0 || class >= MET_CLASSES)
-		return;		/* none: the client left before one */
+	if (class < 0 || class >= MET_CLASSES || xc->xc_counted)
+		return;		/* none (the client left), or counted */
+	xc->xc_counted = 1;
 	if (xc->xc_sv != NULL && xc->xc_sv->sv_met != NULL)
 		ws = xc->xc_sv->sv_met;
 	ws->ws_c.ms_requests[xc->xc_h2 != NULL][class]++;

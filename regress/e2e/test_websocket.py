@@ -27,7 +27,7 @@ import time
 
 from backends import (EchoBackend, TestCA, cert_folder, header_map,
                       make_cert_dir, read_response, tls_connect)
-from harness import check, proc_status, wait_until
+from harness import check, fail, proc_status, wait_until
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_BIN, OP_CLOSE = 0x2, 0x8
@@ -319,6 +319,45 @@ def test_websocket_closed_by_backend(t):
     # the worker is fine and serves the next one
     s2, status, _ = ws_connect(t, d.listen_port, "ws.test", "/echo")
     check(status == 101, "the next handshake: status %d" % status)
+
+
+def _ws_requests(d, cls):
+    """portero_requests_total of ws.test for a status class, as show
+    stats -j says it."""
+    for fam in d.ctl_json("show", "stats")["metrics"]:
+        if fam["name"] == "portero_requests_total":
+            return sum(s["value"] for s in fam["samples"]
+                       if s["labels"].get("service") == "ws.test" and
+                       s["labels"].get("class") == cls)
+    fail("no portero_requests_total in show stats")
+
+
+def test_websocket_counted_once(t):
+    """A WebSocket is one request in the metrics, its 101, counted when
+    the tunnel ends, once (the close after it is no second answer),
+    whichever side ends it."""
+    ws = WSBackend(t)
+    d = _start(t, ws)
+    s, status, _ = ws_connect(t, d.listen_port, "ws.test", "/close")
+    check(status == 101, "status %d" % status)
+    read_frame(s)
+    s.settimeout(5)
+    check(s.recv(1) == b"", "the tunnel did not end")
+    s.close()
+    check(wait_until(lambda: _ws_requests(d, "1xx") > 0, 3),
+          "the WebSocket was not counted")
+    time.sleep(0.3)
+    n = _ws_requests(d, "1xx")
+    check(n == 1, "one WebSocket counted %s times" % n)
+    # ended by the client this time
+    s, status, _ = ws_connect(t, d.listen_port, "ws.test", "/echo")
+    check(status == 101, "status %d" % status)
+    s.close()
+    check(wait_until(lambda: _ws_requests(d, "1xx") > 1, 3),
+          "the second WebSocket was not counted")
+    time.sleep(0.3)
+    n = _ws_requests(d, "1xx")
+    check(n == 2, "two WebSockets counted %s times" % n)
 
 
 def test_websocket_over_tls(t):
