@@ -422,6 +422,21 @@ class EchoBackend:
         return "EchoBackend(%s, %s)" % (self.name, self.addr)
 
 
+def client_hello(sni="a.test"):
+    """The bytes of a TLS ClientHello for sni, as Python's ssl makes it,
+    for tests that send one by hand (whole, cut short, or slowly)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
+    so = ctx.wrap_bio(inb, outb, server_hostname=sni)
+    try:
+        so.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outb.read()
+
+
 def parse_client_hello(data):
     """{"sni": name or None, "offered": bool} of a TLS ClientHello
     record, or None if data is not a whole one.  A client offers a

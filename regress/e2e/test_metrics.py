@@ -46,9 +46,9 @@ import time
 
 import h2raw
 import promtext
-from backends import (EchoBackend, TestCA, cert_folder, closed_port, get,
-                      make_cert_dir, read_response, tls_connect,
-                      wait_closed, write_atomic, fix_cert_perms)
+from backends import (EchoBackend, TestCA, cert_folder, client_hello,
+                      closed_port, fix_cert_perms, get, make_cert_dir,
+                      read_response, tls_connect, wait_closed, write_atomic)
 from harness import (PORTERO, check, check_ids, check_sandboxed, fail,
                      free_ports, nobody_ids, proc_status, recv_all,
                      wait_until)
@@ -742,19 +742,6 @@ server "req.test" {
 """
 
 
-def _client_hello(sni="a.test"):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
-    so = ctx.wrap_bio(inb, outb, server_hostname=sni)
-    try:
-        so.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return outb.read()
-
-
 def _s_client(t, port, args, stdin=b""):
     try:
         r = subprocess.run(["openssl", "s_client", "-connect",
@@ -837,7 +824,7 @@ def test_tls_handshakes(t):
     sc = _hs_wait(d, before, full, resumed, fails, "a client that "
                   "connected and closed")
     s = t.connect(p)
-    s.sendall(_client_hello()[:60])
+    s.sendall(client_hello()[:60])
     time.sleep(0.05)
     s.close()
     fails["closed"] = 2
@@ -861,7 +848,7 @@ def test_tls_handshakes(t):
                       "required client certificate" % v.name)
     # silent past --handshake-timeout 1: timeout (two at once)
     s1 = t.connect(p)
-    s1.sendall(_client_hello()[:60])
+    s1.sendall(client_hello()[:60])
     s2 = t.connect(p)
     t0 = time.monotonic()
     wait_closed(s1, 4)

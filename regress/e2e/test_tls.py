@@ -30,11 +30,10 @@ import time
 
 import alog
 from backends import (EchoBackend, TestCA, cert_fingerprint, cert_folder,
-                      cert_folders_fast, fix_cert_perms, header_map,
-                      make_cert_dir,
-                      peer_fingerprint, peer_names, read_response,
-                      tls_client_ctx, tls_connect, wait_closed,
-                      write_atomic)
+                      cert_folders_fast, client_hello, fix_cert_perms,
+                      header_map, make_cert_dir, peer_fingerprint,
+                      peer_names, read_response, tls_client_ctx,
+                      tls_connect, wait_closed, write_atomic)
 from harness import Skip, check, fail, wait_until
 
 
@@ -1041,19 +1040,6 @@ def test_idle_connection_buffers_given_back(t):
 # ---------------------------------------------------------------------
 # hostile clients
 
-def _client_hello(sni="a.test"):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
-    so = ctx.wrap_bio(inb, outb, server_hostname=sni)
-    try:
-        so.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return outb.read()
-
-
 def test_bad_tls_clients_do_not_hurt_worker(t):
     w = World(t)
     w.folder("a.test")
@@ -1086,7 +1072,7 @@ def test_bad_tls_clients_do_not_hurt_worker(t):
     s.close()
     unhurt("3000 random bytes instead of a ClientHello")
 
-    hello = _client_hello()
+    hello = client_hello()
     for cut in (5, 40, 100):
         raw = socket.create_connection(("127.0.0.1", p), timeout=3)
         raw.sendall(hello[:cut])
