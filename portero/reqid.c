@@ -37,15 +37,33 @@
 
 #define REQID_LEN	28	/* 8 + 1 + 2 + 1 + 16 */
 
-static uint32_t		 reqid_prefix;
-static unsigned int	 reqid_worker;
-static uint64_t		 reqid_count;
+/*
+ * The last id made, counted up in place: most ids differ from the one
+ * before in their last digit, so a new one costs a digit and a copy,
+ * not sixteen divisions into hex.
+ */
+static char		 reqid_last[REQID_LEN + 1];
+
+static void
+reqid_hex(char *p, uint64_t v, int digits)
+{
+	static const char	 hex[] = "0123456789abcdef";
+
+	while (digits-- > 0) {
+		p[digits] = hex[v & 0xf];
+		v >>= 4;
+	}
+}
 
 void
 reqid_init(unsigned int worker)
 {
-	reqid_prefix = arc4random();
-	reqid_worker = worker;
+	reqid_hex(reqid_last, arc4random(), 8);
+	reqid_last[8] = '-';
+	reqid_hex(reqid_last + 9, worker, 2);
+	reqid_last[11] = '-';
+	reqid_hex(reqid_last + 12, 0, 16);
+	reqid_last[REQID_LEN] = '\0';
 }
 
 /* 1 to REQID_MAX bytes of [A-Za-z0-9._:-]. */
@@ -67,31 +85,29 @@ reqid_sane(const char *s, size_t len)
 	return (1);
 }
 
-static void
-reqid_hex(char *p, uint64_t v, int digits)
-{
-	static const char	 hex[] = "0123456789abcdef";
-
-	while (digits-- > 0) {
-		p[digits] = hex[v & 0xf];
-		v >>= 4;
-	}
-}
-
 /* A new id into buf, of at least REQID_LEN + 1 bytes. */
 void
 reqid_make(char *buf, size_t size)
 {
+	char	*p;
+
 	if (size < REQID_LEN + 1) {
 		buf[0] = '\0';
 		return;
 	}
-	reqid_hex(buf, reqid_prefix, 8);
-	buf[8] = '-';
-	reqid_hex(buf + 9, reqid_worker, 2);
-	buf[11] = '-';
-	reqid_hex(buf + 12, ++reqid_count, 16);
-	buf[REQID_LEN] = '\0';
+	/* the count's hex digits, plus one, carried leftwards */
+	for (p = reqid_last + REQID_LEN - 1; p >= reqid_last + 12; p--) {
+		if (*p == '9') {
+			*p = 'a';
+			break;
+		}
+		if (*p != 'f') {
+			(*p)++;
+			break;
+		}
+		*p = '0';
+	}
+	memcpy(buf, reqid_last, REQID_LEN + 1);
 }
 
 /* A field's value kept, cut to fit. */
@@ -106,15 +122,22 @@ reqid_keep(char *dst, size_t size, const char *src, size_t len)
 
 /*
  * A whole request head has come: its Referer and User-Agent are kept
- * for the log, and it gets its id, in one look at its fields.
+ * for the log, and it gets its id, in one look at its fields.  With
+ * no log to keep them for and no client's id to keep, nothing is
+ * looked at: the id is made.
  */
 void
 reqid_request(struct exchange *xc, const char *head)
 {
+	const struct portero_config	*conf = &worker_env->wk_conf;
 	const struct http1_request	*req = xc->xc_req;
 	const struct http1_field	*f, *theirs = NULL;
 	int				 i, n = 0;
 
+	if (conf->access_log_off && !conf->trust_request_id) {
+		reqid_make(xc->xc_reqid, sizeof(xc->xc_reqid));
+		return;
+	}
 	for (i = 0; i < req->nfields; i++) {
 		f = &req->fields[i];
 		switch (f->id) {
@@ -133,7 +156,7 @@ reqid_request(struct exchange *xc, const char *head)
 		}
 	}
 	/* two of them is no one value: a new id */
-	if (worker_env->wk_conf.trust_request_id && n == 1 &&
+	if (conf->trust_request_id && n == 1 &&
 	    reqid_sane(head + theirs->value_off, theirs->value_len))
 		reqid_keep(xc->xc_reqid, sizeof(xc->xc_reqid),
 		    head + theirs->value_off, theirs->value_len);
