@@ -38,6 +38,7 @@ BENCH_CONFSCALE_RESULTS (a file to append the table to; default none).
 # OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
 
 import os
+import shutil
 import socket
 import ssl
 import statistics
@@ -215,6 +216,8 @@ def main():
         B.cleanup()
         if B.KEEP_TMP:
             B.log("kept " + tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ append the table to; default none).
 # OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
 
 import os
+import shutil
 import socket
 import tempfile
 import threading
@@ -156,6 +157,8 @@ def main():
         B.cleanup()
         if B.KEEP_TMP:
             B.log("kept " + tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
