@@ -55,15 +55,25 @@ struct wmet_service {
 	char			 ws_name[NAME_MAX_LEN];
 };
 
+/*
+ * A backend's slot is small, for registries of thousands: its names
+ * after it, exactly as long as they are, and its histograms made when
+ * it first has a sample.
+ */
+struct wmet_times {
+	struct met_hist		 wt_connect;
+	struct met_hist		 wt_response;
+};
+
 struct wmet_backend {
 	RB_ENTRY(wmet_backend)	 wb_node;
 	unsigned int		 wb_refs;
 	struct backend		*wb_be;		/* the newest in it */
 	uint64_t		 wb_errors;
-	struct met_hist		 wb_connect;
-	struct met_hist		 wb_response;
-	char			 wb_service[NAME_MAX_LEN];
-	char			 wb_addr[MET_ADDR_MAX];
+	struct wmet_times	*wb_times;	/* NULL: none yet */
+	const char		*wb_service;	/* in wb_names */
+	const char		*wb_addr;
+	char			 wb_names[];
 };
 
 RB_HEAD(wmet_services, wmet_service);
@@ -189,18 +199,23 @@ int
 wmetrics_backend(struct backend *be)
 {
 	struct wmet_backend	 key, *wb;
+	char			 addr[MET_ADDR_MAX];
+	size_t			 slen, alen;
 
-	(void)strlcpy(key.wb_service, be->be_conf.be_service,
-	    sizeof(key.wb_service));
-	wmet_addr(key.wb_addr, sizeof(key.wb_addr), &be->be_conf);
+	wmet_addr(addr, sizeof(addr), &be->be_conf);
+	key.wb_service = be->be_conf.be_service;
+	key.wb_addr = addr;
 	if ((wb = RB_FIND(wmet_backends, &wm_backends, &key)) == NULL) {
-		if ((wb = calloc(1, sizeof(*wb))) == NULL) {
-			log_warn("metrics of backend %s", key.wb_addr);
+		slen = strlen(key.wb_service) + 1;
+		alen = strlen(addr) + 1;
+		if ((wb = calloc(1, sizeof(*wb) + slen + alen)) == NULL) {
+			log_warn("metrics of backend %s", addr);
 			return (-1);
 		}
-		memcpy(wb->wb_service, key.wb_service,
-		    sizeof(wb->wb_service));
-		memcpy(wb->wb_addr, key.wb_addr, sizeof(wb->wb_addr));
+		memcpy(wb->wb_names, key.wb_service, slen);
+		memcpy(wb->wb_names + slen, addr, alen);
+		wb->wb_service = wb->wb_names;
+		wb->wb_addr = wb->wb_names + slen;
 		RB_INSERT(wmet_backends, &wm_backends, wb);
 	}
 	wb->wb_refs++;
@@ -222,6 +237,7 @@ wmetrics_backend_drop(struct backend *be)
 	if (--wb->wb_refs > 0)
 		return;
 	RB_REMOVE(wmet_backends, &wm_backends, wb);
+	free(wb->wb_times);
 	free(wb);
 }
 
@@ -244,29 +260,43 @@ wmetrics_request(struct exchange *xc)
 	met_hist_add(&ws->ws_duration, &d);
 }
 
+/* A backend's histograms, made at its first sample; NULL: no memory. */
+static struct wmet_times *
+wmet_times(struct wmet_backend *wb)
+{
+	if (wb->wb_times == NULL &&
+	    (wb->wb_times = calloc(1, sizeof(*wb->wb_times))) == NULL)
+		log_warn("metrics of backend %s", wb->wb_addr);
+	return (wb->wb_times);
+}
+
 /* A new upstream connection is ready: how long connect and TLS took. */
 void
 wmetrics_connected(struct upstream *up)
 {
-	struct timespec	 now, d;
+	struct wmet_times	*t;
+	struct timespec		 now, d;
 
 	if (up->up_be->be_met == NULL)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	timespecsub(&now, &up->up_started, &d);
-	met_hist_add(&up->up_be->be_met->wb_connect, &d);
+	if ((t = wmet_times(up->up_be->be_met)) != NULL)
+		met_hist_add(&t->wt_connect, &d);
 }
 
 /* A backend's response head came: from the request's head to it. */
 void
 wmetrics_response(struct exchange *xc)
 {
-	struct timespec	 d;
+	struct wmet_times	*t;
+	struct timespec		 d;
 
 	if (xc->xc_be == NULL || xc->xc_be->be_met == NULL)
 		return;
 	timespecsub(&xc->xc_upstream, &xc->xc_start, &d);
-	met_hist_add(&xc->xc_be->be_met->wb_response, &d);
+	if ((t = wmet_times(xc->xc_be->be_met)) != NULL)
+		met_hist_add(&t->wt_response, &d);
 }
 
 void
@@ -343,9 +373,10 @@ wmet_send_backend(struct imsgev *iev, uint32_t seq,
 		mb.mb_up = -1;
 	else
 		mb.mb_up = !backend_is_down(wb->wb_be, now);
-	return (config_setmetbackend(iev, seq, &mb,
-	    wmet_hist_or_null(&wb->wb_connect),
-	    wmet_hist_or_null(&wb->wb_response), wb->wb_service,
+	return (config_setmetbackend(iev, seq, &mb, wb->wb_times == NULL ?
+	    NULL : wmet_hist_or_null(&wb->wb_times->wt_connect),
+	    wb->wb_times == NULL ? NULL :
+	    wmet_hist_or_null(&wb->wb_times->wt_response), wb->wb_service,
 	    wb->wb_addr));
 }
 
