@@ -361,12 +361,10 @@ log_rec_fill(struct exchange *xc, struct log_rec *lr)
 {
 	struct client	*cl = xc->xc_cl;
 	struct ptls	*tls = cl->cl_conn.c_tls;
-	struct timespec	 mono;
 
 	memset(lr, 0, sizeof(*lr));
 	clock_gettime(CLOCK_REALTIME, &lr->lr_now);
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	timespecsub(&mono, &xc->xc_start, &lr->lr_duration);
+	timespecsub(&xc->xc_end, &xc->xc_start, &lr->lr_duration);
 	if (timespecisset(&xc->xc_upstream)) {
 		timespecsub(&xc->xc_upstream, &xc->xc_start, &lr->lr_uptime);
 		lr->lr_hasup = 1;

@@ -1018,10 +1018,11 @@ xc_tunnel_start(struct exchange *xc)
 	timer_set(&xc->xc_ev_timer, worker_env->wk_conf.tunnel_idle_timeout);
 }
 
-/* A request is over: counted, then logged. */
+/* A request is over: counted, then logged, at one reading of the clock. */
 static void
 xc_account(struct exchange *xc)
 {
+	clock_gettime(CLOCK_MONOTONIC, &xc->xc_end);
 	wmetrics_request(xc);
 	reply_log(xc);
 }
@@ -1376,6 +1377,7 @@ xc_reply(struct exchange *xc, int status, int keep)
 	timer_stop(&xc->xc_ev_body);
 	/* cut short: counted with the status of the head that went */
 	if (xc->xc_resp_head) {
+		clock_gettime(CLOCK_MONOTONIC, &xc->xc_end);
 		wmetrics_request(xc);
 		status = 0;
 	}

@@ -1847,6 +1847,8 @@ struct exchange {
 	char			 xc_path[512];
 	char			 xc_realaddr[INET6_ADDRSTRLEN];
 	/* for the access log, cut to fit; the request id sent upstream */
+	struct timespec		 xc_end;	/* it was answered, for the
+						   metrics and the log */
 	struct timespec		 xc_upstream;	/* its response head came;
 						   0: none */
 	char			 xc_referer[XC_FIELD_KEEP];

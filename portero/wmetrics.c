@@ -36,12 +36,8 @@
  */
 
 #include <sys/types.h>
-#include <sys/socket.h>
 #include <sys/tree.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,34 +129,6 @@ met_hist_add(struct met_hist *h, const struct timespec *d)
 	h->mh_sum_us += us;
 }
 
-/*
- * The address a backend is connected at, "192.0.2.1:80" or
- * "[2001:db8::1]:443": what the parent resolved, so a name and its
- * address are one backend, and the label is bounded whatever was
- * written.
- */
-static void
-wmet_addr(char *buf, size_t size, const struct backend_conf *bc)
-{
-	const struct sockaddr_storage	*ss = &bc->be_ss;
-	char				 host[INET6_ADDRSTRLEN];
-	const void			*addr;
-	uint16_t			 port;
-	int				 v6 = ss->ss_family == AF_INET6;
-
-	if (v6) {
-		addr = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-		port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	} else {
-		addr = &((const struct sockaddr_in *)ss)->sin_addr;
-		port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	}
-	if (inet_ntop(ss->ss_family, addr, host, sizeof(host)) == NULL)
-		(void)strlcpy(host, "?", sizeof(host));
-	(void)snprintf(buf, size, "%s%s%s:%u", v6 ? "[" : "", host,
-	    v6 ? "]" : "", port);
-}
-
 /* sv's slot, found or made; on no memory sv counts nowhere. */
 int
 wmetrics_service(struct service *sv)
@@ -202,7 +170,8 @@ wmetrics_backend(struct backend *be)
 	char			 addr[MET_ADDR_MAX];
 	size_t			 slen, alen;
 
-	wmet_addr(addr, sizeof(addr), &be->be_conf);
+	/* the resolved address: a name and its address are one backend */
+	(void)health_addr(&be->be_conf.be_ss, addr, sizeof(addr));
 	key.wb_service = be->be_conf.be_service;
 	key.wb_addr = addr;
 	if ((wb = RB_FIND(wmet_backends, &wm_backends, &key)) == NULL) {
@@ -246,7 +215,7 @@ void
 wmetrics_request(struct exchange *xc)
 {
 	struct wmet_service	*ws = &wm_none;
-	struct timespec		 now, d;
+	struct timespec		 d;
 	int			 class = xc->xc_status / 100 - 1;
 
 	if (class < 0 || class >= MET_CLASSES || xc->xc_counted)
@@ -255,8 +224,7 @@ wmetrics_request(struct exchange *xc)
 	if (xc->xc_sv != NULL && xc->xc_sv->sv_met != NULL)
 		ws = xc->xc_sv->sv_met;
 	ws->ws_c.ms_requests[xc->xc_h2 != NULL][class]++;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	timespecsub(&now, &xc->xc_start, &d);
+	timespecsub(&xc->xc_end, &xc->xc_start, &d);
 	met_hist_add(&ws->ws_duration, &d);
 }
 
